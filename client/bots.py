@@ -1,0 +1,94 @@
+"""Scripted bot dreamers: real clients on real sockets that contribute like people would."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from dataclasses import dataclass
+
+from client.dream_client import DreamClient
+from client.errors import DreamClientError
+from server.protocol import Encoding, Role
+from server.venues import VenuePreset
+
+BOT_NAMES = (
+    "Lyra", "Zara", "Kai", "Eamon", "Tariq", "Vivienne", "Alexis", "Jaxon", "Mia", "Leo",
+    "Terra", "Elara", "Amani", "Nia", "Luna", "Theo", "Sage", "Arlo",
+)  # fmt: skip
+
+WHISPERS = (
+    "the dream is not a commodity",
+    "I can hear the river from here",
+    "who left the lanterns on?",
+    "breathe with me",
+    "the cocoons pulse in colour",
+    "we are all awake somewhere",
+    "let the quiet ones speak",
+    "a garden where the clocks melt",
+)
+
+
+@dataclass(slots=True)
+class BotStats:
+    sent: int = 0
+    accepted: int = 0
+    refused: int = 0
+
+
+class BotDreamer:
+    """Contributes a motif of the venue every ``period`` seconds (jittered), whispers sometimes.
+
+    Each bot favours a few motifs, as people do, so the merged scene has shape.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        name: str,
+        venue: VenuePreset,
+        *,
+        seed: int,
+        period: float = 1.5,
+        role: Role = "dreamer",
+        encoding: Encoding = Encoding.MSGPACK,
+    ) -> None:
+        self.url = url
+        self.name = name
+        self.role: Role = role
+        self.encoding = encoding
+        self.period = period
+        self.stats = BotStats()
+        self._random = random.Random(seed)
+        self._favourites = self._random.sample(venue.motifs, k=min(4, len(venue.motifs)))
+        self._vocabulary = venue.motifs
+
+    async def run(self, stop: asyncio.Event) -> None:
+        async with DreamClient(self.url, self.name, role=self.role, encoding=self.encoding) as me:
+            while not stop.is_set():
+                await self._act(me)
+                delay = self.period * self._random.uniform(0.5, 1.5)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+
+    async def _act(self, me: DreamClient) -> None:
+        self.stats.sent += 1
+        try:
+            if self._random.random() < 0.08:
+                await me.whisper(self._random.choice(WHISPERS))
+            else:
+                pool = self._favourites if self._random.random() < 0.7 else self._vocabulary
+                motif = self._random.choice(pool)
+                await me.contribute(
+                    motif.name,
+                    intensity=round(self._random.uniform(0.3, 1.0), 2),
+                    valence=_near(self._random, motif.valence, -1.0, 1.0),
+                    arousal=_near(self._random, motif.arousal, 0.0, 1.0),
+                )
+            self.stats.accepted += 1
+        except DreamClientError:
+            self.stats.refused += 1
+
+
+def _near(rng: random.Random, centre: float, low: float, high: float) -> float:
+    return round(min(high, max(low, rng.gauss(centre, 0.15))), 2)

@@ -1,0 +1,254 @@
+"""``DreamClient``: join a dream session, contribute, and follow the shared dreamscape.
+
+async with DreamClient("ws://127.0.0.1:8765/commons", name="Lyra") as dream:
+    await dream.contribute("moon", intensity=0.8)
+    async for state in dream.states():
+        print(state.mood, [m.name for m in state.motifs])
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import AsyncIterator, Callable
+from types import TracebackType
+from urllib.parse import urlsplit
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from client.errors import ConnectionLost, JoinRefused, Refused
+from client.tracker import DeltaOutcome, StateTracker
+from server.protocol import (
+    Ack,
+    Contribute,
+    Delta,
+    DreamscapeState,
+    Encoding,
+    ErrorFrame,
+    Join,
+    Resync,
+    Role,
+    Snapshot,
+    Welcome,
+    Whisper,
+    decode_server,
+    encode,
+)
+
+DEFAULT_SESSION = "commons"
+
+
+def split_url(url: str) -> tuple[str, str]:
+    """``ws://host:port/session`` -> (``ws://host:port/``, ``session``)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss"):
+        raise ValueError(f"expected a ws:// or wss:// URL, got {url!r}")
+    session = parts.path.strip("/") or DEFAULT_SESSION
+    return f"{parts.scheme}://{parts.netloc}/{session}", session
+
+
+class DreamClient:
+    """An async context manager: joined on entry, gone on exit; ``states()`` follows the dream."""
+
+    def __init__(
+        self,
+        url: str,
+        name: str,
+        *,
+        role: Role = "dreamer",
+        encoding: Encoding = Encoding.MSGPACK,
+        resume: str | None = None,
+        ack_timeout: float = 10.0,
+    ) -> None:
+        self.url, self.session = split_url(url)
+        self.name = name
+        self.role: Role = role
+        self.encoding = encoding
+        self.resume_token = resume
+        self.ack_timeout = ack_timeout
+        self.participant = ""
+        self.tick_hz = 0.0
+        self.errors: list[ErrorFrame] = []
+        self.acked = 0
+        self._tracker: StateTracker | None = None
+        self._connection: ClientConnection | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._changed = asyncio.Condition()
+        self._pending: dict[int, asyncio.Future[Ack]] = {}
+        self._cids = itertools.count(1)
+        self._closed = False
+
+    @property
+    def state(self) -> DreamscapeState:
+        if self._tracker is None:
+            raise RuntimeError("not joined yet")
+        return self._tracker.state
+
+    @property
+    def resyncs(self) -> int:
+        return self._tracker.gaps if self._tracker else 0
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def __aenter__(self) -> DreamClient:
+        self._connection = await connect(self.url, subprotocols=[self.encoding.value])  # type: ignore[list-item]
+        try:
+            await self._join()
+        except BaseException:
+            await self._connection.close()
+            raise
+        self._reader = asyncio.get_running_loop().create_task(
+            self._read(), name=f"dream-client-{self.name}"
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        if self._connection is not None:
+            await self._connection.close()
+        self._fail_pending()
+
+    async def _join(self) -> None:
+        assert self._connection is not None
+        request = Join(
+            session=self.session, name=self.name, role=self.role, resume=self.resume_token
+        )
+        await self._connection.send(encode(request, self.encoding))
+        reply = decode_server(await self._connection.recv(), self.encoding)
+        if isinstance(reply, ErrorFrame):
+            raise JoinRefused(reply.code, reply.message)
+        if not isinstance(reply, Welcome):
+            raise JoinRefused(reply.type, "the server answered the join with something else")
+        self.participant = reply.participant
+        self.resume_token = reply.resume
+        self.tick_hz = reply.tick_hz
+        self._tracker = StateTracker(reply.state)
+
+    # --- sending -------------------------------------------------------------------------
+
+    async def contribute(
+        self,
+        motif: str,
+        *,
+        intensity: float = 0.6,
+        valence: float = 0.0,
+        arousal: float = 0.5,
+        wait: bool = True,
+    ) -> int:
+        """Raise a motif; its contribution id, once acknowledged (at once with ``wait=False``)."""
+        cid = next(self._cids)
+        message = Contribute(
+            cid=cid, motif=motif, intensity=intensity, valence=valence, arousal=arousal
+        )
+        await self._request(cid, message, wait)
+        return cid
+
+    async def whisper(self, text: str, *, wait: bool = True) -> int:
+        cid = next(self._cids)
+        await self._request(cid, Whisper(cid=cid, text=text), wait)
+        return cid
+
+    async def resync(self) -> None:
+        await self.send_frame(encode(Resync(), self.encoding))
+
+    async def send_frame(self, frame: bytes | str) -> None:
+        """Send a raw frame (for tools and tests that speak the protocol by hand)."""
+        if self._connection is None:
+            raise ConnectionLost("not connected")
+        try:
+            await self._connection.send(frame)
+        except ConnectionClosed as exc:
+            raise ConnectionLost(str(exc)) from None
+
+    async def _request(self, cid: int, message: Contribute | Whisper, wait: bool) -> None:
+        future: asyncio.Future[Ack] = asyncio.get_running_loop().create_future()
+        self._pending[cid] = future
+        try:
+            await self.send_frame(encode(message, self.encoding))
+            if wait:
+                await asyncio.wait_for(future, self.ack_timeout)
+        finally:
+            if wait or future.done():
+                self._pending.pop(cid, None)
+
+    # --- receiving -----------------------------------------------------------------------
+
+    async def states(self) -> AsyncIterator[DreamscapeState]:
+        """Each new state; a slow consumer skips to the newest rather than falling behind."""
+        seen = [-1]
+        while True:
+            async with self._changed:
+                await self._changed.wait_for(lambda: self._closed or self.state.seq != seen[0])
+            if self._closed and self.state.seq == seen[0]:
+                return
+            seen[0] = self.state.seq
+            yield self.state
+
+    async def wait_for(
+        self, predicate: Callable[[DreamscapeState], bool], within: float = 5.0
+    ) -> DreamscapeState:
+        """The first state (the current one included) for which ``predicate`` holds."""
+        async with asyncio.timeout(within), self._changed:
+            await self._changed.wait_for(lambda: self._closed or predicate(self.state))
+        if not predicate(self.state):
+            raise ConnectionLost("the connection ended before the state was reached")
+        return self.state
+
+    async def _read(self) -> None:
+        assert self._connection is not None
+        try:
+            async for frame in self._connection:
+                await self._on_frame(frame)
+        except ConnectionClosed:
+            pass
+        finally:
+            self._closed = True
+            self._fail_pending()
+            async with self._changed:
+                self._changed.notify_all()
+
+    async def _on_frame(self, frame: bytes | str) -> None:
+        assert self._tracker is not None
+        message = decode_server(frame, self.encoding)
+        changed = False
+        match message:
+            case Delta():
+                outcome = self._tracker.on_delta(message)
+                changed = outcome is DeltaOutcome.APPLIED
+                if outcome is DeltaOutcome.GAP:
+                    await self.resync()
+            case Snapshot(state=state):
+                changed = self._tracker.on_snapshot(state)
+            case Ack(cid=cid):
+                self.acked += 1
+                future = self._pending.pop(cid, None)
+                if future is not None and not future.done():
+                    future.set_result(message)
+            case ErrorFrame(ref=ref):
+                future = self._pending.pop(ref, None) if ref is not None else None
+                if future is not None and not future.done():
+                    future.set_exception(Refused(message.code, message.message))
+                else:
+                    self.errors.append(message)
+        if changed:
+            async with self._changed:
+                self._changed.notify_all()
+
+    def _fail_pending(self) -> None:
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(ConnectionLost("the connection ended"))
+        self._pending.clear()

@@ -1,0 +1,80 @@
+"""``dreamcommons join URL --name NAME``: follow a session as text and type contributions.
+
+Input lines:  ``moon``  or  ``moon 0.9``  raise a motif (with an intensity);
+``/w some words`` whispers;  ``/quit`` leaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+
+from client.dream_client import DreamClient
+from client.errors import DreamClientError
+from client.plain_view import render
+from server.protocol import Encoding, Role
+
+HELP = "type a motif (e.g. 'moon 0.8'), '/w words' to whisper, '/quit' to leave"
+
+
+async def run_join(url: str, name: str, role: Role, encoding: Encoding, refresh: float) -> int:
+    async with DreamClient(url, name, role=role, encoding=encoding) as dream:
+        print(f"joined {dream.session} as {dream.participant} ({role}). {HELP}", flush=True)
+        lines: asyncio.Queue[str | None] = asyncio.Queue(maxsize=64)
+        typing = asyncio.create_task(_read_stdin_into(lines), name="stdin")
+        viewer = asyncio.create_task(_show(dream, refresh), name="plain-view")
+        try:
+            while (line := await lines.get()) is not None:
+                if not await _act(dream, line.strip()):
+                    break
+            else:
+                await viewer  # stdin closed: keep watching until the session or Ctrl-C ends it
+        finally:
+            for task in (typing, viewer):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+    return 0
+
+
+async def _act(dream: DreamClient, line: str) -> bool:
+    """Carry out one typed line; False when the user wants to leave."""
+    if not line:
+        return True
+    if line in ("/quit", "/q"):
+        return False
+    try:
+        if line.startswith("/w "):
+            await dream.whisper(line[3:])
+        else:
+            words = line.split()
+            intensity = float(words[1]) if len(words) > 1 else 0.7
+            await dream.contribute(words[0].lower(), intensity=intensity)
+    except (DreamClientError, ValueError) as error:
+        print(f"! {error}", flush=True)
+    return True
+
+
+async def _show(dream: DreamClient, refresh: float) -> None:
+    shown = -1
+    async for state in dream.states():
+        if state.seq - shown >= refresh * dream.tick_hz:
+            shown = state.seq
+            print(render(state, me=dream.participant) + "\n", flush=True)
+
+
+async def _read_stdin_into(lines: asyncio.Queue[str | None]) -> None:
+    """Feed typed lines to the queue; ``None`` marks the end of input."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    try:
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    except (ValueError, OSError):  # a regular file or no stdin at all: read it whole
+        for line in () if sys.stdin is None or sys.stdin.closed else sys.stdin.readlines():
+            await lines.put(line)
+        await lines.put(None)
+        return
+    while line := await reader.readline():
+        await lines.put(line.decode(errors="replace"))
+    await lines.put(None)

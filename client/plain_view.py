@@ -1,0 +1,40 @@
+"""The dreamscape as plain text, for ``dreamcommons join --plain``, scripts and dumb terminals."""
+
+from __future__ import annotations
+
+from server.protocol import DreamscapeState
+
+_BAR_WIDTH = 24
+
+
+def mood_words(valence: float, arousal: float) -> str:
+    feeling = "bright" if valence > 0.25 else "dark" if valence < -0.25 else "mixed"
+    energy = "restless" if arousal > 0.6 else "calm" if arousal < 0.35 else "drifting"
+    return f"{energy}, {feeling}"
+
+
+def render(state: DreamscapeState, me: str = "", motif_rows: int = 10) -> str:
+    """A few lines: the heaviest motifs as bars, the mood, who is here, the last whispers."""
+    lines = [
+        f"~ {state.venue} / {state.session}  tick {state.seq}  t={state.t:.1f}s ~",
+        f"mood: {mood_words(state.mood.valence, state.mood.arousal)} "
+        f"(valence {state.mood.valence:+.2f}, arousal {state.mood.arousal:.2f})",
+    ]
+    motifs = sorted(state.motifs, key=lambda m: (-m.weight, m.name))[:motif_rows]
+    heaviest = motifs[0].weight if motifs else 1.0
+    for motif in motifs:
+        filled = max(1, round(_BAR_WIDTH * motif.weight / heaviest))
+        lines.append(f"  {motif.name:<14} {'█' * filled:<{_BAR_WIDTH}} {motif.weight:6.2f}")
+    if not motifs:
+        lines.append("  (the dreamscape is empty: contribute a motif)")
+    people = ", ".join(
+        ("*" if p.id == me else "")
+        + p.name
+        + ("" if p.present else " (away)")
+        + ("" if p.role == "dreamer" else f" [{p.role}]")
+        for p in state.participants
+    )
+    lines.append(f"here: {people or 'nobody'}")
+    for whisper in state.whispers[-3:]:
+        lines.append(f'  {whisper.name} whispers: "{whisper.text}"')
+    return "\n".join(lines)

@@ -1,0 +1,120 @@
+"""The ``dreamcommons`` command: host, join, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from server.errors import VenueError
+from server.protocol import Encoding
+from server.settings import ServerSettings
+from server.venues import available_venues, load_venue
+
+_LOG_LEVELS = {"host": logging.INFO}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else _LOG_LEVELS.get(args.command, logging.WARNING),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.run(args))
+    except VenueError as error:
+        print(f"dreamcommons: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dreamcommons", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    host = commands.add_parser("host", help="host dream sessions over WebSocket")
+    host.add_argument(
+        "--venue", default=None, help=f"venue preset ({', '.join(available_venues())})"
+    )
+    host.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
+    host.add_argument("--port", type=int, default=None, help="port (default 8765)")
+    host.set_defaults(run=_host)
+
+    join = commands.add_parser("join", help="join a session and follow the dreamscape")
+    join.add_argument("url", help="ws://HOST:PORT/SESSION")
+    join.add_argument("--name", required=True)
+    join.add_argument("--role", choices=["dreamer", "waker", "watcher"], default="dreamer")
+    join.add_argument("--json", action="store_true", help="speak the JSON encoding")
+    join.add_argument("--refresh", type=float, default=2.0, help="seconds between views")
+    join.add_argument("--plain", action="store_true", help="plain text view (the default for now)")
+    join.set_defaults(run=_join)
+
+    demo = commands.add_parser("demo", help="a whole session with bot dreamers, in one process")
+    demo.add_argument("--venue", default="sleep-commons")
+    demo.add_argument("--seconds", type=float, default=None, help="default: until Ctrl-C")
+    demo.add_argument("--bots", type=int, default=8)
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=0, help="default: a free port")
+    demo.add_argument("--json", action="store_true", help="end with one JSON summary line")
+    demo.set_defaults(run=_demo)
+    return parser
+
+
+def _host(args: argparse.Namespace) -> int:
+    overrides = {
+        k: v for k, v in vars(args).items() if k in ("venue", "host", "port") and v is not None
+    }
+    settings = ServerSettings(**overrides)
+    venue = load_venue(settings.venue)
+    asyncio.run(_serve(settings, venue))
+    return 0
+
+
+async def _serve(settings: ServerSettings, venue: object) -> None:
+    from server.gateway import DreamServer
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with DreamServer(settings, venue) as server:  # type: ignore[arg-type]
+        print(
+            f"hosting {server.venue.title} on ws://{settings.host}:{server.port}/SESSION "
+            f"(for example ws://{settings.host}:{server.port}/commons)",
+            flush=True,
+        )
+        await stop.wait()
+        print("shutting down", flush=True)
+
+
+def _join(args: argparse.Namespace) -> int:
+    from client.join_cli import run_join
+
+    encoding = Encoding.JSON if args.json else Encoding.MSGPACK
+    return asyncio.run(run_join(args.url, args.name, args.role, encoding, args.refresh))
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from server.demo import run_demo
+
+    venue = load_venue(args.venue)
+    asyncio.run(
+        run_demo(
+            venue,
+            seconds=args.seconds,
+            bots=args.bots,
+            host=args.host,
+            port=args.port,
+            json_summary=args.json,
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

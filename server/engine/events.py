@@ -1,0 +1,53 @@
+"""The events the merge engine consumes, in the order the session feeds them.
+
+Plain frozen dataclasses: the engine trusts them (the edge has validated the wire models);
+the journal stores them; a replay feeds the same list to a new engine and gets the same states.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from server.protocol import Role
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantJoined:
+    participant: str
+    name: str
+    role: Role
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceChanged:
+    """A participant's connection dropped (``present=False``) or came back with its token."""
+
+    participant: str
+    present: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantLeft:
+    """Gone from the session; what they contributed fades out with the usual decay."""
+
+    participant: str
+
+
+@dataclass(frozen=True, slots=True)
+class MotifContributed:
+    participant: str
+    cid: int
+    motif: str
+    intensity: float
+    valence: float
+    arousal: float
+
+
+@dataclass(frozen=True, slots=True)
+class Whispered:
+    participant: str
+    cid: int
+    text: str
+
+
+Event = ParticipantJoined | PresenceChanged | ParticipantLeft | MotifContributed | Whispered

@@ -1,0 +1,100 @@
+"""The server's errors: one tree, one stable code per protocol error, one table of close codes.
+
+    DreamcommonsError
+    ├── ProtocolError           a peer sent something the protocol does not allow
+    │   ├── MalformedFrame      not decodable in the connection's encoding
+    │   ├── UnknownMessageType  decodable, but no such message type
+    │   ├── InvalidField        a known message with a missing, wrong or out-of-range field
+    │   ├── FrameTooLarge       larger than the application's frame limit
+    │   ├── UnsupportedVersion  a protocol version this server does not speak
+    │   └── NotAllowed          valid, but not allowed now or for this role
+    └── VenueError              a venue preset is missing or invalid
+
+Every ProtocolError carries an ``ErrorCode`` that travels in the error frame, so that
+clients can act on the code and show the message.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum, StrEnum
+
+
+class ErrorCode(StrEnum):
+    """Stable codes carried by error frames. Never renamed once published."""
+
+    MALFORMED_FRAME = "malformed_frame"
+    UNKNOWN_TYPE = "unknown_type"
+    INVALID_FIELD = "invalid_field"
+    FRAME_TOO_LARGE = "frame_too_large"
+    UNSUPPORTED_VERSION = "unsupported_version"
+    NOT_JOINED = "not_joined"
+    ALREADY_JOINED = "already_joined"
+    BAD_RESUME_TOKEN = "bad_resume_token"
+    FORBIDDEN = "forbidden"
+    INTERNAL = "internal"
+
+
+class CloseCode(IntEnum):
+    """Application close codes (4000-4999) sent when the server ends a connection."""
+
+    TOO_MANY_ERRORS = 4000
+    SERVER_SHUTDOWN = 4001
+    SESSION_CLOSED = 4002
+    REPLACED = 4003
+
+
+class DreamcommonsError(Exception):
+    """Root of every error raised by dreamcommons."""
+
+
+class ProtocolError(DreamcommonsError):
+    """A peer sent something the protocol does not allow."""
+
+    code: ErrorCode = ErrorCode.INVALID_FIELD
+
+    def __init__(self, message: str, *, ref: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.ref = ref
+
+
+class MalformedFrame(ProtocolError):
+    """The frame could not be decoded in the connection's encoding."""
+
+    code = ErrorCode.MALFORMED_FRAME
+
+
+class UnknownMessageType(ProtocolError):
+    """The frame decoded, but its ``type`` names no message of the protocol."""
+
+    code = ErrorCode.UNKNOWN_TYPE
+
+
+class InvalidField(ProtocolError):
+    """A known message with a missing, mistyped, unknown or out-of-range field."""
+
+    code = ErrorCode.INVALID_FIELD
+
+
+class FrameTooLarge(ProtocolError):
+    """The frame is larger than the application's limit."""
+
+    code = ErrorCode.FRAME_TOO_LARGE
+
+
+class UnsupportedVersion(ProtocolError):
+    """The peer speaks a protocol version this server does not."""
+
+    code = ErrorCode.UNSUPPORTED_VERSION
+
+
+class NotAllowed(ProtocolError):
+    """A valid message that is not allowed now, or not for this participant."""
+
+    def __init__(self, code: ErrorCode, message: str, *, ref: int | None = None) -> None:
+        super().__init__(message, ref=ref)
+        self.code = code
+
+
+class VenueError(DreamcommonsError):
+    """A venue preset is missing or invalid; the message names the file and the field."""

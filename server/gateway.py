@@ -1,0 +1,222 @@
+"""The WebSocket gateway: accepts connections, speaks the protocol, routes to sessions.
+
+Plain HTTP on the same port answers ``/healthz``. Each connection picks its encoding by
+subprotocol; bad frames get an error frame and the connection survives, until too many
+mistakes in a short window close it with ``CloseCode.TOO_MANY_ERRORS``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import deque
+from http import HTTPStatus
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from server.errors import (
+    CloseCode,
+    ErrorCode,
+    FrameTooLarge,
+    NotAllowed,
+    ProtocolError,
+    UnsupportedVersion,
+)
+from server.protocol import (
+    PROTOCOL_VERSION,
+    Contribute,
+    Encoding,
+    Join,
+    Ping,
+    Pong,
+    Resync,
+    Whisper,
+    decode_client,
+    encode,
+    error_frame,
+)
+from server.session import DreamSession, Member
+from server.settings import ServerSettings
+from server.venues import VenuePreset
+
+log = logging.getLogger(__name__)
+
+
+class DreamServer:
+    """Hosts dream sessions of one venue on one port until ``close()``."""
+
+    def __init__(self, settings: ServerSettings, venue: VenuePreset) -> None:
+        self.settings = settings
+        self.venue = venue
+        self.sessions: dict[str, DreamSession] = {}
+        self._server: Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "server not started"
+        sockname = next(iter(self._server.sockets)).getsockname()
+        return int(sockname[1])
+
+    async def start(self) -> None:
+        self._server = await serve(
+            self._handle,
+            self.settings.host,
+            self.settings.port,
+            subprotocols=[Encoding.MSGPACK.value, Encoding.JSON.value],  # type: ignore[list-item]
+            process_request=self._http,
+            max_size=self.settings.max_frame_bytes * 4,
+            ping_interval=20,
+            ping_timeout=20,
+        )
+        log.info("dreamcommons listening on ws://%s:%d/", self.settings.host, self.port)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._server is not None:
+            self._server.close(close_connections=True)
+            await self._server.wait_closed()
+
+    async def __aenter__(self) -> DreamServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def session(self, session_id: str) -> DreamSession:
+        """The session of that id, opened on first use with the server's venue."""
+        session = self.sessions.get(session_id)
+        if session is None:
+            session = self.sessions[session_id] = DreamSession(session_id, self.venue)
+            task = asyncio.get_running_loop().create_task(session.run(), name=f"tick-{session_id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tick_ended)
+            log.info("session %s opened (venue %s)", session_id, self.venue.name)
+        return session
+
+    def _tick_ended(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("tick loop %s died", task.get_name(), exc_info=task.exception())
+
+    # --- HTTP ----------------------------------------------------------------------------
+
+    def _http(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = request.path.split("?", 1)[0]
+        if path == "/healthz":
+            body = {
+                "status": "ok",
+                "venue": self.venue.name,
+                "sessions": len(self.sessions),
+                "participants": sum(s.present_count() for s in self.sessions.values()),
+            }
+            return _json_response(connection, HTTPStatus.OK, body)
+        if "upgrade" not in request.headers.get("Connection", "").lower():
+            return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
+        return None
+
+    # --- WebSocket -----------------------------------------------------------------------
+
+    async def _handle(self, connection: ServerConnection) -> None:
+        encoding = Encoding(connection.subprotocol or Encoding.JSON)
+        peer = _ConnectionState(self, connection, encoding)
+        try:
+            await peer.serve()
+        except ConnectionClosed:
+            pass
+        finally:
+            peer.detach()
+
+
+class _ConnectionState:
+    """One connection: its encoding, its member once joined, and its recent mistakes."""
+
+    def __init__(self, server: DreamServer, connection: ServerConnection, encoding: Encoding):
+        self.server = server
+        self.connection = connection
+        self.encoding = encoding
+        self.session: DreamSession | None = None
+        self.member: Member | None = None
+        self._mistakes: deque[float] = deque()
+
+    async def serve(self) -> None:
+        limit = self.server.settings.max_frame_bytes
+        async for frame in self.connection:
+            try:
+                if len(frame) > limit:
+                    raise FrameTooLarge(f"frame of {len(frame)} bytes; the limit is {limit}")
+                await self._dispatch(decode_client(frame, self.encoding))
+            except ProtocolError as error:
+                if self.session is not None:
+                    self.session.stats.refused[error.code.value] += 1
+                await self._send(error_frame(error))
+                if self._too_many_mistakes():
+                    await self.connection.close(CloseCode.TOO_MANY_ERRORS, "too many bad frames")
+                    return
+
+    async def _dispatch(self, message: object) -> None:
+        match message:
+            case Join():
+                await self._join(message)
+            case Contribute() | Whisper():
+                session, member = self._joined(message.cid)
+                await self._send(session.contribute(member, message))
+            case Resync():
+                session, _ = self._joined()
+                await self._send(session.snapshot())
+            case Ping(n=n):
+                await self._send(Pong(n=n))
+
+    async def _join(self, request: Join) -> None:
+        if request.v != PROTOCOL_VERSION:
+            raise UnsupportedVersion(
+                f"protocol version {request.v} is not supported; "
+                f"this server speaks {PROTOCOL_VERSION}"
+            )
+        if self.member is not None:
+            raise NotAllowed(ErrorCode.ALREADY_JOINED, "this connection has already joined")
+        session = self.server.session(request.session)
+        welcome = session.join(request, self.connection, self.encoding)
+        self.session = session
+        self.member = next(m for m in session.members if m.pid == welcome.participant)
+        log.info("%s joined %s as %s (%s)", request.name, session.id, self.member.pid, request.role)
+        await self._send(welcome)
+
+    def _joined(self, ref: int | None = None) -> tuple[DreamSession, Member]:
+        if self.session is None or self.member is None:
+            raise NotAllowed(ErrorCode.NOT_JOINED, "join a session first", ref=ref)
+        return self.session, self.member
+
+    async def _send(self, message: object) -> None:
+        await self.connection.send(encode(message, self.encoding))  # type: ignore[arg-type]
+
+    def _too_many_mistakes(self) -> bool:
+        now = time.monotonic()
+        window = self.server.settings.error_window_s
+        self._mistakes.append(now)
+        while self._mistakes and self._mistakes[0] < now - window:
+            self._mistakes.popleft()
+        return len(self._mistakes) >= self.server.settings.max_errors
+
+    def detach(self) -> None:
+        if self.session is not None and self.member is not None:
+            self.session.disconnect(self.member, self.connection)
+
+
+def _json_response(connection: ServerConnection, status: HTTPStatus, body: object) -> Response:
+    response = connection.respond(status, json.dumps(body) + "\n")
+    headers = Headers(response.headers)
+    del headers["Content-Type"]
+    headers["Content-Type"] = "application/json"
+    return Response(response.status_code, response.reason_phrase, headers, response.body)

@@ -1,0 +1,303 @@
+"""The client<->server wire protocol: every message is a pydantic model in one union per direction.
+
+The same models travel in two encodings, chosen by WebSocket subprotocol:
+``dreamcommons.v1.msgpack`` (binary frames, Python peers) and ``dreamcommons.v1.json``
+(text frames, browsers). ``decode_client``/``decode_server`` turn a frame into a model or
+raise a ``ProtocolError`` whose code says what was wrong; ``encode`` does the reverse.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+import msgpack
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+
+from server.errors import (
+    ErrorCode,
+    InvalidField,
+    MalformedFrame,
+    ProtocolError,
+    UnknownMessageType,
+)
+
+PROTOCOL_VERSION = 1
+
+
+class Encoding(StrEnum):
+    """The WebSocket subprotocols; each names one encoding of the same models."""
+
+    MSGPACK = "dreamcommons.v1.msgpack"
+    JSON = "dreamcommons.v1.json"
+
+
+SessionId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
+DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+MotifName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,31}$")]
+Colour = Annotated[str, StringConstraints(pattern=r"^#[0-9a-f]{6}$")]
+WhisperText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=280)]
+Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+Signed = Annotated[float, Field(ge=-1.0, le=1.0)]
+ContributionId = Annotated[int, Field(ge=0, le=2**53)]
+Role = Literal["dreamer", "waker", "watcher"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- client -> server -----------------------------------------------------------------------
+
+
+class Join(_Model):
+    """First message of a connection: who joins which session, or resumes with a token."""
+
+    type: Literal["join"] = "join"
+    v: int = PROTOCOL_VERSION
+    session: SessionId
+    name: DisplayName
+    role: Role = "dreamer"
+    resume: str | None = Field(default=None, max_length=128)
+
+
+class Contribute(_Model):
+    """Raise a motif in the shared dreamscape; merged at the next tick."""
+
+    type: Literal["contribute"] = "contribute"
+    cid: ContributionId
+    motif: MotifName
+    intensity: Unit = 0.6
+    valence: Signed = 0.0
+    arousal: Unit = 0.5
+
+
+class Whisper(_Model):
+    """A short text that joins the dreamscape's recent whispers."""
+
+    type: Literal["whisper"] = "whisper"
+    cid: ContributionId
+    text: WhisperText
+
+
+class Resync(_Model):
+    """Ask for a full snapshot, after a gap in the delta sequence."""
+
+    type: Literal["resync"] = "resync"
+
+
+class Ping(_Model):
+    type: Literal["ping"] = "ping"
+    n: int = 0
+
+
+ClientMessage = Annotated[Join | Contribute | Whisper | Resync | Ping, Field(discriminator="type")]
+
+
+# --- the dreamscape as clients see it -------------------------------------------------------
+
+
+class MotifView(_Model):
+    name: MotifName
+    colour: Colour
+    weight: float = Field(ge=0.0)
+    intensity: Unit
+    valence: Signed
+    arousal: Unit
+    x: Unit
+    y: Unit
+
+
+class Mood(_Model):
+    valence: Signed = 0.0
+    arousal: Unit = 0.0
+
+
+class WhisperView(_Model):
+    participant: str
+    name: str
+    text: str
+    t: float
+
+
+class ParticipantView(_Model):
+    id: str
+    name: str
+    role: Role
+    present: bool = True
+
+
+class Delta(_Model):
+    """What changed in one tick. ``applied`` maps participant id to the highest cid merged."""
+
+    type: Literal["delta"] = "delta"
+    seq: int
+    t: float
+    motifs: tuple[MotifView, ...] = ()
+    removed: tuple[str, ...] = ()
+    mood: Mood | None = None
+    whispers: tuple[WhisperView, ...] = ()
+    participants: tuple[ParticipantView, ...] = ()
+    left: tuple[str, ...] = ()
+    applied: dict[str, int] = Field(default_factory=dict)
+
+    def is_empty(self) -> bool:
+        return not (
+            self.motifs
+            or self.removed
+            or self.mood is not None
+            or self.whispers
+            or self.participants
+            or self.left
+            or self.applied
+        )
+
+
+class DreamscapeState(_Model):
+    """The whole shared dreamscape at one tick. Motifs sorted by name, participants by id."""
+
+    session: str
+    venue: str
+    seq: int = 0
+    t: float = 0.0
+    motifs: tuple[MotifView, ...] = ()
+    mood: Mood = Mood()
+    whispers: tuple[WhisperView, ...] = ()
+    whisper_limit: int = 20
+    participants: tuple[ParticipantView, ...] = ()
+
+    def apply(self, delta: Delta) -> DreamscapeState:
+        """The state after ``delta``; the engine guarantees ``prev.apply(delta) == next``."""
+        motifs = {m.name: m for m in self.motifs}
+        for name in delta.removed:
+            motifs.pop(name, None)
+        motifs.update((m.name, m) for m in delta.motifs)
+        people = {p.id: p for p in self.participants}
+        for pid in delta.left:
+            people.pop(pid, None)
+        people.update((p.id, p) for p in delta.participants)
+        whispers = (self.whispers + delta.whispers)[-self.whisper_limit :]
+        return self.model_copy(
+            update={
+                "seq": delta.seq,
+                "t": delta.t,
+                "motifs": tuple(motifs[k] for k in sorted(motifs)),
+                "mood": delta.mood if delta.mood is not None else self.mood,
+                "whispers": whispers if self.whisper_limit else (),
+                "participants": tuple(people[k] for k in sorted(people)),
+            }
+        )
+
+
+# --- server -> client -----------------------------------------------------------------------
+
+
+class Welcome(_Model):
+    """Answer to a join: who you are, how to come back, and the full current dreamscape."""
+
+    type: Literal["welcome"] = "welcome"
+    v: int = PROTOCOL_VERSION
+    participant: str
+    resume: str
+    tick_hz: float
+    state: DreamscapeState
+
+
+class Snapshot(_Model):
+    type: Literal["snapshot"] = "snapshot"
+    state: DreamscapeState
+
+
+class Ack(_Model):
+    """A contribution or whisper was accepted; it is merged at the next tick."""
+
+    type: Literal["ack"] = "ack"
+    cid: int
+
+
+class ErrorFrame(_Model):
+    type: Literal["error"] = "error"
+    code: ErrorCode
+    message: str
+    ref: int | None = None
+
+
+class Pong(_Model):
+    type: Literal["pong"] = "pong"
+    n: int = 0
+
+
+ServerMessage = Annotated[
+    Welcome | Snapshot | Delta | Ack | ErrorFrame | Pong, Field(discriminator="type")
+]
+
+_client_messages: TypeAdapter[Any] = TypeAdapter(ClientMessage)
+_server_messages: TypeAdapter[Any] = TypeAdapter(ServerMessage)
+
+
+# --- encoding -------------------------------------------------------------------------------
+
+
+def encode(message: BaseModel, encoding: Encoding) -> bytes | str:
+    """One frame: bytes for msgpack (a binary frame), str for JSON (a text frame)."""
+    if encoding is Encoding.MSGPACK:
+        packed: bytes = msgpack.packb(message.model_dump(mode="json"), use_bin_type=True)
+        return packed
+    return message.model_dump_json()
+
+
+def decode_client(frame: bytes | str, encoding: Encoding) -> Any:
+    """A client frame as a ``ClientMessage`` model, or a ``ProtocolError`` that says why not."""
+    return _decode(frame, encoding, _client_messages)
+
+
+def decode_server(frame: bytes | str, encoding: Encoding) -> Any:
+    """A server frame as a ``ServerMessage`` model, or a ``ProtocolError`` that says why not."""
+    return _decode(frame, encoding, _server_messages)
+
+
+def _decode(frame: bytes | str, encoding: Encoding, adapter: TypeAdapter[Any]) -> Any:
+    raw = _unpack(frame, encoding)
+    if not isinstance(raw, dict):
+        raise MalformedFrame("a frame must be a map/object with a 'type' field")
+    ref = raw.get("cid") if isinstance(raw.get("cid"), int) else None
+    try:
+        return adapter.validate_python(raw)
+    except ValidationError as exc:
+        raise _protocol_error(exc, ref) from None
+
+
+def _unpack(frame: bytes | str, encoding: Encoding) -> Any:
+    if encoding is Encoding.MSGPACK:
+        if not isinstance(frame, bytes):
+            raise MalformedFrame("this connection speaks msgpack: send binary frames")
+        try:
+            return msgpack.unpackb(frame, raw=False, strict_map_key=True)
+        except Exception as exc:  # msgpack raises several unrelated types for bad input
+            raise MalformedFrame(f"not valid msgpack: {type(exc).__name__}") from None
+    if not isinstance(frame, str):
+        raise MalformedFrame("this connection speaks JSON: send text frames")
+    try:
+        return json.loads(frame)
+    except (ValueError, RecursionError) as exc:
+        raise MalformedFrame(f"not valid JSON: {exc}") from None
+
+
+def _protocol_error(exc: ValidationError, ref: int | None) -> ProtocolError:
+    first = exc.errors(include_url=False)[0]
+    kind = first["type"]
+    if kind == "union_tag_invalid":
+        ctx = first.get("ctx", {})
+        return UnknownMessageType(
+            f"unknown message type {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags')}",
+            ref=ref,
+        )
+    if kind == "union_tag_not_found":
+        return InvalidField("missing field 'type'", ref=ref)
+    where = ".".join(str(part) for part in first["loc"][1:]) or "frame"
+    return InvalidField(f"{where}: {first['msg']}", ref=ref)
+
+
+def error_frame(error: ProtocolError) -> ErrorFrame:
+    return ErrorFrame(code=error.code, message=error.message, ref=error.ref)

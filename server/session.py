@@ -1,0 +1,184 @@
+"""One dream session: its members, its engine, its tick loop and its broadcast.
+
+The session is the async shell around the pure engine: it turns validated wire messages into
+engine events, ticks the engine on a fixed schedule, and sends each delta to every listener,
+encoded once per encoding per tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections import Counter
+from dataclasses import dataclass, field
+
+from websockets.asyncio.server import ServerConnection, broadcast
+
+from server.engine import (
+    DreamEngine,
+    MotifContributed,
+    ParticipantJoined,
+    PresenceChanged,
+    Whispered,
+)
+from server.errors import CloseCode, ErrorCode, NotAllowed
+from server.protocol import (
+    Ack,
+    Contribute,
+    Delta,
+    Encoding,
+    Join,
+    Snapshot,
+    Welcome,
+    Whisper,
+    encode,
+)
+from server.venues import VenuePreset
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False, slots=True)
+class Member:
+    """A participant of a session, connected or away; the resume token brings them back."""
+
+    pid: str
+    name: str
+    role: str
+    resume_token: str
+    connection: ServerConnection | None = None
+    encoding: Encoding = Encoding.MSGPACK
+    last_cid: int = -1
+
+
+@dataclass(slots=True)
+class SessionStats:
+    ticks: int = 0
+    contributions_accepted: int = 0
+    whispers_accepted: int = 0
+    broadcast_frames: int = 0
+    broadcast_bytes: int = 0
+    tick_seconds_max: float = 0.0
+    refused: Counter[str] = field(default_factory=Counter)
+
+
+class DreamSession:
+    """A session's members and dreamscape; ``run()`` ticks it until cancelled."""
+
+    def __init__(self, session_id: str, venue: VenuePreset) -> None:
+        self.id = session_id
+        self.venue = venue
+        self.engine = DreamEngine(venue, session_id)
+        self.stats = SessionStats()
+        self._members: dict[str, Member] = {}
+        self._by_token: dict[str, Member] = {}
+        self._listeners: dict[Encoding, set[ServerConnection]] = {e: set() for e in Encoding}
+        self._next_pid = 1
+        self._t0: float | None = None
+
+    @property
+    def members(self) -> list[Member]:
+        return list(self._members.values())
+
+    def present_count(self) -> int:
+        return sum(1 for m in self._members.values() if m.connection is not None)
+
+    # --- membership ----------------------------------------------------------------------
+
+    def join(self, request: Join, connection: ServerConnection, encoding: Encoding) -> Welcome:
+        """Admit a new member, or bring one back by resume token, and start listening."""
+        if request.resume is not None:
+            member = self._by_token.get(request.resume)
+            if member is None:
+                raise NotAllowed(
+                    ErrorCode.BAD_RESUME_TOKEN, "unknown resume token for this session"
+                )
+            previous = member.connection
+            if previous is not None and previous is not connection:
+                self._listeners[member.encoding].discard(previous)
+                previous_close = previous.close(CloseCode.REPLACED, "resumed elsewhere")
+                asyncio.get_running_loop().create_task(previous_close, name=f"close-{member.pid}")
+            self.engine.apply(PresenceChanged(participant=member.pid, present=True))
+        else:
+            pid = f"p{self._next_pid}"
+            self._next_pid += 1
+            member = Member(pid, request.name, request.role, secrets.token_urlsafe(24))
+            self._members[pid] = member
+            self._by_token[member.resume_token] = member
+            self.engine.apply(
+                ParticipantJoined(participant=pid, name=member.name, role=request.role)
+            )
+        member.connection = connection
+        member.encoding = encoding
+        self._listeners[encoding].add(connection)
+        return Welcome(
+            participant=member.pid,
+            resume=member.resume_token,
+            tick_hz=self.venue.tick_hz,
+            state=self.engine.state,
+        )
+
+    def disconnect(self, member: Member, connection: ServerConnection) -> None:
+        """The connection is gone; the member stays, away, until they resume."""
+        self._listeners[member.encoding].discard(connection)
+        if member.connection is connection:
+            member.connection = None
+            self.engine.apply(PresenceChanged(participant=member.pid, present=False))
+
+    # --- contributions -------------------------------------------------------------------
+
+    def contribute(self, member: Member, message: Contribute | Whisper) -> Ack:
+        """Validate against the member's role and queue for the next tick."""
+        if member.role == "watcher":
+            self.stats.refused["forbidden"] += 1
+            raise NotAllowed(ErrorCode.FORBIDDEN, "watchers cannot contribute", ref=message.cid)
+        if isinstance(message, Contribute):
+            self.engine.apply(
+                MotifContributed(
+                    participant=member.pid,
+                    cid=message.cid,
+                    motif=message.motif,
+                    intensity=message.intensity,
+                    valence=message.valence,
+                    arousal=message.arousal,
+                )
+            )
+            self.stats.contributions_accepted += 1
+        else:
+            self.engine.apply(Whispered(participant=member.pid, cid=message.cid, text=message.text))
+            self.stats.whispers_accepted += 1
+        member.last_cid = max(member.last_cid, message.cid)
+        return Ack(cid=message.cid)
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(state=self.engine.state)
+
+    # --- ticking -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Tick at the venue's rate on an absolute schedule, so that ticks never drift."""
+        loop = asyncio.get_running_loop()
+        period = 1.0 / self.venue.tick_hz
+        self._t0 = loop.time()
+        deadline = self._t0
+        while True:
+            deadline += period
+            await asyncio.sleep(max(0.0, deadline - loop.time()))
+            started = loop.time()
+            self.tick(started - self._t0)
+            elapsed = loop.time() - started
+            self.stats.tick_seconds_max = max(self.stats.tick_seconds_max, elapsed)
+            if loop.time() > deadline + period:
+                deadline = loop.time()  # we fell behind; skip ticks rather than bunch them
+
+    def tick(self, now: float) -> Delta:
+        _, delta = self.engine.tick(now)
+        self.stats.ticks += 1
+        for encoding, connections in self._listeners.items():
+            if connections:
+                frame = encode(delta, encoding)
+                broadcast(connections, frame)
+                self.stats.broadcast_frames += len(connections)
+                self.stats.broadcast_bytes += len(frame) * len(connections)
+        return delta

@@ -1,0 +1,114 @@
+"""Venue presets: the data in ``seeds/*.toml`` that gives each venue its vocabulary and rules.
+
+A preset is validated once, when it is loaded; a bad preset raises ``VenueError`` naming the
+file and the field, so that a host fixes the right line.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+from server.errors import VenueError
+from server.protocol import Colour, MotifName, Signed, Unit
+
+VenueName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,47}$")]
+
+_REPO_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+SEEDS_DIR = Path(os.environ.get("DREAMCOMMONS_SEEDS", _REPO_SEEDS))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MotifPreset(_Strict):
+    """A motif of the venue's vocabulary, with the colour and feeling it brings."""
+
+    name: MotifName
+    colour: Colour
+    valence: Signed = 0.0
+    arousal: Unit = 0.5
+
+
+class RoleWeights(_Strict):
+    """How much a contribution weighs, by the contributor's role."""
+
+    dreamer: float = Field(default=1.0, ge=0.0, le=10.0)
+    waker: float = Field(default=0.25, ge=0.0, le=10.0)
+    watcher: float = Field(default=0.0, ge=0.0, le=0.0)
+
+
+class VenuePreset(_Strict):
+    """One venue: its look (vocabulary, palette) and its merge rules (tick, decay, equity)."""
+
+    name: VenueName
+    title: str = Field(min_length=1, max_length=80)
+    story: str = Field(min_length=1, description="the story the venue comes from")
+    description: str = Field(min_length=1)
+    tick_hz: float = Field(gt=0.0, le=60.0)
+    half_life_s: float = Field(gt=0.0, le=3600.0, description="motif weights halve in this time")
+    equity_cap: float = Field(
+        gt=0.0, le=1.0, description="largest share of the scene one participant may hold"
+    )
+    min_weight: float = Field(default=0.02, gt=0.0, description="motifs lighter than this fade out")
+    max_motifs: int = Field(default=48, ge=1, le=512)
+    max_whispers: int = Field(default=12, ge=0, le=200)
+    palette: list[Colour] = Field(min_length=1)
+    motifs: list[MotifPreset] = Field(min_length=1)
+    role_weights: RoleWeights = RoleWeights()
+
+    @model_validator(mode="after")
+    def _unique_motifs(self) -> VenuePreset:
+        names = [m.name for m in self.motifs]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"motif names must be unique; repeated: {', '.join(duplicates)}")
+        return self
+
+    def motif(self, name: str) -> MotifPreset | None:
+        for preset in self.motifs:
+            if preset.name == name:
+                return preset
+        return None
+
+
+def available_venues(seeds_dir: Path = SEEDS_DIR) -> list[str]:
+    return sorted(p.stem for p in seeds_dir.glob("*.toml"))
+
+
+def load_venue(name_or_path: str, seeds_dir: Path = SEEDS_DIR) -> VenuePreset:
+    """A venue by name (``sleep-commons``) from ``seeds/``, or from a path to a TOML file."""
+    path = Path(name_or_path)
+    if path.suffix != ".toml":
+        path = seeds_dir / f"{name_or_path}.toml"
+    if not path.is_file():
+        known = ", ".join(available_venues(seeds_dir)) or "none"
+        raise VenueError(f"no venue preset {name_or_path!r} (known venues: {known})")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise VenueError(f"{path}: not valid TOML: {exc}") from None
+    return parse_venue(data, source=str(path))
+
+
+def parse_venue(data: object, *, source: str) -> VenuePreset:
+    try:
+        return VenuePreset.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
+            for err in exc.errors(include_url=False)
+        )
+        raise VenueError(f"{source}: invalid venue preset: {problems}") from None

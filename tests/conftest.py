@@ -1,0 +1,31 @@
+"""Shared fixtures: a real dream server on a free loopback port, in the test's event loop."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+
+from server.gateway import DreamServer
+from server.settings import ServerSettings
+from server.venues import load_venue
+
+# Every network wait is a multiple of this, so a slow machine can stretch them all at once.
+TIMEOUT_UNIT = float(os.environ.get("DREAMCOMMONS_TEST_TIMEOUT_UNIT", "1.0"))
+
+
+def within(seconds: float) -> float:
+    return seconds * TIMEOUT_UNIT
+
+
+@pytest.fixture
+async def dream_server() -> AsyncIterator[DreamServer]:
+    settings = ServerSettings(port=0, max_errors=4)
+    async with DreamServer(settings, load_venue("sleep-commons")) as server:
+        yield server
+
+
+@pytest.fixture
+def server_url(dream_server: DreamServer) -> str:
+    return f"ws://127.0.0.1:{dream_server.port}/commons"

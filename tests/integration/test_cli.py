@@ -1,0 +1,69 @@
+"""The ``dreamcommons`` command, run as users run it: host, join, demo, in child processes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.request
+
+import pytest
+
+from tests.conftest import within
+from tests.processes import dreamcommons, free_port, read_until
+
+pytestmark = pytest.mark.integration
+
+
+async def test_demo_runs_bots_and_ends_with_a_json_summary() -> None:
+    async with dreamcommons("demo", "--seconds", "3", "--bots", "4", "--json") as demo:
+        output, _ = await asyncio.wait_for(demo.communicate(), within(30))
+    assert demo.returncode == 0, output.decode()
+    summary = json.loads(output.decode().strip().splitlines()[-1])
+    assert summary["participants"] == 4
+    assert summary["bots_failed"] == 0
+    assert summary["contributions_sent"] > 0
+    assert summary["contributions_accepted"] == summary["contributions_sent"]
+    assert summary["ticks"] >= 20
+    assert summary["motifs"] > 0
+
+
+async def test_host_and_two_joins_see_each_others_contributions() -> None:
+    port = free_port()
+    async with dreamcommons("host", "--port", str(port), "--venue", "harmony-festival") as host:
+        await read_until(host, "hosting", within(15))
+        url = f"ws://127.0.0.1:{port}/festival"
+        async with (
+            dreamcommons("join", url, "--name", "Lyra", "--refresh", "0.3") as lyra,
+            dreamcommons("join", url, "--name", "Zara", "--json", "--refresh", "0.3") as zara,
+        ):
+            await read_until(lyra, "joined festival", within(15))
+            await read_until(zara, "joined festival", within(15))
+            assert lyra.stdin is not None
+            assert zara.stdin is not None
+            lyra.stdin.write(b"cocoon 0.9\n")
+            zara.stdin.write(b"/w night owls welcome\n")
+            zara.stdin.write(b"neon\n")
+            await lyra.stdin.drain()
+            await zara.stdin.drain()
+            await read_until(zara, "cocoon", within(15))
+            here = (await read_until(zara, "here:", within(5))).splitlines()[-1]
+            assert "Lyra" in here
+            assert "*Zara" in here
+            await read_until(lyra, 'Zara whispers: "night owls welcome"', within(15))
+            await read_until(lyra, "neon", within(15))
+        health = await asyncio.to_thread(_get_json, f"http://127.0.0.1:{port}/healthz")
+        assert health["venue"] == "harmony-festival"
+        assert health["sessions"] == 1
+
+
+async def test_an_unknown_venue_is_a_clear_error() -> None:
+    async with dreamcommons("host", "--venue", "atlantis", "--port", str(free_port())) as host:
+        output, _ = await asyncio.wait_for(host.communicate(), within(15))
+    assert host.returncode == 2
+    assert "atlantis" in output.decode()
+    assert "sleep-commons" in output.decode()
+
+
+def _get_json(url: str) -> dict[str, object]:
+    with urllib.request.urlopen(url, timeout=within(5)) as response:
+        return json.loads(response.read())  # type: ignore[no-any-return]

@@ -1,0 +1,53 @@
+"""Helpers for tests that run the real ``dreamcommons`` command in child processes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import sys
+from collections.abc import AsyncIterator
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def dreamcommons(*args: str) -> AsyncIterator[asyncio.subprocess.Process]:
+    """Run ``dreamcommons ARGS`` with pipes; terminated (then killed) on exit, always."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "server.cli",
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        yield process
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 5)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+
+async def read_until(process: asyncio.subprocess.Process, needle: str, seconds: float) -> str:
+    """Everything the process printed up to and including the first line containing ``needle``."""
+    assert process.stdout is not None
+    seen: list[str] = []
+    async with asyncio.timeout(seconds):
+        while True:
+            line = (await process.stdout.readline()).decode()
+            if not line:
+                raise AssertionError(f"process ended before {needle!r}:\n{''.join(seen)}")
+            seen.append(line)
+            if needle in line:
+                return "".join(seen)

@@ -1,0 +1,214 @@
+"""The merge engine: decay, equity, whispers, membership, determinism."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from server.engine import (
+    DreamEngine,
+    EngineError,
+    Event,
+    MotifContributed,
+    ParticipantJoined,
+    ParticipantLeft,
+    PresenceChanged,
+    Whispered,
+)
+from server.venues import VenuePreset, load_venue
+
+VENUE = load_venue("sleep-commons")
+MOTIFS = [m.name for m in VENUE.motifs]
+
+
+def engine_with(*names: str, venue: VenuePreset = VENUE) -> DreamEngine:
+    engine = DreamEngine(venue, "test")
+    for name in names:
+        engine.apply(ParticipantJoined(participant=name, name=name.title(), role="dreamer"))
+    return engine
+
+
+def contribute(
+    pid: str, cid: int, motif: str = "forest", intensity: float = 1.0
+) -> MotifContributed:
+    return MotifContributed(
+        participant=pid, cid=cid, motif=motif, intensity=intensity, valence=0.5, arousal=0.5
+    )
+
+
+def weight(engine: DreamEngine, motif: str) -> float:
+    return next(m.weight for m in engine.state.motifs if m.name == motif)
+
+
+def test_a_contribution_is_merged_at_the_next_tick_not_before() -> None:
+    engine = engine_with("p1")
+    engine.apply(contribute("p1", 7))
+    assert engine.state.motifs == ()
+    state, delta = engine.tick(0.1)
+    assert [m.name for m in state.motifs] == ["forest"]
+    assert delta.applied == {"p1": 7}
+    assert delta.seq == 1
+    assert state.motifs[0].colour == VENUE.motif("forest").colour  # type: ignore[union-attr]
+
+
+def test_weights_halve_every_half_life() -> None:
+    engine = engine_with("p1")
+    engine.apply(contribute("p1", 1))
+    engine.tick(0.0)
+    start = weight(engine, "forest")
+    engine.tick(VENUE.half_life_s)
+    assert weight(engine, "forest") == pytest.approx(start / 2, rel=1e-3)
+    engine.tick(3 * VENUE.half_life_s)
+    assert weight(engine, "forest") == pytest.approx(start / 8, rel=1e-3)
+
+
+def test_faded_motifs_are_removed_and_the_delta_says_so() -> None:
+    engine = engine_with("p1")
+    engine.apply(contribute("p1", 1, intensity=0.2))
+    engine.tick(0.0)
+    state, delta = engine.tick(VENUE.half_life_s * 10)
+    assert state.motifs == ()
+    assert delta.removed == ("forest",)
+
+
+def test_stored_weights_survive_a_long_night_without_overflow() -> None:
+    engine = engine_with("p1")
+    t = 0.0
+    for cid in range(400):
+        t = cid * VENUE.half_life_s * 2
+        engine.apply(contribute("p1", cid))
+        engine.tick(t)
+    # one unit every two half-lives settles at 1 + 1/4 + 1/16 + ... = 4/3
+    assert weight(engine, "forest") == pytest.approx(4 / 3, rel=1e-3)
+
+
+def test_one_loud_participant_is_held_to_the_equity_cap() -> None:
+    names = [f"p{i}" for i in range(10)]
+    engine = engine_with(*names)
+    for cid in range(200):
+        engine.apply(contribute("p0", cid, motif="factory"))
+    for i, pid in enumerate(names[1:]):
+        engine.apply(contribute(pid, 0, motif=MOTIFS[i]))
+    engine.tick(0.1)
+    shares = engine.shares()
+    assert shares["p0"] == pytest.approx(VENUE.equity_cap, rel=1e-6)
+    assert all(shares[pid] > 0.05 for pid in names[1:])
+
+
+def test_whispers_keep_the_most_recent() -> None:
+    engine = engine_with("p1")
+    for cid in range(VENUE.max_whispers + 5):
+        engine.apply(Whispered(participant="p1", cid=cid, text=f"w{cid}"))
+    state, delta = engine.tick(1.0)
+    assert len(state.whispers) == VENUE.max_whispers
+    assert state.whispers[-1].text == f"w{VENUE.max_whispers + 4}"
+    assert state.whispers[-1].name == "P1"
+    assert delta.whispers == state.whispers
+
+
+def test_membership_changes_travel_in_the_delta() -> None:
+    engine = engine_with("p1", "p2")
+    state, delta = engine.tick(0.1)
+    assert [p.id for p in delta.participants] == ["p1", "p2"]
+    engine.apply(PresenceChanged(participant="p2", present=False))
+    state, delta = engine.tick(0.2)
+    assert [(p.id, p.present) for p in delta.participants] == [("p2", False)]
+    engine.apply(ParticipantLeft(participant="p1"))
+    state, delta = engine.tick(0.3)
+    assert delta.left == ("p1",)
+    assert [p.id for p in state.participants] == ["p2"]
+
+
+def test_watchers_and_strangers_cannot_contribute() -> None:
+    engine = DreamEngine(VENUE, "test")
+    engine.apply(ParticipantJoined(participant="w", name="W", role="watcher"))
+    with pytest.raises(EngineError):
+        engine.apply(contribute("w", 1))
+    with pytest.raises(EngineError):
+        engine.apply(contribute("nobody", 1))
+
+
+def test_wakers_weigh_less_than_dreamers() -> None:
+    engine = engine_with(*[f"p{i}" for i in range(10)])
+    for i in range(10):
+        engine.apply(contribute(f"p{i}", 1, motif=MOTIFS[i]))
+    engine.apply(ParticipantJoined(participant="d", name="D", role="dreamer"))
+    engine.apply(ParticipantJoined(participant="w", name="W", role="waker"))
+    engine.apply(contribute("d", 1, motif="moon"))
+    engine.apply(contribute("w", 1, motif="clock"))
+    engine.tick(0.1)
+    assert weight(engine, "clock") < weight(engine, "moon")
+
+
+# --- properties -----------------------------------------------------------------------------
+
+participants = st.sampled_from([f"p{i}" for i in range(8)])
+contributions = st.builds(
+    lambda pid, motif, intensity, valence, arousal: (pid, motif, intensity, valence, arousal),
+    participants,
+    st.sampled_from(MOTIFS),
+    st.floats(0.0, 1.0),
+    st.floats(-1.0, 1.0),
+    st.floats(0.0, 1.0),
+)
+steps = st.lists(st.lists(contributions, max_size=30), min_size=1, max_size=20)
+
+
+Batch = list[tuple[str, str, float, float, float]]
+
+
+def ticked(batches: list[Batch]) -> Iterator[tuple[DreamEngine, tuple[object, object]]]:
+    """Feed each batch of contributions to one engine, ticking after each batch."""
+    engine = engine_with(*[f"p{i}" for i in range(8)])
+    cid = 0
+    for tick, batch in enumerate(batches):
+        for pid, motif, intensity, valence, arousal in batch:
+            cid += 1
+            event: Event = MotifContributed(
+                participant=pid,
+                cid=cid,
+                motif=motif,
+                intensity=intensity,
+                valence=valence,
+                arousal=arousal,
+            )
+            engine.apply(event)
+        yield engine, engine.tick(tick * 0.1)
+
+
+def run(batches: list[Batch]) -> list[object]:
+    return [output for _, output in ticked(batches)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(steps)
+def test_the_same_events_give_the_same_states(batches: list[Batch]) -> None:
+    assert run(batches) == run(batches)
+
+
+@settings(max_examples=80, deadline=None)
+@given(steps)
+def test_equity_cap_holds_for_any_sequence(batches: list[Batch]) -> None:
+    for engine, _ in ticked(batches):
+        shares = engine.shares()
+        if shares:
+            bound = max(VENUE.equity_cap, 1.0 / len(shares))
+            assert max(shares.values()) <= bound + 1e-9
+            assert sum(shares.values()) == pytest.approx(1.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(steps)
+def test_each_delta_carries_the_previous_state_to_the_next(batches: list[Batch]) -> None:
+    outputs = run(batches)
+    engine = engine_with()
+    previous = engine.state
+    for state, delta in outputs:  # type: ignore[misc]
+        assert previous.apply(delta) == state
+        assert state.seq == delta.seq
+        previous = state
+    for state, _ in outputs:  # type: ignore[misc]
+        assert len(state.motifs) <= VENUE.max_motifs
