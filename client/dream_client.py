@@ -13,8 +13,10 @@ import contextlib
 import itertools
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
+from typing import Literal
 from urllib.parse import urlsplit
 
+from pydantic import BaseModel
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -22,12 +24,16 @@ from client.errors import ConnectionLost, JoinRefused, Refused
 from client.tracker import DeltaOutcome, StateTracker
 from server.protocol import (
     Ack,
+    Command,
+    CommandResult,
     Contribute,
     Delta,
     DreamscapeState,
     Encoding,
     ErrorFrame,
     Join,
+    Pair,
+    Paired,
     Resync,
     Role,
     Snapshot,
@@ -38,6 +44,9 @@ from server.protocol import (
 )
 
 DEFAULT_SESSION = "commons"
+
+Reply = Ack | Paired | CommandResult
+CommandAction = Literal["light", "sound", "pace", "warmth", "pressure"]
 
 
 def split_url(url: str) -> tuple[str, str]:
@@ -76,7 +85,7 @@ class DreamClient:
         self._connection: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
         self._changed = asyncio.Condition()
-        self._pending: dict[int, asyncio.Future[Ack]] = {}
+        self._pending: dict[int, asyncio.Future[Reply]] = {}
         self._cids = itertools.count(1)
         self._closed = False
 
@@ -161,6 +170,23 @@ class DreamClient:
         await self._request(cid, Whisper(cid=cid, text=text), wait)
         return cid
 
+    async def pair_device(self, code: str) -> Paired:
+        """Claim the device that shows this pairing code; its biometrics then shape your dream."""
+        cid = next(self._cids)
+        reply = await self._request(cid, Pair(cid=cid, code=code), wait=True)
+        assert isinstance(reply, Paired)
+        return reply
+
+    async def command(
+        self, device: str, action: CommandAction, value: float | None = None
+    ) -> CommandResult:
+        """Ask one of your devices to act (light, sound, warmth, pressure: 0..1; pace: Hz)."""
+        cid = next(self._cids)
+        request = Command(cid=cid, device=device, action=action, value=value)
+        reply = await self._request(cid, request, wait=True)
+        assert isinstance(reply, CommandResult)
+        return reply
+
     async def resync(self) -> None:
         await self.send_frame(encode(Resync(), self.encoding))
 
@@ -173,13 +199,14 @@ class DreamClient:
         except ConnectionClosed as exc:
             raise ConnectionLost(str(exc)) from None
 
-    async def _request(self, cid: int, message: Contribute | Whisper, wait: bool) -> None:
-        future: asyncio.Future[Ack] = asyncio.get_running_loop().create_future()
+    async def _request(self, cid: int, message: BaseModel, wait: bool) -> Reply | None:
+        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._pending[cid] = future
         try:
             await self.send_frame(encode(message, self.encoding))
             if wait:
-                await asyncio.wait_for(future, self.ack_timeout)
+                return await asyncio.wait_for(future, self.ack_timeout)
+            return None
         finally:
             if wait or future.done():
                 self._pending.pop(cid, None)
@@ -232,9 +259,9 @@ class DreamClient:
                     await self.resync()
             case Snapshot(state=state):
                 changed = self._tracker.on_snapshot(state)
-            case Ack(cid=cid):
-                self.acked += 1
-                future = self._pending.pop(cid, None)
+            case Ack() | Paired() | CommandResult():
+                self.acked += isinstance(message, Ack)
+                future = self._pending.pop(message.cid, None)
                 if future is not None and not future.done():
                     future.set_result(message)
             case ErrorFrame(ref=ref):

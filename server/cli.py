@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from server.errors import VenueError
 from server.protocol import Encoding
 from server.settings import ServerSettings
-from server.venues import available_venues, load_venue
+from server.venues import VenuePreset, available_venues, load_venue
 
 _LOG_LEVELS = {"host": logging.INFO}
 
@@ -43,7 +43,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     host.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     host.add_argument("--port", type=int, default=None, help="port (default 8765)")
+    host.add_argument("--broker", default=None, help="mqtt://HOST:PORT of the device broker")
     host.set_defaults(run=_host)
+
+    command = commands.add_parser("command", help="send one command to a device, await its ack")
+    command.add_argument("--broker", required=True, help="mqtt://HOST:PORT")
+    command.add_argument("device", help="device id, e.g. pod-lyra")
+    command.add_argument("action", choices=["light", "sound", "pace", "warmth", "pressure"])
+    command.add_argument("value", type=float, nargs="?", default=None, help="0..1, or Hz for pace")
+    command.add_argument("--wait", type=float, default=5.0, help="seconds to wait for the ack")
+    command.set_defaults(run=_command)
 
     join = commands.add_parser("join", help="join a session and follow the dreamscape")
     join.add_argument("url", help="ws://HOST:PORT/SESSION")
@@ -62,12 +71,18 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=0, help="default: a free port")
     demo.add_argument("--json", action="store_true", help="end with one JSON summary line")
     demo.set_defaults(run=_demo)
+
+    from firmware_sim.cli import add_device_commands
+
+    add_device_commands(commands)
     return parser
 
 
 def _host(args: argparse.Namespace) -> int:
     overrides = {
-        k: v for k, v in vars(args).items() if k in ("venue", "host", "port") and v is not None
+        k: v
+        for k, v in vars(args).items()
+        if k in ("venue", "host", "port", "broker") and v is not None
     }
     settings = ServerSettings(**overrides)
     venue = load_venue(settings.venue)
@@ -75,14 +90,14 @@ def _host(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _serve(settings: ServerSettings, venue: object) -> None:
+async def _serve(settings: ServerSettings, venue: VenuePreset) -> None:
     from server.gateway import DreamServer
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with DreamServer(settings, venue) as server:  # type: ignore[arg-type]
+    async with DreamServer(settings, venue) as server:
         print(
             f"hosting {server.venue.title} on ws://{settings.host}:{server.port}/SESSION "
             f"(for example ws://{settings.host}:{server.port}/commons)",
@@ -90,6 +105,12 @@ async def _serve(settings: ServerSettings, venue: object) -> None:
         )
         await stop.wait()
         print("shutting down", flush=True)
+
+
+def _command(args: argparse.Namespace) -> int:
+    from server.devices.send_command import send_command
+
+    return asyncio.run(send_command(args.broker, args.device, args.action, args.value, args.wait))
 
 
 def _join(args: argparse.Namespace) -> int:

@@ -31,6 +31,8 @@ class ErrorCode(StrEnum):
     ALREADY_JOINED = "already_joined"
     BAD_RESUME_TOKEN = "bad_resume_token"
     FORBIDDEN = "forbidden"
+    PAIRING_REFUSED = "pairing_refused"
+    NO_DEVICES = "no_devices"
     INTERNAL = "internal"
 
 

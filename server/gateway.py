@@ -13,6 +13,7 @@ import json
 import logging
 import time
 from collections import deque
+from collections.abc import Coroutine
 from http import HTTPStatus
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -20,6 +21,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from server.devices.hub import DeviceHub
 from server.errors import (
     CloseCode,
     ErrorCode,
@@ -30,9 +32,11 @@ from server.errors import (
 )
 from server.protocol import (
     PROTOCOL_VERSION,
+    Command,
     Contribute,
     Encoding,
     Join,
+    Pair,
     Ping,
     Pong,
     Resync,
@@ -57,6 +61,7 @@ class DreamServer:
         self.sessions: dict[str, DreamSession] = {}
         self._server: Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.devices = DeviceHub(settings.broker, self.sessions.get)
 
     @property
     def port(self) -> int:
@@ -76,6 +81,8 @@ class DreamServer:
             ping_timeout=20,
         )
         log.info("dreamcommons listening on ws://%s:%d/", self.settings.host, self.port)
+        if self.devices.gateway is not None:
+            self._spawn(self.devices.gateway.run(), "device-gateway")
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -99,16 +106,19 @@ class DreamServer:
         session = self.sessions.get(session_id)
         if session is None:
             session = self.sessions[session_id] = DreamSession(session_id, self.venue)
-            task = asyncio.get_running_loop().create_task(session.run(), name=f"tick-{session_id}")
-            self._tasks.add(task)
-            task.add_done_callback(self._tick_ended)
+            self._spawn(session.run(), f"tick-{session_id}")
             log.info("session %s opened (venue %s)", session_id, self.venue.name)
         return session
 
-    def _tick_ended(self, task: asyncio.Task[None]) -> None:
+    def _spawn(self, work: Coroutine[object, object, None], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_ended)
+
+    def _task_ended(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            log.error("tick loop %s died", task.get_name(), exc_info=task.exception())
+            log.error("%s died", task.get_name(), exc_info=task.exception())
 
     # --- HTTP ----------------------------------------------------------------------------
 
@@ -156,7 +166,12 @@ class _ConnectionState:
             try:
                 if len(frame) > limit:
                     raise FrameTooLarge(f"frame of {len(frame)} bytes; the limit is {limit}")
-                await self._dispatch(decode_client(frame, self.encoding))
+                message = decode_client(frame, self.encoding)
+                try:
+                    await self._dispatch(message)
+                except ProtocolError as error:
+                    error.ref = getattr(message, "cid", None) if error.ref is None else error.ref
+                    raise
             except ProtocolError as error:
                 if self.session is not None:
                     self.session.stats.refused[error.code.value] += 1
@@ -175,6 +190,12 @@ class _ConnectionState:
             case Resync():
                 session, _ = self._joined()
                 await self._send(session.snapshot())
+            case Pair():
+                session, member = self._joined()
+                await self._send(self.server.devices.pair(session, member, message))
+            case Command():
+                session, member = self._joined()
+                await self._send(await self.server.devices.command(session, member, message))
             case Ping(n=n):
                 await self._send(Pong(n=n))
 

@@ -87,12 +87,32 @@ class Resync(_Model):
     type: Literal["resync"] = "resync"
 
 
+class Pair(_Model):
+    """Claim the device that shows this one-time pairing code."""
+
+    type: Literal["pair"] = "pair"
+    cid: ContributionId
+    code: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{6}$", to_upper=True)]
+
+
+class Command(_Model):
+    """Ask one of your devices to act: light, sound, warmth, pressure (0..1) or pace (Hz)."""
+
+    type: Literal["command"] = "command"
+    cid: ContributionId
+    device: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{2,47}$")]
+    action: Literal["light", "sound", "pace", "warmth", "pressure"]
+    value: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+
+
 class Ping(_Model):
     type: Literal["ping"] = "ping"
     n: int = 0
 
 
-ClientMessage = Annotated[Join | Contribute | Whisper | Resync | Ping, Field(discriminator="type")]
+ClientMessage = Annotated[
+    Join | Contribute | Whisper | Resync | Pair | Command | Ping, Field(discriminator="type")
+]
 
 
 # --- the dreamscape as clients see it -------------------------------------------------------
@@ -126,6 +146,7 @@ class ParticipantView(_Model):
     name: str
     role: Role
     present: bool = True
+    devices: int = 0
 
 
 class Delta(_Model):
@@ -223,13 +244,31 @@ class ErrorFrame(_Model):
     ref: int | None = None
 
 
+class Paired(_Model):
+    type: Literal["paired"] = "paired"
+    cid: int
+    device: str
+    kind: str
+    model: str
+
+
+class CommandResult(_Model):
+    type: Literal["command_result"] = "command_result"
+    cid: int
+    device: str
+    action: str
+    ok: bool
+    error: str | None = None
+
+
 class Pong(_Model):
     type: Literal["pong"] = "pong"
     n: int = 0
 
 
 ServerMessage = Annotated[
-    Welcome | Snapshot | Delta | Ack | ErrorFrame | Pong, Field(discriminator="type")
+    Welcome | Snapshot | Delta | Ack | ErrorFrame | Paired | CommandResult | Pong,
+    Field(discriminator="type"),
 ]
 
 _client_messages: TypeAdapter[Any] = TypeAdapter(ClientMessage)

@@ -15,11 +15,15 @@ from dataclasses import dataclass, field
 
 from websockets.asyncio.server import ServerConnection, broadcast
 
+from server.device_protocol import SampleBatch
+from server.devices.biometrics import SleeperEstimate, SleeperEstimator
 from server.engine import (
+    DevicesChanged,
     DreamEngine,
     MotifContributed,
     ParticipantJoined,
     PresenceChanged,
+    SleeperUpdated,
     Whispered,
 )
 from server.errors import CloseCode, ErrorCode, NotAllowed
@@ -38,6 +42,9 @@ from server.venues import VenuePreset
 
 log = logging.getLogger(__name__)
 
+_ESTIMATE_EVERY_S = 1.0  # the engine hears a sleeper at most this often, unless the stage changes
+_STRESS_STEP = 0.05
+
 
 @dataclass(eq=False, slots=True)
 class Member:
@@ -50,6 +57,8 @@ class Member:
     connection: ServerConnection | None = None
     encoding: Encoding = Encoding.MSGPACK
     last_cid: int = -1
+    estimator: SleeperEstimator | None = None
+    last_estimate: SleeperEstimate | None = None
 
 
 @dataclass(slots=True)
@@ -60,6 +69,7 @@ class SessionStats:
     broadcast_frames: int = 0
     broadcast_bytes: int = 0
     tick_seconds_max: float = 0.0
+    sleeper_updates: int = 0
     refused: Counter[str] = field(default_factory=Counter)
 
 
@@ -150,6 +160,48 @@ class DreamSession:
             self.stats.whispers_accepted += 1
         member.last_cid = max(member.last_cid, message.cid)
         return Ack(cid=message.cid)
+
+    # --- devices -------------------------------------------------------------------------
+
+    def member(self, pid: str) -> Member | None:
+        return self._members.get(pid)
+
+    def on_samples(self, pid: str, batch: SampleBatch, arrived: float) -> None:
+        """Fold a paired device's batch into the sleeper's estimate; tell the engine when it
+        moved enough to matter (a new stage, a stress step) or a second has passed."""
+        member = self._members.get(pid)
+        if member is None:
+            return
+        if member.estimator is None:
+            member.estimator = SleeperEstimator()
+        estimate = member.estimator.add(batch.samples, arrived)
+        last = member.last_estimate
+        if (
+            last is None
+            or estimate.stage != last.stage
+            or abs(estimate.stress - last.stress) >= _STRESS_STEP
+            or estimate.at - last.at >= _ESTIMATE_EVERY_S
+        ):
+            member.last_estimate = estimate
+            self.stats.sleeper_updates += 1
+            self.engine.apply(
+                SleeperUpdated(
+                    participant=pid,
+                    stage=None if estimate.stage is None else int(estimate.stage),
+                    stress=estimate.stress,
+                    breath_phase=estimate.breath_phase,
+                    breath_hz=estimate.breath_hz,
+                    t=self.clock(arrived),
+                )
+            )
+
+    def devices_changed(self, pid: str, online: int) -> None:
+        if pid in self._members:
+            self.engine.apply(DevicesChanged(participant=pid, online=online))
+
+    def clock(self, monotonic: float) -> float:
+        """Session time (seconds since the first tick) of a ``loop.time()`` instant."""
+        return 0.0 if self._t0 is None else monotonic - self._t0
 
     def snapshot(self) -> Snapshot:
         return Snapshot(state=self.engine.state)

@@ -12,6 +12,7 @@ class ServerSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8765, ge=0, le=65535)
     venue: str = "sleep-commons"
+    broker: str | None = Field(default=None, description="mqtt://HOST:PORT of the device broker")
     max_frame_bytes: int = Field(default=16_384, ge=256, description="larger frames are refused")
     max_errors: int = Field(default=8, ge=1, description="bad frames in the window before closing")
     error_window_s: float = Field(default=10.0, gt=0.0)

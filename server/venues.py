@@ -50,6 +50,21 @@ class RoleWeights(_Strict):
     watcher: float = Field(default=0.0, ge=0.0, le=0.0)
 
 
+class StageWeights(_Strict):
+    """How much a contribution weighs by the sleep stage the contributor's devices report.
+
+    Dreams are most vivid in REM; someone awake only nudges the scene."""
+
+    wake: float = Field(default=0.25, ge=0.0, le=10.0)
+    n1: float = Field(default=0.6, ge=0.0, le=10.0)
+    n2: float = Field(default=0.8, ge=0.0, le=10.0)
+    n3: float = Field(default=0.7, ge=0.0, le=10.0)
+    rem: float = Field(default=1.0, ge=0.0, le=10.0)
+
+    def for_stage(self, stage: int) -> float:
+        return (self.wake, self.n1, self.n2, self.n3, self.rem)[stage]
+
+
 class VenuePreset(_Strict):
     """One venue: its look (vocabulary, palette) and its merge rules (tick, decay, equity)."""
 
@@ -68,6 +83,7 @@ class VenuePreset(_Strict):
     palette: list[Colour] = Field(min_length=1)
     motifs: list[MotifPreset] = Field(min_length=1)
     role_weights: RoleWeights = RoleWeights()
+    stage_weights: StageWeights = StageWeights()
 
     @model_validator(mode="after")
     def _unique_motifs(self) -> VenuePreset:

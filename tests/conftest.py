@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from server.broker import MosquittoProcess
 from server.gateway import DreamServer
 from server.settings import ServerSettings
 from server.venues import load_venue
@@ -29,3 +30,10 @@ async def dream_server() -> AsyncIterator[DreamServer]:
 @pytest.fixture
 def server_url(dream_server: DreamServer) -> str:
     return f"ws://127.0.0.1:{dream_server.port}/commons"
+
+
+@pytest.fixture
+async def mosquitto() -> AsyncIterator[MosquittoProcess]:
+    """A real Mosquitto of the test's own, on a free loopback port."""
+    async with MosquittoProcess() as broker:
+        yield broker

@@ -2,15 +2,18 @@
 
 from server.engine.core import DreamEngine, EngineError
 from server.engine.events import (
+    DevicesChanged,
     Event,
     MotifContributed,
     ParticipantJoined,
     ParticipantLeft,
     PresenceChanged,
+    SleeperUpdated,
     Whispered,
 )
 
 __all__ = [
+    "DevicesChanged",
     "DreamEngine",
     "EngineError",
     "Event",
@@ -18,5 +21,6 @@ __all__ = [
     "ParticipantJoined",
     "ParticipantLeft",
     "PresenceChanged",
+    "SleeperUpdated",
     "Whispered",
 ]

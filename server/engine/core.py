@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 
 from server.engine.equity import equity_scales, shares
 from server.engine.events import (
+    DevicesChanged,
     Event,
     MotifContributed,
     ParticipantJoined,
     ParticipantLeft,
     PresenceChanged,
+    SleeperUpdated,
     Whispered,
 )
 from server.protocol import (
@@ -52,6 +54,9 @@ class _Participant:
     present: bool = True
     left: bool = False
     total: float = 0.0  # stored units, the sum of this participant's motif weights
+    stage: int | None = None
+    stress: float = 0.0
+    devices: int = 0
 
 
 @dataclass(slots=True)
@@ -113,6 +118,13 @@ class DreamEngine:
                 if self._member(pid).role == "watcher":
                     raise EngineError(f"participant {pid} watches and cannot whisper")
                 self._pending.append(event)
+            case SleeperUpdated(participant=pid):
+                member = self._member(pid)
+                member.stage = event.stage
+                member.stress = event.stress
+            case DevicesChanged(participant=pid, online=online):
+                self._member(pid).devices = online
+                self._changed_people.add(pid)
 
     def _member(self, pid: str) -> _Participant:
         member = self._participants.get(pid)
@@ -180,7 +192,7 @@ class DreamEngine:
                     )
                 )
                 continue
-            true_weight = event.intensity * self._role_weight(member.role)
+            true_weight = event.intensity * self._weight_of(member)
             if true_weight < _NEGLIGIBLE_WEIGHT:
                 continue
             stored = true_weight * growth
@@ -199,8 +211,11 @@ class DreamEngine:
         kept = tuple(whispers)[-self.venue.max_whispers :] if self.venue.max_whispers else ()
         return applied, kept
 
-    def _role_weight(self, role: Role) -> float:
-        weight: float = getattr(self.venue.role_weights, role)
+    def _weight_of(self, member: _Participant) -> float:
+        """A sleeper weighs by the stage their devices report; without devices, by role."""
+        if member.stage is not None:
+            return self.venue.stage_weights.for_stage(member.stage)
+        weight: float = getattr(self.venue.role_weights, member.role)
         return weight
 
     def _new_motif(self, name: str) -> _Motif:
@@ -275,7 +290,9 @@ class DreamEngine:
         prev = self._state
         for pid in self._changed_people:
             p = self._participants[pid]
-            self._views[pid] = ParticipantView(id=pid, name=p.name, role=p.role, present=p.present)
+            self._views[pid] = ParticipantView(
+                id=pid, name=p.name, role=p.role, present=p.present, devices=p.devices
+            )
         for pid in self._left_people:
             self._views.pop(pid, None)
         self._whispers.extend(new_whispers)

@@ -50,4 +50,33 @@ class Whispered:
     text: str
 
 
-Event = ParticipantJoined | PresenceChanged | ParticipantLeft | MotifContributed | Whispered
+@dataclass(frozen=True, slots=True)
+class SleeperUpdated:
+    """What the devices say of a sleeper: stage (0 W, 1 N1, 2 N2, 3 N3, 4 REM, or None when
+    unknown), stress against their own baseline (0..1), breathing phase and rate at ``t``."""
+
+    participant: str
+    stage: int | None
+    stress: float
+    breath_phase: float | None
+    breath_hz: float | None
+    t: float
+
+
+@dataclass(frozen=True, slots=True)
+class DevicesChanged:
+    """How many of the participant's paired devices are online now."""
+
+    participant: str
+    online: int
+
+
+Event = (
+    ParticipantJoined
+    | PresenceChanged
+    | ParticipantLeft
+    | MotifContributed
+    | Whispered
+    | SleeperUpdated
+    | DevicesChanged
+)

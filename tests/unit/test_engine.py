@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from server.engine import (
+    DevicesChanged,
     DreamEngine,
     EngineError,
     Event,
@@ -16,6 +17,7 @@ from server.engine import (
     ParticipantJoined,
     ParticipantLeft,
     PresenceChanged,
+    SleeperUpdated,
     Whispered,
 )
 from server.venues import VenuePreset, load_venue
@@ -137,10 +139,11 @@ def test_wakers_weigh_less_than_dreamers() -> None:
         engine.apply(contribute(f"p{i}", 1, motif=MOTIFS[i]))
     engine.apply(ParticipantJoined(participant="d", name="D", role="dreamer"))
     engine.apply(ParticipantJoined(participant="w", name="W", role="waker"))
-    engine.apply(contribute("d", 1, motif="moon"))
-    engine.apply(contribute("w", 1, motif="clock"))
+    engine.apply(contribute("d", 1, motif="star"))
+    engine.apply(contribute("w", 1, motif="mirror"))
     engine.tick(0.1)
-    assert weight(engine, "clock") < weight(engine, "moon")
+    ratio = weight(engine, "mirror") / weight(engine, "star")
+    assert ratio == pytest.approx(VENUE.role_weights.waker / VENUE.role_weights.dreamer, rel=0.01)
 
 
 # --- properties -----------------------------------------------------------------------------
@@ -212,3 +215,31 @@ def test_each_delta_carries_the_previous_state_to_the_next(batches: list[Batch])
         previous = state
     for state, _ in outputs:  # type: ignore[misc]
         assert len(state.motifs) <= VENUE.max_motifs
+
+
+def test_a_sleeper_in_rem_shapes_the_dream_more_than_one_awake() -> None:
+    engine = engine_with(*[f"p{i}" for i in range(10)])
+    for i in range(10):
+        engine.apply(contribute(f"p{i}", 1, motif=MOTIFS[i]))
+    engine.apply(ParticipantJoined(participant="rem", name="R", role="dreamer"))
+    engine.apply(ParticipantJoined(participant="awake", name="A", role="dreamer"))
+    for pid, stage in (("rem", 4), ("awake", 0)):
+        engine.apply(
+            SleeperUpdated(
+                participant=pid, stage=stage, stress=0.0, breath_phase=None, breath_hz=None, t=0
+            )
+        )
+    engine.apply(contribute("rem", 1, motif="star"))
+    engine.apply(contribute("awake", 1, motif="mirror"))
+    engine.tick(0.1)
+    ratio = weight(engine, "mirror") / weight(engine, "star")
+    stages = VENUE.stage_weights
+    assert ratio == pytest.approx(stages.wake / stages.rem, rel=0.01)
+
+
+def test_device_counts_show_in_the_participant_view() -> None:
+    engine = engine_with("p1")
+    engine.apply(DevicesChanged(participant="p1", online=2))
+    state, delta = engine.tick(0.1)
+    assert state.participants[0].devices == 2
+    assert delta.participants[0].devices == 2

@@ -1,0 +1,99 @@
+"""Devices as the sessions see them: who owns which device, pairing, and commands from a
+participant to their own devices. Routes each paired device's stream to its owner's session."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from server.device_protocol import SampleBatch
+from server.devices.ingest import CommandFailed, DeviceGateway
+from server.devices.registry import DeviceRecord, DeviceRegistry, PairingRefused
+from server.errors import ErrorCode, NotAllowed
+from server.protocol import Command, CommandResult, Pair, Paired
+from server.session import DreamSession, Member
+
+log = logging.getLogger(__name__)
+
+
+class DeviceHub:
+    """The registry and the MQTT gateway (when a broker is configured), seen from sessions."""
+
+    def __init__(
+        self, broker_url: str | None, find_session: Callable[[str], DreamSession | None]
+    ) -> None:
+        self.registry = DeviceRegistry()
+        self._find_session = find_session
+        self.gateway: DeviceGateway | None = None
+        if broker_url is not None:
+            self.gateway = DeviceGateway(
+                broker_url, self.registry, on_batch=self._batch, on_status=self._status
+            )
+
+    def _owner(self, record: DeviceRecord) -> tuple[DreamSession, str] | None:
+        if record.owner is None:
+            return None
+        session_id, pid = record.owner.split("/", 1)
+        session = self._find_session(session_id)
+        return None if session is None else (session, pid)
+
+    def _batch(self, record: DeviceRecord, batch: SampleBatch, arrived: float) -> None:
+        owner = self._owner(record)
+        if owner is not None:
+            session, pid = owner
+            session.on_samples(pid, batch, arrived)
+
+    def _status(self, record: DeviceRecord) -> None:
+        owner = self._owner(record)
+        if owner is not None and record.owner is not None:
+            session, pid = owner
+            online = sum(1 for d in self.registry.owned_by(record.owner) if d.online)
+            session.devices_changed(pid, online)
+
+    def pair(self, session: DreamSession, member: Member, request: Pair) -> Paired:
+        """Give the device showing ``code`` to ``member``; the code is spent."""
+        gateway = self._require_gateway()
+        try:
+            record = self.registry.pair(request.code, f"{session.id}/{member.pid}")
+        except PairingRefused as refused:
+            raise NotAllowed(ErrorCode.PAIRING_REFUSED, str(refused)) from None
+        gateway.command_soon(record.device_id, "paired")
+        self._status(record)
+        log.info("%s paired %s (%s)", member.pid, record.device_id, record.birth.model)
+        return Paired(
+            cid=request.cid, device=record.device_id, kind=record.kind, model=record.birth.model
+        )
+
+    async def command(
+        self, session: DreamSession, member: Member, request: Command
+    ) -> CommandResult:
+        """Send a participant's command to one of their own devices and report the ack."""
+        gateway = self._require_gateway()
+        record = self.registry.devices.get(request.device)
+        if record is None or record.owner != f"{session.id}/{member.pid}":
+            raise NotAllowed(ErrorCode.FORBIDDEN, f"{request.device} is not one of your devices")
+        result = CommandResult(
+            cid=request.cid, device=request.device, action=request.action, ok=False
+        )
+        try:
+            ack = await gateway.command(request.device, request.action, request.value)
+        except CommandFailed as failed:
+            return result.model_copy(update={"error": str(failed)})
+        return result.model_copy(update={"ok": ack.ok, "error": ack.error})
+
+    def _require_gateway(self) -> DeviceGateway:
+        if self.gateway is None:
+            raise NotAllowed(ErrorCode.NO_DEVICES, "this server has no device broker")
+        return self.gateway
+
+    def summary(self) -> dict[str, int]:
+        devices = self.registry.devices.values()
+        stats = self.gateway.stats if self.gateway else None
+        return {
+            "devices_online": self.registry.online_count(),
+            "devices_paired": sum(1 for d in devices if d.owner is not None),
+            "bio_messages": sum(d.messages for d in devices),
+            "bio_samples": sum(d.samples for d in devices),
+            "samples_lost": sum(d.lost for d in devices),
+            "device_messages_rejected": sum(stats.rejected.values()) if stats else 0,
+        }

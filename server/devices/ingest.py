@@ -1,0 +1,227 @@
+"""The server's MQTT side: one aiomqtt connection that hears every device and commands them.
+
+Every payload is validated with the device protocol's models; what fails is counted by reason
+and logged (at most once per device and reason a minute), never raised. The connection is
+re-established with jittered exponential backoff when the broker goes away; devices count
+their messages, so what was lost meanwhile shows up in the registry's loss counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import aiomqtt
+
+from server.device_protocol import (
+    CommandAck,
+    DeviceBirth,
+    DeviceCommand,
+    DeviceEvent,
+    DeviceStatus,
+    ProtocolError,
+    SampleBatch,
+    device_topic,
+    pack,
+    parse_topic,
+    server_subscriptions,
+    unpack,
+)
+from server.devices.registry import DeviceRecord, DeviceRegistry
+from server.errors import DreamcommonsError
+
+log = logging.getLogger(__name__)
+
+BatchHandler = Callable[[DeviceRecord, SampleBatch, float], None]
+StatusHandler = Callable[[DeviceRecord], None]
+
+_INCOMING_QUEUE = 50_000  # aiomqtt drops (with a warning) beyond this: size it for bursts
+_BACKOFF_START_S = 0.2
+_BACKOFF_CAP_S = 5.0
+
+
+class CommandFailed(DreamcommonsError):
+    """A device command was not acknowledged in time, or not accepted."""
+
+
+def parse_broker_url(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    if parts.scheme != "mqtt" or not parts.hostname:
+        raise ValueError(f"expected mqtt://HOST:PORT, got {url!r}")
+    return parts.hostname, parts.port or 1883
+
+
+@dataclass(slots=True)
+class IngestStats:
+    messages: int = 0
+    samples: int = 0
+    connects: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+
+
+class DeviceGateway:
+    """Hears births, statuses, samples, events and acks; sends commands and awaits their acks."""
+
+    def __init__(
+        self,
+        broker_url: str,
+        registry: DeviceRegistry,
+        *,
+        on_batch: BatchHandler,
+        on_status: StatusHandler,
+        client_id: str = "dreamcommons-server",
+    ) -> None:
+        self.host, self.port = parse_broker_url(broker_url)
+        self.registry = registry
+        self.stats = IngestStats()
+        self.connected = asyncio.Event()
+        self._on_batch = on_batch
+        self._on_status = on_status
+        self._client_id = client_id
+        self._client: aiomqtt.Client | None = None
+        self._acks: dict[int, asyncio.Future[CommandAck]] = {}
+        self._command_ids = itertools.count(int(time.time() * 1000) % 2**40)
+        self._complaints: dict[tuple[str, str], float] = {}
+        self._random = random.Random(client_id)
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def run(self) -> None:
+        """Stay connected until cancelled, reconnecting with backoff."""
+        delay = _BACKOFF_START_S
+        while True:
+            try:
+                async with aiomqtt.Client(
+                    self.host,
+                    self.port,
+                    identifier=self._client_id,
+                    clean_session=True,
+                    max_queued_incoming_messages=_INCOMING_QUEUE,
+                ) as client:
+                    for topic in server_subscriptions():
+                        await client.subscribe(topic, qos=1)
+                    self._client = client
+                    self.stats.connects += 1
+                    self.connected.set()
+                    log.info("listening to devices on mqtt://%s:%d", self.host, self.port)
+                    delay = _BACKOFF_START_S
+                    async for message in client.messages:
+                        self._dispatch(str(message.topic), message.payload)
+            except aiomqtt.MqttError as error:
+                log.warning("device broker connection lost (%s); retrying in %.1fs", error, delay)
+            finally:
+                self._client = None
+                self.connected.clear()
+            await asyncio.sleep(delay * self._random.uniform(0.5, 1.0))
+            delay = min(_BACKOFF_CAP_S, delay * 2)
+
+    # --- incoming ------------------------------------------------------------------------
+
+    def _dispatch(self, topic: str, payload: object) -> None:
+        self.stats.messages += 1
+        where = parse_topic(topic)
+        if where is None:
+            self._reject("unknown_topic", topic, "not a device topic")
+            return
+        device_id, leaf = where
+        if not isinstance(payload, bytes | bytearray):
+            self._reject("malformed", device_id, "empty or non-binary payload")
+            return
+        if not payload and leaf in ("birth", "status"):
+            return  # a retained message being cleared
+        try:
+            self._handle(device_id, leaf, payload)
+        except ProtocolError as error:
+            record = self.registry.devices.get(device_id)
+            if record is not None:
+                record.rejected += 1
+            self._reject(error.code.value, device_id, error.message)
+
+    def _handle(self, device_id: str, leaf: str, payload: bytes | bytearray) -> None:
+        arrived = time.monotonic()
+        if leaf == "samples":
+            batch = unpack(payload, SampleBatch)
+            record = self.registry.on_batch(device_id, batch)
+            if record is None:
+                self._reject("unknown_device", device_id, "samples before a birth")
+                return
+            self.stats.samples += len(batch.samples)
+            if record.owner is not None:
+                self._on_batch(record, batch, arrived)
+        elif leaf == "birth":
+            record = self.registry.on_birth(device_id, unpack(payload, DeviceBirth))
+            self._on_status(record)
+        elif leaf == "status":
+            status_record = self.registry.on_status(device_id, unpack(payload, DeviceStatus))
+            if status_record is not None:
+                self._on_status(status_record)
+        elif leaf == "acks":
+            ack = unpack(payload, CommandAck)
+            future = self._acks.pop(ack.id, None)
+            if future is not None and not future.done():
+                future.set_result(ack)
+        elif leaf == "events":
+            event = unpack(payload, DeviceEvent)
+            log.info("device %s reports %s: %s", device_id, event.kind, event.detail)
+
+    def _reject(self, reason: str, source: str, detail: str) -> None:
+        self.stats.rejected[reason] += 1
+        now = time.monotonic()
+        if now - self._complaints.get((source, reason), -1e9) > 60.0:
+            self._complaints[(source, reason)] = now
+            log.warning("rejected a device message from %s (%s): %s", source, reason, detail)
+
+    # --- commands ------------------------------------------------------------------------
+
+    async def command(
+        self,
+        device_id: str,
+        action: str,
+        value: float | None = None,
+        *,
+        reference_time: float | None = None,
+        wait_s: float = 5.0,
+    ) -> CommandAck:
+        """Send one command and wait for the device's acknowledgement (or ``CommandFailed``)."""
+        client = self._client
+        if client is None:
+            raise CommandFailed("not connected to the device broker")
+        command = DeviceCommand(
+            id=next(self._command_ids),
+            action=action,
+            value=value,
+            reference_time=reference_time,
+        )
+        future: asyncio.Future[CommandAck] = asyncio.get_running_loop().create_future()
+        self._acks[command.id] = future
+        try:
+            await client.publish(device_topic(device_id, "commands"), pack(command), qos=1)
+            async with asyncio.timeout(wait_s):
+                ack = await future
+        except TimeoutError:
+            raise CommandFailed(f"{device_id} did not acknowledge {action} in {wait_s}s") from None
+        except aiomqtt.MqttError as error:
+            raise CommandFailed(f"could not send to {device_id}: {error}") from None
+        finally:
+            self._acks.pop(command.id, None)
+        return ack
+
+    def command_soon(self, device_id: str, action: str, value: float | None = None) -> None:
+        """Fire a command in the background; its failure is logged, not raised."""
+
+        async def send() -> None:
+            with contextlib.suppress(CommandFailed):
+                ack = await self.command(device_id, action, value)
+                if not ack.ok:
+                    log.warning("%s refused %s: %s", device_id, action, ack.error)
+
+        task = asyncio.get_running_loop().create_task(send(), name=f"command-{device_id}")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)

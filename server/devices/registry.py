@@ -1,0 +1,98 @@
+"""Which devices exist, whether they are up, who they belong to, and what they lost.
+
+Pure bookkeeping, fed by the MQTT ingest: births, statuses and batch sequence numbers in,
+availability, pairing and loss counts out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from server.device_protocol import DeviceBirth, DeviceStatus, SampleBatch
+
+_SEQ_MODULUS = 2**32
+_BD_MODULUS = 256
+
+
+@dataclass(slots=True)
+class DeviceRecord:
+    device_id: str
+    birth: DeviceBirth
+    online: bool = True
+    owner: str | None = None  # the pairing key "session/participant" once paired
+    last_seq: int | None = None
+    messages: int = 0
+    samples: int = 0
+    lost: int = 0
+    rejected: int = 0
+
+    @property
+    def kind(self) -> str:
+        return self.birth.kind
+
+
+class PairingRefused(ValueError):
+    """No device waits for that code, or it is already someone else's."""
+
+
+class DeviceRegistry:
+    def __init__(self) -> None:
+        self.devices: dict[str, DeviceRecord] = {}
+        self.rejected_unknown = 0
+
+    def online_count(self) -> int:
+        return sum(1 for d in self.devices.values() if d.online)
+
+    def on_birth(self, device_id: str, birth: DeviceBirth) -> DeviceRecord:
+        record = self.devices.get(device_id)
+        if record is None:
+            record = self.devices[device_id] = DeviceRecord(device_id, birth)
+        else:
+            if birth.bd_seq != record.birth.bd_seq:
+                record.last_seq = None  # a new connection: its first seq starts a new count
+            record.birth = birth
+        record.online = True
+        return record
+
+    def on_status(self, device_id: str, status: DeviceStatus) -> DeviceRecord | None:
+        """Apply a status; a will left by an older connection (another bd_seq) is ignored."""
+        record = self.devices.get(device_id)
+        if record is None:
+            return None
+        if status.state == "ready":
+            record.online = True
+        elif status.bd_seq == record.birth.bd_seq:
+            record.online = False
+        return record
+
+    def on_batch(self, device_id: str, batch: SampleBatch) -> DeviceRecord | None:
+        """Count the batch and the messages lost before it; None for an unknown device."""
+        record = self.devices.get(device_id)
+        if record is None:
+            self.rejected_unknown += 1
+            return None
+        if record.last_seq is not None:
+            gap = (batch.seq - record.last_seq - 1) % _SEQ_MODULUS
+            if gap < _SEQ_MODULUS // 2:
+                record.lost += gap * len(batch.samples)
+            else:
+                return record  # a duplicate or reordered old message: already counted
+        record.last_seq = batch.seq
+        record.online = True
+        record.messages += 1
+        record.samples += len(batch.samples)
+        return record
+
+    def pair(self, code: str, owner: str) -> DeviceRecord:
+        """Give the device that shows ``code`` to ``owner``; the code then stops working."""
+        for record in self.devices.values():
+            if record.birth.pairing_code == code and record.online:
+                if record.owner is not None and record.owner != owner:
+                    raise PairingRefused("that device is already paired")
+                record.owner = owner
+                record.birth = record.birth.model_copy(update={"pairing_code": None})
+                return record
+        raise PairingRefused("no device is waiting for that pairing code")
+
+    def owned_by(self, owner: str) -> list[DeviceRecord]:
+        return [d for d in self.devices.values() if d.owner == owner]

@@ -1,0 +1,125 @@
+"""The server's estimates from a sleeper's stream, checked against the physiology model's truth."""
+
+from __future__ import annotations
+
+import pytest
+
+from firmware_sim.physiology import Sample, Sleeper
+from server.device_protocol import BioSample, DeviceBirth, DeviceStatus, SampleBatch
+from server.devices.biometrics import SleeperEstimator, SleepStage
+from server.devices.registry import DeviceRegistry, PairingRefused
+
+
+def pod_reading(s: Sample, skew: float = 0.0) -> BioSample:
+    return BioSample(
+        t=s.t + skew,
+        hr=s.heart_rate,
+        hrv=s.hrv_rmssd,
+        resp=s.respiration_rate,
+        phase=s.breath_phase,
+        eeg=(s.eeg_delta, s.eeg_theta, s.eeg_alpha, s.eeg_beta),
+        move=s.movement,
+    )
+
+
+def stream(sleeper: Sleeper, seconds: float, estimator: SleeperEstimator, *, skew: float = 0.0):
+    """Feed 5-Hz samples in 1-s batches; yields (truth, estimate) per batch."""
+    for _ in range(int(seconds)):
+        batch = [sleeper.advance(0.2) for _ in range(5)]
+        clock = sleeper.real_time
+        readings = tuple(
+            pod_reading(s, skew).model_copy(update={"t": clock - 0.2 * (4 - i) + skew})
+            for i, s in enumerate(batch)
+        )
+        yield batch[-1], estimator.add(readings, arrived=clock)
+
+
+def test_stage_estimates_agree_with_the_truth_most_of_the_night() -> None:
+    sleeper = Sleeper(3, acceleration=60.0)
+    estimator = SleeperEstimator()
+    pairs = list(stream(sleeper, 480, estimator))[10:]
+    agree = sum(1 for truth, est in pairs if est.stage is not None and est.stage == truth.stage)
+    assert agree / len(pairs) > 0.6
+    seen = {est.stage for _, est in pairs}
+    assert {SleepStage.WAKE, SleepStage.N2, SleepStage.N3, SleepStage.REM} <= seen
+
+
+def test_stress_rises_against_the_sleepers_own_baseline_and_falls_again() -> None:
+    sleeper = Sleeper(5, acceleration=1.0, start_minute=120.0)
+    estimator = SleeperEstimator()
+    calm = [est.stress for _, est in stream(sleeper, 90, estimator)]
+    assert max(calm[30:]) < 0.3
+    sleeper.stress_episode(0.8, 40.0)
+    stressed = [est.stress for _, est in stream(sleeper, 30, estimator)]
+    assert max(stressed) > 0.6
+    after = [est.stress for _, est in stream(sleeper, 90, estimator)]
+    assert after[-1] < 0.3
+
+
+def test_breathing_rhythm_is_reported_and_clock_skew_is_ignored() -> None:
+    estimates = [
+        list(stream(Sleeper(8), 20, SleeperEstimator(), skew=skew))[-1][1] for skew in (0.0, 3600.0)
+    ]
+    assert estimates[0].stage == estimates[1].stage
+    assert estimates[0].stress == estimates[1].stress
+    assert estimates[0].breath_hz is not None
+    assert estimates[0].breath_hz == pytest.approx(estimates[1].breath_hz)
+    assert 0.12 < estimates[0].breath_hz < 0.4
+    assert estimates[0].breath_phase is not None
+
+
+# --- the registry ---------------------------------------------------------------------------
+
+
+def birth(code: str | None = "ABC123", bd_seq: int = 0) -> DeviceBirth:
+    return DeviceBirth(
+        kind="pod",
+        model="Chrono-Cocoon",
+        firmware="1.0",
+        bd_seq=bd_seq,
+        sample_hz=5.0,
+        sensors=("hr",),
+        actions=("pace",),
+        pairing_code=code,
+    )
+
+
+def batch(seq: int, n: int = 5, bd_seq: int = 0) -> SampleBatch:
+    return SampleBatch(seq=seq, bd_seq=bd_seq, samples=tuple(BioSample(t=i) for i in range(n)))
+
+
+def test_losses_are_counted_from_sequence_gaps_and_wraparound() -> None:
+    registry = DeviceRegistry()
+    registry.on_birth("pod-1", birth())
+    for seq in (2**32 - 2, 2**32 - 1, 0, 3, 4, 3):
+        registry.on_batch("pod-1", batch(seq))
+    record = registry.devices["pod-1"]
+    assert record.lost == 2 * 5
+    assert record.messages == 5
+    assert registry.on_batch("pod-9", batch(0)) is None
+    assert registry.rejected_unknown == 1
+
+
+def test_a_will_from_an_old_connection_does_not_mark_a_new_one_lost() -> None:
+    registry = DeviceRegistry()
+    registry.on_birth("pod-1", birth(bd_seq=1))
+    registry.on_birth("pod-1", birth(bd_seq=2))
+    registry.on_status("pod-1", DeviceStatus(state="lost", bd_seq=1))
+    assert registry.devices["pod-1"].online
+    registry.on_status("pod-1", DeviceStatus(state="lost", bd_seq=2))
+    assert not registry.devices["pod-1"].online
+    assert registry.online_count() == 0
+
+
+def test_a_pairing_code_works_once_and_for_one_owner() -> None:
+    registry = DeviceRegistry()
+    registry.on_birth("pod-1", birth("K7Q4ZP"))
+    assert registry.pair("K7Q4ZP", "s/p1").device_id == "pod-1"
+    with pytest.raises(PairingRefused):
+        registry.pair("K7Q4ZP", "s/p2")
+    registry.on_birth("pod-1", birth("K7Q4ZP", bd_seq=1))  # re-announced after a restart
+    with pytest.raises(PairingRefused):
+        registry.pair("K7Q4ZP", "s/p2")
+    assert [d.device_id for d in registry.owned_by("s/p1")] == ["pod-1"]
+    with pytest.raises(PairingRefused):
+        registry.pair("ZZZZZZ", "s/p1")
