@@ -103,6 +103,7 @@ async def _serve(settings: ServerSettings, venue: VenuePreset) -> None:
             f"(for example ws://{settings.host}:{server.port}/commons)",
             flush=True,
         )
+        print(f"host key: {settings.host_key}  (join with --role host --key ...)", flush=True)
         await stop.wait()
         print("shutting down", flush=True)
 

@@ -43,6 +43,7 @@ class CloseCode(IntEnum):
     SERVER_SHUTDOWN = 4001
     SESSION_CLOSED = 4002
     REPLACED = 4003
+    REMOVED = 4004
 
 
 class DreamcommonsError(Exception):

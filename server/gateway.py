@@ -35,11 +35,13 @@ from server.protocol import (
     Command,
     Contribute,
     Encoding,
+    HostAction,
     Join,
     Pair,
     Ping,
     Pong,
     Resync,
+    Share,
     Whisper,
     decode_client,
     encode,
@@ -48,6 +50,7 @@ from server.protocol import (
 from server.session import DreamSession, Member
 from server.settings import ServerSettings
 from server.venues import VenuePreset
+from server.web import web_response
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +108,12 @@ class DreamServer:
         """The session of that id, opened on first use with the server's venue."""
         session = self.sessions.get(session_id)
         if session is None:
-            session = self.sessions[session_id] = DreamSession(session_id, self.venue)
+            session = self.sessions[session_id] = DreamSession(
+                session_id,
+                self.venue,
+                host_key=self.settings.host_key,
+                on_pace=self.devices.pace,
+            )
             self._spawn(session.run(), f"tick-{session_id}")
             log.info("session %s opened (venue %s)", session_id, self.venue.name)
         return session
@@ -133,7 +141,8 @@ class DreamServer:
             }
             return _json_response(connection, HTTPStatus.OK, body)
         if "upgrade" not in request.headers.get("Connection", "").lower():
-            return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
+            page = web_response(connection, path)
+            return page or connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
         return None
 
     # --- WebSocket -----------------------------------------------------------------------
@@ -190,6 +199,12 @@ class _ConnectionState:
             case Resync():
                 session, _ = self._joined()
                 await self._send(session.snapshot())
+            case Share():
+                session, member = self._joined()
+                await self._send(session.share(member, message))
+            case HostAction():
+                session, member = self._joined()
+                await self._send(session.host_action(member, message))
             case Pair():
                 session, member = self._joined()
                 await self._send(self.server.devices.pair(session, member, message))

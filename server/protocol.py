@@ -41,7 +41,9 @@ WhisperText = Annotated[str, StringConstraints(strip_whitespace=True, min_length
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 Signed = Annotated[float, Field(ge=-1.0, le=1.0)]
 ContributionId = Annotated[int, Field(ge=0, le=2**53)]
-Role = Literal["dreamer", "waker", "watcher"]
+Role = Literal["dreamer", "waker", "watcher", "host"]
+PhaseName = Literal["gathering", "descent", "dream", "awakening", "ended"]
+HostActionName = Literal["start", "pause", "resume", "advance", "end", "harmonize", "remove"]
 
 
 class _Model(BaseModel):
@@ -60,6 +62,7 @@ class Join(_Model):
     name: DisplayName
     role: Role = "dreamer"
     resume: str | None = Field(default=None, max_length=128)
+    key: str | None = Field(default=None, max_length=128, description="the host key, as host")
 
 
 class Contribute(_Model):
@@ -71,6 +74,7 @@ class Contribute(_Model):
     intensity: Unit = 0.6
     valence: Signed = 0.0
     arousal: Unit = 0.5
+    private: bool = False  # kept by the engine, never shown to anyone
 
 
 class Whisper(_Model):
@@ -105,13 +109,32 @@ class Command(_Model):
     value: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
 
 
+class Share(_Model):
+    """How much of your dream the others see: 0 (nothing) .. 1 (all). Applies at once, also to
+    what you contributed before."""
+
+    type: Literal["share"] = "share"
+    cid: ContributionId
+    level: Unit
+
+
+class HostAction(_Model):
+    """The host steers the session: phases, harmonizing, removing a participant."""
+
+    type: Literal["host"] = "host"
+    cid: ContributionId
+    action: HostActionName
+    participant: str | None = Field(default=None, max_length=32, description="for remove")
+
+
 class Ping(_Model):
     type: Literal["ping"] = "ping"
     n: int = 0
 
 
 ClientMessage = Annotated[
-    Join | Contribute | Whisper | Resync | Pair | Command | Ping, Field(discriminator="type")
+    Join | Contribute | Whisper | Resync | Pair | Command | Share | HostAction | Ping,
+    Field(discriminator="type"),
 ]
 
 
@@ -149,6 +172,30 @@ class ParticipantView(_Model):
     devices: int = 0
 
 
+class RegionView(_Model):
+    """One part of a fractured dreamscape: whose rhythm it holds and which motifs drift there."""
+
+    id: int
+    x: Unit
+    y: Unit
+    participants: tuple[str, ...]
+    motifs: tuple[str, ...]
+
+
+class SceneView(_Model):
+    """The session's arc and the dream rules' state: phase, coherence, fracture, calm."""
+
+    phase: PhaseName = "gathering"
+    paused: bool = False
+    phase_remaining_s: float | None = None
+    coherence: float | None = None  # None until enough sleepers have a breathing rhythm
+    sleepers: int = 0
+    fractured: bool = False
+    regions: tuple[RegionView, ...] = ()
+    calm: float = 0.0
+    harmonizing: bool = False
+
+
 class Delta(_Model):
     """What changed in one tick. ``applied`` maps participant id to the highest cid merged."""
 
@@ -158,6 +205,7 @@ class Delta(_Model):
     motifs: tuple[MotifView, ...] = ()
     removed: tuple[str, ...] = ()
     mood: Mood | None = None
+    scene: SceneView | None = None
     whispers: tuple[WhisperView, ...] = ()
     participants: tuple[ParticipantView, ...] = ()
     left: tuple[str, ...] = ()
@@ -168,6 +216,7 @@ class Delta(_Model):
             self.motifs
             or self.removed
             or self.mood is not None
+            or self.scene is not None
             or self.whispers
             or self.participants
             or self.left
@@ -184,6 +233,7 @@ class DreamscapeState(_Model):
     t: float = 0.0
     motifs: tuple[MotifView, ...] = ()
     mood: Mood = Mood()
+    scene: SceneView = SceneView()
     whispers: tuple[WhisperView, ...] = ()
     whisper_limit: int = 20
     participants: tuple[ParticipantView, ...] = ()
@@ -205,6 +255,7 @@ class DreamscapeState(_Model):
                 "t": delta.t,
                 "motifs": tuple(motifs[k] for k in sorted(motifs)),
                 "mood": delta.mood if delta.mood is not None else self.mood,
+                "scene": delta.scene if delta.scene is not None else self.scene,
                 "whispers": whispers if self.whisper_limit else (),
                 "participants": tuple(people[k] for k in sorted(people)),
             }

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import secrets
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from websockets.asyncio.server import ServerConnection, broadcast
@@ -20,9 +21,13 @@ from server.devices.biometrics import SleeperEstimate, SleeperEstimator
 from server.engine import (
     DevicesChanged,
     DreamEngine,
+    HostCommanded,
     MotifContributed,
+    Pace,
     ParticipantJoined,
+    ParticipantLeft,
     PresenceChanged,
+    ShareChanged,
     SleeperUpdated,
     Whispered,
 )
@@ -32,7 +37,9 @@ from server.protocol import (
     Contribute,
     Delta,
     Encoding,
+    HostAction,
     Join,
+    Share,
     Snapshot,
     Welcome,
     Whisper,
@@ -41,6 +48,8 @@ from server.protocol import (
 from server.venues import VenuePreset
 
 log = logging.getLogger(__name__)
+
+PaceHandler = Callable[["DreamSession", Pace], None]
 
 _ESTIMATE_EVERY_S = 1.0  # the engine hears a sleeper at most this often, unless the stage changes
 _STRESS_STEP = 0.05
@@ -76,9 +85,18 @@ class SessionStats:
 class DreamSession:
     """A session's members and dreamscape; ``run()`` ticks it until cancelled."""
 
-    def __init__(self, session_id: str, venue: VenuePreset) -> None:
+    def __init__(
+        self,
+        session_id: str,
+        venue: VenuePreset,
+        *,
+        host_key: str | None = None,
+        on_pace: PaceHandler | None = None,
+    ) -> None:
         self.id = session_id
         self.venue = venue
+        self.host_key = host_key
+        self._on_pace = on_pace
         self.engine = DreamEngine(venue, session_id)
         self.stats = SessionStats()
         self._members: dict[str, Member] = {}
@@ -98,6 +116,10 @@ class DreamSession:
 
     def join(self, request: Join, connection: ServerConnection, encoding: Encoding) -> Welcome:
         """Admit a new member, or bring one back by resume token, and start listening."""
+        if request.role == "host" and not (
+            self.host_key and request.key and secrets.compare_digest(request.key, self.host_key)
+        ):
+            raise NotAllowed(ErrorCode.FORBIDDEN, "joining as host needs the session's host key")
         if request.resume is not None:
             member = self._by_token.get(request.resume)
             if member is None:
@@ -139,10 +161,13 @@ class DreamSession:
     # --- contributions -------------------------------------------------------------------
 
     def contribute(self, member: Member, message: Contribute | Whisper) -> Ack:
-        """Validate against the member's role and queue for the next tick."""
-        if member.role == "watcher":
+        """Validate against the member's role and the session's phase; queue for the next tick."""
+        if member.role in ("watcher", "host"):
             self.stats.refused["forbidden"] += 1
-            raise NotAllowed(ErrorCode.FORBIDDEN, "watchers cannot contribute", ref=message.cid)
+            raise NotAllowed(ErrorCode.FORBIDDEN, f"{member.role}s cannot contribute")
+        if self.engine.phase == "ended":
+            self.stats.refused["forbidden"] += 1
+            raise NotAllowed(ErrorCode.FORBIDDEN, "the session has ended")
         if isinstance(message, Contribute):
             self.engine.apply(
                 MotifContributed(
@@ -152,6 +177,7 @@ class DreamSession:
                     intensity=message.intensity,
                     valence=message.valence,
                     arousal=message.arousal,
+                    private=message.private,
                 )
             )
             self.stats.contributions_accepted += 1
@@ -160,6 +186,34 @@ class DreamSession:
             self.stats.whispers_accepted += 1
         member.last_cid = max(member.last_cid, message.cid)
         return Ack(cid=message.cid)
+
+    def share(self, member: Member, message: Share) -> Ack:
+        self.engine.apply(ShareChanged(participant=member.pid, level=message.level))
+        return Ack(cid=message.cid)
+
+    def host_action(self, member: Member, message: HostAction) -> Ack:
+        """Phases, harmonizing and removing someone: for the host only."""
+        if member.role != "host":
+            self.stats.refused["forbidden"] += 1
+            raise NotAllowed(ErrorCode.FORBIDDEN, "only the host may do that")
+        if message.action == "remove":
+            self.remove(message.participant or "")
+        else:
+            self.engine.apply(HostCommanded(action=message.action))
+        return Ack(cid=message.cid)
+
+    def remove(self, pid: str) -> None:
+        """Take a participant out of the session for good: closed, token void, gone."""
+        member = self._members.pop(pid, None)
+        if member is None:
+            raise NotAllowed(ErrorCode.INVALID_FIELD, f"no participant {pid!r} in this session")
+        self._by_token.pop(member.resume_token, None)
+        if member.connection is not None:
+            self._listeners[member.encoding].discard(member.connection)
+            closing = member.connection.close(CloseCode.REMOVED, "removed by the host")
+            asyncio.get_running_loop().create_task(closing, name=f"remove-{pid}")
+            member.connection = None
+        self.engine.apply(ParticipantLeft(participant=pid))
 
     # --- devices -------------------------------------------------------------------------
 
@@ -227,6 +281,9 @@ class DreamSession:
     def tick(self, now: float) -> Delta:
         _, delta = self.engine.tick(now)
         self.stats.ticks += 1
+        for intent in self.engine.drain_intents():
+            if self._on_pace is not None:
+                self._on_pace(self, intent)
         for encoding, connections in self._listeners.items():
             if connections:
                 frame = encode(delta, encoding)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -13,6 +15,10 @@ class ServerSettings(BaseSettings):
     port: int = Field(default=8765, ge=0, le=65535)
     venue: str = "sleep-commons"
     broker: str | None = Field(default=None, description="mqtt://HOST:PORT of the device broker")
+    host_key: str = Field(
+        default_factory=lambda: secrets.token_urlsafe(12),
+        description="lets a client join as host; generated and printed when not given",
+    )
     max_frame_bytes: int = Field(default=16_384, ge=256, description="larger frames are refused")
     max_errors: int = Field(default=8, ge=1, description="bad frames in the window before closing")
     error_window_s: float = Field(default=10.0, gt=0.0)

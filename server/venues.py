@@ -48,6 +48,7 @@ class RoleWeights(_Strict):
     dreamer: float = Field(default=1.0, ge=0.0, le=10.0)
     waker: float = Field(default=0.25, ge=0.0, le=10.0)
     watcher: float = Field(default=0.0, ge=0.0, le=0.0)
+    host: float = Field(default=0.0, ge=0.0, le=0.0)
 
 
 class StageWeights(_Strict):
@@ -63,6 +64,51 @@ class StageWeights(_Strict):
 
     def for_stage(self, stage: int) -> float:
         return (self.wake, self.n1, self.n2, self.n3, self.rem)[stage]
+
+
+class WellbeingRules(_Strict):
+    """The well-being guard's thresholds (stress is 0..1 against each sleeper's baseline)."""
+
+    stress_threshold: float = Field(default=0.5, ge=0.0, lt=1.0)
+    dark_arousal: float = Field(default=0.6, ge=0.0, le=1.0, description="'high arousal' from here")
+    room_threshold: float = Field(default=0.4, ge=0.0, lt=1.0)
+
+
+class CoherenceRules(_Strict):
+    """When the scene fractures and heals, from the sleepers' breathing synchrony (0..1)."""
+
+    window_s: float = Field(default=10.0, gt=0.0, le=120.0)
+    fracture_below: float = Field(default=0.35, ge=0.0, le=1.0)
+    heal_above: float = Field(default=0.6, ge=0.0, le=1.0)
+    min_sleepers: int = Field(default=3, ge=2)
+    max_regions: int = Field(default=4, ge=2, le=12)
+
+    @model_validator(mode="after")
+    def _hysteresis(self) -> CoherenceRules:
+        if self.heal_above < self.fracture_below:
+            raise ValueError("heal_above must not be below fracture_below")
+        return self
+
+
+class HarmonizeRules(_Strict):
+    """Pacing the sleepers' breathing to bring them back together."""
+
+    auto: bool = Field(default=False, description="the engine harmonizes by itself on a fracture")
+    pace_hz: float = Field(default=0.1, ge=0.05, le=0.5, description="6 breaths a minute")
+    hold_s: float = Field(default=20.0, ge=0.0, description="keep pacing this long after healing")
+
+
+class PhaseDurations(_Strict):
+    """Seconds of each phase once the session starts; ``autostart`` starts it at once."""
+
+    autostart: bool = True
+    gathering: float = Field(default=60.0, ge=0.0)
+    descent: float = Field(default=120.0, ge=0.0)
+    dream: float = Field(default=1800.0, ge=0.0)
+    awakening: float = Field(default=120.0, ge=0.0)
+    gathering_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    descent_weight: float = Field(default=0.8, ge=0.0, le=1.0)
+    awakening_weight: float = Field(default=0.4, ge=0.0, le=1.0)
 
 
 class VenuePreset(_Strict):
@@ -84,6 +130,11 @@ class VenuePreset(_Strict):
     motifs: list[MotifPreset] = Field(min_length=1)
     role_weights: RoleWeights = RoleWeights()
     stage_weights: StageWeights = StageWeights()
+    default_share: float = Field(default=1.0, ge=0.0, le=1.0, description="until one chooses")
+    wellbeing: WellbeingRules = WellbeingRules()
+    coherence: CoherenceRules = CoherenceRules()
+    harmonize: HarmonizeRules = HarmonizeRules()
+    phases: PhaseDurations = PhaseDurations()
 
     @model_validator(mode="after")
     def _unique_motifs(self) -> VenuePreset:

@@ -4,11 +4,13 @@ participant to their own devices. Routes each paired device's stream to its owne
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 from server.device_protocol import SampleBatch
 from server.devices.ingest import CommandFailed, DeviceGateway
 from server.devices.registry import DeviceRecord, DeviceRegistry, PairingRefused
+from server.engine import Pace
 from server.errors import ErrorCode, NotAllowed
 from server.protocol import Command, CommandResult, Pair, Paired
 from server.session import DreamSession, Member
@@ -85,6 +87,24 @@ class DeviceHub:
         if self.gateway is None:
             raise NotAllowed(ErrorCode.NO_DEVICES, "this server has no device broker")
         return self.gateway
+
+    def pace(self, session: DreamSession, intent: Pace) -> None:
+        """Carry out the engine's pacing intent on the participants' own devices."""
+        if self.gateway is None:
+            return
+        reference = time.time()  # one instant for all: paced sleepers breathe in together
+        for pid in intent.participants:
+            for record in self.registry.owned_by(f"{session.id}/{pid}"):
+                if record.online and "pace" in record.birth.actions:
+                    self.gateway.command_soon(
+                        record.device_id, "pace", intent.hz, reference_time=reference
+                    )
+        log.info(
+            "session %s: %s for %d sleepers",
+            session.id,
+            "pacing stopped" if intent.hz is None else f"pacing at {intent.hz} Hz",
+            len(intent.participants),
+        )
 
     def summary(self) -> dict[str, int]:
         devices = self.registry.devices.values()

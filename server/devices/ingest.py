@@ -213,12 +213,19 @@ class DeviceGateway:
             self._acks.pop(command.id, None)
         return ack
 
-    def command_soon(self, device_id: str, action: str, value: float | None = None) -> None:
+    def command_soon(
+        self,
+        device_id: str,
+        action: str,
+        value: float | None = None,
+        *,
+        reference_time: float | None = None,
+    ) -> None:
         """Fire a command in the background; its failure is logged, not raised."""
 
         async def send() -> None:
             with contextlib.suppress(CommandFailed):
-                ack = await self.command(device_id, action, value)
+                ack = await self.command(device_id, action, value, reference_time=reference_time)
                 if not ack.ok:
                     log.warning("%s refused %s: %s", device_id, action, ack.error)
 

@@ -1,13 +1,15 @@
 """The merge engine: a pure, deterministic core that the async layers only feed and drain."""
 
-from server.engine.core import DreamEngine, EngineError
+from server.engine.core import DreamEngine, EngineError, Pace
 from server.engine.events import (
     DevicesChanged,
     Event,
+    HostCommanded,
     MotifContributed,
     ParticipantJoined,
     ParticipantLeft,
     PresenceChanged,
+    ShareChanged,
     SleeperUpdated,
     Whispered,
 )
@@ -17,10 +19,13 @@ __all__ = [
     "DreamEngine",
     "EngineError",
     "Event",
+    "HostCommanded",
     "MotifContributed",
+    "Pace",
     "ParticipantJoined",
     "ParticipantLeft",
     "PresenceChanged",
+    "ShareChanged",
     "SleeperUpdated",
     "Whispered",
 ]

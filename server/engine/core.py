@@ -1,46 +1,54 @@
 """The merge engine: ordered events in, the shared dreamscape and its delta out, once per tick.
 
-Pure and deterministic: no clock (``tick`` is handed the time), no randomness, no I/O.
-
-Decay is lazy. Every weight decays at the same rate, so the engine stores weights in units
-that do not decay (``true weight * 2 ** ((t - t_ref) / half_life)``) and converts only what it
-shows. A tick therefore costs in proportion to what changed, not to everything ever contributed.
+Pure and deterministic: no clock (``tick`` is handed the time), no randomness, no I/O. The
+dream rules live here, each in its own module: equity (``equity``), the well-being guard
+(``wellbeing``), coherence and fracture (``coherence``), the session's arc (``phases``).
+What the engine wants done in the world (pacing the sleepers' breathing) it returns as
+intents, which the session carries out.
 """
 
 from __future__ import annotations
 
 import math
-import zlib
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from server.engine.coherence import CoherenceWindow, Rhythm, order_parameter, phase_groups
 from server.engine.equity import equity_scales, shares
 from server.engine.events import (
     DevicesChanged,
     Event,
+    HostCommanded,
     MotifContributed,
     ParticipantJoined,
     ParticipantLeft,
     PresenceChanged,
+    ShareChanged,
     SleeperUpdated,
     Whispered,
 )
+from server.engine.motifs import MotifStore, ShownMotif
+from server.engine.phases import PhaseClock
+from server.engine.wellbeing import input_damping, room_calm
 from server.protocol import (
     Delta,
     DreamscapeState,
     Mood,
     MotifView,
     ParticipantView,
+    RegionView,
     Role,
+    SceneView,
     WhisperView,
 )
 from server.venues import VenuePreset
 
-_REBASE_EXPONENT = 256.0  # rebase stored weights long before 2 ** exponent overflows a float
 _NEGLIGIBLE_WEIGHT = 1e-6  # a contribution lighter than this changes nothing anyone could see
 _ORBIT_PERIOD_S = 90.0
 _ORBIT_RADIUS = 0.04
+_REGION_PULL = 0.6  # how far a fractured motif moves from its home towards its region
+_REGION_RADIUS = 0.28
 
 
 class EngineError(ValueError):
@@ -51,23 +59,31 @@ class EngineError(ValueError):
 class _Participant:
     name: str
     role: Role
+    share: float
     present: bool = True
     left: bool = False
-    total: float = 0.0  # stored units, the sum of this participant's motif weights
     stage: int | None = None
     stress: float = 0.0
     devices: int = 0
+    rhythm: Rhythm | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Pace:
+    """Intent: pace these participants' breathing at ``hz`` (None: stop), phase zero at ``t``."""
+
+    participants: tuple[str, ...]
+    hz: float | None
+    t: float
 
 
 @dataclass(slots=True)
-class _Motif:
-    colour: str
-    home: tuple[float, float]
-    weight: float = 0.0  # stored units; the sums below are weighted by the same units
-    intensity_sum: float = 0.0
-    valence_sum: float = 0.0
-    arousal_sum: float = 0.0
-    by_participant: dict[str, float] = field(default_factory=dict)
+class EngineCounters:
+    fractures: int = 0
+    harmonizations: int = 0
+    coherence_min: float | None = None
+    private_contributions: int = 0
+    damped_contributions: int = 0
 
 
 class DreamEngine:
@@ -76,10 +92,10 @@ class DreamEngine:
     def __init__(self, venue: VenuePreset, session: str, *, start: float = 0.0) -> None:
         self.venue = venue
         self.session = session
-        self._t_ref = start
+        self.counters = EngineCounters()
         self._now = start
         self._participants: dict[str, _Participant] = {}
-        self._motifs: dict[str, _Motif] = {}
+        self._store = MotifStore(venue, start)
         self._pending: list[MotifContributed | Whispered] = []
         self._seq = 0
         self._state = DreamscapeState(
@@ -89,6 +105,22 @@ class DreamEngine:
         self._left_people: list[str] = []
         self._views: dict[str, ParticipantView] = {}
         self._whispers: deque[WhisperView] = deque(maxlen=venue.max_whispers)
+        phases = venue.phases
+        self._phases = PhaseClock(
+            {
+                "gathering": phases.gathering,
+                "descent": phases.descent,
+                "dream": phases.dream,
+                "awakening": phases.awakening,
+            },
+            started=phases.autostart,
+        )
+        self._coherence = CoherenceWindow(venue.coherence.window_s)
+        self._fractured = False
+        self._harmonizing_since: float | None = None
+        self._healed_since: float | None = None
+        self._harmonize_requested = False
+        self._intents: list[Pace] = []
 
     # --- events --------------------------------------------------------------------------
 
@@ -98,33 +130,39 @@ class DreamEngine:
             case ParticipantJoined(participant=pid, name=name, role=role):
                 if pid in self._participants and not self._participants[pid].left:
                     raise EngineError(f"participant {pid} already joined")
-                self._participants[pid] = _Participant(name=name, role=role)
+                share = self.venue.default_share
+                self._participants[pid] = _Participant(name=name, role=role, share=share)
                 self._changed_people.add(pid)
             case PresenceChanged(participant=pid, present=present):
                 self._member(pid).present = present
                 self._changed_people.add(pid)
             case ParticipantLeft(participant=pid):
-                member = self._member(pid)
-                member.left = True
-                if member.total <= 0.0:
-                    del self._participants[pid]
+                self._member(pid).left = True
                 self._changed_people.discard(pid)
                 self._left_people.append(pid)
-            case MotifContributed(participant=pid):
-                if self._member(pid).role == "watcher":
-                    raise EngineError(f"participant {pid} watches and cannot contribute")
-                self._pending.append(event)
-            case Whispered(participant=pid):
-                if self._member(pid).role == "watcher":
-                    raise EngineError(f"participant {pid} watches and cannot whisper")
+            case MotifContributed(participant=pid) | Whispered(participant=pid):
+                self._check_may_contribute(pid)
                 self._pending.append(event)
             case SleeperUpdated(participant=pid):
                 member = self._member(pid)
                 member.stage = event.stage
                 member.stress = event.stress
+                if event.breath_phase is not None and event.breath_hz:
+                    member.rhythm = Rhythm(event.breath_phase, event.breath_hz, event.t)
             case DevicesChanged(participant=pid, online=online):
                 self._member(pid).devices = online
                 self._changed_people.add(pid)
+            case ShareChanged(participant=pid, level=level):
+                self._member(pid).share = min(1.0, max(0.0, level))
+            case HostCommanded(action=action):
+                self._host(action)
+
+    def _check_may_contribute(self, pid: str) -> None:
+        member = self._member(pid)
+        if member.role in ("watcher", "host"):
+            raise EngineError(f"participant {pid} watches and cannot contribute")
+        if self._phases.phase == "ended":
+            raise EngineError("the session has ended")
 
     def _member(self, pid: str) -> _Participant:
         member = self._participants.get(pid)
@@ -132,59 +170,114 @@ class DreamEngine:
             raise EngineError(f"unknown participant {pid}")
         return member
 
-    # --- ticks ---------------------------------------------------------------------------
+    def _host(self, action: str) -> None:
+        clock = self._phases
+        if action == "start":
+            clock.start()
+        elif action == "pause":
+            clock.pause()
+        elif action == "resume":
+            clock.resume()
+        elif action == "advance":
+            clock.next_phase()
+        elif action == "end":
+            clock.end()
+        elif action == "harmonize":
+            self._harmonize_requested = True
+        else:
+            raise EngineError(f"unknown host action {action!r}")
+
+    # --- queries -------------------------------------------------------------------------
 
     @property
     def state(self) -> DreamscapeState:
         """The dreamscape as of the last tick."""
         return self._state
 
+    @property
+    def phase(self) -> str:
+        return self._phases.phase
+
+    def may_contribute(self, pid: str) -> bool:
+        try:
+            self._check_may_contribute(pid)
+        except EngineError:
+            return False
+        return True
+
+    def shares(self) -> dict[str, float]:
+        """Each participant's share of the scene shown at the last tick."""
+        shared = self._shared_totals()
+        return shares(shared, equity_scales(shared, self.venue.equity_cap))
+
+    def drain_intents(self) -> list[Pace]:
+        intents, self._intents = self._intents, []
+        return intents
+
+    def _shared_totals(self) -> dict[str, float]:
+        return {
+            pid: total * self._share_of(pid)
+            for pid, total in self._store.totals.items()
+            if total * self._share_of(pid) > 0.0
+        }
+
+    def _share_of(self, pid: str) -> float:
+        member = self._participants.get(pid)
+        return 0.0 if member is None else member.share
+
+    # --- ticks ---------------------------------------------------------------------------
+
     def tick(self, now: float) -> tuple[DreamscapeState, Delta]:
         """Merge what arrived since the last tick, decay to ``now``, and say what changed."""
         now = max(now, self._now)
         self._now = now
-        if (now - self._t_ref) / self.venue.half_life_s > _REBASE_EXPONENT:
-            self._rebase(now)
+        self._phases.advance_time(now)
+        self._store.rebase_if_needed(now)
         applied, whispers = self._merge_pending(now)
-        scales = equity_scales(self._totals(), self.venue.equity_cap)
-        motifs = self._motif_views(now, scales)
+        self._store.fade(now)
+        self._drop_departed()
+        shared = self._shared_totals()
+        equity = equity_scales(shared, self.venue.equity_cap)
+        scales = {
+            pid: self._share_of(pid) * equity.get(pid, 1.0)
+            for pid in self._store.totals
+            if self._share_of(pid) * equity.get(pid, 1.0) != 1.0
+        }
+        shown = self._store.shown(now, scales)
+        coherence, sleepers, regions = self._coherence_at(now, shown, scales)
+        self._harmonize(now, coherence)
+        calm = room_calm(
+            (p.stress for p in self._visible_sleepers()),
+            threshold=self.venue.wellbeing.room_threshold,
+        )
+        motifs = self._motif_views(now, shown, calm, regions)
+        scene = SceneView(
+            phase=self._phases.phase,
+            paused=self._phases.paused,
+            phase_remaining_s=_whole_seconds(self._phases.remaining()),
+            coherence=None if coherence is None else round(coherence, 2),
+            sleepers=sleepers,
+            fractured=self._fractured,
+            regions=tuple(regions),
+            calm=round(calm, 2),
+            harmonizing=self._harmonizing_since is not None,
+        )
         self._seq += 1
-        state, delta = self._diff(now, motifs, applied, whispers)
+        state, delta = self._diff(now, motifs, scene, applied, whispers)
         self._state = state
         return state, delta
 
-    def shares(self) -> dict[str, float]:
-        """Each participant's share of the scene shown at the last tick."""
-        totals = self._totals()
-        return shares(totals, equity_scales(totals, self.venue.equity_cap))
-
-    def _totals(self) -> dict[str, float]:
-        return {pid: p.total for pid, p in self._participants.items() if p.total > 0.0}
-
-    def _growth(self, now: float) -> float:
-        """Stored units per true unit at ``now``."""
-        return math.pow(2.0, (now - self._t_ref) / self.venue.half_life_s)
-
-    def _rebase(self, now: float) -> None:
-        factor = 1.0 / self._growth(now)
-        for motif in self._motifs.values():
-            motif.weight *= factor
-            motif.intensity_sum *= factor
-            motif.valence_sum *= factor
-            motif.arousal_sum *= factor
-            for pid in motif.by_participant:
-                motif.by_participant[pid] *= factor
-        for member in self._participants.values():
-            member.total *= factor
-        self._t_ref = now
-
     def _merge_pending(self, now: float) -> tuple[dict[str, int], tuple[WhisperView, ...]]:
-        growth = self._growth(now)
         applied: dict[str, int] = {}
         whispers: list[WhisperView] = []
+        wellbeing = self.venue.wellbeing
         for event in self._pending:
-            applied[event.participant] = max(applied.get(event.participant, -1), event.cid)
             member = self._participants[event.participant]
+            private = isinstance(event, MotifContributed) and event.private
+            if member.share <= 0.0 or private:
+                self.counters.private_contributions += 1
+                continue  # kept by the engine only: nothing of it reaches anyone
+            applied[event.participant] = max(applied.get(event.participant, -1), event.cid)
             if isinstance(event, Whispered):
                 whispers.append(
                     WhisperView(
@@ -192,21 +285,22 @@ class DreamEngine:
                     )
                 )
                 continue
-            true_weight = event.intensity * self._weight_of(member)
-            if true_weight < _NEGLIGIBLE_WEIGHT:
-                continue
-            stored = true_weight * growth
-            motif = self._motifs.get(event.motif)
-            if motif is None:
-                motif = self._motifs[event.motif] = self._new_motif(event.motif)
-            motif.weight += stored
-            motif.intensity_sum += stored * event.intensity
-            motif.valence_sum += stored * event.valence
-            motif.arousal_sum += stored * event.arousal
-            motif.by_participant[event.participant] = (
-                motif.by_participant.get(event.participant, 0.0) + stored
+            damping = input_damping(
+                member.stress,
+                event.valence,
+                event.arousal,
+                threshold=wellbeing.stress_threshold,
+                dark_arousal=wellbeing.dark_arousal,
             )
-            member.total += stored
+            if damping < 1.0:
+                self.counters.damped_contributions += 1
+            weight = event.intensity * self._weight_of(member) * self._phase_weight() * damping
+            if weight < _NEGLIGIBLE_WEIGHT:
+                continue
+            arousal = event.arousal * damping  # a damped input arrives calmer, too
+            self._store.add(
+                event.participant, event.motif, weight, event.intensity, event.valence, arousal, now
+            )
         self._pending.clear()
         kept = tuple(whispers)[-self.venue.max_whispers :] if self.venue.max_whispers else ()
         return applied, kept
@@ -218,71 +312,158 @@ class DreamEngine:
         weight: float = getattr(self.venue.role_weights, member.role)
         return weight
 
-    def _new_motif(self, name: str) -> _Motif:
-        preset = self.venue.motif(name)
-        digest = zlib.crc32(name.encode())
-        if preset is not None:
-            colour = preset.colour
-        else:
-            colour = self.venue.palette[digest % len(self.venue.palette)]
-        home = (0.1 + 0.8 * ((digest & 0xFFFF) / 0xFFFF), 0.1 + 0.8 * ((digest >> 16) / 0xFFFF))
-        return _Motif(colour=colour, home=home)
+    def _phase_weight(self) -> float:
+        phases = self.venue.phases
+        return {
+            "gathering": phases.gathering_weight,
+            "descent": phases.descent_weight,
+            "awakening": phases.awakening_weight,
+        }.get(self._phases.phase, 1.0)
 
-    def _motif_views(self, now: float, scales: dict[str, float]) -> dict[str, MotifView]:
-        """Views of the motifs worth showing; the lightest fade out, whatever the cap shows."""
-        growth = self._growth(now)
-        floor = self.venue.min_weight * growth
-        keep = sorted(
-            (name for name, motif in self._motifs.items() if motif.weight >= floor),
-            key=lambda name: (-self._motifs[name].weight, name),
-        )[: self.venue.max_motifs]
-        for name in set(self._motifs) - set(keep):
-            self._forget_motif(name, growth)
-        raw: dict[str, float] = {}
-        capped: dict[str, float] = {}
-        for name in keep:
-            motif = self._motifs[name]
-            held_back = sum(
-                stored * (1.0 - scales[pid])
-                for pid, stored in motif.by_participant.items()
-                if pid in scales
+    def _drop_departed(self) -> None:
+        """Forget participants who left once nothing they contributed is left."""
+        for pid in [p for p, m in self._participants.items() if m.left]:
+            if pid not in self._store.totals:
+                del self._participants[pid]
+
+    def _visible_sleepers(self) -> list[_Participant]:
+        """Sleepers whose devices speak and who share: the ones the room's rules count."""
+        return [
+            p
+            for p in self._participants.values()
+            if p.present and not p.left and p.share > 0.0 and p.stage is not None
+        ]
+
+    # --- coherence, fracture, harmonizing --------------------------------------------------
+
+    def _coherence_at(
+        self, now: float, shown: dict[str, ShownMotif], scales: dict[str, float]
+    ) -> tuple[float | None, int, list[RegionView]]:
+        rules = self.venue.coherence
+        phases = {
+            pid: p.rhythm.phase_at(now)
+            for pid, p in self._participants.items()
+            if p.rhythm is not None
+            and p.present
+            and not p.left
+            and p.share > 0.0
+            and now - p.rhythm.t <= rules.window_s
+        }
+        if len(phases) < rules.min_sleepers:
+            self._coherence.clear()
+            self._fractured = False
+            return None, len(phases), []
+        coherence = self._coherence.add(now, order_parameter(list(phases.values())))
+        low = self.counters.coherence_min
+        self.counters.coherence_min = coherence if low is None else min(low, coherence)
+        if not self._fractured and coherence < rules.fracture_below:
+            self._fractured = True
+            self.counters.fractures += 1
+        elif self._fractured and coherence >= rules.heal_above:
+            self._fractured = False
+        if not self._fractured:
+            return coherence, len(phases), []
+        return coherence, len(phases), self._regions(phases, shown, scales)
+
+    def _regions(
+        self, phases: dict[str, float], shown: dict[str, ShownMotif], scales: dict[str, float]
+    ) -> list[RegionView]:
+        groups = phase_groups(phases, self.venue.coherence.max_regions)
+        region_of = {pid: i for i, group in enumerate(groups) for pid in group}
+        motifs_of: list[list[str]] = [[] for _ in groups]
+        for name in shown:
+            pull = [0.0] * len(groups)
+            for pid, weight in self._store.contributors(name, scales).items():
+                if pid in region_of:
+                    pull[region_of[pid]] += weight
+            if max(pull) > 0.0:
+                motifs_of[pull.index(max(pull))].append(name)
+        regions = []
+        for i, group in enumerate(groups):
+            angle = 2.0 * math.pi * i / len(groups)
+            regions.append(
+                RegionView(
+                    id=i,
+                    x=round(0.5 + _REGION_RADIUS * math.cos(angle), 3),
+                    y=round(0.5 + _REGION_RADIUS * math.sin(angle), 3),
+                    participants=tuple(group),
+                    motifs=tuple(motifs_of[i]),
+                )
             )
-            raw[name] = motif.weight
-            capped[name] = motif.weight - held_back
-        # The cap changes shares, not the size of the scene: scale back to the raw total.
-        capped_total = sum(capped.values())
-        resize = sum(raw.values()) / capped_total / growth if capped_total > 0.0 else 0.0
+        return regions
+
+    def _harmonize(self, now: float, coherence: float | None) -> None:
+        """Start pacing on request (or by itself on a fracture, where the venue says so);
+        stop once the scene has stayed healed for the venue's hold time."""
+        rules = self.venue.harmonize
+        wanted = self._harmonize_requested or (rules.auto and self._fractured)
+        self._harmonize_requested = False
+        if self._harmonizing_since is None:
+            if wanted:
+                self._harmonizing_since = now
+                self._healed_since = None
+                self.counters.harmonizations += 1
+                self._intents.append(Pace(self._pacers(), rules.pace_hz, now))
+            return
+        healed = coherence is not None and not self._fractured
+        if not healed:
+            self._healed_since = None
+            return
+        if self._healed_since is None:
+            self._healed_since = now
+        if now - self._healed_since >= rules.hold_s:
+            self._harmonizing_since = None
+            self._intents.append(Pace(self._pacers(), None, now))
+
+    def _pacers(self) -> tuple[str, ...]:
+        return tuple(
+            sorted(
+                pid
+                for pid, p in self._participants.items()
+                if p.devices > 0 and p.share > 0.0 and not p.left
+            )
+        )
+
+    # --- views -------------------------------------------------------------------------
+
+    def _motif_views(
+        self,
+        now: float,
+        shown: dict[str, ShownMotif],
+        calm: float,
+        regions: list[RegionView],
+    ) -> dict[str, MotifView]:
+        region_at = {name: (r.x, r.y) for r in regions for name in r.motifs}
+        dark_arousal = self.venue.wellbeing.dark_arousal
         views: dict[str, MotifView] = {}
-        for name in sorted(keep):
-            motif = self._motifs[name]
+        for name, motif in shown.items():
+            weight = motif.weight
+            if motif.arousal >= dark_arousal:
+                weight *= 1.0 - 0.5 * calm  # a stressed room quiets its restless motifs
+            arousal = motif.arousal * (1.0 - 0.5 * calm)
+            home_x, home_y = motif.home
+            if name in region_at:
+                target_x, target_y = region_at[name]
+                home_x += _REGION_PULL * (target_x - home_x)
+                home_y += _REGION_PULL * (target_y - home_y)
             angle = 2.0 * math.pi * (now / _ORBIT_PERIOD_S + motif.home[0])
             views[name] = MotifView(
                 name=name,
                 colour=motif.colour,
-                weight=round(capped[name] * resize, 4),
-                intensity=round(_clamp(motif.intensity_sum / motif.weight, 0.0, 1.0), 3),
-                valence=round(_clamp(motif.valence_sum / motif.weight, -1.0, 1.0), 3),
-                arousal=round(_clamp(motif.arousal_sum / motif.weight, 0.0, 1.0), 3),
-                x=round(_clamp(motif.home[0] + _ORBIT_RADIUS * math.cos(angle), 0.0, 1.0), 4),
-                y=round(_clamp(motif.home[1] + _ORBIT_RADIUS * math.sin(angle), 0.0, 1.0), 4),
+                weight=round(weight, 4),
+                intensity=round(motif.intensity, 3),
+                valence=round(motif.valence, 3),
+                arousal=round(arousal, 3),
+                x=round(_clamp(home_x + _ORBIT_RADIUS * math.cos(angle), 0.0, 1.0), 4),
+                y=round(_clamp(home_y + _ORBIT_RADIUS * math.sin(angle), 0.0, 1.0), 4),
             )
         return views
-
-    def _forget_motif(self, name: str, growth: float) -> None:
-        motif = self._motifs.pop(name)
-        residue = 1e-9 * growth  # what float subtraction leaves of a total that is really gone
-        for pid, stored in motif.by_participant.items():
-            member = self._participants[pid]
-            member.total -= stored
-            if member.total <= residue:
-                member.total = 0.0
-                if member.left:
-                    del self._participants[pid]
 
     def _diff(
         self,
         now: float,
         motifs: dict[str, MotifView],
+        scene: SceneView,
         applied: dict[str, int],
         new_whispers: tuple[WhisperView, ...],
     ) -> tuple[DreamscapeState, Delta]:
@@ -303,6 +484,7 @@ class DreamEngine:
             t=now,
             motifs=tuple(motifs[name] for name in sorted(motifs)),
             mood=_mood(motifs.values()),
+            scene=scene,
             whispers=tuple(self._whispers),
             whisper_limit=self.venue.max_whispers,
             participants=tuple(self._views[pid] for pid in sorted(self._views)),
@@ -315,6 +497,7 @@ class DreamEngine:
             motifs=tuple(view for name, view in motifs.items() if prev_motifs.get(name) != view),
             removed=tuple(sorted(set(prev_motifs) - set(motifs))),
             mood=state.mood if state.mood != prev.mood else None,
+            scene=scene if scene != prev.scene else None,
             whispers=new_whispers,
             participants=tuple(self._views[pid] for pid in sorted(self._changed_people)),
             left=tuple(pid for pid in self._left_people if pid in known),
@@ -334,6 +517,10 @@ def _mood(views: Iterable[MotifView]) -> Mood:
     if total <= 0.0:
         return Mood()
     return Mood(valence=round(valence / total, 3), arousal=round(arousal / total, 3))
+
+
+def _whole_seconds(seconds: float | None) -> float | None:
+    return None if seconds is None else float(math.ceil(seconds))
 
 
 def _clamp(value: float, low: float, high: float) -> float:

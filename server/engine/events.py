@@ -41,6 +41,7 @@ class MotifContributed:
     intensity: float
     valence: float
     arousal: float
+    private: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,21 @@ class DevicesChanged:
     online: int
 
 
+@dataclass(frozen=True, slots=True)
+class ShareChanged:
+    """How much of the participant's dream others see, 0..1; applies to what came before."""
+
+    participant: str
+    level: float
+
+
+@dataclass(frozen=True, slots=True)
+class HostCommanded:
+    """The host steers: start, pause, resume, advance, end, harmonize."""
+
+    action: str
+
+
 Event = (
     ParticipantJoined
     | PresenceChanged
@@ -79,4 +95,6 @@ Event = (
     | Whispered
     | SleeperUpdated
     | DevicesChanged
+    | ShareChanged
+    | HostCommanded
 )

@@ -20,9 +20,12 @@ from server.engine import (
     SleeperUpdated,
     Whispered,
 )
-from server.venues import VenuePreset, load_venue
+from server.venues import PhaseDurations, VenuePreset, load_venue
 
-VENUE = load_venue("sleep-commons")
+# Phases that go straight to the dream and stay there, so that weights are easy to predict.
+VENUE = load_venue("sleep-commons").model_copy(
+    update={"phases": PhaseDurations(gathering=0.0, descent=0.0, dream=1e9)}
+)
 MOTIFS = [m.name for m in VENUE.motifs]
 
 

@@ -1,0 +1,149 @@
+"""The motif store: every participant's weight on every motif, decaying, and what to show of it.
+
+Decay is lazy. Every weight decays at the same rate, so the store keeps weights in units that
+do not decay (``true weight * 2 ** ((t - t_ref) / half_life)``) and converts only what it
+shows. Per motif it keeps the aggregate and each contributor's part, so that scaling a few
+participants down (the equity cap, a lowered share) costs only those few at each tick.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass, field
+
+from server.venues import VenuePreset
+
+_REBASE_EXPONENT = 256.0  # rebase stored weights long before 2 ** exponent overflows a float
+
+# A contributor's part of a motif: weight, and weight times intensity, valence and arousal.
+Part = list[float]
+
+
+@dataclass(slots=True)
+class _Motif:
+    colour: str
+    home: tuple[float, float]
+    total: Part = field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0])
+    parts: dict[str, Part] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ShownMotif:
+    """A motif as the scene shows it, in true (decayed) units."""
+
+    name: str
+    colour: str
+    home: tuple[float, float]
+    weight: float
+    intensity: float
+    valence: float
+    arousal: float
+
+
+class MotifStore:
+    def __init__(self, venue: VenuePreset, start: float) -> None:
+        self.venue = venue
+        self._t_ref = start
+        self._motifs: dict[str, _Motif] = {}
+        self.totals: dict[str, float] = {}  # stored units per participant
+
+    def growth(self, now: float) -> float:
+        """Stored units per true unit at ``now``."""
+        return math.pow(2.0, (now - self._t_ref) / self.venue.half_life_s)
+
+    def rebase_if_needed(self, now: float) -> None:
+        if (now - self._t_ref) / self.venue.half_life_s <= _REBASE_EXPONENT:
+            return
+        factor = 1.0 / self.growth(now)
+        for motif in self._motifs.values():
+            motif.total = [x * factor for x in motif.total]
+            for part in motif.parts.values():
+                part[:] = [x * factor for x in part]
+        self.totals = {pid: total * factor for pid, total in self.totals.items()}
+        self._t_ref = now
+
+    def add(
+        self,
+        pid: str,
+        name: str,
+        weight: float,
+        intensity: float,
+        valence: float,
+        arousal: float,
+        now: float,
+    ) -> None:
+        stored = weight * self.growth(now)
+        motif = self._motifs.get(name)
+        if motif is None:
+            motif = self._motifs[name] = self._new_motif(name)
+        vector = (stored, stored * intensity, stored * valence, stored * arousal)
+        part = motif.parts.setdefault(pid, [0.0, 0.0, 0.0, 0.0])
+        for i, x in enumerate(vector):
+            part[i] += x
+            motif.total[i] += x
+        self.totals[pid] = self.totals.get(pid, 0.0) + stored
+
+    def _new_motif(self, name: str) -> _Motif:
+        preset = self.venue.motif(name)
+        digest = zlib.crc32(name.encode())
+        if preset is not None:
+            colour = preset.colour
+        else:
+            colour = self.venue.palette[digest % len(self.venue.palette)]
+        home = (0.1 + 0.8 * ((digest & 0xFFFF) / 0xFFFF), 0.1 + 0.8 * ((digest >> 16) / 0xFFFF))
+        return _Motif(colour=colour, home=home)
+
+    def fade(self, now: float) -> None:
+        """Forget motifs lighter than the venue's floor, keep at most ``max_motifs``."""
+        floor = self.venue.min_weight * self.growth(now)
+        keep = sorted(
+            (name for name, motif in self._motifs.items() if motif.total[0] >= floor),
+            key=lambda name: (-self._motifs[name].total[0], name),
+        )[: self.venue.max_motifs]
+        residue = 1e-9 * self.growth(now)  # what float subtraction leaves of a total that is gone
+        for name in set(self._motifs) - set(keep):
+            for pid, part in self._motifs.pop(name).parts.items():
+                left = self.totals.get(pid, 0.0) - part[0]
+                if left <= residue:
+                    self.totals.pop(pid, None)
+                else:
+                    self.totals[pid] = left
+
+    def shown(self, now: float, scales: dict[str, float]) -> dict[str, ShownMotif]:
+        """What the scene shows, each participant's parts scaled by ``scales`` (absent = 1)."""
+        growth = self.growth(now)
+        floor = self.venue.min_weight
+        result: dict[str, ShownMotif] = {}
+        for name in sorted(self._motifs):
+            motif = self._motifs[name]
+            vector = list(motif.total)
+            for pid, scale in scales.items():
+                part = motif.parts.get(pid)
+                if part is not None:
+                    for i in range(4):
+                        vector[i] -= (1.0 - scale) * part[i]
+            weight = vector[0] / growth
+            if weight < floor:
+                continue
+            result[name] = ShownMotif(
+                name=name,
+                colour=motif.colour,
+                home=motif.home,
+                weight=weight,
+                intensity=_clamp(vector[1] / vector[0], 0.0, 1.0),
+                valence=_clamp(vector[2] / vector[0], -1.0, 1.0),
+                arousal=_clamp(vector[3] / vector[0], 0.0, 1.0),
+            )
+        return result
+
+    def contributors(self, name: str, scales: dict[str, float]) -> dict[str, float]:
+        """Each contributor's shown weight on one motif (stored units)."""
+        motif = self._motifs.get(name)
+        if motif is None:
+            return {}
+        return {pid: part[0] * scales.get(pid, 1.0) for pid, part in motif.parts.items()}
+
+
+def _clamp(value: float, low: float, high: float) -> float:
+    return min(high, max(low, value))

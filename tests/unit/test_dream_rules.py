@@ -1,0 +1,342 @@
+"""The dream rules in the pure engine: consent, well-being, coherence and fracture,
+harmonizing, phases. Properties for the invariants, examples for the behaviour."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Sequence
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from server.engine import (
+    DevicesChanged,
+    DreamEngine,
+    EngineError,
+    Event,
+    HostCommanded,
+    MotifContributed,
+    ParticipantJoined,
+    ShareChanged,
+    SleeperUpdated,
+    Whispered,
+)
+from server.protocol import Delta, DreamscapeState
+from server.venues import CoherenceRules, HarmonizeRules, PhaseDurations, load_venue
+
+DREAMING = PhaseDurations(gathering=0.0, descent=0.0, dream=1e9)
+VENUE = load_venue("sleep-commons").model_copy(update={"phases": DREAMING})
+MOTIFS = [m.name for m in VENUE.motifs]
+PEOPLE = [f"p{i}" for i in range(6)]
+
+
+def engine_with(people: Sequence[str] = PEOPLE, venue=VENUE) -> DreamEngine:  # type: ignore[no-untyped-def]
+    engine = DreamEngine(venue, "rules")
+    for pid in people:
+        engine.apply(ParticipantJoined(participant=pid, name=pid.upper(), role="dreamer"))
+    return engine
+
+
+def motif(pid: str, cid: int, name: str, **kw: float | bool) -> MotifContributed:
+    fields: dict = {"intensity": 0.8, "valence": 0.2, "arousal": 0.4, **kw}
+    return MotifContributed(participant=pid, cid=cid, motif=name, **fields)
+
+
+def breathing(
+    pid: str, phase: float, t: float, stage: int = 4, stress: float = 0.0
+) -> SleeperUpdated:
+    return SleeperUpdated(
+        participant=pid,
+        stage=stage,
+        stress=stress,
+        breath_phase=phase % (2 * math.pi),
+        breath_hz=0.25,
+        t=t,
+    )
+
+
+# --- consent --------------------------------------------------------------------------------
+
+actions = st.lists(
+    st.tuples(
+        st.sampled_from([*PEOPLE, "x"]),
+        st.sampled_from(["motif", "whisper"]),
+        st.sampled_from(MOTIFS),
+        st.floats(0.0, 1.0),
+        st.floats(-1.0, 1.0),
+    ),
+    max_size=25,
+)
+batches = st.lists(actions, min_size=1, max_size=12)
+
+
+def run(  # type: ignore[no-untyped-def]
+    batches: list,  # type: ignore[type-arg]
+    *,
+    with_x: bool,
+    x_share: float = 0.0,
+    private_x: bool = False,
+    x_whispers_only: bool = False,
+):
+    engine = engine_with([*PEOPLE, "x"])
+    engine.apply(ShareChanged(participant="x", level=x_share))
+    outputs: list[tuple[DreamscapeState, Delta]] = []
+    cid = 0
+    for tick, batch in enumerate(batches):
+        for pid, kind, name, intensity, valence in batch:
+            cid += 1
+            if pid == "x" and (not with_x or (x_whispers_only and kind == "motif")):
+                continue
+            if kind == "whisper":
+                engine.apply(Whispered(participant=pid, cid=cid, text=f"{name} {cid}"))
+            else:
+                private = private_x and pid == "x"
+                engine.apply(
+                    motif(pid, cid, name, intensity=intensity, valence=valence, private=private)
+                )
+        outputs.append(engine.tick(tick * 0.1))
+    return outputs
+
+
+def seen_by_others(state: DreamscapeState, delta: Delta) -> tuple:  # type: ignore[type-arg]
+    return (
+        tuple((m.name, round(m.weight, 2), round(m.valence, 2)) for m in state.motifs),
+        round(state.mood.valence, 2),
+        tuple(w.text for w in state.whispers),
+        tuple(sorted(delta.applied.items())),
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(batches)
+def test_a_participant_sharing_nothing_changes_nothing_others_see(batches: list) -> None:  # type: ignore[type-arg]
+    with_x = run(batches, with_x=True, x_share=0.0)
+    without_x = run(batches, with_x=False, x_share=0.0)
+    for (a_state, a_delta), (b_state, b_delta) in zip(with_x, without_x, strict=True):
+        assert seen_by_others(a_state, a_delta) == seen_by_others(b_state, b_delta)
+
+
+@settings(max_examples=60, deadline=None)
+@given(batches)
+def test_private_motifs_never_leave_the_engine(batches: list) -> None:  # type: ignore[type-arg]
+    with_private = run(batches, with_x=True, x_share=1.0, private_x=True)
+    without = run(batches, with_x=True, x_share=1.0, x_whispers_only=True)
+    for (a_state, a_delta), (b_state, b_delta) in zip(with_private, without, strict=True):
+        assert seen_by_others(a_state, a_delta) == seen_by_others(b_state, b_delta)
+
+
+def test_lowering_the_share_applies_to_what_came_before() -> None:
+    engine = engine_with()
+    for i, pid in enumerate(PEOPLE):
+        engine.apply(motif(pid, 1, MOTIFS[i]))
+    engine.tick(0.1)
+    assert MOTIFS[0] in {m.name for m in engine.state.motifs}
+    engine.apply(ShareChanged(participant="p0", level=0.0))
+    state, delta = engine.tick(0.2)
+    assert MOTIFS[0] not in {m.name for m in state.motifs}
+    assert delta.removed == (MOTIFS[0],)
+    engine.apply(ShareChanged(participant="p0", level=1.0))
+    state, _ = engine.tick(0.3)
+    assert MOTIFS[0] in {m.name for m in state.motifs}
+
+
+# --- well-being -----------------------------------------------------------------------------
+
+
+def test_a_stressed_sleepers_dark_restless_input_is_damped() -> None:
+    engine = engine_with(venue=VENUE.model_copy(update={"equity_cap": 1.0}))
+    engine.apply(breathing("p0", 0.0, 0.0, stress=0.9))
+    engine.apply(breathing("p1", 0.0, 0.0, stress=0.0))
+    engine.apply(motif("p0", 1, "factory", valence=-0.8, arousal=0.9))
+    engine.apply(motif("p1", 1, "clock", valence=-0.8, arousal=0.9))
+    engine.apply(motif("p0", 2, "moss", valence=0.5, arousal=0.2))
+    engine.apply(motif("p1", 2, "fern", valence=0.5, arousal=0.2))
+    state, _ = engine.tick(0.1)
+    weights = {m.name: m.weight for m in state.motifs}
+    assert weights["factory"] < 0.5 * weights["clock"]
+    assert weights["moss"] == pytest.approx(weights["fern"])
+    assert engine.counters.damped_contributions == 1
+
+
+def test_a_stressed_room_calms_the_whole_scene() -> None:
+    calm_engine, stressed_engine = engine_with(), engine_with()
+    for engine, stress in ((calm_engine, 0.0), (stressed_engine, 0.9)):
+        for i, pid in enumerate(PEOPLE):
+            engine.apply(breathing(pid, 0.0, 0.0, stress=stress))
+            engine.apply(motif(pid, 1, MOTIFS[i], valence=0.3, arousal=0.3))
+        engine.tick(0.1)
+    assert stressed_engine.state.scene.calm > 0.5
+    assert calm_engine.state.scene.calm == 0.0
+    assert stressed_engine.state.mood.arousal < calm_engine.state.mood.arousal
+
+
+# --- coherence, fracture and harmonizing -----------------------------------------------------
+
+RULES = CoherenceRules(window_s=2.0, fracture_below=0.35, heal_above=0.6, min_sleepers=3)
+
+
+def rhythms(engine: DreamEngine, phases: Sequence[float], t: float) -> None:
+    for pid, phase in zip(PEOPLE, phases, strict=False):
+        engine.apply(breathing(pid, phase - 2 * math.pi * 0.25 * t, t))
+
+
+def fractured_engine(auto: bool = False) -> DreamEngine:
+    venue = VENUE.model_copy(
+        update={"coherence": RULES, "harmonize": HarmonizeRules(auto=auto, hold_s=1.0)}
+    )
+    engine = engine_with(venue=venue)
+    for i, pid in enumerate(PEOPLE):
+        engine.apply(DevicesChanged(participant=pid, online=1))
+        engine.apply(motif(pid, 1, MOTIFS[i]))
+    spread = [2 * math.pi * i / len(PEOPLE) for i in range(len(PEOPLE))]
+    for k in range(1, 11):
+        rhythms(engine, spread, k * 0.1)
+        engine.tick(k * 0.1)
+    return engine
+
+
+def test_synchronized_sleepers_keep_one_scene() -> None:
+    engine = engine_with(venue=VENUE.model_copy(update={"coherence": RULES}))
+    for k in range(1, 11):
+        rhythms(engine, [0.1 * i for i in range(6)], k * 0.1)
+        engine.tick(k * 0.1)
+    scene = engine.state.scene
+    assert scene.coherence is not None
+    assert scene.coherence > 0.9
+    assert not scene.fractured
+    assert scene.regions == ()
+    assert scene.sleepers == 6
+
+
+def test_desynchronized_sleepers_fracture_the_scene_into_regions() -> None:
+    engine = fractured_engine()
+    scene = engine.state.scene
+    assert scene.fractured
+    assert scene.coherence is not None
+    assert scene.coherence < 0.35
+    assert 2 <= len(scene.regions) <= RULES.max_regions
+    members = [pid for region in scene.regions for pid in region.participants]
+    assert sorted(members) == sorted(PEOPLE)
+    placed = [name for region in scene.regions for name in region.motifs]
+    assert sorted(placed) == sorted(m.name for m in engine.state.motifs)
+    assert engine.counters.fractures == 1
+
+
+def test_harmonizing_paces_the_sleepers_and_stops_once_healed() -> None:
+    engine = fractured_engine()
+    assert engine.drain_intents() == []
+    engine.apply(HostCommanded(action="harmonize"))
+    engine.tick(1.1)
+    (pace,) = engine.drain_intents()
+    assert pace.hz == VENUE.harmonize.pace_hz
+    assert pace.participants == tuple(sorted(PEOPLE))
+    assert engine.state.scene.harmonizing
+    t = 1.1
+    while engine.state.scene.fractured:  # the sleepers entrain: one phase for all
+        t += 0.1
+        rhythms(engine, [0.0] * 6, t)
+        engine.tick(t)
+        assert t < 10
+    for _ in range(15):
+        t += 0.1
+        rhythms(engine, [0.0] * 6, t)
+        engine.tick(t)
+    (stop,) = engine.drain_intents()
+    assert stop.hz is None
+    assert not engine.state.scene.harmonizing
+    assert engine.counters.harmonizations == 1
+
+
+def test_a_venue_may_harmonize_by_itself() -> None:
+    engine = fractured_engine(auto=True)
+    intents = engine.drain_intents()
+    assert [i.hz for i in intents] == [VENUE.harmonize.pace_hz]
+
+
+def test_too_few_sleepers_means_no_coherence_and_no_fracture() -> None:
+    engine = engine_with(venue=VENUE.model_copy(update={"coherence": RULES}))
+    rhythms(engine, [0.0, math.pi], 0.1)
+    state, _ = engine.tick(0.1)
+    assert state.scene.coherence is None
+    assert not state.scene.fractured
+
+
+# --- phases ---------------------------------------------------------------------------------
+
+
+def test_phases_follow_the_preset_and_the_host() -> None:
+    phases = PhaseDurations(autostart=False, gathering=1.0, descent=1.0, dream=1.0, awakening=1.0)
+    engine = engine_with(venue=VENUE.model_copy(update={"phases": phases}))
+    engine.tick(5.0)
+    assert engine.state.scene.phase == "gathering"  # not started: the host has not begun
+    engine.apply(HostCommanded(action="start"))
+    engine.tick(5.5)
+    engine.tick(6.6)
+    assert engine.state.scene.phase == "descent"
+    engine.apply(HostCommanded(action="pause"))
+    engine.tick(9.0)
+    assert engine.state.scene.phase == "descent"
+    assert engine.state.scene.paused
+    engine.apply(HostCommanded(action="advance"))
+    engine.tick(9.1)
+    assert engine.state.scene.phase == "dream"
+    engine.apply(HostCommanded(action="end"))
+    engine.tick(9.2)
+    assert engine.state.scene.phase == "ended"
+    with pytest.raises(EngineError, match="ended"):
+        engine.apply(motif("p0", 1, "moon"))
+
+
+def test_gathering_contributions_weigh_less_than_in_the_dream() -> None:
+    phases = PhaseDurations(autostart=True, gathering=10.0, descent=10.0)
+    venue = VENUE.model_copy(update={"phases": phases, "equity_cap": 1.0})
+    engine = engine_with(venue=venue)
+    for i, pid in enumerate(PEOPLE[:3]):
+        engine.apply(motif(pid, 1, MOTIFS[i]))
+    engine.tick(0.1)
+    engine.apply(HostCommanded(action="advance"))
+    engine.apply(HostCommanded(action="advance"))
+    for i, pid in enumerate(PEOPLE[3:]):
+        engine.apply(motif(pid, 1, MOTIFS[i + 3]))
+    state, _ = engine.tick(0.1)
+    weights = {m.name: m.weight for m in state.motifs}
+    assert weights[MOTIFS[0]] == pytest.approx(phases.gathering_weight * weights[MOTIFS[3]])
+
+
+# --- determinism with every kind of event ----------------------------------------------------
+
+people = st.sampled_from(PEOPLE)
+unit = st.floats(0, 1)
+events = st.lists(
+    st.one_of(
+        st.builds(
+            lambda p, m, c: motif(p, c, m), people, st.sampled_from(MOTIFS), st.integers(0, 99)
+        ),
+        st.builds(
+            lambda p, ph, s: breathing(p, ph, 0.0, stress=s), people, st.floats(0, 6.28), unit
+        ),
+        st.builds(lambda p, level: ShareChanged(participant=p, level=level), people, unit),
+        st.sampled_from([HostCommanded(action="harmonize"), HostCommanded(action="advance")]),
+    ),
+    max_size=60,
+)
+
+
+def replay(stream: list[Event]) -> list[DreamscapeState]:
+    engine = engine_with(venue=VENUE.model_copy(update={"coherence": RULES}))
+    states = []
+    for i, event in enumerate(stream):
+        with contextlib.suppress(EngineError):  # refused after the end, the same way each time
+            engine.apply(event)
+        if i % 5 == 4:
+            states.append(engine.tick(i * 0.05)[0])
+    states.append(engine.tick(10.0)[0])
+    return states
+
+
+@settings(max_examples=50, deadline=None)
+@given(events)
+def test_the_same_events_always_give_the_same_states(stream: list[Event]) -> None:
+    assert replay(stream) == replay(stream)
