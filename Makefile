@@ -5,12 +5,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: setup system-deps test lint demo clean
+.PHONY: setup test-setup lint test demo clean
 
-setup: system-deps $(STAMP)
+setup: $(STAMP)
+	@scripts/install-system-deps.sh mosquitto
 
-system-deps:
-	@scripts/install-system-deps.sh
+test-setup: $(STAMP)
+	@scripts/install-system-deps.sh mosquitto chromium
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "dreamcommons needs Python 3.11 or newer")'
@@ -24,7 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: setup lint
+test: test-setup lint
 	$(BIN)/pytest $(ARGS)
 
 demo: setup

@@ -31,11 +31,14 @@ from server.protocol import (
     DreamscapeState,
     Encoding,
     ErrorFrame,
+    HostAction,
+    HostActionName,
     Join,
     Pair,
     Paired,
     Resync,
     Role,
+    Share,
     Snapshot,
     Welcome,
     Whisper,
@@ -69,6 +72,7 @@ class DreamClient:
         role: Role = "dreamer",
         encoding: Encoding = Encoding.MSGPACK,
         resume: str | None = None,
+        key: str | None = None,
         ack_timeout: float = 10.0,
     ) -> None:
         self.url, self.session = split_url(url)
@@ -76,6 +80,7 @@ class DreamClient:
         self.role: Role = role
         self.encoding = encoding
         self.resume_token = resume
+        self.key = key
         self.ack_timeout = ack_timeout
         self.participant = ""
         self.tick_hz = 0.0
@@ -133,7 +138,11 @@ class DreamClient:
     async def _join(self) -> None:
         assert self._connection is not None
         request = Join(
-            session=self.session, name=self.name, role=self.role, resume=self.resume_token
+            session=self.session,
+            name=self.name,
+            role=self.role,
+            resume=self.resume_token,
+            key=self.key,
         )
         await self._connection.send(encode(request, self.encoding))
         reply = decode_server(await self._connection.recv(), self.encoding)
@@ -155,12 +164,18 @@ class DreamClient:
         intensity: float = 0.6,
         valence: float = 0.0,
         arousal: float = 0.5,
+        private: bool = False,
         wait: bool = True,
     ) -> int:
         """Raise a motif; its contribution id, once acknowledged (at once with ``wait=False``)."""
         cid = next(self._cids)
         message = Contribute(
-            cid=cid, motif=motif, intensity=intensity, valence=valence, arousal=arousal
+            cid=cid,
+            motif=motif,
+            intensity=intensity,
+            valence=valence,
+            arousal=arousal,
+            private=private,
         )
         await self._request(cid, message, wait)
         return cid
@@ -169,6 +184,17 @@ class DreamClient:
         cid = next(self._cids)
         await self._request(cid, Whisper(cid=cid, text=text), wait)
         return cid
+
+    async def share(self, level: float) -> None:
+        """How much of your dream the others see, 0..1; applies to what you gave before too."""
+        cid = next(self._cids)
+        await self._request(cid, Share(cid=cid, level=level), wait=True)
+
+    async def host(self, action: HostActionName, participant: str | None = None) -> None:
+        """As host: start, pause, resume, advance, end, harmonize, or remove a participant."""
+        cid = next(self._cids)
+        message = HostAction(cid=cid, action=action, participant=participant)
+        await self._request(cid, message, wait=True)
 
     async def pair_device(self, code: str) -> Paired:
         """Claim the device that shows this pairing code; its biometrics then shape your dream."""

@@ -1,7 +1,10 @@
 """``dreamcommons join URL --name NAME``: follow a session as text and type contributions.
 
 Input lines:  ``moon``  or  ``moon 0.9``  raise a motif (with an intensity);
-``/w some words`` whispers;  ``/quit`` leaves.
+``/private moon`` keeps one to yourself;  ``/w some words`` whispers;
+``/share 0.5`` sets how much of your dream others see;  ``/pair CODE`` claims a device;
+as host: ``/start``, ``/pause``, ``/resume``, ``/advance``, ``/end``, ``/harmonize``,
+``/remove p3``;  ``/quit`` leaves.
 """
 
 from __future__ import annotations
@@ -15,11 +18,17 @@ from client.errors import DreamClientError
 from client.plain_view import render
 from server.protocol import Encoding, Role
 
-HELP = "type a motif (e.g. 'moon 0.8'), '/w words' to whisper, '/quit' to leave"
+HELP = (
+    "type a motif (e.g. 'moon 0.8'), '/w words' to whisper, '/share 0.5', '/private moon', "
+    "'/pair CODE', '/quit' to leave"
+)
+HOST_ACTIONS = ("start", "pause", "resume", "advance", "end", "harmonize", "remove")
 
 
-async def run_join(url: str, name: str, role: Role, encoding: Encoding, refresh: float) -> int:
-    async with DreamClient(url, name, role=role, encoding=encoding) as dream:
+async def run_join(
+    url: str, name: str, role: Role, encoding: Encoding, refresh: float, key: str | None = None
+) -> int:
+    async with DreamClient(url, name, role=role, encoding=encoding, key=key) as dream:
         print(f"joined {dream.session} as {dream.participant} ({role}). {HELP}", flush=True)
         lines: asyncio.Queue[str | None] = asyncio.Queue(maxsize=64)
         typing = asyncio.create_task(_read_stdin_into(lines), name="stdin")
@@ -42,15 +51,26 @@ async def _act(dream: DreamClient, line: str) -> bool:
     """Carry out one typed line; False when the user wants to leave."""
     if not line:
         return True
-    if line in ("/quit", "/q"):
-        return False
+    command, _, rest = line.partition(" ")
     try:
-        if line.startswith("/w "):
-            await dream.whisper(line[3:])
+        if command in ("/quit", "/q"):
+            return False
+        if command == "/w":
+            await dream.whisper(rest)
+        elif command == "/share":
+            await dream.share(float(rest))
+        elif command == "/pair":
+            paired = await dream.pair_device(rest.strip().upper())
+            print(f"paired {paired.device} ({paired.model})", flush=True)
+        elif command.startswith("/") and command[1:] in HOST_ACTIONS:
+            await dream.host(command[1:], rest.strip() or None)  # type: ignore[arg-type]
+        elif command == "/private":
+            await dream.contribute(rest.strip().lower(), private=True)
+        elif command.startswith("/"):
+            print(f"! unknown command {command}. {HELP}", flush=True)
         else:
-            words = line.split()
-            intensity = float(words[1]) if len(words) > 1 else 0.7
-            await dream.contribute(words[0].lower(), intensity=intensity)
+            intensity = float(rest.split()[0]) if rest.strip() else 0.7
+            await dream.contribute(command.lower(), intensity=intensity)
     except (DreamClientError, ValueError) as error:
         print(f"! {error}", flush=True)
     return True

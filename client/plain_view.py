@@ -20,6 +20,18 @@ def render(state: DreamscapeState, me: str = "", motif_rows: int = 10) -> str:
         f"mood: {mood_words(state.mood.valence, state.mood.arousal)} "
         f"(valence {state.mood.valence:+.2f}, arousal {state.mood.arousal:.2f})",
     ]
+    scene = state.scene
+    coherence = "—" if scene.coherence is None else f"{scene.coherence:.2f}"
+    flags = [
+        "FRACTURED into " + str(len(scene.regions)) + " regions" if scene.fractured else "",
+        "harmonizing" if scene.harmonizing else "",
+        f"calming {scene.calm:.0%}" if scene.calm > 0 else "",
+        "paused" if scene.paused else "",
+    ]
+    lines.append(
+        f"phase: {scene.phase}  coherence: {coherence} ({scene.sleepers} sleepers)  "
+        + "  ".join(flag for flag in flags if flag)
+    )
     motifs = sorted(state.motifs, key=lambda m: (-m.weight, m.name))[:motif_rows]
     heaviest = motifs[0].weight if motifs else 1.0
     for motif in motifs:
@@ -32,6 +44,7 @@ def render(state: DreamscapeState, me: str = "", motif_rows: int = 10) -> str:
         + p.name
         + ("" if p.present else " (away)")
         + ("" if p.role == "dreamer" else f" [{p.role}]")
+        + (f" ({p.devices} device{'s' if p.devices > 1 else ''})" if p.devices else "")
         for p in state.participants
     )
     lines.append(f"here: {people or 'nobody'}")

@@ -1,12 +1,22 @@
 #!/bin/sh
-# Installs the system parts dreamcommons needs when they are missing: Mosquitto (the MQTT
-# broker that tests and the demo start on a free loopback port). Uses apt-get when run as
-# root on Debian/Ubuntu; otherwise says what to install.
+# Installs the system packages named as arguments when they are missing: `mosquitto` (the MQTT
+# broker that tests and the demo start on a free loopback port), `chromium` (the browser the
+# browser tests drive). Uses apt-get when run as root on Debian/Ubuntu; otherwise says what to
+# install and fails.
 set -eu
 
-missing=""
-command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing="$missing mosquitto"
+have() {
+    case "$1" in
+        mosquitto) command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] ;;
+        chromium) [ -x /usr/bin/chromium ] ;;
+        *) command -v "$1" >/dev/null 2>&1 ;;
+    esac
+}
 
+missing=""
+for package in "$@"; do
+    have "$package" || missing="$missing $package"
+done
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
@@ -15,7 +25,6 @@ if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq
     # shellcheck disable=SC2086
     apt-get install -y -qq --no-install-recommends $missing >/dev/null
-    # Debian starts a system broker on 1883 after install; tests never use it.
 else
     echo "missing:$missing" >&2
     echo "install it, for example: sudo apt-get install$missing" >&2

@@ -57,7 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     join = commands.add_parser("join", help="join a session and follow the dreamscape")
     join.add_argument("url", help="ws://HOST:PORT/SESSION")
     join.add_argument("--name", required=True)
-    join.add_argument("--role", choices=["dreamer", "waker", "watcher"], default="dreamer")
+    join.add_argument("--role", choices=["dreamer", "waker", "watcher", "host"], default="dreamer")
+    join.add_argument("--key", default=None, help="the host key, with --role host")
     join.add_argument("--json", action="store_true", help="speak the JSON encoding")
     join.add_argument("--refresh", type=float, default=2.0, help="seconds between views")
     join.add_argument("--plain", action="store_true", help="plain text view (the default for now)")
@@ -118,7 +119,7 @@ def _join(args: argparse.Namespace) -> int:
     from client.join_cli import run_join
 
     encoding = Encoding.JSON if args.json else Encoding.MSGPACK
-    return asyncio.run(run_join(args.url, args.name, args.role, encoding, args.refresh))
+    return asyncio.run(run_join(args.url, args.name, args.role, encoding, args.refresh, args.key))
 
 
 def _demo(args: argparse.Namespace) -> int:
