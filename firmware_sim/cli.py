@@ -1,9 +1,262 @@
-"""The device commands of ``dreamcommons``: ``device`` (one) and ``fleet`` (many)."""
+"""The device commands of ``dreamcommons``: ``device`` (one pod or fabric) and ``fleet`` (many).
+
+Both run until Ctrl-C or SIGTERM (or ``--seconds``), then stop cleanly: every device publishes
+its ``disconnected`` status before it hangs up.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import random
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from firmware_sim.device import MODELS, SENSORS, DeviceConfig, DeviceStats, SimulatedDevice
+from firmware_sim.faults import SENSOR_FIELDS, Faults
+from firmware_sim.fleet import Fleet
+
+_DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
 
 
 def add_device_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``device`` and ``fleet`` on the ``dreamcommons`` command line."""
+    device = commands.add_parser(
+        "device",
+        help="run one simulated sleep pod or smart fabric",
+        description="Run one simulated device until Ctrl-C; it prints its pairing code.",
+    )
+    device.add_argument("kind", choices=sorted(MODELS), help="pod or fabric")
+    _add_broker(device)
+    device.add_argument("--pair", metavar="CODE", help="pairing code, 6 of A-Z 0-9 (generated)")
+    device.add_argument("--id", dest="device_id", help="device id (default: KIND-<6 hex>)")
+    device.add_argument(
+        "--model", choices=[m for models in MODELS.values() for m in models], help="product"
+    )
+    device.add_argument("--seed", type=int, default=None, help="physiology seed (random)")
+    _add_sampling(device)
+    _add_faults(device)
+    _add_duration(device)
+    device.set_defaults(run=_run_device)
+
+    fleet = commands.add_parser(
+        "fleet",
+        help="run many simulated devices in one process",
+        description="Run COUNT devices (pods and fabric) in one process, one MQTT connection "
+        "each, and print a status line every few seconds.",
+    )
+    fleet.add_argument("--count", type=int, default=100, help="number of devices (100)")
+    _add_broker(fleet)
+    fleet.add_argument("--fabric-share", type=float, default=0.3, help="share of fabric (0.3)")
+    fleet.add_argument("--seed", type=int, default=0, help="seed of the whole fleet (0)")
+    fleet.add_argument(
+        "--codes", metavar="FILE", help="write 'device_id kind code' lines here ('-': stdout)"
+    )
+    fleet.add_argument(
+        "--status-every", type=float, default=5.0, metavar="S", help="seconds between lines (5)"
+    )
+    _add_sampling(fleet)
+    _add_faults(fleet)
+    _add_duration(fleet)
+    fleet.set_defaults(run=_run_fleet)
+
+
+def _add_broker(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--broker", default=_DEFAULT_BROKER, help=f"mqtt://HOST:PORT ({_DEFAULT_BROKER})"
+    )
+
+
+def _add_sampling(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--hz", type=float, default=5.0, help="samples per second (5)")
+    parser.add_argument("--batch", type=int, default=5, help="samples per message (5)")
+    parser.add_argument(
+        "--acceleration", type=float, default=60.0, help="night clock speed (60: a night in 8 min)"
+    )
+
+
+def _add_faults(parser: argparse.ArgumentParser) -> None:
+    faults = parser.add_argument_group("fault switches")
+    faults.add_argument("--dropout", type=float, default=0.0, help="P(a batch is not sent)")
+    faults.add_argument("--garbage", type=float, default=0.0, help="P(a batch is garbage)")
+    faults.add_argument("--clock-skew", type=float, default=0.0, metavar="S", help="seconds")
+    faults.add_argument("--stuck-sensor", choices=SENSOR_FIELDS, help="repeats its first value")
+    faults.add_argument("--stress-at", type=float, metavar="S", help="stress episode after S s")
+    faults.add_argument("--stress-level", type=float, default=0.8, help="0..1 (0.8)")
+    faults.add_argument("--stress-duration", type=float, default=120.0, metavar="S", help="(120)")
+
+
+def _add_duration(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seconds", type=float, default=None, help="default: until Ctrl-C")
+
+
+def _faults(args: argparse.Namespace) -> Faults:
+    return Faults(
+        dropout=args.dropout,
+        garbage=args.garbage,
+        clock_skew_s=args.clock_skew,
+        stuck_sensor=args.stuck_sensor,
+        stress_at=args.stress_at,
+        stress_level=args.stress_level,
+        stress_duration_s=args.stress_duration,
+    )
+
+
+def _fail(message: str) -> int:
+    print(f"dreamcommons: {message}", file=sys.stderr)
+    return 2
+
+
+# --- device ----------------------------------------------------------------------------------
+
+
+def _run_device(args: argparse.Namespace) -> int:
+    try:
+        seed = args.seed if args.seed is not None else random.SystemRandom().getrandbits(32)
+        config = DeviceConfig.generate(
+            args.kind,
+            seed,
+            device_id=args.device_id,
+            pairing_code=args.pair,
+            model=args.model,
+            sample_hz=args.hz,
+            batch=args.batch,
+            acceleration=args.acceleration,
+        )
+        if args.model is not None and args.model not in MODELS[args.kind]:
+            raise ValueError(f"{args.model} is not a {args.kind}")
+        if args.stuck_sensor is not None and args.stuck_sensor not in SENSORS[args.kind]:
+            raise ValueError(f"a {args.kind} has no sensor {args.stuck_sensor!r} to get stuck")
+        device = SimulatedDevice(config, args.broker, faults=_faults(args))
+    except ValueError as error:
+        return _fail(str(error))
+    return asyncio.run(_device_main(device, args.seconds))
+
+
+async def _device_main(device: SimulatedDevice, seconds: float | None) -> int:
+    config = device.config
+    print(
+        f"{config.kind} {config.device_id} ({config.model}, seed {config.seed}) "
+        f"on mqtt://{device.host}:{device.port}",
+        flush=True,
+    )
+    print(f"pairing code: {config.pairing_code}", flush=True)
+    with _stop_signals() as stop:
+        async with device, asyncio.TaskGroup() as group:
+            watcher = group.create_task(_announce(device), name="cli:announce")
+            await _until(stop, seconds)
+            watcher.cancel()
+    print(f"stopped: {_describe(device.stats)}", flush=True)
+    return 0
+
+
+async def _announce(device: SimulatedDevice) -> None:
+    """Say each time the device (re)connects."""
+    while True:
+        await device.connected.wait()
+        print(f"connected (bd_seq {device.bd_seq})", flush=True)
+        await device.disconnected.wait()
+        print("connection lost; reconnecting", flush=True)
+
+
+# --- fleet -----------------------------------------------------------------------------------
+
+
+def _run_fleet(args: argparse.Namespace) -> int:
+    try:
+        fleet = Fleet.generate(
+            args.broker,
+            args.count,
+            fabric_share=args.fabric_share,
+            seed=args.seed,
+            sample_hz=args.hz,
+            batch=args.batch,
+            acceleration=args.acceleration,
+            faults=_faults(args),
+        )
+    except ValueError as error:
+        return _fail(str(error))
+    if args.status_every <= 0:
+        return _fail("--status-every must be positive")
+    pods = sum(1 for device in fleet.devices if device.kind == "pod")
+    print(
+        f"fleet of {len(fleet.devices)} ({pods} pods, {len(fleet.devices) - pods} fabric) "
+        f"on {fleet.broker_url}",
+        flush=True,
+    )
+    if args.codes:
+        _write_codes(fleet, args.codes)
+    return asyncio.run(_fleet_main(fleet, args.seconds, args.status_every))
+
+
+def _write_codes(fleet: Fleet, where: str) -> None:
+    lines = "".join(
+        f"{device.device_id} {device.kind} {device.config.pairing_code}\n"
+        for device in fleet.devices
+    )
+    if where == "-":
+        print(lines, end="", flush=True)
+    else:
+        Path(where).write_text(lines)
+
+
+async def _fleet_main(fleet: Fleet, seconds: float | None, every: float) -> int:
+    with _stop_signals() as stop:
+        async with fleet, asyncio.TaskGroup() as group:
+            reporter = group.create_task(_report(fleet, every), name="cli:status")
+            await _until(stop, seconds)
+            reporter.cancel()
+    print(f"stopped: {_describe(fleet.stats().totals)}", flush=True)
+    return 0
+
+
+async def _report(fleet: Fleet, every: float) -> None:
+    """One status line every ``every`` seconds: connected devices and messages per second."""
+    before, then = fleet.stats().totals, time.monotonic()
+    while True:
+        await asyncio.sleep(every)
+        stats, now = fleet.stats(), time.monotonic()
+        rate = (stats.totals.messages - before.messages) / (now - then)
+        print(
+            f"connected {stats.connected}/{stats.devices}, {rate:.0f} msg/s, "
+            f"{stats.totals.samples} samples, {stats.totals.dropped_offline} dropped offline, "
+            f"{stats.totals.reconnects} reconnects",
+            flush=True,
+        )
+        before, then = stats.totals, now
+
+
+# --- shared ----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[asyncio.Event]:
+    """An event set by SIGINT or SIGTERM, for as long as the block runs."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        yield stop
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+
+
+async def _until(stop: asyncio.Event, seconds: float | None) -> None:
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await stop.wait()
+
+
+def _describe(stats: DeviceStats) -> str:
+    return (
+        f"{stats.messages} messages, {stats.samples} samples, "
+        f"{stats.dropped_offline} dropped offline, {stats.commands} commands, "
+        f"{stats.reconnects} reconnects"
+    )

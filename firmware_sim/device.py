@@ -1,0 +1,609 @@
+"""One simulated sleep pod or smart-fabric device that behaves like real firmware on MQTT.
+
+A ``SimulatedDevice`` owns a seeded ``Sleeper`` and one MQTT session, named by its device id.
+Its session follows ``server.device_protocol``: a retained ``lost`` will carrying the
+connection's ``bd_seq``, a retained birth (with the pairing code while unpaired) and ``ready``
+status on every connection, sample batches at QoS 0, command acks and events at QoS 1, and a
+retained ``disconnected`` status on a clean stop. When the broker goes away the device backs
+off (exponential, jittered, seeded) and reconnects by itself; batches finished while offline
+are dropped and counted, and ``seq`` keeps counting so the server sees the gap.
+
+Sampling is driven from outside by ``tick(now)``, so that a fleet can drive a thousand devices
+from one task (``run_sample_clock``); a device run on its own starts a clock of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from types import TracebackType
+from typing import Final, Literal
+from urllib.parse import urlsplit
+
+import aiomqtt
+import msgpack
+from pydantic import TypeAdapter, ValidationError
+
+from firmware_sim.faults import FaultInjector, Faults
+from firmware_sim.physiology import Sample, Sleeper
+from server.device_protocol import (
+    LEAVES,
+    MAX_SAMPLES_PER_BATCH,
+    BioSample,
+    CommandAck,
+    CommandAction,
+    DeviceBirth,
+    DeviceCommand,
+    DeviceEvent,
+    DeviceId,
+    DeviceKind,
+    DeviceStatus,
+    PairingCode,
+    ProtocolError,
+    SampleBatch,
+    device_topic,
+    pack,
+    unpack,
+)
+
+__all__ = [
+    "ACTIONS",
+    "FIRMWARE",
+    "MODELS",
+    "SENSORS",
+    "DeviceConfig",
+    "DeviceStats",
+    "SimulatedDevice",
+    "parse_broker_url",
+    "run_sample_clock",
+]
+
+log = logging.getLogger(__name__)
+
+FIRMWARE: Final = "dreamcommons-sim 0.1"
+MODELS: Final[dict[DeviceKind, tuple[str, ...]]] = {
+    "pod": ("FlexiSleep Synthesizer", "Chrono-Cocoon", "Biomolecular Bed", "Adaptive Sleep Pod"),
+    "fabric": ("Kai Nanotech Fabric",),
+}
+SENSORS: Final[dict[DeviceKind, tuple[str, ...]]] = {
+    "pod": ("hr", "hrv", "resp", "phase", "eeg", "move"),
+    "fabric": ("resp", "phase", "move", "temp"),
+}
+ACTIONS: Final[dict[DeviceKind, tuple[CommandAction, ...]]] = {
+    "pod": ("light", "sound", "pace", "paired", "unpaired"),
+    "fabric": ("warmth", "pressure", "pace", "paired", "unpaired"),
+}
+_LEVEL_ACTIONS: Final = frozenset({"light", "sound", "warmth", "pressure"})
+_CODE_ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+_SEQ_MODULUS: Final = 2**32
+_BD_MODULUS: Final = 256
+
+_BACKOFF_START_S: Final = 0.2
+_BACKOFF_CAP_S: Final = 5.0
+_KEEPALIVE_S: Final = 30
+_MQTT_TIMEOUT_S: Final = 10.0
+_GOODBYE_TIMEOUT_S: Final = 2.0
+# Bounded queues. Outbox: finished batches waiting for the socket; beyond this the newest is
+# dropped and counted (QoS 0 data is worthless late). Inbox: commands; aiomqtt discards beyond
+# this with a warning, and the server sees the missing ack.
+_OUTBOX_SIZE: Final = 32
+_INBOX_SIZE: Final = 64
+
+_device_ids: TypeAdapter[str] = TypeAdapter(DeviceId)
+_pairing_codes: TypeAdapter[str] = TypeAdapter(PairingCode)
+
+
+def parse_broker_url(url: str) -> tuple[str, int]:
+    """``mqtt://HOST:PORT`` as ``(host, port)``; the port defaults to 1883."""
+    parts = urlsplit(url)
+    if parts.scheme != "mqtt" or not parts.hostname:
+        raise ValueError(f"expected mqtt://HOST:PORT, got {url!r}")
+    return parts.hostname, parts.port or 1883
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceConfig:
+    """Who a device is and how it samples. ``generate`` fills what is not given from the seed.
+
+    ``time_scale`` is how fast the body's real-time rhythms (breathing, heart) run against the
+    wall clock: 1 in every real use, so that the sleeper's real-time clock is Unix time and
+    devices paced by one command converge on one phase; tests may raise it to watch
+    entrainment sooner.
+    """
+
+    device_id: str
+    kind: DeviceKind
+    model: str
+    seed: int
+    pairing_code: str
+    sample_hz: float = 5.0
+    batch: int = 5
+    acceleration: float = 60.0
+    time_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        try:
+            _device_ids.validate_python(self.device_id)
+        except ValidationError:
+            raise ValueError(
+                f"device id {self.device_id!r} must match ^[a-z0-9][a-z0-9-]{{2,47}}$"
+            ) from None
+        try:
+            _pairing_codes.validate_python(self.pairing_code)
+        except ValidationError:
+            raise ValueError(
+                f"pairing code {self.pairing_code!r} must be 6 characters of A-Z and 0-9"
+            ) from None
+        if self.kind not in MODELS:
+            raise ValueError(f"kind must be pod or fabric, got {self.kind!r}")
+        if not 1 <= len(self.model) <= 64:
+            raise ValueError("model must be 1 to 64 characters")
+        if not (math.isfinite(self.sample_hz) and 0.0 < self.sample_hz <= 100.0):
+            raise ValueError(f"sample_hz must be in (0, 100], got {self.sample_hz}")
+        if not 1 <= self.batch <= MAX_SAMPLES_PER_BATCH:
+            raise ValueError(f"batch must be in [1, {MAX_SAMPLES_PER_BATCH}], got {self.batch}")
+        for name in ("acceleration", "time_scale"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0.0):
+                raise ValueError(f"{name} must be positive, got {value}")
+
+    @classmethod
+    def generate(
+        cls,
+        kind: DeviceKind,
+        seed: int,
+        *,
+        device_id: str | None = None,
+        pairing_code: str | None = None,
+        model: str | None = None,
+        sample_hz: float = 5.0,
+        batch: int = 5,
+        acceleration: float = 60.0,
+        time_scale: float = 1.0,
+    ) -> DeviceConfig:
+        """A device of ``kind``; id (``pod-<6 hex>``), model and code drawn from ``seed``."""
+        if kind not in MODELS:
+            raise ValueError(f"kind must be pod or fabric, got {kind!r}")
+        rng = random.Random(f"dreamcommons.device:{seed}")
+        drawn_id = f"{kind}-{rng.getrandbits(24):06x}"
+        drawn_code = "".join(rng.choice(_CODE_ALPHABET) for _ in range(6))
+        drawn_model = rng.choice(MODELS[kind])
+        return cls(
+            device_id=device_id or drawn_id,
+            kind=kind,
+            model=model or drawn_model,
+            seed=seed,
+            pairing_code=pairing_code or drawn_code,
+            sample_hz=sample_hz,
+            batch=batch,
+            acceleration=acceleration,
+            time_scale=time_scale,
+        )
+
+
+@dataclass(slots=True)
+class DeviceStats:
+    """What one device did (or a fleet, summed by ``DeviceStats.total``)."""
+
+    samples: int = 0  # sleeper samples taken
+    messages: int = 0  # sample batches handed to the broker
+    dropped_offline: int = 0  # batches finished while not connected
+    dropped_backlog: int = 0  # batches dropped because the outbox was full
+    dropped_fault: int = 0  # batches swallowed by the dropout fault
+    garbled: int = 0  # batches replaced by garbage (and sent)
+    invalid_samples: int = 0  # readings the protocol model refused (a physiology bug)
+    commands: int = 0  # commands received, valid or not
+    commands_rejected: int = 0  # commands acked not ok, or unreadable
+    events: int = 0  # events published
+    connects: int = 0  # successful connections
+    reconnects: int = 0  # successful connections after the first
+
+    @staticmethod
+    def total(many: Sequence[DeviceStats]) -> DeviceStats:
+        out = DeviceStats()
+        for item in fields(DeviceStats):
+            setattr(out, item.name, sum(getattr(s, item.name) for s in many))
+        return out
+
+
+class SimulatedDevice:
+    """One pod or fabric: ``async with SimulatedDevice(config, broker_url) as device: ...``.
+
+    ``await start()`` / ``await stop()`` do the same without a block. By default the device
+    samples on a clock of its own; a fleet passes ``clock=False`` and calls ``tick`` itself.
+    """
+
+    def __init__(
+        self,
+        config: DeviceConfig,
+        broker_url: str,
+        *,
+        faults: Faults | None = None,
+        start_delay_s: float = 0.0,
+    ) -> None:
+        self.config = config
+        self.device_id = config.device_id
+        self.host, self.port = parse_broker_url(broker_url)
+        self.faults = FaultInjector(faults or Faults(), config.seed)
+        self.stats = DeviceStats()
+        self.connected = asyncio.Event()  # set while the session is up
+        self.disconnected = asyncio.Event()  # set while it is not
+        self.disconnected.set()
+        self.paired = False
+        self.actuators: dict[str, float] = {
+            name: 0.0 for name in ACTIONS[config.kind] if name in _LEVEL_ACTIONS
+        }
+        self.pace_hz: float | None = None
+        self.bd_seq: int | None = None  # of the current (or last) connection
+        self._next_bd_seq = 0
+        self._seq = 0
+        self._event_seq = 0
+        self._start_delay_s = start_delay_s
+        self._rng = random.Random(f"dreamcommons.backoff:{config.seed}")
+        self._sleeper = Sleeper(
+            config.seed,
+            acceleration=config.acceleration,
+            real_time_start=self._body_time(time.time()),
+        )
+        self._pending: list[BioSample] = []
+        # Devices of a fleet finish their batches on different ticks, not all on the same one.
+        self._batch_target = config.batch - self._rng.randrange(config.batch)
+        self._first_tick: float | None = None
+        self._outbox: asyncio.Queue[bytes] = asyncio.Queue(_OUTBOX_SIZE)
+        self._online = False
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._topics = {leaf: device_topic(config.device_id, leaf) for leaf in LEAVES}
+
+    @property
+    def kind(self) -> DeviceKind:
+        return self.config.kind
+
+    @property
+    def seq(self) -> int:
+        """The ``seq`` the next sample batch will carry."""
+        return self._seq
+
+    @property
+    def online(self) -> bool:
+        return self._online
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self, *, clock: bool = True) -> None:
+        """Run the device in a background task until ``stop()``."""
+        if self._task is not None:
+            raise RuntimeError(f"device {self.device_id} already started")
+        self._task = asyncio.create_task(self.run(clock=clock), name=f"device:{self.device_id}")
+
+    def request_stop(self) -> None:
+        """Ask the device to stop cleanly (``disconnected`` status, then DISCONNECT)."""
+        self._stopping.set()
+
+    async def stop(self, grace_s: float = 5.0) -> None:
+        """Stop cleanly, or cancel after ``grace_s`` seconds."""
+        self.request_stop()
+        task, self._task = self._task, None
+        if task is None:
+            return
+        try:
+            async with asyncio.timeout(grace_s):
+                await asyncio.shield(task)
+        except TimeoutError:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def __aenter__(self) -> SimulatedDevice:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def run(self, *, clock: bool = True) -> None:
+        """Keep the MQTT session up (and, with ``clock``, sample) until ``request_stop()``."""
+        async with asyncio.TaskGroup() as group:
+            ticker = None
+            if clock:
+                ticker = group.create_task(
+                    run_sample_clock([self], self.config.sample_hz),
+                    name=f"device:{self.device_id}:clock",
+                )
+            await self._stay_connected()
+            if ticker is not None:
+                ticker.cancel()
+
+    # --- sampling ----------------------------------------------------------------------------
+
+    def tick(self, now: float) -> None:
+        """Advance the sleeper to Unix time ``now`` and queue a batch when one is full."""
+        body_now = self._body_time(now)
+        sample = self._sleeper.advance(max(0.0, body_now - self._sleeper.real_time))
+        self.stats.samples += 1
+        if self._first_tick is None:
+            self._first_tick = now
+        if self.faults.stress_due(now - self._first_tick):
+            settings = self.faults.faults
+            self._sleeper.stress_episode(settings.stress_level, settings.stress_duration_s)
+        reading = self.faults.freeze(self._reading(sample, self.faults.device_time(now)))
+        try:
+            self._pending.append(BioSample.model_validate(reading))
+        except ValidationError:
+            self.stats.invalid_samples += 1
+            return
+        if len(self._pending) >= self._batch_target:
+            self._seal()
+
+    def _reading(self, sample: Sample, t: float) -> dict[str, object]:
+        if self.config.kind == "pod":
+            return {
+                "t": t,
+                "hr": sample.heart_rate,
+                "hrv": sample.hrv_rmssd,
+                "resp": sample.respiration_rate,
+                "phase": sample.breath_phase,
+                "eeg": (sample.eeg_delta, sample.eeg_theta, sample.eeg_alpha, sample.eeg_beta),
+                "move": sample.movement,
+            }
+        return {
+            "t": t,
+            "resp": sample.respiration_rate,
+            "phase": sample.breath_phase,
+            "move": sample.movement,
+            "temp": sample.skin_temp,
+        }
+
+    def _seal(self) -> None:
+        """Close the pending batch under the next ``seq``: send it, or drop and count it."""
+        seq, self._seq = self._seq, (self._seq + 1) % _SEQ_MODULUS
+        samples = tuple(self._pending)
+        self._pending.clear()
+        self._batch_target = self.config.batch
+        fate = self.faults.fate()
+        if fate == "drop":
+            self.stats.dropped_fault += 1
+            return
+        if not self._online or self.bd_seq is None:
+            self.stats.dropped_offline += 1
+            return
+        payload = pack(SampleBatch(seq=seq, bd_seq=self.bd_seq, samples=samples))
+        if fate == "garble":
+            payload = self.faults.garble(payload)
+            self.stats.garbled += 1
+        try:
+            self._outbox.put_nowait(payload)
+        except asyncio.QueueFull:
+            self.stats.dropped_backlog += 1
+
+    def _body_time(self, unix_time: float) -> float:
+        return unix_time * self.config.time_scale
+
+    # --- the MQTT session --------------------------------------------------------------------
+
+    async def _stay_connected(self) -> None:
+        delay = _BACKOFF_START_S
+        if self._start_delay_s > 0.0:
+            await self._sleep_unless_stopping(self._start_delay_s)
+        while not self._stopping.is_set():
+            connects = self.stats.connects
+            try:
+                await self._session()
+            except* (aiomqtt.MqttError, OSError) as group:
+                log.info("%s: connection lost (%s)", self.device_id, group.exceptions[0])
+            if self._stopping.is_set():
+                return
+            if self.stats.connects > connects:
+                delay = _BACKOFF_START_S  # it was up: start the backoff again from the bottom
+            pause = delay * self._rng.uniform(0.5, 1.0)
+            log.debug("%s: reconnecting in %.2fs", self.device_id, pause)
+            await self._sleep_unless_stopping(pause)
+            delay = min(_BACKOFF_CAP_S, delay * 2.0)
+
+    async def _sleep_unless_stopping(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._stopping.wait()
+
+    async def _session(self) -> None:
+        """One connection, from CONNECT (with its will) to a clean or broken end."""
+        bd_seq = self._next_bd_seq
+        will = aiomqtt.Will(
+            self._topics["status"],
+            pack(DeviceStatus(state="lost", bd_seq=bd_seq)),
+            qos=1,
+            retain=True,
+        )
+        async with aiomqtt.Client(
+            self.host,
+            self.port,
+            identifier=self.device_id,
+            will=will,
+            clean_session=True,
+            keepalive=_KEEPALIVE_S,
+            timeout=_MQTT_TIMEOUT_S,
+            max_queued_incoming_messages=_INBOX_SIZE,
+        ) as client:
+            self.bd_seq, self._next_bd_seq = bd_seq, (bd_seq + 1) % _BD_MODULUS
+            if self.stats.connects:
+                self.stats.reconnects += 1
+            self.stats.connects += 1
+            await client.subscribe(self._topics["commands"], qos=1)
+            await self._publish_birth(client)
+            await client.publish(
+                self._topics["status"],
+                pack(DeviceStatus(state="ready", bd_seq=bd_seq)),
+                qos=1,
+                retain=True,
+            )
+            log.info("%s: ready on %s:%d (bd_seq %d)", self.device_id, self.host, self.port, bd_seq)
+            try:
+                self._online = True
+                self.connected.set()
+                self.disconnected.clear()
+                async with asyncio.TaskGroup() as group:
+                    sender = group.create_task(
+                        self._send_batches(client), name=f"device:{self.device_id}:samples"
+                    )
+                    listener = group.create_task(
+                        self._listen(client), name=f"device:{self.device_id}:commands"
+                    )
+                    await self._stopping.wait()
+                    sender.cancel()
+                    listener.cancel()
+            finally:
+                self._online = False
+                self.connected.clear()
+                self.disconnected.set()
+                while not self._outbox.empty():
+                    self._outbox.get_nowait()
+                    self.stats.dropped_offline += 1
+            await client.publish(
+                self._topics["status"],
+                pack(DeviceStatus(state="disconnected", bd_seq=bd_seq)),
+                qos=1,
+                retain=True,
+                timeout=_GOODBYE_TIMEOUT_S,
+            )
+
+    async def _publish_birth(self, client: aiomqtt.Client) -> None:
+        if self.bd_seq is None:
+            return
+        birth = DeviceBirth(
+            kind=self.config.kind,
+            model=self.config.model,
+            firmware=FIRMWARE,
+            bd_seq=self.bd_seq,
+            sample_hz=self.config.sample_hz,
+            sensors=SENSORS[self.config.kind],
+            actions=ACTIONS[self.config.kind],
+            pairing_code=None if self.paired else self.config.pairing_code,
+        )
+        await client.publish(self._topics["birth"], pack(birth), qos=1, retain=True)
+
+    async def _send_batches(self, client: aiomqtt.Client) -> None:
+        topic = self._topics["samples"]
+        while True:
+            payload = await self._outbox.get()
+            await client.publish(topic, payload, qos=0)
+            self.stats.messages += 1
+
+    async def _listen(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            await self._on_command(client, message.payload)
+
+    # --- commands ----------------------------------------------------------------------------
+
+    async def _on_command(self, client: aiomqtt.Client, payload: object) -> None:
+        self.stats.commands += 1
+        try:
+            if not isinstance(payload, bytes | bytearray):
+                raise ProtocolError("a command must be a msgpack map")
+            command = unpack(payload, DeviceCommand)
+        except ProtocolError as error:
+            self.stats.commands_rejected += 1
+            ref = _readable_id(payload)
+            if ref is None:
+                await self._event(client, "fault", f"unreadable command: {error.message}")
+            else:
+                await self._ack(client, ref, error.message)
+            return
+        error_text = await self._execute(client, command)
+        if error_text is not None:
+            self.stats.commands_rejected += 1
+        await self._ack(client, command.id, error_text)
+
+    async def _execute(self, client: aiomqtt.Client, command: DeviceCommand) -> str | None:
+        """Carry out ``command``; the reason it was refused, or None."""
+        action, value = command.action, command.value
+        if action not in ACTIONS[self.config.kind]:
+            return (
+                f"{action} is not an action of a {self.config.kind} "
+                f"(it takes {', '.join(ACTIONS[self.config.kind])})"
+            )
+        if action in _LEVEL_ACTIONS:
+            if value is None:
+                return f"{action} needs a value in [0, 1]"
+            self.actuators[action] = value
+        elif action == "pace":
+            return self._pace(value, command.reference_time)
+        elif action in ("paired", "unpaired"):
+            self.paired = action == "paired"
+            await self._publish_birth(client)
+        return None
+
+    def _pace(self, hz: float | None, reference_time: float | None) -> str | None:
+        # The reference is an instant on the device's own (maybe skewed) clock: the body is
+        # paced from the moment that clock reads it, in true time.
+        now = self.faults.device_time(time.time())
+        reference = self.faults.true_time(now if reference_time is None else reference_time)
+        try:
+            self._sleeper.pace(hz, reference_time=self._body_time(reference))
+        except ValueError as error:
+            return str(error)
+        self.pace_hz = hz
+        return None
+
+    async def _ack(self, client: aiomqtt.Client, command_id: int, error: str | None) -> None:
+        ack = CommandAck(id=command_id, ok=error is None, error=_clip(error))
+        await client.publish(self._topics["acks"], pack(ack), qos=1)
+
+    async def _event(
+        self, client: aiomqtt.Client, kind: Literal["fault", "button", "info"], detail: str
+    ) -> None:
+        event = DeviceEvent(seq=self._event_seq, kind=kind, detail=_clip(detail) or "")
+        self._event_seq = (self._event_seq + 1) % _SEQ_MODULUS
+        self.stats.events += 1
+        await client.publish(self._topics["events"], pack(event), qos=1)
+
+
+def _clip(text: str | None, limit: int = 200) -> str | None:
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - 1] + "…"
+
+
+def _readable_id(payload: object) -> int | None:
+    """The ``id`` of a command that failed validation, if one can still be read from it."""
+    if not isinstance(payload, bytes | bytearray):
+        return None
+    try:
+        raw = msgpack.unpackb(payload, raw=False, strict_map_key=True)
+    except Exception:  # msgpack raises several unrelated types for bad input
+        return None
+    ref = raw.get("id") if isinstance(raw, dict) else None
+    if isinstance(ref, int) and not isinstance(ref, bool) and 0 <= ref < 2**53:
+        return ref
+    return None
+
+
+async def run_sample_clock(devices: Sequence[SimulatedDevice], hz: float) -> None:
+    """Tick every device ``hz`` times a second from this one task, until cancelled.
+
+    Ticks are scheduled on the loop's clock, so they do not drift; when the process falls more
+    than a period behind, the missed ticks are skipped rather than fired in a burst (each
+    sleeper then takes one longer step, which its exact integration allows).
+    """
+    period = 1.0 / hz
+    loop = asyncio.get_running_loop()
+    due = loop.time()
+    while True:
+        now = time.time()
+        for device in devices:
+            device.tick(now)
+        due += period
+        current = loop.time()
+        if current - due > period:
+            due = current
+        await asyncio.sleep(max(0.0, due - current))
