@@ -1,0 +1,150 @@
+// The dreamscape page: reads the mode and the session from the path, then wires the
+// connection (connection.js) to the canvas (render.js), the page around it (ui.js) and,
+// on /host/, the host's console (host.js).
+
+import { DreamConnection } from "/static/connection.js";
+import { askHostKey, forgetHostKey, HostConsole, hostKey } from "/static/host.js";
+import { NAME_MAX, ROLES } from "/static/protocol.js";
+import { DreamscapeRenderer } from "/static/render.js";
+import { DreamPage } from "/static/ui.js";
+
+const ROUTE = /^\/(s|watch|host)\/([a-z0-9][a-z0-9-]{0,63})$/;
+
+function sessionStorageOrNull() {
+  try {
+    return window.sessionStorage;
+  } catch {
+    return null; // storage disabled: no resume after a reload, nothing worse
+  }
+}
+
+/** A name for someone who gave none, kept for the tab so that a reload resumes them. */
+function guestName(storage) {
+  const key = "dreamcommons:guest";
+  let name = null;
+  try {
+    name = storage?.getItem(key) ?? null;
+    if (!name) {
+      name = `guest-${Math.floor(100 + Math.random() * 900)}`;
+      storage?.setItem(key, name);
+    }
+  } catch {
+    name ??= "guest"; // storage disabled: a guest all the same
+  }
+  return name;
+}
+
+/** { mode, session, role, name } from /s|watch|host/SESSION?name=...&role=... */
+export function route(location, storage) {
+  const match = ROUTE.exec(location.pathname);
+  if (!match) return null;
+  const [, mode, session] = match;
+  const params = new URLSearchParams(location.search);
+  const asked = params.get("role");
+  const fixed = { watch: "watcher", host: "host" }[mode];
+  const role = fixed ?? (ROLES.includes(asked) ? asked : "dreamer");
+  const fallback = { watch: "watcher", host: "host" }[mode] ?? guestName(storage);
+  const name = (params.get("name") ?? "").trim().slice(0, NAME_MAX) || fallback;
+  return { mode, session, role, name };
+}
+
+async function main() {
+  const storage = sessionStorageOrNull();
+  const where = route(window.location, storage);
+  if (where === null) {
+    window.location.replace("/");
+    return;
+  }
+  const page = new DreamPage(where);
+  const renderer = new DreamscapeRenderer(document.getElementById("dreamscape"));
+  renderer.setHint("connecting to the dream…");
+  renderer.start();
+
+  let key = null;
+  if (where.role === "host") {
+    key = hostKey(where.session, window.location, storage);
+    if (key === null) {
+      page.showConnection("waiting", "for the host key");
+      key = await askHostKey(where.session, storage);
+    }
+  }
+
+  let host = null;
+  let lastAck = null;
+  const scheme = window.location.protocol === "https:" ? "wss" : "ws";
+  const connection = new DreamConnection(
+    {
+      url: `${scheme}://${window.location.host}/${where.session}`,
+      session: where.session,
+      name: where.name,
+      role: where.role,
+      key,
+      storage,
+    },
+    {
+      onStatus(status, detail, error) {
+        page.showConnection(status, detail);
+        if (status === "connected") {
+          const quiet = where.role === "dreamer" || where.role === "waker" ? ": add a motif" : "";
+          renderer.setHint(`the dream is quiet${quiet}`);
+        } else if (["refused", "replaced", "removed"].includes(status)) {
+          page.showError(detail);
+          if (where.role === "host" && error?.code === "forbidden") {
+            forgetHostKey(where.session, storage);
+            page.showError(`${detail}. Reload the page to enter the key again.`);
+          }
+        }
+      },
+      onState(state) {
+        if (state.scene?.phase === "ended") renderer.setHint("the session has ended");
+        page.showState(state, connection.participant);
+        host?.showParticipants(state.participants, connection.participant);
+        renderer.update(state, connection.tickHz);
+      },
+      onReply(message, request) {
+        const what = request?.label ?? "request";
+        if (message.type === "ack") {
+          const merged = request?.type === "contribute" || request?.type === "whisper";
+          lastAck = merged ? { cid: message.cid, what } : null;
+          page.showStatus(merged ? `${what}: accepted, joining the dream…` : `${what}: done.`);
+        } else if (message.type === "paired") {
+          page.addDevice(message.device);
+          page.showStatus(`Paired ${message.device} (${message.kind}, ${message.model}).`);
+        } else if (message.type === "command_result") {
+          const outcome = message.ok ? "done" : `failed: ${message.error ?? "no reason given"}`;
+          host?.showCommandResult(`${message.action} on ${message.device}: ${outcome}`);
+        }
+      },
+      onApplied(cid) {
+        if (lastAck !== null && cid >= lastAck.cid) {
+          page.showStatus(`${lastAck.what}: in the dream.`);
+          lastAck = null;
+        }
+      },
+      onRefused(error, request) {
+        const what = request ? `${request.label}: refused` : "The server refused a request";
+        page.showError(`${what} (${error.code}): ${error.message}`);
+        if (request?.type === "command") host?.showCommandResult(`${request.label}: refused`);
+      },
+    },
+  );
+  page.bindControls({
+    contribute: (values) => connection.contribute(values),
+    whisper: (text) => connection.whisper(text),
+    share: (level) => connection.share(level),
+    pair: (code) => connection.pair(code),
+  });
+  if (where.role === "host") {
+    host = new HostConsole(page, {
+      host: (action, participant) => connection.host(action, participant),
+      command: (device, action, value) => connection.command(device, action, value),
+    });
+  }
+  window.addEventListener("pagehide", () => connection.stop());
+  window.addEventListener("pageshow", (event) => {
+    if (event.persisted) connection.start(); // back from the back-forward cache
+  });
+  connection.start();
+}
+
+main();

@@ -1,0 +1,287 @@
+// One participant's link to a session over a WebSocket: join, resume with the token kept per
+// tab, follow the dreamscape (asking for a snapshot after a gap), send requests with their
+// cids, and reconnect with jittered exponential backoff when the link drops.
+
+import { PROTOCOL_VERSION, StateTracker, SUBPROTOCOL } from "/static/protocol.js";
+
+// server/errors.py CloseCode: closes after which coming back would be wrong
+const CLOSE_REPLACED = 4003; // this identity was resumed in another tab
+const CLOSE_REMOVED = 4004; // the host took this participant out of the session
+const BACKOFF_FIRST_S = 0.25;
+const BACKOFF_CAP_S = 5;
+const SILENCE_LIMIT_MS = 6000; // a delta comes every tick: a long silence means a dead link
+
+/**
+ * Seconds before reconnect attempt `attempt` (0-based): 0.25 s doubling up to 5 s, each
+ * jittered by ±25 % (never above the cap) so that a crowd of pages does not return at once.
+ */
+export function backoffSeconds(attempt, random = Math.random) {
+  const base = Math.min(BACKOFF_CAP_S, BACKOFF_FIRST_S * 2 ** attempt);
+  return Math.min(BACKOFF_CAP_S, base * (0.75 + 0.5 * random()));
+}
+
+/** Who we are in one session, kept per tab so that a reload resumes the same participant. */
+class Identity {
+  constructor(storage, session, role, name) {
+    this.storage = storage;
+    this.key = `dreamcommons:${session}:${role}:${name}`;
+    let saved = {};
+    try {
+      saved = JSON.parse(storage?.getItem(this.key) ?? "{}") ?? {};
+    } catch {
+      saved = {}; // storage disabled or garbled: start afresh
+    }
+    this.resume = typeof saved.resume === "string" ? saved.resume : null;
+    this.nextCid = Number.isSafeInteger(saved.nextCid) && saved.nextCid > 0 ? saved.nextCid : 1;
+  }
+
+  takeCid() {
+    const cid = this.nextCid;
+    this.nextCid += 1;
+    this.save();
+    return cid;
+  }
+
+  save() {
+    try {
+      const saved = { resume: this.resume, nextCid: this.nextCid };
+      this.storage?.setItem(this.key, JSON.stringify(saved));
+    } catch {
+      // a full or disabled storage only costs the resume after a reload
+    }
+  }
+}
+
+/**
+ * One participant's link to a session. Handlers (all optional):
+ * onStatus(status, detail, error) with status connecting | connected | reconnecting | refused
+ * (error: the join's error frame) | replaced | removed;
+ * onState(state, why) after a welcome, an applied delta or a snapshot;
+ * onReply(message, request) for ack, paired and command_result; onApplied(cid);
+ * onRefused(error, request) for an error frame (request is null when it answers nothing we sent).
+ */
+export class DreamConnection {
+  constructor({ url, session, name, role, key = null, storage = null }, handlers = {}) {
+    this.url = url;
+    this.session = session;
+    this.name = name;
+    this.role = role;
+    this.key = key; // the host key, for role "host"
+    this.handlers = handlers;
+    this.identity = new Identity(storage, session, role, name);
+    this.participant = null;
+    this.tickHz = 10;
+    this.tracker = null;
+    this.ws = null;
+    this.joined = false;
+    this.attempt = 0;
+    this.stopped = false;
+    this.pending = new Map();
+    this.retryTimer = null;
+    this.lastFrameAt = 0;
+    this.watchdog = null;
+  }
+
+  get state() {
+    return this.tracker?.state ?? null;
+  }
+
+  start() {
+    this.stopped = false;
+    this.watchdog = setInterval(() => this.checkSilence(), 1000);
+    this.connect();
+  }
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    clearInterval(this.watchdog);
+    this.ws?.close(1000, "bye");
+  }
+
+  contribute({ motif, intensity, valence, arousal, private: secret = false }) {
+    const fields = { type: "contribute", motif, intensity, valence, arousal, private: secret };
+    return this.request(fields, secret ? `“${motif}” (private)` : `“${motif}”`);
+  }
+
+  share(level) {
+    return this.request({ type: "share", level }, `share ${Math.round(level * 100)} %`);
+  }
+
+  host(action, participant = null) {
+    const label = participant ? `${action} ${participant}` : action;
+    return this.request({ type: "host", action, participant }, label);
+  }
+
+  whisper(text) {
+    return this.request({ type: "whisper", text }, "whisper");
+  }
+
+  pair(code) {
+    return this.request({ type: "pair", code }, `pairing code ${code}`);
+  }
+
+  command(device, action, value) {
+    return this.request({ type: "command", device, action, value }, `${action} on ${device}`);
+  }
+
+  /** Send a request with a fresh cid; the cid, or null when not connected. */
+  request(fields, label) {
+    if (!this.joined) return null;
+    const cid = this.identity.takeCid();
+    this.pending.set(cid, { type: fields.type, label });
+    this.send({ ...fields, cid });
+    return cid;
+  }
+
+  send(message) {
+    this.ws?.send(JSON.stringify(message));
+  }
+
+  // --- the socket ------------------------------------------------------------------------
+
+  connect() {
+    this.emit("onStatus", this.attempt === 0 ? "connecting" : "reconnecting", "");
+    const ws = new WebSocket(this.url, SUBPROTOCOL);
+    this.ws = ws;
+    ws.addEventListener("open", () => this.join());
+    ws.addEventListener("message", (event) => {
+      if (this.ws !== ws) return;
+      this.lastFrameAt = performance.now();
+      this.onFrame(event.data);
+    });
+    ws.addEventListener("close", (event) => {
+      if (this.ws === ws) this.onClosed(event.code);
+    });
+  }
+
+  join() {
+    this.lastFrameAt = performance.now();
+    const join = {
+      type: "join",
+      v: PROTOCOL_VERSION,
+      session: this.session,
+      name: this.name,
+      role: this.role,
+      resume: this.identity.resume,
+    };
+    if (this.key !== null) join.key = this.key;
+    this.send(join);
+  }
+
+  onClosed(code) {
+    this.ws = null;
+    this.joined = false;
+    const lost = [...this.pending.values()];
+    this.pending.clear();
+    for (const request of lost) {
+      const error = { code: "connection_lost", message: "the connection dropped before an answer" };
+      this.emit("onRefused", error, request);
+    }
+    if (this.stopped) return;
+    if (code === CLOSE_REPLACED || code === CLOSE_REMOVED) {
+      this.stopped = true;
+      if (code === CLOSE_REMOVED) this.identity.resume = null; // the token is void now
+      this.identity.save();
+      const [status, why] = code === CLOSE_REPLACED
+        ? ["replaced", "this identity was resumed in another tab"]
+        : ["removed", "the host took you out of this session"];
+      this.emit("onStatus", status, why);
+      return;
+    }
+    const delay = backoffSeconds(this.attempt);
+    this.attempt += 1;
+    this.emit("onStatus", "reconnecting", `retrying in ${delay.toFixed(1)} s`);
+    this.retryTimer = setTimeout(() => this.connect(), delay * 1000);
+  }
+
+  checkSilence() {
+    const open = this.ws?.readyState === WebSocket.OPEN;
+    const limit = Math.max(SILENCE_LIMIT_MS, 5000 / this.tickHz);
+    if (open && performance.now() - this.lastFrameAt > limit) {
+      const ws = this.ws;
+      this.ws = null; // stop listening to it: its close may take long on a dead link
+      ws.close();
+      this.onClosed(1006);
+    }
+  }
+
+  onFrame(data) {
+    let message;
+    try {
+      message = JSON.parse(data);
+    } catch {
+      return; // the server only sends JSON; anything else is not ours to act on
+    }
+    switch (message?.type) {
+      case "welcome":
+        return this.onWelcome(message);
+      case "delta":
+        return this.onDelta(message);
+      case "snapshot":
+        if (this.tracker?.onSnapshot(message.state)) {
+          this.emit("onState", this.tracker.state, "snapshot");
+        }
+        return undefined;
+      case "ack":
+      case "paired":
+      case "command_result":
+        return this.emit("onReply", message, this.settle(message.cid));
+      case "error":
+        return this.onError(message);
+      default:
+        return undefined; // pong, or a message type newer than this page
+    }
+  }
+
+  onWelcome(message) {
+    this.joined = true;
+    this.attempt = 0;
+    this.participant = message.participant;
+    this.tickHz = message.tick_hz > 0 ? message.tick_hz : 10;
+    this.identity.resume = message.resume;
+    this.identity.save();
+    this.tracker = new StateTracker(message.state);
+    this.emit("onStatus", "connected", "");
+    this.emit("onState", this.tracker.state, "welcome");
+  }
+
+  onDelta(delta) {
+    if (!this.tracker) return;
+    const outcome = this.tracker.onDelta(delta);
+    if (outcome === "gap") this.send({ type: "resync" });
+    if (outcome !== "applied") return;
+    this.emit("onState", this.tracker.state, "delta");
+    const mine = delta.applied?.[this.participant];
+    if (mine !== undefined) this.emit("onApplied", mine);
+  }
+
+  onError(error) {
+    if (!this.joined) {
+      if (error.code === "bad_resume_token" && this.identity.resume !== null) {
+        // The server does not know us (it restarted, or forgot): join as someone new.
+        this.identity.resume = null;
+        this.identity.save();
+        this.join();
+        return;
+      }
+      // Any other refusal of a join would only repeat itself: stop and say why.
+      this.stopped = true;
+      this.emit("onStatus", "refused", `${error.code}: ${error.message}`, error);
+      this.ws?.close(1000, "refused");
+      return;
+    }
+    const request = typeof error.ref === "number" ? this.settle(error.ref) : null;
+    this.emit("onRefused", error, request);
+  }
+
+  settle(cid) {
+    const request = this.pending.get(cid) ?? null;
+    this.pending.delete(cid);
+    return request;
+  }
+
+  emit(handler, ...args) {
+    this.handlers[handler]?.(...args);
+  }
+}

@@ -1,0 +1,130 @@
+// The host's console: the host key, the session's arc (start, pause, resume, next phase,
+// end), harmonizing, taking someone out, and commands to the host's own devices.
+
+import { clone, el } from "/static/ui.js";
+import { ACTIONS, DEVICE_ID, HOST_ACTIONS } from "/static/protocol.js";
+
+const $ = (id) => document.getElementById(id);
+const CONFIRM_MS = 4000;
+
+/** The host key: from the address' #key=..., else kept for this tab, else null. */
+export function hostKey(session, location, storage) {
+  const storageKey = `dreamcommons:host-key:${session}`;
+  const fromHash = new URLSearchParams(location.hash.slice(1)).get("key");
+  if (fromHash) {
+    try {
+      storage?.setItem(storageKey, fromHash);
+    } catch {
+      // no storage: the key still works for this page
+    }
+    // Keep the key out of the address bar, where it would be copied along with the link.
+    window.history.replaceState(null, "", location.pathname + location.search);
+    return fromHash;
+  }
+  try {
+    return storage?.getItem(storageKey) ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Ask for the host key on the page; resolves with what the host typed. */
+export function askHostKey(session, storage) {
+  const panel = clone("key-template");
+  $("overview").append(panel);
+  const form = $("key-form");
+  $("key-input").focus();
+  return new Promise((resolve) => {
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const key = $("key-input").value.trim();
+      if (!key) return;
+      try {
+        storage?.setItem(`dreamcommons:host-key:${session}`, key);
+      } catch {
+        // no storage: the key still works for this page
+      }
+      form.closest("section").remove();
+      resolve(key);
+    });
+  });
+}
+
+/** Forget a key the server refused, so that the next load asks again. */
+export function forgetHostKey(session, storage) {
+  try {
+    storage?.removeItem(`dreamcommons:host-key:${session}`);
+  } catch {
+    // nothing kept, nothing to forget
+  }
+}
+
+/** A click that acts only when repeated within a few seconds, for what cannot be undone. */
+function confirmed(button) {
+  const question = button.dataset.confirm;
+  if (!question || button.dataset.armed === "yes") {
+    delete button.dataset.armed;
+    if (button.dataset.label) button.textContent = button.dataset.label;
+    return true;
+  }
+  button.dataset.label = button.textContent;
+  button.dataset.armed = "yes";
+  button.textContent = `${question} Click again`;
+  setTimeout(() => {
+    if (button.dataset.armed === "yes") {
+      delete button.dataset.armed;
+      button.textContent = button.dataset.label;
+    }
+  }, CONFIRM_MS);
+  return false;
+}
+
+export class HostConsole {
+  /** `page` is the DreamPage; `actions` has host(action, participant) and command(...). */
+  constructor(page, actions) {
+    this.page = page;
+    $("overview").append(clone("host-template"));
+    $("host-actions").addEventListener("click", (event) => {
+      const button = event.target.closest("button[data-action]");
+      if (!button || !HOST_ACTIONS.includes(button.dataset.action) || !confirmed(button)) return;
+      page.sent(actions.host(button.dataset.action), button.dataset.action);
+    });
+    $("remove-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const pid = $("remove-input").value;
+      if (!pid || !confirmed(event.submitter ?? event.currentTarget)) return;
+      page.sent(actions.host("remove", pid), `remove ${pid}`);
+    });
+    $("command-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const form = event.currentTarget;
+      const device = form.elements.device.value.trim();
+      const action = form.elements.action.value;
+      if (!DEVICE_ID.test(device) || !ACTIONS.includes(action)) {
+        page.showError("Name one of your devices (its id, like pod-lyra) and an action.");
+        return;
+      }
+      const value = Number(form.elements.value.value);
+      if (page.sent(actions.command(device, action, value), `${action} on ${device}`)) {
+        this.showCommandResult(`${action} on ${device}: waiting for the device…`);
+      }
+    });
+  }
+
+  /** Keep the list of people the host may remove in step with the dreamscape. */
+  showParticipants(people, me) {
+    const select = $("remove-input");
+    const wanted = people.filter((p) => p.id !== me);
+    const signature = wanted.map((p) => `${p.id}:${p.name}`).join("\n");
+    if (select.dataset.signature === signature) return;
+    const chosen = select.value;
+    const options = wanted.map((p) => el("option", { value: p.id }, `${p.name} (${p.id})`));
+    select.replaceChildren(...options);
+    if (wanted.some((p) => p.id === chosen)) select.value = chosen;
+    select.dataset.signature = signature;
+  }
+
+  showCommandResult(text) {
+    $("command-result").textContent = text;
+  }
+}

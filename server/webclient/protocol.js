@@ -1,0 +1,71 @@
+// The dreamcommons wire protocol as the browser speaks it (JSON text frames over the
+// "dreamcommons.v1.json" subprotocol): its constants, how a delta applies to the dreamscape,
+// and sequence tracking. Mirrors server/protocol.py (DreamscapeState.apply) and
+// client/tracker.py; connection.js carries it over a WebSocket.
+
+export const SUBPROTOCOL = "dreamcommons.v1.json";
+export const PROTOCOL_VERSION = 1;
+export const SESSION_ID = /^[a-z0-9][a-z0-9-]{0,63}$/;
+export const MOTIF_NAME = /^[a-z][a-z0-9-]{0,31}$/;
+export const PAIR_CODE = /^[A-Z0-9]{6}$/;
+export const DEVICE_ID = /^[a-z0-9][a-z0-9-]{2,47}$/;
+export const WHISPER_MAX = 280;
+export const NAME_MAX = 32;
+export const ROLES = ["dreamer", "waker", "watcher"]; // a host joins at /host/ with the key
+export const ACTIONS = ["light", "sound", "pace", "warmth", "pressure"];
+export const HOST_ACTIONS = ["start", "pause", "resume", "advance", "end", "harmonize", "remove"];
+
+
+const byKey = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** The state after `delta`, exactly as DreamscapeState.apply computes it. */
+export function applyDelta(state, delta) {
+  const motifs = new Map(state.motifs.map((m) => [m.name, m]));
+  for (const name of delta.removed ?? []) motifs.delete(name);
+  for (const m of delta.motifs ?? []) motifs.set(m.name, m);
+  const people = new Map(state.participants.map((p) => [p.id, p]));
+  for (const id of delta.left ?? []) people.delete(id);
+  for (const p of delta.participants ?? []) people.set(p.id, p);
+  const limit = state.whisper_limit;
+  const whispers = limit ? [...state.whispers, ...(delta.whispers ?? [])].slice(-limit) : [];
+  return {
+    ...state,
+    seq: delta.seq,
+    t: delta.t,
+    motifs: [...motifs.keys()].sort(byKey).map((k) => motifs.get(k)),
+    mood: delta.mood ?? state.mood,
+    scene: delta.scene ?? state.scene,
+    whispers,
+    participants: [...people.keys()].sort(byKey).map((k) => people.get(k)),
+  };
+}
+
+/** Applies deltas in order, notices gaps, and takes the snapshot that heals one. */
+export class StateTracker {
+  constructor(state) {
+    this.state = state;
+    this.awaitingSnapshot = false;
+    this.gaps = 0;
+  }
+
+  /** "applied", "stale" (already held), "gap" (ask for a snapshot) or "waiting" (asked). */
+  onDelta(delta) {
+    if (this.awaitingSnapshot) return "waiting";
+    if (delta.seq <= this.state.seq) return "stale";
+    if (delta.seq !== this.state.seq + 1) {
+      this.awaitingSnapshot = true;
+      this.gaps += 1;
+      return "gap";
+    }
+    this.state = applyDelta(this.state, delta);
+    return "applied";
+  }
+
+  /** Take the snapshot unless it is older than what we hold; true when taken. */
+  onSnapshot(state) {
+    this.awaitingSnapshot = false;
+    if (state.seq < this.state.seq) return false;
+    this.state = state;
+    return true;
+  }
+}

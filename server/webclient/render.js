@@ -1,0 +1,237 @@
+// The dreamscape on a canvas: each motif a soft glowing blob, eased from the last state to
+// the newest over one tick so that motion stays smooth between the server's ticks; the
+// background's hue follows the mood's valence, the blobs' gentle pulse the mood's arousal
+// (in step while harmonizing, softer as the room is calmed), and a fractured scene shows
+// its regions as rings the motifs gather in.
+// Everything drawn here is pixels (motif names via fillText), so no text can become markup.
+
+const TAU = Math.PI * 2;
+const FADE_MS = 600; // how long a removed motif takes to fade out
+const reducedMotion = window.matchMedia?.("(prefers-reduced-motion: reduce)").matches ?? false;
+
+const lerp = (a, b, k) => a + (b - a) * k;
+const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
+
+/** Radius as a fraction of the canvas' shorter side: area grows with weight (sqrt scale). */
+export function radiusFraction(weight) {
+  return clamp(0.035 + 0.085 * Math.sqrt(Math.max(0, weight)), 0.035, 0.3);
+}
+
+/** A stable small number per name, so that blobs pulse out of step with each other. */
+function phaseOffset(name) {
+  let h = 0;
+  for (let i = 0; i < name.length; i += 1) h = (h * 31 + name.charCodeAt(i)) >>> 0;
+  return (h % 1000) / 1000 * TAU;
+}
+
+function rgb(colour) {
+  const n = Number.parseInt(colour.slice(1), 16);
+  return Number.isNaN(n) ? [200, 200, 220] : [(n >> 16) & 255, (n >> 8) & 255, n & 255];
+}
+
+function look(motif) {
+  return { x: motif.x, y: motif.y, size: radiusFraction(motif.weight), alpha: motif.intensity };
+}
+
+export class DreamscapeRenderer {
+  constructor(canvas) {
+    this.canvas = canvas;
+    this.ctx = canvas.getContext("2d");
+    this.blobs = new Map(); // name -> { from, to, rgb, offset, dying }
+    this.mood = { from: { valence: 0, arousal: 0 }, to: { valence: 0, arousal: 0 } };
+    this.startedAt = 0;
+    this.durationMs = 100;
+    this.pulse = 0;
+    this.lastFrame = 0;
+    this.hint = "";
+    this.running = false;
+    this.sky = null;
+    this.scene = null;
+  }
+
+  start() {
+    this.running = true;
+    requestAnimationFrame((now) => this.frame(now));
+  }
+
+  stop() {
+    this.running = false;
+  }
+
+  setHint(text) {
+    this.hint = text;
+  }
+
+  /** A new state arrived: ease from what is on screen now towards it over one tick. */
+  update(state, tickHz) {
+    const now = performance.now();
+    const k = this.progress(now);
+    this.durationMs = 1000 / (tickHz > 0 ? tickHz : 10);
+    this.startedAt = now;
+    const seen = new Set();
+    for (const motif of state.motifs) {
+      seen.add(motif.name);
+      const blob = this.blobs.get(motif.name);
+      const target = look(motif);
+      if (blob === undefined) {
+        this.blobs.set(motif.name, {
+          from: { ...target, size: 0, alpha: 0 },
+          to: target,
+          rgb: rgb(motif.colour),
+          offset: phaseOffset(motif.name),
+          dying: 0,
+        });
+      } else {
+        blob.from = this.blend(blob, k);
+        blob.to = target;
+        blob.rgb = rgb(motif.colour);
+        blob.dying = 0;
+      }
+    }
+    for (const [name, blob] of this.blobs) {
+      if (seen.has(name) || blob.dying) continue;
+      blob.from = this.blend(blob, k);
+      blob.to = { ...blob.from, alpha: 0 };
+      blob.dying = now;
+    }
+    this.mood.from = this.moodAt(k);
+    this.mood.to = { valence: state.mood.valence, arousal: state.mood.arousal };
+    this.scene = state.scene ?? null;
+  }
+
+  progress(now) {
+    return clamp((now - this.startedAt) / this.durationMs, 0, 1);
+  }
+
+  blend(blob, k) {
+    if (blob.dying) k = clamp((performance.now() - blob.dying) / FADE_MS, 0, 1);
+    const { from, to } = blob;
+    return {
+      x: lerp(from.x, to.x, k),
+      y: lerp(from.y, to.y, k),
+      size: lerp(from.size, to.size, k),
+      alpha: lerp(from.alpha, to.alpha, k),
+    };
+  }
+
+  moodAt(k) {
+    const { from, to } = this.mood;
+    return {
+      valence: lerp(from.valence, to.valence, k),
+      arousal: lerp(from.arousal, to.arousal, k),
+    };
+  }
+
+  fitCanvas() {
+    const ratio = window.devicePixelRatio || 1;
+    const width = Math.round(this.canvas.clientWidth * ratio);
+    const height = Math.round(this.canvas.clientHeight * ratio);
+    if (this.canvas.width !== width || this.canvas.height !== height) {
+      this.canvas.width = width;
+      this.canvas.height = height;
+    }
+    return ratio;
+  }
+
+  frame(now) {
+    if (!this.running) return;
+    const dt = this.lastFrame ? Math.min(0.1, (now - this.lastFrame) / 1000) : 0;
+    this.lastFrame = now;
+    const ratio = this.fitCanvas();
+    const k = this.progress(now);
+    const mood = this.moodAt(k);
+    this.pulse = (this.pulse + dt * TAU * (0.08 + 0.45 * mood.arousal)) % TAU;
+    this.drawBackground(mood);
+    if (this.scene?.fractured) this.drawRegions(ratio);
+    this.drawBlobs(k, ratio);
+    requestAnimationFrame((t) => this.frame(t));
+  }
+
+  /** The mood's sky, repainted only when its hue or the canvas size changes (it is costly). */
+  drawBackground(mood) {
+    const { ctx, canvas } = this;
+    const { width, height } = canvas;
+    // valence -1: dusky violet (275); 0: night blue (220); +1: dawn teal-green (160)
+    const hue = Math.round(220 - (mood.valence >= 0 ? 60 : 55) * mood.valence);
+    const sky = this.sky;
+    if (!sky || sky.hue !== hue || sky.canvas.width !== width || sky.canvas.height !== height) {
+      const layer = sky?.canvas ?? document.createElement("canvas");
+      layer.width = width;
+      layer.height = height;
+      const paint = layer.getContext("2d");
+      const gradient = paint.createRadialGradient(
+        width / 2, height * 0.45, 0, width / 2, height / 2, Math.hypot(width, height) / 1.6,
+      );
+      gradient.addColorStop(0, `hsl(${hue} 45% 16%)`);
+      gradient.addColorStop(1, `hsl(${hue + 20} 55% 4%)`);
+      paint.fillStyle = gradient;
+      paint.fillRect(0, 0, width, height);
+      this.sky = { canvas: layer, hue };
+    }
+    ctx.globalCompositeOperation = "copy";
+    ctx.drawImage(this.sky.canvas, 0, 0);
+  }
+
+  drawRegions(ratio) {
+    const { ctx, canvas } = this;
+    const side = Math.min(canvas.width, canvas.height);
+    ctx.globalCompositeOperation = "source-over";
+    ctx.strokeStyle = "rgba(255, 255, 255, 0.22)";
+    ctx.lineWidth = 1.5 * ratio;
+    ctx.setLineDash([6 * ratio, 8 * ratio]);
+    for (const region of this.scene.regions) {
+      ctx.beginPath();
+      ctx.arc(region.x * canvas.width, region.y * canvas.height, 0.16 * side, 0, TAU);
+      ctx.stroke();
+    }
+    ctx.setLineDash([]);
+  }
+
+  drawBlobs(k, ratio) {
+    const { ctx, canvas } = this;
+    const { width, height } = canvas;
+    const side = Math.min(width, height);
+    const labels = [];
+    const amplitude = 0.06 * (1 - 0.5 * (this.scene?.calm ?? 0));
+    const spread = this.scene?.harmonizing ? 0 : 1; // harmonizing: every blob breathes in step
+    ctx.globalCompositeOperation = "lighter";
+    for (const [name, blob] of this.blobs) {
+      const shown = this.blend(blob, k);
+      if (blob.dying && shown.alpha <= 0.01) {
+        this.blobs.delete(name);
+        continue;
+      }
+      const swell = reducedMotion ? 1 : 1 + amplitude * Math.sin(this.pulse + blob.offset * spread);
+      const r = Math.max(1, shown.size * side * swell);
+      const x = shown.x * width;
+      const y = shown.y * height;
+      const [red, green, blue] = blob.rgb;
+      const a = 0.25 + 0.7 * clamp(shown.alpha, 0, 1);
+      const glow = ctx.createRadialGradient(x, y, 0, x, y, r);
+      glow.addColorStop(0, `rgba(${red}, ${green}, ${blue}, ${a})`);
+      glow.addColorStop(0.45, `rgba(${red}, ${green}, ${blue}, ${a * 0.55})`);
+      glow.addColorStop(1, `rgba(${red}, ${green}, ${blue}, 0)`);
+      ctx.fillStyle = glow;
+      ctx.beginPath();
+      ctx.arc(x, y, r, 0, TAU);
+      ctx.fill();
+      labels.push({ name, x, y, alpha: shown.alpha });
+    }
+    ctx.globalCompositeOperation = "source-over";
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    ctx.font = `500 ${Math.round(13 * ratio)}px system-ui, sans-serif`;
+    ctx.shadowColor = "rgba(0, 0, 0, 0.7)";
+    ctx.shadowBlur = 4 * ratio;
+    for (const label of labels) {
+      ctx.fillStyle = `rgba(255, 255, 255, ${0.35 + 0.6 * clamp(label.alpha, 0, 1)})`;
+      ctx.fillText(label.name, label.x, label.y);
+    }
+    if (this.blobs.size === 0 && this.hint) {
+      ctx.fillStyle = "rgba(255, 255, 255, 0.55)";
+      ctx.font = `italic ${Math.round(16 * ratio)}px system-ui, sans-serif`;
+      ctx.fillText(this.hint, width / 2, height / 2);
+    }
+    ctx.shadowBlur = 0;
+  }
+}

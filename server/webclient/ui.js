@@ -1,0 +1,248 @@
+// The page around the canvas: lists that mirror the dreamscape, the connection state, the
+// contribution and host forms, and the lines that tell the user what happened. Every piece
+// of data reaches the DOM as text (textContent), never as markup.
+
+import { MOTIF_NAME, PAIR_CODE, WHISPER_MAX } from "/static/protocol.js";
+
+const $ = (id) => document.getElementById(id);
+
+/** A fresh copy of a <template>'s content. */
+export const clone = (id) => $(id).content.cloneNode(true);
+
+/** An element with attributes and children; strings become text nodes, never HTML. */
+export function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
+  for (const child of children) {
+    node.append(typeof child === "string" ? document.createTextNode(child) : child);
+  }
+  return node;
+}
+
+/**
+ * Make `list` show `items` in order, reusing each item's element by key and rebuilding it only
+ * when its signature changes, so that 10 updates a second do not churn the DOM.
+ */
+function syncList(list, items, keyOf, signatureOf, build) {
+  const old = new Map([...list.children].map((child) => [child.dataset.key, child]));
+  const stale = [];
+  items.forEach((item, index) => {
+    const key = keyOf(item);
+    const signature = signatureOf(item);
+    let node = old.get(key);
+    old.delete(key);
+    if (node === undefined || node.dataset.signature !== signature) {
+      if (node !== undefined) stale.push(node);
+      node = build(item);
+      node.dataset.key = key;
+      node.dataset.signature = signature;
+    }
+    const here = list.children[index] ?? null;
+    if (here !== node) list.insertBefore(node, here);
+  });
+  for (const node of [...stale, ...old.values()]) node.remove();
+}
+
+const percent = (v) => `${Math.round(v * 100)} %`;
+
+function feeling(valence) {
+  if (valence > 0.25) return "bright";
+  if (valence < -0.25) return "dark";
+  return "even";
+}
+
+export class DreamPage {
+  constructor({ mode, session, role }) {
+    this.mode = mode;
+    this.role = role;
+    this.me = null;
+    const modes = { s: "dreamscape", watch: "watching", host: "host console" };
+    $("mode-label").textContent = modes[mode];
+    $("session-label").textContent = session;
+    document.title = `${session} · dreamcommons`;
+    const side = $("side");
+    if (role === "dreamer" || role === "waker") side.append(clone("controls-template"));
+    if (role !== "watcher") side.append(clone("devices-template"));
+    document.body.dataset.mode = mode;
+    document.body.dataset.role = role;
+  }
+
+  showConnection(status, detail) {
+    const state = $("connection-state");
+    state.textContent = status;
+    state.dataset.state = status;
+    document.body.dataset.connection = status;
+    $("connection-detail").textContent = detail;
+  }
+
+  showState(state, me) {
+    this.me = me;
+    $("seq").textContent = String(state.seq);
+    this.showMotifs(state.motifs);
+    this.showParticipants(state.participants);
+    this.showWhispers(state.whispers);
+    this.showScene(state.scene);
+  }
+
+  /** The session's arc and the dream rules' state, in words, in the top bar. */
+  showScene(scene) {
+    const line = $("scene");
+    if (!scene) {
+      line.textContent = "";
+      return;
+    }
+    const parts = [scene.paused ? `${scene.phase} (paused)` : scene.phase];
+    if (scene.phase_remaining_s !== null && scene.phase_remaining_s !== undefined) {
+      const left = Math.round(scene.phase_remaining_s);
+      parts.push(`${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")} left`);
+    }
+    const coherence = scene.coherence === null ? "—" : scene.coherence.toFixed(2);
+    parts.push(`coherence ${coherence} (${scene.sleepers} sleepers)`);
+    if (scene.fractured) parts.push(`FRACTURED into ${scene.regions.length} regions`);
+    if (scene.harmonizing) parts.push("harmonizing");
+    if (scene.calm > 0) parts.push(`calming ${Math.round(scene.calm * 100)} %`);
+    line.textContent = parts.join(" · ");
+    line.dataset.phase = scene.phase;
+    line.dataset.fractured = String(scene.fractured);
+    document.body.dataset.fractured = String(scene.fractured);
+  }
+
+  showMotifs(motifs) {
+    $("motifs-empty").hidden = motifs.length > 0;
+    syncList(
+      $("motif-list"),
+      motifs,
+      (m) => m.name,
+      (m) => `${m.colour} ${m.weight.toFixed(2)} ${m.intensity.toFixed(2)} ${feeling(m.valence)}`,
+      (m) => {
+        const item = el(
+          "li",
+          { "data-motif": m.name, "data-x": m.x, "data-y": m.y },
+          el("span", { class: "swatch", "aria-hidden": "true" }),
+          el("span", { class: "name" }, m.name),
+          el("span", { class: "muted" }, ` ${m.weight.toFixed(2)} · ${percent(m.intensity)}`),
+          el("span", { class: "muted" }, ` · ${feeling(m.valence)}`),
+        );
+        item.firstElementChild.style.backgroundColor = m.colour;
+        return item;
+      },
+    );
+    const names = $("motif-names");
+    if (names) {
+      const known = new Set([...names.children].map((o) => o.value));
+      for (const m of motifs) if (!known.has(m.name)) names.append(el("option", { value: m.name }));
+    }
+    const byName = new Map(motifs.map((m) => [m.name, m]));
+    for (const item of $("motif-list").children) {
+      const m = byName.get(item.dataset.key);
+      if (m) Object.assign(item.dataset, { x: m.x, y: m.y });
+    }
+  }
+
+  showParticipants(people) {
+    syncList(
+      $("participants"),
+      people,
+      (p) => p.id,
+      (p) => JSON.stringify([p.name, p.role, p.present, p.devices, p.id === this.me]),
+      (p) => {
+        const devices = p.devices === 1 ? "1 device" : `${p.devices} devices`;
+        const item = el(
+          "li",
+          { "data-pid": p.id, "data-role": p.role, "data-present": p.present },
+          el("span", { class: "name" }, p.name),
+          el("span", { class: `role ${p.role}` }, p.role),
+          el("span", { class: "muted" }, devices),
+        );
+        if (!p.present) item.append(el("span", { class: "away" }, "away"));
+        if (p.id === this.me) item.append(el("span", { class: "you" }, "you"));
+        if (this.mode === "host") item.append(el("span", { class: "muted pid" }, p.id));
+        return item;
+      },
+    );
+  }
+
+  showWhispers(whispers) {
+    $("whispers-empty").hidden = whispers.length > 0;
+    const newest = [...whispers].reverse();
+    syncList(
+      $("whispers"),
+      newest,
+      (w) => `${w.participant}@${w.t}:${w.text}`,
+      () => "",
+      (w) => el("li", {}, el("span", { class: "who" }, w.name), el("span", {}, w.text)),
+    );
+  }
+
+  showError(text) {
+    $("error-line").textContent = text;
+    $("status-line").textContent = "";
+  }
+
+  showStatus(text) {
+    $("status-line").textContent = text;
+    $("error-line").textContent = "";
+  }
+
+  /** Say what became of a request sent as `cid` (null: not sent); true when it was sent. */
+  sent(cid, what) {
+    if (cid === null) this.showError(`Not connected: ${what} was not sent.`);
+    else this.showStatus(`${what}: sent, waiting for the server…`);
+    return cid !== null;
+  }
+
+  addDevice(device) {
+    $("my-devices")?.append(el("li", {}, device));
+    $("device-ids")?.append(el("option", { value: device }));
+  }
+
+  /** Wire the forms to `actions` (contribute, whisper, share, pair); each returns a cid. */
+  bindControls(actions) {
+    const sent = (cid, what) => this.sent(cid, what);
+    $("contribute-form")?.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const form = event.currentTarget;
+      const motif = form.elements.motif.value.trim().toLowerCase().replace(/\s+/g, "-");
+      if (!MOTIF_NAME.test(motif)) {
+        this.showError("A motif is one word: a-z, digits and dashes, starting with a letter.");
+        return;
+      }
+      const values = {
+        motif,
+        intensity: Number(form.elements.intensity.value),
+        valence: Number(form.elements.valence.value),
+        arousal: Number(form.elements.arousal.value),
+        private: form.elements.private.checked,
+      };
+      if (sent(actions.contribute(values), `“${motif}”`)) form.elements.motif.value = "";
+    });
+    $("whisper-form")?.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const input = event.currentTarget.elements.text;
+      const text = input.value.trim();
+      if (!text || text.length > WHISPER_MAX) {
+        this.showError(`A whisper is 1 to ${WHISPER_MAX} characters.`);
+        return;
+      }
+      if (sent(actions.whisper(text), "whisper")) input.value = "";
+    });
+    $("pair-form")?.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const input = event.currentTarget.elements.code;
+      const code = input.value.trim().toUpperCase();
+      if (!PAIR_CODE.test(code)) {
+        this.showError("A pairing code is the 6 letters and digits your device shows.");
+        return;
+      }
+      if (sent(actions.pair(code), `pairing code ${code}`)) input.value = "";
+    });
+    const share = $("share-input");
+    share?.addEventListener("input", () => {
+      $("share-value").textContent = `${Math.round(Number(share.value) * 100)} %`;
+    });
+    share?.addEventListener("change", () => {
+      const level = Number(share.value);
+      sent(actions.share(level), `share ${Math.round(level * 100)} %`);
+    });
+  }
+}

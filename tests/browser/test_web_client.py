@@ -1,0 +1,519 @@
+"""The browser client in a real Chromium: pages, static files, and the dream as people see it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Page, WebSocketRoute, expect
+
+from server.gateway import DreamServer
+from server.protocol import (
+    Delta,
+    DreamscapeState,
+    Mood,
+    MotifView,
+    ParticipantView,
+    RegionView,
+    SceneView,
+    WhisperView,
+)
+from server.web import WEBCLIENT
+from tests.browser.conftest import Pages, screenshot
+from tests.conftest import within
+from tests.processes import dreamcommons, free_port, read_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
+
+SERVER_DIR = Path(__file__).resolve().parents[2] / "server"
+
+
+def ms(seconds: float) -> float:
+    """A Playwright timeout (milliseconds) for a wait of ``seconds``, scaled like every wait."""
+    return within(seconds) * 1000
+
+
+# --- plain HTTP ---------------------------------------------------------------------------
+
+
+async def http_get(port: int, target: str) -> tuple[int, dict[str, str], bytes]:
+    """GET ``target`` exactly as written (no client-side normalising of dots or escapes)."""
+    async with asyncio.timeout(within(5)):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {}
+        for line in lines[1:]:
+            if ":" in line:
+                name, value = line.split(":", 1)
+                headers[name.strip().lower()] = value.strip()
+        body = await reader.readexactly(int(headers.get("content-length", "0")))
+        writer.close()
+        await writer.wait_closed()
+    return int(lines[0].split()[1]), headers, body
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/", "text/html; charset=utf-8"),
+        ("/s/commons", "text/html; charset=utf-8"),
+        ("/watch/commons", "text/html; charset=utf-8"),
+        ("/host/night-owls-2", "text/html; charset=utf-8"),
+        ("/static/app.js", "text/javascript; charset=utf-8"),
+        ("/static/protocol.js", "text/javascript; charset=utf-8"),
+        ("/static/connection.js", "text/javascript; charset=utf-8"),
+        ("/static/host.js", "text/javascript; charset=utf-8"),
+        ("/static/render.js", "text/javascript; charset=utf-8"),
+        ("/static/ui.js", "text/javascript; charset=utf-8"),
+        ("/static/join.js", "text/javascript; charset=utf-8"),
+        ("/static/style.css", "text/css; charset=utf-8"),
+        ("/static/favicon.svg", "image/svg+xml"),
+    ],
+)
+async def test_pages_and_static_files_have_their_type_and_strict_headers(
+    base_url: str, path: str, content_type: str
+) -> None:
+    port = int(base_url.rsplit(":", 1)[1])
+    status, headers, body = await http_get(port, path)
+    assert status == 200
+    assert headers["content-type"] == content_type
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["cache-control"] == "no-cache"
+    policy = headers["content-security-policy"]
+    assert "default-src 'self'" in policy
+    assert "connect-src 'self' ws: wss:" in policy
+    assert "unsafe" not in policy
+    assert len(body) == int(headers["content-length"]) > 0
+
+
+async def test_the_pages_have_no_inline_script_or_event_handler() -> None:
+    for page in WEBCLIENT.glob("*.html"):
+        html = page.read_text()
+        scripts = re.findall(r"<script\b[^>]*>", html)
+        assert scripts, page.name
+        assert all("src=" in tag for tag in scripts), page.name
+        assert not re.search(r"\son[a-z]+\s*=", html), page.name
+        assert "style=" not in html, page.name
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/static/../gateway.py",
+        "/static/%2e%2e/gateway.py",
+        "/static/%2E%2E%2Fgateway.py",
+        "/static/..%2f..%2fpyproject.toml",
+        "/static/vendor/../../web.py",
+        "/static/./app.js/../../gateway.py",
+        "/static//etc/passwd",
+        "/static/%5c..%5cweb.py",
+        "/static/..\\gateway.py",
+        "/s/../static/../gateway.py",
+    ],
+)
+async def test_path_traversal_is_refused(base_url: str, target: str) -> None:
+    assert (SERVER_DIR / "gateway.py").is_file()
+    port = int(base_url.rsplit(":", 1)[1])
+    status, _, body = await http_get(port, target)
+    assert status == 404
+    assert b"import" not in body
+
+
+@pytest.mark.parametrize(
+    "path", ["/s/", "/s/Commons", "/s/a_b", "/watch/commons/x", "/static/nope.js", "/elsewhere"]
+)
+async def test_unknown_paths_are_not_found(base_url: str, path: str) -> None:
+    port = int(base_url.rsplit(":", 1)[1])
+    status, _, _ = await http_get(port, path)
+    assert status == 404
+
+
+# --- the join page ------------------------------------------------------------------------
+
+
+async def test_the_join_page_navigates_to_the_dreamscape(pages: Pages, base_url: str) -> None:
+    page = await pages.open(f"{base_url}/")
+    await page.get_by_test_id("session-input").fill("Night Owls")
+    await page.get_by_test_id("name-input").fill("Zara")
+    await page.get_by_label("waker").check()
+    await screenshot(page, "join")
+    await page.get_by_test_id("join-button").click()
+    await page.wait_for_url(re.compile(r"/s/night-owls\?"), timeout=ms(10))
+    assert "name=Zara" in page.url
+    assert "role=waker" in page.url
+    await expect(page.get_by_test_id("connection-state")).to_have_text("connected", timeout=ms(10))
+    me = page.get_by_test_id("participants").locator("li", has_text="Zara")
+    await expect(me).to_have_attribute("data-role", "waker")
+
+
+# --- the dreamscape -----------------------------------------------------------------------
+
+
+async def open_dream(pages: Pages, url: str) -> Page:
+    page = await pages.open(url)
+    await expect(page.get_by_test_id("connection-state")).to_have_text("connected", timeout=ms(10))
+    return page
+
+
+async def contribute(page: Page, motif: str) -> None:
+    await page.get_by_test_id("motif-input").fill(motif)
+    await page.get_by_test_id("contribute-form").get_by_role("button").click()
+
+
+async def whisper(page: Page, text: str) -> None:
+    await page.get_by_test_id("whisper-input").fill(text)
+    await page.get_by_test_id("whisper-form").get_by_role("button").click()
+
+
+async def test_two_pages_share_one_dreamscape(pages: Pages, base_url: str) -> None:
+    lyra = await open_dream(pages, f"{base_url}/s/commons?name=Lyra")
+    kai = await open_dream(pages, f"{base_url}/s/commons?name=Kai&role=dreamer")
+    for page in (lyra, kai):
+        await expect(page.get_by_test_id("participants").locator("li")).to_have_count(2)
+
+    # Latency as the pages see it (one clock for both: the epoch in milliseconds), from Lyra's
+    # submit to the motif's list item appearing on Kai's page.
+    await lyra.evaluate(
+        """() => document.querySelector('[data-testid=contribute-form]').addEventListener(
+            'submit', () => { window.sentAt = performance.timeOrigin + performance.now(); },
+            { once: true })"""
+    )
+    await kai.evaluate(
+        """name => {
+            const list = document.querySelector('[data-testid=motif-list]');
+            window.seenAt = new Promise((resolve) => {
+                const watch = new MutationObserver(() => {
+                    if (list.querySelector(`li[data-motif="${name}"]`)) {
+                        watch.disconnect();
+                        resolve(performance.timeOrigin + performance.now());
+                    }
+                });
+                watch.observe(list, { childList: true });
+            });
+        }""",
+        "lantern",
+    )
+    await contribute(lyra, "lantern")
+    shown = kai.get_by_test_id("motif-list").locator('li[data-motif="lantern"]')
+    await expect(shown).to_be_attached(timeout=ms(10))
+    latency = (await kai.evaluate("window.seenAt") - await lyra.evaluate("window.sentAt")) / 1000
+    assert 0 < latency < within(1.0), f"the other page showed the motif after {latency:.2f} s"
+
+    # The canvas draws it too: the blob's centre glows well above the background.
+    glowing = """([x, y]) => {
+        const canvas = document.querySelector('[data-testid=dreamscape]');
+        const ctx = canvas.getContext('2d');
+        const at = (px, py) => ctx.getImageData(px, py, 1, 1).data.slice(0, 3)
+            .reduce((a, b) => a + b, 0);
+        return at(Math.round(x * canvas.width), Math.round(y * canvas.height))
+            > at(2, canvas.height - 2) + 120;
+    }"""
+    x = float(await shown.get_attribute("data-x") or "nan")
+    y = float(await shown.get_attribute("data-y") or "nan")
+    await kai.wait_for_function(glowing, arg=[x, y], timeout=ms(10))
+    await expect(lyra.get_by_test_id("status-line")).to_have_text(re.compile("lantern"))
+
+    seq = int(await kai.get_by_test_id("seq").inner_text())
+    await kai.wait_for_function(
+        "n => Number(document.querySelector('[data-testid=seq]').textContent) > n + 3",
+        arg=seq,
+        timeout=ms(10),
+    )
+    await screenshot(kai, "dreamscape")
+
+
+async def test_a_whisper_containing_html_shows_as_text(pages: Pages, base_url: str) -> None:
+    lyra = await open_dream(pages, f"{base_url}/s/whispers?name=Lyra")
+    kai = await open_dream(pages, f"{base_url}/s/whispers?name=<i>Kai</i>")
+    text = '<img src=x onerror="window.pwned=1"><b>bold</b> & <script>window.pwned=2</script>'
+    await whisper(lyra, text)
+    whispers = kai.get_by_test_id("whispers")
+    await expect(whispers.locator("li")).to_have_count(1, timeout=ms(10))
+    await expect(whispers.locator("li").first).to_contain_text(text)
+    assert await whispers.locator("img, b, script").count() == 0
+    assert await kai.evaluate("window.pwned") is None
+    assert await lyra.evaluate("window.pwned") is None
+    names = lyra.get_by_test_id("participants")
+    await expect(names).to_contain_text("<i>Kai</i>")
+    assert await names.locator("i").count() == 0
+
+
+async def test_a_reload_resumes_the_same_participant(pages: Pages, base_url: str) -> None:
+    page = await open_dream(pages, f"{base_url}/s/reload?name=Lyra")
+    mine = page.get_by_test_id("participants").locator("li", has_text="you")
+    pid = await mine.get_attribute("data-pid")
+    await page.reload()
+    await expect(page.get_by_test_id("connection-state")).to_have_text("connected", timeout=ms(10))
+    await expect(mine).to_have_attribute("data-pid", pid or "?")
+    await expect(page.get_by_test_id("participants").locator("li")).to_have_count(1)
+
+
+async def test_the_watch_page_updates_and_cannot_contribute(pages: Pages, base_url: str) -> None:
+    dreamer = await open_dream(pages, f"{base_url}/s/broadcast?name=Lyra")
+    watch = await pages.blank()
+    routes: list[WebSocketRoute] = []
+
+    def forward(page_side: WebSocketRoute) -> None:
+        routes.append(page_side.connect_to_server())  # frames flow as usual, and we may forge
+
+    await watch.route_web_socket(re.compile(r"/broadcast$"), forward)
+    await watch.goto(f"{base_url}/watch/broadcast")
+    await expect(watch.get_by_test_id("connection-state")).to_have_text("connected", timeout=ms(10))
+    for hidden in ("contribute-form", "motif-input", "whisper-input", "pair-input"):
+        assert await watch.get_by_test_id(hidden).count() == 0, hidden
+    await expect(watch.get_by_test_id("participants")).to_contain_text("watcher")
+
+    await contribute(dreamer, "river")
+    await whisper(dreamer, "the river remembers")
+    await expect(watch.locator('li[data-motif="river"]')).to_be_attached(timeout=ms(10))
+    await expect(watch.get_by_test_id("whispers")).to_contain_text("the river remembers")
+
+    forged = {"type": "contribute", "cid": 999, "motif": "flood", "intensity": 1.0}
+    routes[-1].send(json.dumps(forged))
+    await expect(watch.get_by_test_id("error-line")).to_contain_text("forbidden", timeout=ms(10))
+    assert await dreamer.locator('li[data-motif="flood"]').count() == 0
+    await screenshot(watch, "watch")
+
+
+async def test_the_host_console_runs_the_session(
+    pages: Pages, base_url: str, dream_server: DreamServer
+) -> None:
+    guest = await open_dream(pages, f"{base_url}/s/console?name=Kai")
+    key = dream_server.settings.host_key
+    host = await open_dream(pages, f"{base_url}/host/console?name=Vivienne#key={key}")
+    assert "key=" not in host.url  # the key leaves the address bar at once
+    people = host.get_by_test_id("participants").locator("li")
+    await expect(people).to_have_count(2)
+    await expect(people.filter(has_text="Vivienne")).to_have_attribute("data-role", "host")
+    assert await host.get_by_test_id("contribute-form").count() == 0  # hosts do not dream
+
+    scene = host.get_by_test_id("scene")
+    await expect(scene).to_have_attribute("data-phase", "gathering")
+    panel = host.get_by_test_id("host-panel")
+    await panel.get_by_role("button", name="Next phase").click()
+    await expect(scene).to_have_attribute("data-phase", "descent", timeout=ms(10))
+    await expect(guest.get_by_test_id("scene")).to_have_attribute("data-phase", "descent")
+    await panel.get_by_role("button", name="Pause").click()
+    await expect(scene).to_contain_text("(paused)", timeout=ms(10))
+
+    # Commands to the host's own devices: this server has no device broker, and says so.
+    await host.get_by_test_id("device-input").fill("pod-vivienne")
+    await host.get_by_test_id("action-input").select_option("light")
+    await host.get_by_test_id("command-form").get_by_role("button").click()
+    await expect(host.get_by_test_id("error-line")).to_contain_text("no_devices", timeout=ms(10))
+    await expect(host.get_by_test_id("command-result")).to_contain_text("refused")
+    await host.get_by_test_id("pair-input").fill("abc123")
+    await host.get_by_test_id("pair-form").get_by_role("button").click()
+    await expect(host.get_by_test_id("error-line")).to_contain_text("ABC123")
+    await screenshot(host, "host")
+
+    # Taking someone out needs a second click; then they are gone for good.
+    kai = await people.filter(has_text="Kai").get_attribute("data-pid")
+    await host.get_by_test_id("remove-input").select_option(value=kai)
+    remove = host.get_by_test_id("remove-form").get_by_role("button")
+    await remove.click()
+    await expect(remove).to_contain_text("Click again")
+    assert await people.count() == 2
+    await remove.click()
+    await expect(people).to_have_count(1, timeout=ms(10))
+    await expect(guest.get_by_test_id("connection-state")).to_have_text("removed")
+
+
+async def test_the_host_console_asks_for_the_key_and_refuses_a_wrong_one(
+    pages: Pages, base_url: str, dream_server: DreamServer
+) -> None:
+    wrong = await pages.open(f"{base_url}/host/keys#key=not-the-key")
+    await expect(wrong.get_by_test_id("connection-state")).to_have_text("refused", timeout=ms(10))
+    await expect(wrong.get_by_test_id("error-line")).to_contain_text("host key")
+
+    page = await pages.open(f"{base_url}/host/keys")
+    await expect(page.get_by_test_id("connection-state")).to_have_text("waiting")
+    await page.get_by_test_id("key-input").fill(dream_server.settings.host_key)
+    await page.get_by_test_id("key-form").get_by_role("button").click()
+    await expect(page.get_by_test_id("connection-state")).to_have_text("connected", timeout=ms(10))
+    await expect(page.get_by_test_id("key-form")).to_have_count(0)
+    await expect(page.get_by_test_id("host-panel")).to_be_visible()
+
+
+async def test_the_share_level_and_private_motifs_keep_a_dream_to_oneself(
+    pages: Pages, base_url: str
+) -> None:
+    lyra = await open_dream(pages, f"{base_url}/s/consent?name=Lyra")
+    kai = await open_dream(pages, f"{base_url}/s/consent?name=Kai")
+    await lyra.get_by_test_id("private-input").check()
+    await contribute(lyra, "secret")
+    await expect(lyra.get_by_test_id("status-line")).to_contain_text("private", timeout=ms(10))
+    await lyra.get_by_test_id("private-input").uncheck()
+    await contribute(lyra, "lantern")
+    motifs = kai.get_by_test_id("motif-list")
+    await expect(motifs.locator('li[data-motif="lantern"]')).to_be_attached(timeout=ms(10))
+    assert await motifs.locator('li[data-motif="secret"]').count() == 0
+
+    await lyra.get_by_test_id("share-input").fill("0")
+    await expect(lyra.get_by_test_id("status-line")).to_contain_text("share 0 %: done")
+    await expect(motifs.locator('li[data-motif="lantern"]')).to_have_count(0, timeout=ms(10))
+
+
+async def test_a_gap_in_the_deltas_is_healed_by_a_snapshot(pages: Pages, base_url: str) -> None:
+    page = await pages.blank()
+    resyncs: list[str] = []
+    dropped: list[int] = []
+
+    def lossy(page_side: WebSocketRoute) -> None:
+        server_side = page_side.connect_to_server()
+
+        def to_server(frame: str | bytes) -> None:
+            if isinstance(frame, str) and '"resync"' in frame:
+                resyncs.append(frame)
+            server_side.send(frame)
+
+        def to_page(frame: str | bytes) -> None:
+            message = json.loads(frame)
+            if message["type"] == "delta" and message["seq"] % 10 == 5 and not dropped:
+                dropped.append(message["seq"])  # lose one delta, once
+                return
+            page_side.send(frame)
+
+        page_side.on_message(to_server)
+        server_side.on_message(to_page)
+
+    await page.route_web_socket(re.compile(r"/gaps$"), lossy)
+    await page.goto(f"{base_url}/s/gaps?name=Lyra")
+    await expect(page.get_by_test_id("connection-state")).to_have_text("connected", timeout=ms(10))
+    await page.wait_for_function(
+        "() => Number(document.querySelector('[data-testid=seq]').textContent) > 20",
+        timeout=ms(10),
+    )
+    assert len(dropped) == 1
+    assert len(resyncs) == 1
+    await contribute(page, "moss")
+    await expect(page.locator('li[data-motif="moss"]')).to_be_attached(timeout=ms(10))
+
+
+async def test_a_fractured_scene_shows_its_regions(pages: Pages, base_url: str) -> None:
+    page = await pages.blank()
+    fractured = SceneView(
+        phase="dream", coherence=0.18, sleepers=4, fractured=True, harmonizing=True, calm=0.25,
+        regions=(
+            RegionView(id=0, x=0.3, y=0.35, participants=("p1",), motifs=("ember",)),
+            RegionView(id=1, x=0.7, y=0.65, participants=("p2",), motifs=()),
+        ),
+    ).model_dump(mode="json")  # fmt: skip
+
+    def fracturing(page_side: WebSocketRoute) -> None:
+        # Fracture needs sleepers breathing out of step; here the frames say it instead.
+        server_side = page_side.connect_to_server()
+        page_side.on_message(server_side.send)
+
+        def to_page(frame: str | bytes) -> None:
+            message = json.loads(frame)
+            if message["type"] == "delta":
+                message["scene"] = fractured
+            page_side.send(json.dumps(message))
+
+        server_side.on_message(to_page)
+
+    await page.route_web_socket(re.compile(r"/rift$"), fracturing)
+    await page.goto(f"{base_url}/s/rift?name=Lyra")
+    scene = page.get_by_test_id("scene")
+    await expect(scene).to_contain_text("FRACTURED into 2 regions", timeout=ms(10))
+    await expect(scene).to_contain_text("coherence 0.18 (4 sleepers)")
+    await expect(scene).to_contain_text("harmonizing")
+    await expect(scene).to_contain_text("calming 25 %")
+    await contribute(page, "ember")
+    await expect(page.locator('li[data-motif="ember"]')).to_be_attached(timeout=ms(10))
+    await screenshot(page, "fractured")
+
+
+async def test_deltas_apply_in_the_browser_as_on_the_server(pages: Pages, base_url: str) -> None:
+    def motif(name: str, weight: float) -> MotifView:
+        return MotifView(
+            name=name, colour="#aabbcc", weight=weight, intensity=0.5, valence=-0.2,
+            arousal=0.4, x=0.3, y=0.7,
+        )  # fmt: skip
+
+    def person(pid: str, present: bool = True) -> ParticipantView:
+        return ParticipantView(id=pid, name=pid.upper(), role="dreamer", present=present)
+
+    def said(text: str) -> WhisperView:
+        return WhisperView(participant="p1", name="P1", text=text, t=1.5)
+
+    state = DreamscapeState(
+        session="mirror", venue="sleep-commons", seq=4, t=0.4,
+        motifs=(motif("moon", 1.0), motif("river", 0.5)), whispers=(said("a"), said("b")),
+        whisper_limit=3, participants=(person("p1"), person("p10"), person("p2")),
+    )  # fmt: skip
+    deltas = [
+        Delta(
+            seq=5, t=0.5, motifs=(motif("river", 0.7), motif("fern", 0.1)), removed=("moon",),
+            mood=Mood(valence=0.3, arousal=0.2), whispers=(said("c"), said("d")),
+            scene=SceneView(phase="descent", coherence=0.2, sleepers=3, fractured=True,
+                            regions=(RegionView(id=0, x=0.3, y=0.4, participants=("p2",),
+                                                motifs=("fern",)),)),
+            participants=(person("p2", present=False), person("p3")), left=("p1",),
+            applied={"p2": 7},
+        ),
+        Delta(seq=6, t=0.6, removed=("nothing",), left=("p99",)),
+        Delta(seq=7, t=0.7, motifs=(motif("ash", 2.0),), whispers=(said("e"),)),
+    ]  # fmt: skip
+    expected = []
+    current = state
+    for delta in deltas:
+        current = current.apply(delta)
+        expected.append(current.model_dump(mode="json"))
+
+    page = await pages.open(f"{base_url}/")
+    outcome = await page.evaluate(
+        """async ([state, deltas]) => {
+            const { applyDelta, StateTracker } = await import('/static/protocol.js');
+            const { backoffSeconds } = await import('/static/connection.js');
+            const states = [];
+            let s = state;
+            for (const d of deltas) { s = applyDelta(s, d); states.push(s); }
+            const t = new StateTracker(state);
+            const early = [6, 5, 4].map((seq) => t.onDelta({ ...deltas[0], seq }));
+            const healed = t.onSnapshot({ ...state, seq: 6 });
+            const after = [6, 7].map((seq) => t.onDelta({ ...deltas[2], seq }));
+            const backoff = [0, 1, 4, 30].map((n) => [0, 1].map((r) => backoffSeconds(n, () => r)));
+            return { states, early, healed, after, gaps: t.gaps, backoff };
+        }""",
+        [state.model_dump(mode="json"), [delta.model_dump(mode="json") for delta in deltas]],
+    )
+    assert outcome["states"] == expected
+    assert outcome["early"] == ["gap", "waiting", "waiting"]
+    assert outcome["healed"] is True
+    assert outcome["after"] == ["stale", "applied"]
+    assert outcome["gaps"] == 1
+    assert outcome["backoff"] == [[0.1875, 0.3125], [0.375, 0.625], [3, 5], [3.75, 5]]
+
+
+# --- a server that goes away --------------------------------------------------------------
+
+
+async def test_the_page_reconnects_after_the_server_restarts(pages: Pages) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/s/phoenix?name=Lyra"
+    async with dreamcommons("host", "--port", str(port)) as first:
+        await read_until(first, "hosting", within(15))
+        page = await open_dream(pages, url)
+        await contribute(page, "ember")
+        await expect(page.locator('li[data-motif="ember"]')).to_be_attached(timeout=ms(10))
+        first.kill()
+        await first.wait()
+    state = page.get_by_test_id("connection-state")
+    await expect(state).to_have_text("reconnecting", timeout=ms(10))
+
+    async with dreamcommons("host", "--port", str(port)) as second:
+        await read_until(second, "hosting", within(15))
+        # The new process does not know the old resume token: the page joins afresh.
+        await expect(state).to_have_text("connected", timeout=ms(15))
+        await expect(page.locator('li[data-motif="ember"]')).to_have_count(0)
+        await contribute(page, "phoenix")
+        await expect(page.locator('li[data-motif="phoenix"]')).to_be_attached(timeout=ms(10))
+        await expect(page.get_by_test_id("participants").locator("li")).to_have_count(1)
+        await screenshot(page, "reconnected")
