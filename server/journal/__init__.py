@@ -1,0 +1,59 @@
+"""The journal: every event the engines consume, durable in groups, replayable and exportable.
+
+    async with Journal(path) as journal:
+        journal.record_session("commons", venue)
+        seq = journal.append("commons", event)   # after engine.apply(event) accepted it
+        journal.append("commons", Tick(t))       # for each engine.tick(t)
+        await journal.commit()                    # once per tick; then acknowledge
+        journal.snapshot("commons", seq_of_tick, engine)   # now and then, after a tick
+
+    for session in await journal.recover():
+        engine = restore(session)                 # snapshot + tail, replayed
+
+SQLite in WAL mode, one writer thread, one transaction per commit; see ``schema`` for the
+tables, ``replay`` for why a replay equals the recording, ``erase`` for erasure.
+"""
+
+from server.journal.codec import Erased, JournalEvent, Tick, decode_event, encode_event, kind_of
+from server.journal.erase import erase_participant
+from server.journal.errors import JournalCorrupt, JournalError, JournalUnavailable, SessionNotFound
+from server.journal.export import export
+from server.journal.reading import find_session, journal_sessions, read_sessions
+from server.journal.records import (
+    JournalStats,
+    RecoveredMember,
+    RecoveredSession,
+    SessionInfo,
+    token_hash,
+)
+from server.journal.replay import Replayer, play, replay, replay_file, restore
+from server.journal.store import Journal
+
+__all__ = [
+    "Erased",
+    "Journal",
+    "JournalCorrupt",
+    "JournalError",
+    "JournalEvent",
+    "JournalStats",
+    "JournalUnavailable",
+    "RecoveredMember",
+    "RecoveredSession",
+    "Replayer",
+    "SessionInfo",
+    "SessionNotFound",
+    "Tick",
+    "decode_event",
+    "encode_event",
+    "erase_participant",
+    "export",
+    "find_session",
+    "journal_sessions",
+    "kind_of",
+    "play",
+    "read_sessions",
+    "replay",
+    "replay_file",
+    "restore",
+    "token_hash",
+]

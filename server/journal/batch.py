@@ -1,0 +1,81 @@
+"""A commit's worth of journal rows, and writing one in a single SQLite transaction."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+EventRow = tuple[int, str, str, str | None, int | None, bytes]
+"""(seq, session, kind, participant, cid, payload)"""
+
+UPSERT_SESSION = (
+    "INSERT INTO sessions (id, venue, venue_preset, host_key_hash) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (id) DO UPDATE SET"
+    " venue_preset = coalesce(excluded.venue_preset, venue_preset),"
+    " host_key_hash = coalesce(excluded.host_key_hash, host_key_hash)"
+)
+UPSERT_MEMBER = (
+    "INSERT INTO members (session, pid, name, role, token_hash) VALUES (?, ?, ?, ?, ?)"
+    " ON CONFLICT (session, pid) DO UPDATE SET"
+    " name = excluded.name, role = excluded.role, token_hash = excluded.token_hash, left = 0"
+)
+MEMBER_LEFT = "UPDATE members SET left = 1 WHERE session = ? AND pid = ?"
+UPSERT_PAIRING = (
+    "INSERT INTO pairings (session, device_id, pid) VALUES (?, ?, ?)"
+    " ON CONFLICT (session, device_id) DO UPDATE SET pid = excluded.pid"
+)
+_INSERT_EVENT = (
+    "INSERT INTO events (seq, session, kind, participant, cid, payload) VALUES (?, ?, ?, ?, ?, ?)"
+)
+_INSERT_SNAPSHOT = "INSERT OR REPLACE INTO snapshots (session, upto, engine) VALUES (?, ?, ?)"
+_PRUNE_SNAPSHOTS = (
+    "DELETE FROM snapshots WHERE session = ? AND upto NOT IN"
+    " (SELECT upto FROM snapshots WHERE session = ? ORDER BY upto DESC LIMIT ?)"
+)
+
+
+@dataclass(slots=True)
+class Batch:
+    """What one commit writes: row upserts (in call order), events, snapshots."""
+
+    rows: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+    events: list[EventRow] = field(default_factory=list)
+    snapshots: list[tuple[str, int, bytes]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.rows or self.events or self.snapshots)
+
+    def then(self, later: Batch) -> Batch:
+        """This batch followed by a later one (to retry a failed commit with what came after)."""
+        return Batch(
+            self.rows + later.rows, self.events + later.events, self.snapshots + later.snapshots
+        )
+
+    def payload_bytes(self) -> int:
+        return sum(len(e[5]) for e in self.events) + sum(len(s[2]) for s in self.snapshots)
+
+
+def write_batch(conn: sqlite3.Connection, batch: Batch, *, keep_snapshots: int) -> None:
+    """Write the batch in ONE transaction (durable when this returns, with
+    ``synchronous=FULL``), keeping the latest ``keep_snapshots`` snapshots per session.
+    On any error the transaction is rolled back and the error raised."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for sql, params in batch.rows:
+            conn.execute(sql, params)
+        conn.executemany(_INSERT_EVENT, batch.events)
+        conn.executemany(_INSERT_SNAPSHOT, batch.snapshots)
+        for session in sorted({s[0] for s in batch.snapshots}):
+            conn.execute(_PRUNE_SNAPSHOTS, (session, session, keep_snapshots))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                log.exception("journal rollback failed")
+        raise

@@ -1,0 +1,148 @@
+"""Reading a journal back: sessions, events in journal order, and what recovery needs.
+
+Plain synchronous functions over a ``sqlite3.Connection``: the ``Journal`` calls them in its
+worker thread; replay and export call them on a read-only connection of their own.
+"""
+
+from __future__ import annotations
+
+import pickle
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from server.engine import DreamEngine
+from server.journal.codec import JournalEvent, decode_event
+from server.journal.errors import JournalCorrupt, SessionNotFound
+from server.journal.records import RecoveredMember, RecoveredSession, SessionInfo
+from server.journal.schema import connect_reader
+from server.venues import VenuePreset
+
+CHUNK = 4096  # rows fetched per query while iterating
+
+
+def read_sessions(conn: sqlite3.Connection) -> list[SessionInfo]:
+    """Every session the journal knows, by id."""
+    rows = conn.execute(
+        "SELECT id, venue, venue_preset, host_key_hash FROM sessions ORDER BY id"
+    ).fetchall()
+    return [SessionInfo(sid, venue, _preset(sid, preset), key) for sid, venue, preset, key in rows]
+
+
+def fetch_events(
+    conn: sqlite3.Connection, session: str | None, after: int, limit: int = CHUNK
+) -> list[tuple[int, str, JournalEvent]]:
+    """Up to ``limit`` events with ``seq > after`` (of one session, or all), in journal order:
+    (seq, session, event)."""
+    if session is None:
+        rows = conn.execute(
+            "SELECT seq, session, kind, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after, limit),
+        ).fetchall()
+    else:
+        rows = conn.execute(
+            "SELECT seq, session, kind, payload FROM events"
+            " WHERE session = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (session, after, limit),
+        ).fetchall()
+    return [(seq, sid, decode_event(kind, payload)) for seq, sid, kind, payload in rows]
+
+
+def iter_events(
+    conn: sqlite3.Connection, session: str | None = None, after: int = 0
+) -> Iterator[tuple[int, str, JournalEvent]]:
+    """All events with ``seq > after`` (of one session, or all), in journal order."""
+    while True:
+        chunk = fetch_events(conn, session, after)
+        yield from chunk
+        if len(chunk) < CHUNK:
+            return
+        after = chunk[-1][0]
+
+
+def recover_sessions(conn: sqlite3.Connection) -> list[RecoveredSession]:
+    """Each session's latest snapshot, the events after it, its members and pairings."""
+    return [_recover(conn, info) for info in read_sessions(conn)]
+
+
+def _recover(conn: sqlite3.Connection, info: SessionInfo) -> RecoveredSession:
+    row = conn.execute(
+        "SELECT upto, engine FROM snapshots WHERE session = ? ORDER BY upto DESC LIMIT 1",
+        (info.id,),
+    ).fetchone()
+    engine, upto = (None, 0) if row is None else (_unpickle(info.id, row[0], row[1]), row[0])
+    tail = list(iter_events(conn, info.id, upto))
+    members = [
+        RecoveredMember(pid, name, role, token, bool(left), _last_cid(conn, info.id, pid))
+        for pid, name, role, token, left in conn.execute(
+            "SELECT pid, name, role, token_hash, left FROM members WHERE session = ?"
+            " ORDER BY length(pid), pid",
+            (info.id,),
+        )
+    ]
+    pairings = [
+        (pid, device)
+        for pid, device in conn.execute(
+            "SELECT pid, device_id FROM pairings WHERE session = ? ORDER BY device_id",
+            (info.id,),
+        )
+    ]
+    return RecoveredSession(
+        info=info,
+        engine=engine,
+        snapshot_upto=upto,
+        events=[event for _, _, event in tail],
+        last_seq=tail[-1][0] if tail else upto,
+        members=members,
+        pairings=pairings,
+    )
+
+
+def _last_cid(conn: sqlite3.Connection, session: str, pid: str) -> int:
+    # Served by the partial index events_by_participant: one seek per member.
+    row = conn.execute(
+        "SELECT MAX(cid) FROM events WHERE session = ? AND participant = ?", (session, pid)
+    ).fetchone()
+    return -1 if row is None or row[0] is None else int(row[0])
+
+
+def _unpickle(session: str, upto: int, blob: bytes) -> DreamEngine:
+    # Unpickling runs code named in the data: only ever done on the server's own journal
+    # (recovery). Replay and export rebuild engines from events and never come here.
+    try:
+        engine = pickle.loads(blob)
+    except Exception as exc:  # pickle raises almost anything on damaged input
+        raise JournalCorrupt(f"session {session}: snapshot at {upto} unreadable ({exc})") from None
+    if not isinstance(engine, DreamEngine):
+        raise JournalCorrupt(f"session {session}: snapshot at {upto} is not an engine")
+    return engine
+
+
+def _preset(session: str, text: str | None) -> VenuePreset | None:
+    if text is None:
+        return None
+    try:
+        return VenuePreset.model_validate_json(text)
+    except ValidationError as exc:
+        raise JournalCorrupt(f"session {session}: recorded venue preset invalid ({exc})") from None
+
+
+def find_session(conn: sqlite3.Connection, session: str) -> SessionInfo:
+    """The session of that id, or ``SessionNotFound`` naming the ones there are."""
+    sessions = read_sessions(conn)
+    for info in sessions:
+        if info.id == session:
+            return info
+    known = ", ".join(s.id for s in sessions) or "none"
+    raise SessionNotFound(f"no session {session!r} in the journal (sessions: {known})")
+
+
+def journal_sessions(journal_path: Path) -> list[SessionInfo]:
+    """The sessions of a journal file, read without disturbing a server writing it."""
+    conn = connect_reader(journal_path)
+    try:
+        return read_sessions(conn)
+    finally:
+        conn.close()
