@@ -1,0 +1,58 @@
+"""The host's controls: the session's phases, harmonizing, and removing a participant.
+
+A row of buttons; pressing one posts ``HostPanel.Requested`` with the action, and the app
+sends it (for "remove", the participant highlighted in the participants list).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.widgets import Button
+
+from server.protocol import HostActionName
+
+BUTTONS: Final[tuple[tuple[HostActionName, str, str], ...]] = (
+    ("start", "▶ start", "success"),
+    ("pause", "⏸ pause", "default"),
+    ("resume", "⏵ resume", "default"),
+    ("advance", "⏭ next phase", "default"),
+    ("end", "⏹ end", "warning"),
+    ("harmonize", "∿ harmonize", "primary"),
+    ("remove", "✕ remove selected", "error"),
+)
+
+
+class HostPanel(Horizontal):
+    """The host console's row of controls."""
+
+    DEFAULT_CSS = """
+    HostPanel { height: auto; border: round $warning-darken-1; padding: 0 1; }
+    HostPanel Button { min-width: 10; margin-right: 1; }
+    """
+
+    class Requested(Message):
+        """The host pressed a control."""
+
+        def __init__(self, action: HostActionName) -> None:
+            super().__init__()
+            self.action: HostActionName = action
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.border_title = "host"
+
+    def compose(self) -> ComposeResult:
+        for action, label, variant in BUTTONS:
+            yield Button(label, id=f"host-{action}", variant=variant, compact=True)  # type: ignore[arg-type]
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        button_id = event.button.id or ""
+        for action, _, _ in BUTTONS:
+            if button_id == f"host-{action}":
+                self.post_message(self.Requested(action))
+                return

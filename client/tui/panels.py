@@ -1,0 +1,168 @@
+"""The side panels: the scene's meters, who is here, and the whispers.
+
+Everything a participant typed (names, whispers) is shown as literal text: panels build Rich
+``Text`` objects and never parse markup, so ``<b>`` or ``[bold]`` in a whisper shows as typed.
+Each panel redraws only when its part of the state changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from client.plain_view import mood_words
+from server.protocol import DreamscapeState, Mood, ParticipantView, SceneView, WhisperView
+
+BAR = 20
+WHISPERS_SHOWN = 12
+
+
+def unit_bar(value: float, width: int = BAR) -> str:
+    """``value`` in 0..1 as a bar of full and light blocks."""
+    filled = round(max(0.0, min(1.0, value)) * width)
+    return "█" * filled + "░" * (width - filled)
+
+
+def signed_bar(value: float, width: int = BAR) -> str:
+    """``value`` in -1..1 as a bar that grows left or right of a centre mark."""
+    half = width // 2
+    reach = round(max(-1.0, min(1.0, value)) * half)
+    left = "░" * (half + min(0, reach)) + "█" * -min(0, reach)
+    right = "█" * max(0, reach) + "░" * (half - max(0, reach))
+    return left + "┃" + right
+
+
+def scene_text(mood: Mood, scene: SceneView) -> Text:
+    """Mood (valence, arousal) and the scene's coherence, fracture, calm and phase as meters."""
+    text = Text()
+    text.append("mood ", style="bold")
+    text.append(mood_words(mood.valence, mood.arousal) + "\n", style="italic")
+    text.append(" valence   ")
+    text.append(signed_bar(mood.valence), style="#f2c57c" if mood.valence >= 0 else "#8e7dbe")
+    text.append(f" {mood.valence:+.2f}\n")
+    text.append(" arousal   ")
+    text.append(unit_bar(mood.arousal), style="#dd7373")
+    text.append(f"  {mood.arousal:.2f}\n")
+    text.append(" coherence ")
+    if scene.coherence is None:
+        text.append(unit_bar(0.0), style="dim")
+        text.append(f"  —  ({scene.sleepers} sleepers)\n", style="dim")
+    else:
+        ink = "#dd7373" if scene.fractured else "#7fb7be"
+        text.append(unit_bar(scene.coherence), style=ink)
+        text.append(f"  {scene.coherence:.2f} ({scene.sleepers} sleepers)\n")
+    text.append("phase ", style="bold")
+    text.append(scene.phase)
+    if scene.phase_remaining_s is not None:
+        minutes, seconds = divmod(int(scene.phase_remaining_s), 60)
+        text.append(f"  {minutes}:{seconds:02d} left")
+    if scene.paused:
+        text.append("  PAUSED", style="bold #f2c57c")
+    flags = Text()
+    if scene.fractured:
+        flags.append(f" FRACTURED into {len(scene.regions)} regions ", style="bold reverse #dd7373")
+        flags.append(" ")
+    if scene.harmonizing:
+        flags.append(" harmonizing ", style="bold reverse #7fb7be")
+        flags.append(" ")
+    if scene.calm > 0:
+        flags.append(f"calming {scene.calm:.0%}", style="#8fb339")
+    if flags:
+        text.append("\n")
+        text.append_text(flags)
+    return text
+
+
+class ScenePanel(Static):
+    """Mood and coherence meters, the phase, and the fracture/harmonizing/calm flags."""
+
+    DEFAULT_CSS = "ScenePanel { height: auto; border: round $primary-darken-2; padding: 0 1; }"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(scene_text(Mood(), SceneView()), markup=False, id=id)
+        self.border_title = "scene"
+        self._shown: tuple[Mood, SceneView] | None = None
+
+    def show(self, state: DreamscapeState) -> None:
+        if self._shown == (state.mood, state.scene):
+            return
+        self._shown = (state.mood, state.scene)
+        self.update(scene_text(state.mood, state.scene))
+
+
+def participant_text(person: ParticipantView, me: str) -> Text:
+    """One line: presence, name, role, devices; no stage icon (the protocol has none yet)."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append("● " if person.present else "○ ", style="#8fb339" if person.present else "dim")
+    text.append(person.name, style="bold" if person.id == me else "")
+    text.append(f" {person.id}", style="dim")
+    text.append(f"  {person.role}", style="italic")
+    if person.devices:
+        text.append(f"  ⌁{person.devices} device{'s' if person.devices > 1 else ''}")
+    if not person.present:
+        text.append("  away", style="dim")
+    if person.id == me:
+        text.append("  (you)", style="dim")
+    return text
+
+
+class PeoplePanel(OptionList):
+    """Who is here, one line each; the highlighted one is the host's "selected participant"."""
+
+    DEFAULT_CSS = "PeoplePanel { height: 1fr; border: round $primary-darken-2; }"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(markup=False, id=id)
+        self.border_title = "here"
+        self._shown: tuple[Sequence[ParticipantView], str] | None = None
+
+    def show(self, people: Sequence[ParticipantView], me: str) -> None:
+        if self._shown == (people, me):
+            return
+        self._shown = (people, me)
+        selected = self.selected()
+        self.set_options(Option(participant_text(p, me), id=p.id) for p in people)
+        ids = [p.id for p in people]
+        if selected in ids:
+            self.highlighted = ids.index(selected)
+
+    def selected(self) -> str | None:
+        """The id of the highlighted participant, if any."""
+        option = self.highlighted_option
+        return None if option is None else option.id
+
+    def lines(self) -> list[str]:
+        return [str(option.prompt) for option in self.options]
+
+
+def whispers_text(whispers: Sequence[WhisperView]) -> Text:
+    text = Text()
+    for whisper in whispers[-WHISPERS_SHOWN:]:
+        text.append(whisper.name, style="bold #7fb7be")
+        text.append(": ")
+        text.append(whisper.text)
+        text.append("\n")
+    if not whispers:
+        text.append("(no whispers yet: '/w words')", style="dim")
+    text.rstrip()
+    return text
+
+
+class WhispersPanel(Static):
+    """The latest whispers, as literal text."""
+
+    DEFAULT_CSS = "WhispersPanel { height: 1fr; border: round $primary-darken-2; padding: 0 1; }"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(whispers_text(()), markup=False, id=id)
+        self.border_title = "whispers"
+        self._shown: Sequence[WhisperView] | None = None
+
+    def show(self, whispers: Sequence[WhisperView]) -> None:
+        if self._shown == whispers:
+            return
+        self._shown = whispers
+        self.update(whispers_text(whispers))
