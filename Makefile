@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: setup test-setup lint test demo clean
+.PHONY: setup test-setup lint test demo bench clean
 
 setup: $(STAMP)
 	@scripts/install-system-deps.sh mosquitto
@@ -30,6 +30,10 @@ test: test-setup lint
 
 demo: setup
 	$(BIN)/dreamcommons demo $(ARGS)
+
+# The "commons" workload of BENCH.md: one Markdown table, a row per N; ARGS="--json" for JSON.
+bench: setup
+	$(BIN)/python -m bench.commons $(ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts

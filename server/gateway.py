@@ -30,6 +30,7 @@ from server.errors import (
     ProtocolError,
     UnsupportedVersion,
 )
+from server.metrics import CONTENT_TYPE, ServerMetrics
 from server.protocol import (
     PROTOCOL_VERSION,
     Command,
@@ -65,6 +66,7 @@ class DreamServer:
         self._server: Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.devices = DeviceHub(settings.broker, self.sessions.get)
+        self.metrics = ServerMetrics(self.sessions.values, self.devices)
 
     @property
     def port(self) -> int:
@@ -114,6 +116,7 @@ class DreamServer:
                 host_key=self.settings.host_key,
                 on_pace=self.devices.pace,
             )
+            session.tick_observer = self.metrics.tick_seconds.observe
             self._spawn(session.run(), f"tick-{session_id}")
             log.info("session %s opened (venue %s)", session_id, self.venue.name)
         return session
@@ -140,6 +143,8 @@ class DreamServer:
                 "participants": sum(s.present_count() for s in self.sessions.values()),
             }
             return _json_response(connection, HTTPStatus.OK, body)
+        if path == "/metrics":
+            return _response(connection, CONTENT_TYPE, self.metrics.render())
         if "upgrade" not in request.headers.get("Connection", "").lower():
             page = web_response(connection, path)
             return page or connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
@@ -252,7 +257,18 @@ class _ConnectionState:
 
 def _json_response(connection: ServerConnection, status: HTTPStatus, body: object) -> Response:
     response = connection.respond(status, json.dumps(body) + "\n")
+    return _with_type(response, "application/json")
+
+
+def _response(connection: ServerConnection, content_type: str, body: bytes) -> Response:
+    return _with_type(connection.respond(HTTPStatus.OK, ""), content_type, body)
+
+
+def _with_type(response: Response, content_type: str, body: bytes | None = None) -> Response:
     headers = Headers(response.headers)
-    del headers["Content-Type"]
-    headers["Content-Type"] = "application/json"
-    return Response(response.status_code, response.reason_phrase, headers, response.body)
+    for name in ("Content-Type", "Content-Length"):
+        del headers[name]
+    payload = (response.body or b"") if body is None else body
+    headers["Content-Type"] = content_type
+    headers["Content-Length"] = str(len(payload))
+    return Response(response.status_code, response.reason_phrase, headers, payload)

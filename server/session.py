@@ -104,10 +104,14 @@ class DreamSession:
         self._listeners: dict[Encoding, set[ServerConnection]] = {e: set() for e in Encoding}
         self._next_pid = 1
         self._t0: float | None = None
+        self.tick_observer: Callable[[float], None] | None = None
 
     @property
     def members(self) -> list[Member]:
         return list(self._members.values())
+
+    def listener_count(self) -> int:
+        return sum(len(connections) for connections in self._listeners.values())
 
     def present_count(self) -> int:
         return sum(1 for m in self._members.values() if m.connection is not None)
@@ -275,6 +279,8 @@ class DreamSession:
             self.tick(started - self._t0)
             elapsed = loop.time() - started
             self.stats.tick_seconds_max = max(self.stats.tick_seconds_max, elapsed)
+            if self.tick_observer is not None:
+                self.tick_observer(elapsed)
             if loop.time() > deadline + period:
                 deadline = loop.time()  # we fell behind; skip ticks rather than bunch them
 

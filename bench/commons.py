@@ -1,0 +1,290 @@
+"""The "commons" workload of BENCH.md against a real dreamcommons server.
+
+    python -m bench.commons                      # the standard ladder, one Markdown table
+    python -m bench.commons --ladder 300 --json  # one row, then one JSON line
+
+Each row starts its own server process (pinned to core 0), its own Mosquitto and a fleet of
+simulated devices at 5 Hz (pinned to core 1, with this load generator), joins N
+participants over real WebSockets, pairs a device to each of the first M, lets them
+contribute once a second on a fixed schedule, and measures over the steady window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.loadgen import Latencies, Schedule, Window, connect_all
+from bench.measure import Scrape, cpu_seconds, histogram_quantile, percentile, pin, rss_bytes
+from server.broker import MosquittoProcess, free_port
+from server.venues import load_venue
+
+SESSION = "commons"
+SERVER_CORE, LOAD_CORE = 0, 1
+COLUMNS = (
+    ("participants", "N"), ("devices", "M"), ("latency_p50_ms", "p50 ms"),
+    ("latency_p95_ms", "p95 ms"), ("latency_p99_ms", "p99 ms"),
+    ("observer_p99_ms", "observer p99"), ("missing", "missing"), ("tick_p99_ms", "tick p99 ms"),
+    ("server_cpu_pct", "server CPU %"), ("server_rss_mb", "server RSS MB"),
+    ("rss_kb_per_participant", "KB/participant"), ("loadgen_cpu_pct", "loadgen CPU %"),
+    ("fleet_cpu_pct", "fleet CPU %"), ("msgs_per_client_s", "msgs/client/s"),
+    ("kb_per_client_s", "KB/client/s"), ("mqtt_msgs_per_s", "MQTT msg/s"),
+    ("samples_lost", "samples lost"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    participants: int
+    devices: int
+    warmup_s: float = 5.0
+    window_s: float = 20.0
+    probes: int = 50
+    venue: str = "sleep-commons"
+
+
+@contextlib.asynccontextmanager
+async def child(*args: str, log: Path, core: int) -> AsyncIterator[asyncio.subprocess.Process]:
+    """A ``dreamcommons`` child process, pinned to ``core``, its output in ``log``."""
+    with log.open("wb") as out:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "server.cli", *args, stdout=out, stderr=asyncio.subprocess.STDOUT
+        )
+    pin(process.pid, core)
+    try:
+        yield process
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 10)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+
+async def wait_until(check: Any, what: str, seconds: float) -> None:
+    try:
+        async with asyncio.timeout(seconds):
+            while True:  # an HTTP endpoint to poll: there is no event to wait on
+                if await asyncio.to_thread(check):
+                    return
+                await asyncio.sleep(0.2)
+    except TimeoutError:
+        raise RuntimeError(f"timed out waiting for {what}") from None
+
+
+def _answers(port: int) -> bool:
+    try:
+        Scrape.of(port)
+    except OSError:
+        return False
+    return True
+
+
+async def run_row(work: Workload, workdir: Path) -> dict[str, Any]:
+    """Measure one rung of the ladder; a row of the table."""
+    port = free_port()
+    async with contextlib.AsyncExitStack() as stack:
+        broker_args: tuple[str, ...] = ()
+        if work.devices:
+            broker = await stack.enter_async_context(MosquittoProcess())
+            assert broker._process is not None
+            pin(broker._process.pid, LOAD_CORE)
+            broker_args = ("--broker", broker.url)
+        server = await stack.enter_async_context(
+            child("host", "--port", str(port), "--venue", work.venue, *broker_args,
+                  log=workdir / f"server-{work.participants}.log", core=SERVER_CORE)
+        )  # fmt: skip
+        await wait_until(lambda: _answers(port), "the server", 30)
+        rss_before = rss_bytes(server.pid)
+        codes: list[str] = []
+        fleet_pid: int | None = None
+        if work.devices:
+            codes_file = workdir / f"codes-{work.participants}.txt"
+            fleet = await stack.enter_async_context(
+                child("fleet", "--count", str(work.devices), "--broker", broker.url, "--hz", "5",
+                      "--batch", "1", "--seed", "7", "--codes", str(codes_file),
+                      "--status-every", "5", log=workdir / f"fleet-{work.participants}.log",
+                      core=LOAD_CORE)
+            )  # fmt: skip
+            fleet_pid = fleet.pid
+            online = lambda: Scrape.of(port).value("dreamcommons_devices_online") >= work.devices  # noqa: E731
+            await wait_until(online, f"{work.devices} devices online", 120)
+            codes = [line.split()[2] for line in codes_file.read_text().splitlines()]
+
+        window, latencies = Window(), Latencies()
+        url = f"ws://127.0.0.1:{port}/{SESSION}"
+        participants = await connect_all(
+            url, SESSION, work.participants, work.probes, window, latencies
+        )
+        for participant in participants:
+            stack.callback(participant.close)
+        await asyncio.gather(*(p.pair(code) for p, code in zip(participants, codes, strict=False)))
+
+        motifs = [m.name for m in load_venue(work.venue).motifs][:24]
+        t0 = time.monotonic() + 0.5
+        window.start = t0 + work.warmup_s
+        window.end = window.start + work.window_s
+        stop = Schedule(motifs).start(participants, t0, window.end + 1.0)
+        stack.callback(stop)
+
+        await asyncio.sleep(window.start - time.monotonic())
+        first = await _reading(port, server.pid, fleet_pid, participants)
+        await asyncio.sleep(window.end - time.monotonic())
+        last = await _reading(port, server.pid, fleet_pid, participants)
+        await asyncio.sleep(2.0)  # the last contributions of the window reach the screens
+        rss_after = rss_bytes(server.pid)
+
+    sent = sum(len(p.sent) for p in participants)
+    observer = participants[0]
+    seen_by_observer = sum(
+        1 for p in participants for cid in p.sent if cid <= observer.observed.get(p.pid, 0)
+    )
+    probes_missing = sum(1 for p in participants if p.probe for cid in p.sent if cid > p.own_seen)
+    both = latencies.own + latencies.observer
+    span = last.at - first.at
+    n = work.participants
+    return {
+        "participants": n,
+        "devices": work.devices,
+        "contributions": sent,
+        "latency_p50_ms": _ms(percentile(both, 0.50)),
+        "latency_p95_ms": _ms(percentile(both, 0.95)),
+        "latency_p99_ms": _ms(percentile(both, 0.99)),
+        "own_p99_ms": _ms(percentile(latencies.own, 0.99)),
+        "observer_p99_ms": _ms(percentile(latencies.observer, 0.99)),
+        "missing": (sent - seen_by_observer) + probes_missing,
+        "tick_p99_ms": _ms(
+            histogram_quantile(0.99, first.metrics, last.metrics, "dreamcommons_tick_seconds")
+        ),
+        "server_cpu_pct": round(100 * (last.server_cpu - first.server_cpu) / span, 1),
+        "server_rss_mb": round(rss_after / 2**20, 1),
+        "rss_kb_per_participant": round((rss_after - rss_before) / 1024 / n, 1),
+        "loadgen_cpu_pct": round(100 * (last.loadgen_cpu - first.loadgen_cpu) / span, 1),
+        "fleet_cpu_pct": round(100 * (last.fleet_cpu - first.fleet_cpu) / span, 1),
+        "msgs_per_client_s": round((last.frames - first.frames) / n / span, 1),
+        "kb_per_client_s": round((last.bytes - first.bytes) / 1024 / n / span, 1),
+        "mqtt_msgs_per_s": round(
+            (
+                last.metrics.value("dreamcommons_mqtt_messages_total")
+                - first.metrics.value("dreamcommons_mqtt_messages_total")
+            )
+            / span
+        ),
+        "samples_lost": int(last.metrics.value("dreamcommons_samples_lost_total")),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    at: float
+    metrics: Scrape
+    server_cpu: float
+    loadgen_cpu: float
+    fleet_cpu: float
+    frames: int
+    bytes: int
+
+
+async def _reading(port: int, server: int, fleet: int | None, participants: list[Any]) -> _Reading:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return _Reading(
+        at=time.monotonic(),
+        metrics=await asyncio.to_thread(Scrape.of, port),
+        server_cpu=cpu_seconds(server),
+        loadgen_cpu=usage.ru_utime + usage.ru_stime,
+        fleet_cpu=0.0 if fleet is None else cpu_seconds(fleet),
+        frames=sum(p.frames for p in participants),
+        bytes=sum(p.bytes for p in participants),
+    )
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 1)
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| " + " | ".join(title for _, title in COLUMNS) + " |",
+        "|" + "---:|" * len(COLUMNS),
+    ]
+    for row in rows:
+        cells = ("–" if row.get(key) is None else str(row[key]) for key, _ in COLUMNS)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "server_core": SERVER_CORE,
+        "loadgen_core": LOAD_CORE,
+    }
+
+
+def ladder(spec: str, devices: str) -> list[Workload]:
+    """``100,300,1000,2000`` with devices ``auto`` (M = N up to 1,000, none at 2,000, as in
+    BENCH.md's targets), ``none``, or a number."""
+    rungs = []
+    for n in (int(part) for part in spec.split(",") if part.strip()):
+        if devices == "auto":
+            m = n if n <= 1000 else 0
+        elif devices == "none":
+            m = 0
+        else:
+            m = min(n, int(devices))
+        rungs.append(Workload(participants=n, devices=m))
+    return rungs
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    pin(os.getpid(), LOAD_CORE)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="dreamcommons-bench-") as folder:
+        for rung in ladder(args.ladder, args.devices):
+            work = Workload(
+                rung.participants, rung.devices, args.warmup, args.window, args.probes, args.venue
+            )
+            print(f"# N={work.participants} M={work.devices} ...", file=sys.stderr, flush=True)
+            rows.append(await run_row(work, Path(folder)))
+            if rows[-1]["loadgen_cpu_pct"] > 80:
+                print(
+                    f"# note: the load generator's core was {rows[-1]['loadgen_cpu_pct']}% busy; "
+                    "latencies at this N are partly its own",
+                    file=sys.stderr,
+                )
+    print(table(rows))
+    if args.json:
+        print(json.dumps({"rows": rows, "machine": machine()}))
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="bench.commons", description=__doc__.split("\n")[0])
+    parser.add_argument("--ladder", default="100,300,1000,2000", help="participants per row")
+    parser.add_argument("--devices", default="auto", help="auto, none, or a number")
+    parser.add_argument("--warmup", type=float, default=5.0, help="seconds (5)")
+    parser.add_argument("--window", type=float, default=20.0, help="steady seconds (20)")
+    parser.add_argument("--probes", type=int, default=50, help="fully decoding clients (50)")
+    parser.add_argument("--venue", default="sleep-commons")
+    parser.add_argument("--json", action="store_true", help="end with one JSON line")
+    return asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""/metrics answers in Prometheus' text format with what the server really did."""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.request
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from client.dream_client import DreamClient
+from server.gateway import DreamServer
+from tests.conftest import within
+
+pytestmark = pytest.mark.integration
+
+
+def scrape(port: int) -> tuple[str, dict[str, float]]:
+    """The content type and every sample of /metrics, keyed ``name{label=value,...}``."""
+    url = f"http://127.0.0.1:{port}/metrics"
+    with urllib.request.urlopen(url, timeout=within(5)) as response:
+        content_type = response.headers["Content-Type"]
+        text = response.read().decode()
+    samples: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+            samples[f"{sample.name}{{{labels}}}"] = sample.value
+    return content_type, samples
+
+
+async def test_metrics_count_participants_contributions_refusals_and_ticks(
+    dream_server: DreamServer, server_url: str
+) -> None:
+    async with (
+        DreamClient(server_url, "Lyra") as lyra,
+        DreamClient(server_url, "Zara", role="watcher") as zara,
+    ):
+        cid = await lyra.contribute("moon")
+        await lyra.whisper("hello")
+        await zara.wait_for(lambda s: s.seq > 0 and any(m.name == "moon" for m in s.motifs))
+        await lyra.send_frame(b"\xc1 not msgpack")
+        after = lyra.state.seq + 2  # the error frame is answered before these deltas come
+        await lyra.wait_for(lambda s: s.seq >= after, within=within(5))
+
+        content_type, samples = await asyncio.to_thread(scrape, dream_server.port)
+
+    assert content_type.startswith("text/plain")
+    assert cid == 1
+    assert samples["dreamcommons_sessions{}"] == 1
+    assert samples["dreamcommons_participants{}"] == 2
+    assert samples["dreamcommons_connections{}"] == 2
+    assert samples["dreamcommons_contributions_accepted_total{kind=motif}"] == 1
+    assert samples["dreamcommons_contributions_accepted_total{kind=whisper}"] == 1
+    assert samples["dreamcommons_frames_refused_total{reason=malformed_frame}"] == 1
+    assert samples["dreamcommons_ticks_total{}"] >= 2
+    assert samples["dreamcommons_tick_seconds_count{}"] >= 2
+    assert samples["dreamcommons_broadcast_bytes_total{}"] > 0
+    assert samples["dreamcommons_devices_online{}"] == 0
