@@ -116,7 +116,7 @@ async def run_row(work: Workload, workdir: Path) -> dict[str, Any]:
             codes_file = workdir / f"codes-{work.participants}.txt"
             fleet = await stack.enter_async_context(
                 child("fleet", "--count", str(work.devices), "--broker", broker.url, "--hz", "5",
-                      "--batch", "1", "--seed", "7", "--codes", str(codes_file),
+                      "--batch", "5", "--seed", "7", "--codes", str(codes_file),
                       "--status-every", "5", log=workdir / f"fleet-{work.participants}.log",
                       core=LOAD_CORE)
             )  # fmt: skip

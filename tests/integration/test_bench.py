@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from bench.commons import Workload, run_row
+from bench.ingest import run_rate
 
 pytestmark = pytest.mark.integration
 
@@ -21,3 +22,12 @@ async def test_a_tiny_rung_sees_every_contribution_and_every_device(tmp_path: Pa
     assert row["mqtt_msgs_per_s"] > 0
     assert row["samples_lost"] == 0
     assert row["msgs_per_client_s"] >= 5  # ten deltas a second, whatever the load
+
+
+async def test_the_ingest_bench_counts_every_offered_message(tmp_path: Path) -> None:
+    row = await run_rate(rate=200.0, devices=10, seconds=1.0, workdir=tmp_path)
+    assert row["offered_msgs_per_s"] == 200
+    assert row["not_ingested"] == 0
+    assert row["samples_per_s"] == 200  # one sample a batch, none taken for a duplicate
+    assert row["samples_lost"] == 0
+    assert row["rejected"] == 0
