@@ -49,6 +49,9 @@ _ORBIT_PERIOD_S = 90.0
 _ORBIT_RADIUS = 0.04
 _REGION_PULL = 0.6  # how far a fractured motif moves from its home towards its region
 _REGION_RADIUS = 0.28
+# Regions follow breathing phases that drift over seconds; regrouping every tick would cost
+# a pass over every contribution ten times a second and change nothing anyone could see.
+_REGROUP_EVERY_S = 1.0
 
 
 class EngineError(ValueError):
@@ -117,6 +120,7 @@ class DreamEngine:
         )
         self._coherence = CoherenceWindow(venue.coherence.window_s)
         self._fractured = False
+        self._regions_at: tuple[float, list[RegionView]] | None = None
         self._harmonizing_since: float | None = None
         self._healed_since: float | None = None
         self._harmonize_requested = False
@@ -352,6 +356,7 @@ class DreamEngine:
         if len(phases) < rules.min_sleepers:
             self._coherence.clear()
             self._fractured = False
+            self._regions_at = None
             return None, len(phases), []
         coherence = self._coherence.add(now, order_parameter(list(phases.values())))
         low = self.counters.coherence_min
@@ -362,8 +367,11 @@ class DreamEngine:
         elif self._fractured and coherence >= rules.heal_above:
             self._fractured = False
         if not self._fractured:
+            self._regions_at = None
             return coherence, len(phases), []
-        return coherence, len(phases), self._regions(phases, shown, scales)
+        if self._regions_at is None or now - self._regions_at[0] >= _REGROUP_EVERY_S:
+            self._regions_at = (now, self._regions(phases, shown, scales))
+        return coherence, len(phases), self._regions_at[1]
 
     def _regions(
         self, phases: dict[str, float], shown: dict[str, ShownMotif], scales: dict[str, float]
@@ -372,10 +380,7 @@ class DreamEngine:
         region_of = {pid: i for i, group in enumerate(groups) for pid in group}
         motifs_of: list[list[str]] = [[] for _ in groups]
         for name in shown:
-            pull = [0.0] * len(groups)
-            for pid, weight in self._store.contributors(name, scales).items():
-                if pid in region_of:
-                    pull[region_of[pid]] += weight
+            pull = self._store.pull(name, scales, region_of, len(groups))
             if max(pull) > 0.0:
                 motifs_of[pull.index(max(pull))].append(name)
         regions = []

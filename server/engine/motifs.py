@@ -137,12 +137,20 @@ class MotifStore:
             )
         return result
 
-    def contributors(self, name: str, scales: dict[str, float]) -> dict[str, float]:
-        """Each contributor's shown weight on one motif (stored units)."""
+    def pull(
+        self, name: str, scales: dict[str, float], group_of: dict[str, int], groups: int
+    ) -> list[float]:
+        """The shown weight each group of contributors gives one motif (stored units)."""
+        pull = [0.0] * groups
         motif = self._motifs.get(name)
         if motif is None:
-            return {}
-        return {pid: part[0] * scales.get(pid, 1.0) for pid, part in motif.parts.items()}
+            return pull
+        scale_of, find = scales.get, group_of.get
+        for pid, part in motif.parts.items():
+            group = find(pid)
+            if group is not None:
+                pull[group] += part[0] * scale_of(pid, 1.0)
+        return pull
 
 
 def _clamp(value: float, low: float, high: float) -> float:

@@ -224,6 +224,22 @@ def test_desynchronized_sleepers_fracture_the_scene_into_regions() -> None:
     assert engine.counters.fractures == 1
 
 
+def test_fractured_regions_regroup_once_a_second_not_every_tick() -> None:
+    engine = fractured_engine()
+    spread = [2 * math.pi * i / len(PEOPLE) for i in range(len(PEOPLE))]
+    changes, regions = 0, engine.state.scene.regions
+    for k in range(11, 41):  # three seconds, and a new motif at every tick
+        engine.apply(motif(PEOPLE[k % len(PEOPLE)], k, MOTIFS[len(PEOPLE) + k % 12]))
+        rhythms(engine, spread, k * 0.1)
+        state, _ = engine.tick(k * 0.1)
+        assert state.scene.fractured
+        changes += state.scene.regions != regions
+        regions = state.scene.regions
+    assert 2 <= changes <= 4
+    placed = {name for region in regions for name in region.motifs}
+    assert placed <= {m.name for m in engine.state.motifs}
+
+
 def test_harmonizing_paces_the_sleepers_and_stops_once_healed() -> None:
     engine = fractured_engine()
     assert engine.drain_intents() == []
