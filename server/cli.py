@@ -1,10 +1,11 @@
-"""The ``dreamcommons`` command: host, join, demo."""
+"""The ``dreamcommons`` command: host, join, host-console, demo."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -60,9 +61,29 @@ def _parser() -> argparse.ArgumentParser:
     join.add_argument("--role", choices=["dreamer", "waker", "watcher", "host"], default="dreamer")
     join.add_argument("--key", default=None, help="the host key, with --role host")
     join.add_argument("--json", action="store_true", help="speak the JSON encoding")
-    join.add_argument("--refresh", type=float, default=2.0, help="seconds between views")
-    join.add_argument("--plain", action="store_true", help="plain text view (the default for now)")
+    join.add_argument(
+        "--refresh", type=float, default=2.0, help="seconds between views (--plain only)"
+    )
+    join.add_argument(
+        "--plain",
+        action="store_true",
+        help="plain text view for scripts and dumb terminals (the default without a terminal)",
+    )
     join.set_defaults(run=_join)
+
+    console = commands.add_parser("host-console", help="the host's terminal console of a session")
+    console.add_argument("url", help="ws://HOST:PORT/SESSION")
+    console.add_argument(
+        "--host-key",
+        default=os.environ.get("DREAMCOMMONS_HOST_KEY"),
+        required="DREAMCOMMONS_HOST_KEY" not in os.environ,
+        help="the key the host printed (default: $DREAMCOMMONS_HOST_KEY)",
+    )
+    console.add_argument("--name", default="Host")
+    console.add_argument("--json", action="store_true", help="speak the JSON encoding")
+    console.add_argument("--plain", action="store_true", help="plain text view and typed commands")
+    console.add_argument("--refresh", type=float, default=2.0, help="seconds between plain views")
+    console.set_defaults(run=_host_console)
 
     demo = commands.add_parser("demo", help="a whole session with bot dreamers, in one process")
     demo.add_argument("--venue", default="sleep-commons")
@@ -116,10 +137,34 @@ def _command(args: argparse.Namespace) -> int:
 
 
 def _join(args: argparse.Namespace) -> int:
-    from client.join_cli import run_join
-
     encoding = Encoding.JSON if args.json else Encoding.MSGPACK
-    return asyncio.run(run_join(args.url, args.name, args.role, encoding, args.refresh, args.key))
+    if args.plain or not _interactive():
+        from client.errors import DreamClientError
+        from client.join_cli import run_join
+
+        try:
+            return asyncio.run(
+                run_join(args.url, args.name, args.role, encoding, args.refresh, args.key)
+            )
+        except (DreamClientError, OSError) as error:
+            print(f"dreamcommons: {error}", file=sys.stderr)
+            return 1
+    from client.tui.app import DreamApp
+
+    app = DreamApp(args.url, args.name, role=args.role, key=args.key, encoding=encoding)
+    app.run()
+    return app.return_code or 0
+
+
+def _host_console(args: argparse.Namespace) -> int:
+    args.role = "host"
+    args.key = args.host_key
+    return _join(args)
+
+
+def _interactive() -> bool:
+    """Both ends are a terminal: the Textual app can draw and read keys."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -2,7 +2,8 @@
 
 The same words as the plain join loop (``client/join_cli.py``):  ``moon`` or ``moon 0.8``
 raise a motif (with an intensity);  ``/private moon`` keeps one to yourself;  ``/w words``
-whispers;  ``/share 0.5`` sets how much of your dream others see;  ``/pair CODE`` claims a
+whispers;  ``/feel calm`` (or ``/feel 0.4 0.2``, valence and arousal) sets the emotion your next
+motifs carry;  ``/share 0.5`` sets how much of your dream others see;  ``/pair CODE`` claims a
 device;  as host ``/start``, ``/pause``, ``/resume``, ``/advance``, ``/end``, ``/harmonize``,
 ``/remove p3``;  ``/quit`` leaves.  ``parse`` never talks to the network: it only says what
 the line means, or raises ``CommandError`` that says what is wrong with it.
@@ -17,7 +18,8 @@ from typing import Final, get_args
 from server.protocol import HostActionName
 
 HELP: Final = (
-    "motif: 'moon 0.8'  whisper: '/w words'  '/share 0.5'  '/private moon'  '/pair CODE'  "
+    "motif: 'moon 0.8'  whisper: '/w words'  emotion: '/feel calm'  '/share 0.5'  "
+    "'/private moon'  '/pair CODE'  "
     "host: '/start' '/pause' '/resume' '/advance' '/end' '/harmonize' '/remove p3'  '/quit'"
 )
 DEFAULT_INTENSITY: Final = 0.7
@@ -26,6 +28,32 @@ HOST_ACTIONS: Final[tuple[str, ...]] = get_args(HostActionName)
 _MOTIF = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 _PAIRING_CODE = re.compile(r"^[A-Z0-9]{6}$")
 _PARTICIPANT = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Feeling:
+    """The emotion a motif carries: valence -1..1 (dark..bright), arousal 0..1 (calm..restless)."""
+
+    name: str
+    valence: float
+    arousal: float
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.valence:+.1f}, {self.arousal:.1f})"
+
+
+FEELINGS: Final[tuple[Feeling, ...]] = (
+    Feeling("neutral", 0.0, 0.5),
+    Feeling("calm", 0.4, 0.2),
+    Feeling("tender", 0.6, 0.35),
+    Feeling("joyful", 0.8, 0.7),
+    Feeling("awed", 0.5, 0.85),
+    Feeling("wistful", -0.3, 0.3),
+    Feeling("sad", -0.7, 0.25),
+    Feeling("uneasy", -0.5, 0.65),
+    Feeling("afraid", -0.8, 0.85),
+)
+FEELING_NAMES: Final = {feeling.name: feeling for feeling in FEELINGS}
 
 
 class CommandError(ValueError):
@@ -61,6 +89,11 @@ class HostCommand:
 
 
 @dataclass(frozen=True, slots=True)
+class SetFeeling:
+    feeling: Feeling
+
+
+@dataclass(frozen=True, slots=True)
 class Quit:
     pass
 
@@ -70,7 +103,8 @@ class ShowHelp:
     pass
 
 
-Command = RaiseMotif | SendWhisper | SetShare | PairDevice | HostCommand | Quit | ShowHelp
+NetworkCommand = RaiseMotif | SendWhisper | SetShare | PairDevice | HostCommand
+Command = NetworkCommand | SetFeeling | Quit | ShowHelp
 
 
 def parse(line: str) -> Command | None:
@@ -93,6 +127,8 @@ def parse(line: str) -> Command | None:
         if len(rest) > 280:
             raise CommandError("a whisper is at most 280 characters")
         return SendWhisper(rest)
+    if verb in ("feel", "f"):
+        return SetFeeling(_feeling(rest))
     if verb == "share":
         return SetShare(_unit(rest, "share level"))
     if verb == "private":
@@ -118,6 +154,19 @@ def _motif(word: str, rest: str, *, private: bool) -> RaiseMotif:
     return RaiseMotif(motif, intensity, private)
 
 
+def _feeling(rest: str) -> Feeling:
+    named = FEELING_NAMES.get(rest.lower())
+    if named is not None:
+        return named
+    words = rest.split()
+    if len(words) != 2:
+        names = ", ".join(FEELING_NAMES)
+        raise CommandError(f"feel what? one of {names}, or valence and arousal: '/feel 0.4 0.2'")
+    valence = _number(words[0], "valence", -1.0)
+    arousal = _unit(words[1], "arousal")
+    return Feeling("your own", valence, arousal)
+
+
 def _host(verb: str, rest: str) -> HostCommand:
     action: HostActionName = verb  # type: ignore[assignment]  # checked against HOST_ACTIONS
     if action == "remove":
@@ -130,10 +179,15 @@ def _host(verb: str, rest: str) -> HostCommand:
 
 
 def _unit(text: str, what: str) -> float:
+    return _number(text, what, 0.0)
+
+
+def _number(text: str, what: str, low: float) -> float:
+    """``text`` as a number from ``low`` to 1, or a ``CommandError`` that says what was wrong."""
     try:
         value = float(text)
     except ValueError:
-        raise CommandError(f"{what} must be a number from 0 to 1, not {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise CommandError(f"{what} must be from 0 to 1, not {value:g}")
+        raise CommandError(f"{what} must be a number from {low:g} to 1, not {text!r}") from None
+    if not low <= value <= 1.0:
+        raise CommandError(f"{what} must be from {low:g} to 1, not {value:g}")
     return value

@@ -1,4 +1,4 @@
-"""The side panels: the scene's meters, who is here, and the whispers.
+"""The side panels: the scene's meters, who is here, your devices, and the whispers.
 
 Everything a participant typed (names, whispers) is shown as literal text: panels build Rich
 ``Text`` objects and never parse markup, so ``<b>`` or ``[bold]`` in a whisper shows as typed.
@@ -14,7 +14,14 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from client.plain_view import mood_words
-from server.protocol import DreamscapeState, Mood, ParticipantView, SceneView, WhisperView
+from server.protocol import (
+    DreamscapeState,
+    Mood,
+    Paired,
+    ParticipantView,
+    SceneView,
+    WhisperView,
+)
 
 BAR = 20
 WHISPERS_SHOWN = 12
@@ -166,3 +173,40 @@ class WhispersPanel(Static):
             return
         self._shown = whispers
         self.update(whispers_text(whispers))
+
+
+def devices_text(paired: Sequence[Paired], reported: int) -> Text:
+    """The devices you paired here, and how many the server counts as shaping your dream."""
+    text = Text()
+    for device in paired:
+        text.append("⌁ ", style="#8fb339")
+        text.append(device.device, style="bold")
+        text.append(f"  {device.kind} · {device.model}\n", style="dim")
+    if reported:
+        plural = "s" if reported > 1 else ""
+        text.append(f"{reported} device{plural} shaping your dream", style="#8fb339")
+    else:
+        text.append("no device paired: '/pair CODE' (F6)", style="dim")
+    return text
+
+
+class DevicesPanel(Static):
+    """Your devices: the ones paired from this console and the count the server reports."""
+
+    DEFAULT_CSS = "DevicesPanel { height: auto; border: round $primary-darken-2; padding: 0 1; }"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(devices_text((), 0), markup=False, id=id)
+        self.border_title = "devices"
+        self.paired: list[Paired] = []
+        self._reported = 0
+
+    def add(self, device: Paired) -> None:
+        self.paired = [d for d in self.paired if d.device != device.device] + [device]
+        self.update(devices_text(self.paired, self._reported))
+
+    def show(self, people: Sequence[ParticipantView], me: str) -> None:
+        reported = next((p.devices for p in people if p.id == me), 0)
+        if reported != self._reported:
+            self._reported = reported
+            self.update(devices_text(self.paired, reported))

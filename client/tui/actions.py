@@ -1,0 +1,53 @@
+"""Carry out a parsed command against the server, and say in one line what came of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from client.dream_client import DreamClient
+from client.tui.commands import (
+    Feeling,
+    HostCommand,
+    NetworkCommand,
+    PairDevice,
+    RaiseMotif,
+    SendWhisper,
+    SetShare,
+)
+from server.protocol import Paired
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the app shows after a command went through; ``paired`` when a device was claimed."""
+
+    note: str
+    paired: Paired | None = None
+
+
+async def carry_out(dream: DreamClient, command: NetworkCommand, feeling: Feeling) -> Outcome:
+    """Send ``command`` and wait for the server's answer; its refusals raise ``Refused``."""
+    match command:
+        case RaiseMotif(motif=motif, intensity=intensity, private=private):
+            await dream.contribute(
+                motif,
+                intensity=intensity,
+                valence=feeling.valence,
+                arousal=feeling.arousal,
+                private=private,
+            )
+            kept = " (kept to yourself)" if private else ""
+            return Outcome(f"raised {motif} {intensity:.1f}, feeling {feeling.name}{kept}")
+        case SendWhisper(text=text):
+            await dream.whisper(text)
+            return Outcome("whispered")
+        case SetShare(level=level):
+            await dream.share(level)
+            return Outcome(f"sharing {level:.0%} of your dream")
+        case PairDevice(code=code):
+            paired = await dream.pair_device(code)
+            return Outcome(f"paired {paired.device} ({paired.kind}, {paired.model})", paired)
+        case HostCommand(action=action, participant=participant):
+            await dream.host(action, participant)
+            whom = f" {participant}" if participant else ""
+            return Outcome(f"host: {action}{whom} done")

@@ -1,0 +1,220 @@
+"""``DreamApp``: the Textual terminal client, the dreamscape and its panels around one command line.
+
+It keeps itself joined through a ``DreamLink`` (reconnecting with the resume token), shows each
+new state in the field and the side panels, and carries out what is typed or pressed: motifs,
+emotions, whispers, the share level, device pairing and, in the host console, the host's
+controls.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, Header, Input, Static
+
+from client.dream_client import DreamClient
+from client.errors import DreamClientError
+from client.tui.actions import carry_out
+from client.tui.commands import (
+    FEELINGS,
+    HELP,
+    CommandError,
+    Feeling,
+    HostCommand,
+    NetworkCommand,
+    Quit,
+    SetFeeling,
+    ShowHelp,
+    parse,
+)
+from client.tui.connection import DreamLink, LinkFailed
+from client.tui.field import DreamField
+from client.tui.host import HostPanel
+from client.tui.panels import DevicesPanel, PeoplePanel, ScenePanel, WhispersPanel
+from server.protocol import DreamscapeState, Encoding, Role
+
+
+class DreamApp(App[None]):
+    """One participant's view of a dream session; with ``host=True``, the host console."""
+
+    TITLE = "dreamcommons"
+    CSS = """
+    #main { height: 1fr; }
+    #side { width: 54; }
+    #link { height: 1; padding: 0 1; color: $text-muted; }
+    #note { height: 1; padding: 0 1; }
+    #note.error { color: $error; }
+    #command { margin: 0 0; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "help", "help"),
+        Binding("f2", "prefill('')", "motif"),
+        Binding("f3", "prefill('/w ')", "whisper"),
+        Binding("f4", "next_feeling", "emotion"),
+        Binding("f5", "prefill('/share ')", "share"),
+        Binding("f6", "prefill('/pair ')", "pair"),
+        Binding("escape", "prefill('')", "clear", show=False),
+    ]
+
+    def __init__(
+        self,
+        url: str,
+        name: str,
+        *,
+        role: Role = "dreamer",
+        key: str | None = None,
+        encoding: Encoding = Encoding.MSGPACK,
+    ) -> None:
+        super().__init__()
+        self.host_console = role == "host"
+        self.feeling: Feeling = FEELINGS[0]
+        self.failure: str | None = None
+        self.notes: list[str] = []
+        self.statuses: list[str] = []
+        self.link = DreamLink(
+            url,
+            name,
+            role=role,
+            encoding=encoding,
+            key=key,
+            on_state=self.show_state,
+            on_status=self._on_status,
+            on_joined=self._on_joined,
+        )
+        self.sub_title = f"{name} · connecting to {url}"
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="main"):
+            yield DreamField(id="field")
+            with Vertical(id="side"):
+                yield ScenePanel(id="scene")
+                yield PeoplePanel(id="people")
+                yield DevicesPanel(id="devices")
+                yield WhispersPanel(id="whispers")
+        if self.host_console:
+            yield HostPanel(id="host")
+        yield Static("connecting…", id="link", markup=False)
+        yield Static(HELP, id="note", markup=False)
+        yield Input(placeholder=_placeholder(self.host_console), id="command")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#command", Input).focus()
+        self.run_worker(self._stay_linked(), name="dream-link", group="link")
+
+    async def _stay_linked(self) -> None:
+        try:
+            await self.link.run()
+        except LinkFailed as failure:
+            self.failure = failure.reason
+            self._on_status(f"✕ {failure.reason}")
+            self.sub_title = f"{self.link.name} · disconnected"
+
+    # --- what the server says --------------------------------------------------------------
+
+    def show_state(self, state: DreamscapeState, tick_hz: float) -> None:
+        """Draw ``state``: the field moves towards it over one tick, the panels follow."""
+        me = self.link.participant
+        self.query_one(DreamField).show(state, tick_hz)
+        self.query_one(ScenePanel).show(state)
+        self.query_one(PeoplePanel).show(state.participants, me)
+        self.query_one(DevicesPanel).show(state.participants, me)
+        self.query_one(WhispersPanel).show(state.whispers)
+
+    def _on_status(self, status: str) -> None:
+        self.statuses.append(status)
+        del self.statuses[:-50]
+        self.query_one("#link", Static).update(Text(status))
+
+    def _on_joined(self, dream: DreamClient, fresh: bool) -> None:
+        role = self.link.role
+        self.sub_title = f"{dream.name} · {dream.participant} · {role} · {dream.session}"
+        self.show_state(dream.state, dream.tick_hz)
+
+    # --- what the user asks for ------------------------------------------------------------
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.input.value = ""
+        try:
+            command = parse(event.value)
+        except CommandError as error:
+            self.note(f"! {error}", error=True)
+            return
+        match command:
+            case None:
+                return
+            case Quit():
+                self.exit()
+            case ShowHelp():
+                self.note(HELP)
+            case SetFeeling(feeling=feeling):
+                self._feel(feeling)
+            case _:
+                self.send(command)
+
+    def on_host_panel_requested(self, event: HostPanel.Requested) -> None:
+        self.query_one("#command", Input).focus()
+        if event.action != "remove":
+            self.send(HostCommand(event.action))
+            return
+        chosen = self.query_one(PeoplePanel).selected()
+        if chosen is None or chosen == self.link.participant:
+            self.note("! highlight someone in the list first (click, or arrows)", error=True)
+            return
+        self.send(HostCommand("remove", chosen))
+
+    def send(self, command: NetworkCommand) -> None:
+        """Carry out ``command`` in the background; its outcome or refusal shows as a note."""
+        self.run_worker(self._send(command), name=f"send-{type(command).__name__}", group="send")
+
+    async def _send(self, command: NetworkCommand) -> None:
+        dream = self.link.dream
+        if dream is None:
+            self.note("! not connected right now: try again once reconnected", error=True)
+            return
+        try:
+            outcome = await carry_out(dream, command, self.feeling)
+        except (DreamClientError, TimeoutError) as error:
+            self.note(f"! {error or 'no answer from the server'}", error=True)
+            return
+        if outcome.paired is not None:
+            self.query_one(DevicesPanel).add(outcome.paired)
+        self.note(outcome.note)
+
+    def note(self, text: str, *, error: bool = False) -> None:
+        """One line under the status: what came of the last command."""
+        self.notes.append(text)
+        del self.notes[:-50]
+        widget = self.query_one("#note", Static)
+        widget.update(Text(text))
+        widget.set_class(error, "error")
+
+    def _feel(self, feeling: Feeling) -> None:
+        self.feeling = feeling
+        self.note(f"your next motifs feel {feeling.describe()}")
+
+    # --- keys ------------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        self.note(HELP)
+
+    def action_prefill(self, text: str) -> None:
+        field = self.query_one("#command", Input)
+        field.value = text
+        field.cursor_position = len(text)
+        field.focus()
+
+    def action_next_feeling(self) -> None:
+        index = FEELINGS.index(self.feeling) if self.feeling in FEELINGS else -1
+        self._feel(FEELINGS[(index + 1) % len(FEELINGS)])
+
+
+def _placeholder(host: bool) -> str:
+    if host:
+        return "/harmonize, /advance, /remove p3 … (F1 help)"
+    return "a motif ('moon 0.8'), '/w words', '/feel calm', '/share 0.5' … (F1 help)"

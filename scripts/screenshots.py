@@ -1,0 +1,113 @@
+"""Make the README's screenshots: docs/screenshots/terminal.svg and docs/screenshots/browser.png.
+
+A real dream server runs in this process with a few real clients that contribute and whisper;
+then the Textual app is run headless and exports its screen as SVG, and Debian's Chromium
+(driven by Playwright) photographs the browser client's dreamscape page.
+
+    .venv/bin/python scripts/screenshots.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from playwright.async_api import async_playwright, expect
+
+from client.dream_client import DreamClient
+from client.tui.app import DreamApp
+from client.tui.field import DreamField
+from server.gateway import DreamServer
+from server.protocol import Role
+from server.settings import ServerSettings
+from server.venues import load_venue
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "docs" / "screenshots"
+CHROMIUM = os.environ.get("DREAMCOMMONS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-gpu",
+]
+PEERS: tuple[tuple[str, Role, tuple[tuple[str, float, float], ...]], ...] = (
+    ("Zara", "dreamer", (("river", 0.9, 0.5), ("owl", 0.6, -0.2))),
+    ("Kai", "dreamer", (("forest", 0.8, 0.6), ("rain", 0.5, 0.1))),
+    ("Mia", "waker", (("hearth", 0.7, 0.7),)),
+)
+WHISPERS = (("Zara", "I can hear the river from here"), ("Mia", "breathe with me"))
+
+
+async def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    async with DreamServer(ServerSettings(port=0), load_venue("sleep-commons")) as server:
+        url = f"ws://127.0.0.1:{server.port}/commons"
+        async with contextlib.AsyncExitStack() as stack:
+            peers = [
+                await stack.enter_async_context(DreamClient(url, name, role=role))
+                for name, role, _ in PEERS
+            ]
+            for _ in range(3):  # a motif raised again grows: the field is livelier
+                for peer, (_, _, motifs) in zip(peers, PEERS, strict=True):
+                    for motif, intensity, valence in motifs:
+                        await peer.contribute(motif, intensity=intensity, valence=valence)
+            by_name = {peer.name: peer for peer in peers}
+            for name, text in WHISPERS:
+                await by_name[name].whisper(text)
+            await terminal(url)
+            await browser(f"http://127.0.0.1:{server.port}/s/commons?name=Tariq")
+
+
+async def terminal(url: str) -> None:
+    app = DreamApp(url, "Lyra")
+    async with app.run_test(size=(118, 34)) as pilot:
+
+        async def until(condition: Callable[[], bool]) -> None:
+            async with asyncio.timeout(10):
+                while not condition():
+                    await pilot.pause(0.05)
+
+        await until(lambda: app.link.dream is not None)
+        for _ in range(3):
+            await pilot.press(*"moon 0.9", "enter")
+        await pilot.press("f4", "f4")  # calm, then tender
+        await pilot.press(*"lantern", "enter")
+        field = app.query_one(DreamField)
+        await until(lambda: all(name in field.text() for name in ("moon", "lantern", "river")))
+        await pilot.press(*"/w the lanterns hum")
+        await pilot.pause(0.3)  # let the motifs settle where the last tick put them
+        path = app.save_screenshot(filename="terminal.svg", path=str(OUT))
+    print(f"wrote {Path(path).relative_to(ROOT)}")
+
+
+async def browser(page_url: str) -> None:
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            page = await chromium.new_page(viewport={"width": 1280, "height": 800})
+            await page.goto(page_url)
+            connection = page.get_by_test_id("connection-state")
+            await expect(connection).to_have_text("connected", timeout=10_000)
+            for motif in ("lantern", "garden"):
+                await page.get_by_test_id("motif-input").fill(motif)
+                await page.get_by_test_id("contribute-form").get_by_role("button").click()
+                motif_item = page.locator(f'li[data-motif="{motif}"]')
+                await expect(motif_item).to_be_attached(timeout=10_000)
+            await page.wait_for_timeout(600)  # one smooth animation step between ticks
+            path = OUT / "browser.png"
+            await page.screenshot(path=str(path))
+        finally:
+            await chromium.close()
+    print(f"wrote {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

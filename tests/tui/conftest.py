@@ -1,0 +1,57 @@
+"""The terminal client's test helpers: the app run headless by Textual's own harness, and waiting.
+
+The app, the dream server and the peers share the test's event loop, so the app's link,
+the server and the peers' sockets all really talk over loopback while the test drives keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+from rich.text import Text
+from textual.pilot import Pilot
+from textual.widgets import Static
+
+from client.tui.app import DreamApp
+from tests.conftest import within
+
+SIZE = (120, 36)
+
+
+async def until(pilot: Pilot[None], condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    """Let the app run until ``condition()`` holds; fail after ``seconds`` (scaled)."""
+    try:
+        async with asyncio.timeout(within(seconds)):
+            while not condition():
+                await pilot.pause(0.02)
+    except TimeoutError:
+        app = pilot.app
+        seen = (app.statuses[-3:], app.notes[-3:]) if isinstance(app, DreamApp) else ()
+        raise AssertionError(f"not true within {seconds} s; status and notes: {seen}") from None
+
+
+async def joined(pilot: Pilot[None], app: DreamApp) -> None:
+    """Wait until the app's link has joined (or resumed) its session."""
+    await until(pilot, lambda: app.link.dream is not None)
+
+
+def shown(app: DreamApp, selector: str) -> str:
+    """The plain text a ``Static`` shows right now."""
+    content = app.query_one(selector, Static).content
+    return content.plain if isinstance(content, Text) else str(content)
+
+
+@contextlib.asynccontextmanager
+async def running(app: DreamApp, *, join: bool = True) -> AsyncIterator[Pilot[None]]:
+    """Run ``app`` headless (in the test's own task, where Textual wants it), joined first."""
+    async with app.run_test(size=SIZE) as pilot:
+        if join:
+            await joined(pilot, app)
+        yield pilot
+
+
+async def type_line(pilot: Pilot[None], line: str) -> None:
+    """Type ``line`` into the command input, key by key, and press Enter."""
+    await pilot.press(*line, "enter")

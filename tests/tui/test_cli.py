@@ -1,0 +1,97 @@
+"""``dreamcommons join`` and ``host-console`` as users run them: on a terminal, and in pipes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+import pty
+import struct
+import sys
+import termios
+from collections.abc import AsyncIterator
+
+import pytest
+
+from client.dream_client import DreamClient
+from server.gateway import DreamServer
+from tests.conftest import within
+from tests.processes import dreamcommons, read_until
+
+pytestmark = pytest.mark.integration
+
+
+@contextlib.asynccontextmanager
+async def on_a_terminal(*args: str) -> AsyncIterator[tuple[asyncio.subprocess.Process, int]]:
+    """Run ``dreamcommons ARGS`` on a pseudo-terminal of 120x36; yields it and the pty's fd."""
+    main, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 36, 120, 0, 0))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "server.cli",
+        *args,
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        env={**os.environ, "TERM": "xterm-256color"},
+    )
+    os.close(child)
+    try:
+        yield process, main
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        os.close(main)
+
+
+async def read_screen_until(fd: int, needle: bytes, seconds: float) -> bytes:
+    """What the program drew on its terminal, up to the first time ``needle`` appears."""
+    loop = asyncio.get_running_loop()
+    seen = b""
+    async with asyncio.timeout(seconds):
+        while needle not in seen:
+            ready = asyncio.Event()
+            loop.add_reader(fd, ready.set)
+            try:
+                await ready.wait()
+            finally:
+                loop.remove_reader(fd)
+            seen += os.read(fd, 65536)
+    return seen
+
+
+async def test_join_on_a_terminal_opens_the_textual_app(server_url: str) -> None:
+    async with (
+        DreamClient(server_url, "Zara") as zara,
+        on_a_terminal("join", server_url, "--name", "Lyra") as (app, screen),
+    ):
+        await read_screen_until(screen, b"joined commons as", within(20))
+        await zara.contribute("owl")
+        await read_screen_until(screen, b"owl", within(10))
+        await zara.wait_for(lambda s: any(p.name == "Lyra" for p in s.participants), within(5))
+        os.write(screen, b"\x11")  # Ctrl-Q
+        assert await asyncio.wait_for(app.wait(), within(10)) == 0
+
+
+async def test_the_host_console_in_a_pipe_is_plain_and_needs_the_key(
+    dream_server: DreamServer, server_url: str
+) -> None:
+    key = dream_server.settings.host_key
+    async with (
+        DreamClient(server_url, "Zara") as zara,
+        dreamcommons("host-console", server_url, "--host-key", key) as console,
+    ):
+        await read_until(console, "joined commons as p2 (host)", within(15))
+        assert console.stdin is not None
+        console.stdin.write(b"/harmonize\n")
+        await console.stdin.drain()
+        await zara.wait_for(lambda s: s.scene.harmonizing, within(10))
+
+    async with dreamcommons("host-console", server_url, "--host-key", "wrong") as refused:
+        output, _ = await asyncio.wait_for(refused.communicate(), within(15))
+    assert refused.returncode == 1
+    assert "joining as host needs the session's host key" in output.decode()
+    assert "Traceback" not in output.decode()

@@ -1,0 +1,44 @@
+"""Pairing a simulated pod from the app, through a real Mosquitto, and seeing it counted."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from client.tui.app import DreamApp
+from client.tui.panels import PeoplePanel
+from firmware_sim.device import DeviceConfig, SimulatedDevice
+from server.broker import MosquittoProcess
+from server.gateway import DreamServer
+from server.settings import ServerSettings
+from server.venues import load_venue
+from tests.tui.conftest import running, shown, type_line, until
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def server_with_devices(mosquitto: MosquittoProcess) -> AsyncIterator[DreamServer]:
+    settings = ServerSettings(port=0, broker=mosquitto.url)
+    async with DreamServer(settings, load_venue("sleep-commons")) as server:
+        yield server
+
+
+async def test_a_device_paired_with_its_code_shows_in_the_app(
+    server_with_devices: DreamServer, mosquitto: MosquittoProcess
+) -> None:
+    server = server_with_devices
+    config = DeviceConfig.generate("pod", 7, device_id="pod-lyra", pairing_code="LYRA42")
+    app = DreamApp(f"ws://127.0.0.1:{server.port}/commons", "Lyra")
+    async with SimulatedDevice(config, mosquitto.url), running(app) as pilot:
+        await until(pilot, lambda: "pod-lyra" in server.devices.registry.devices, 10)
+        await pilot.press("f6")
+        await type_line(pilot, "lyra42")
+        await until(pilot, lambda: app.notes[-1].startswith("paired pod-lyra (pod, "))
+        await until(pilot, lambda: "1 device shaping your dream" in shown(app, "#devices"), 10)
+        assert "pod-lyra" in shown(app, "#devices")
+        mine = [line for line in app.query_one(PeoplePanel).lines() if "(you)" in line]
+        assert "⌁1 device" in mine[0]
+        await type_line(pilot, "/pair LYRA42")  # a code is spent once used
+        await until(pilot, lambda: app.notes[-1].startswith("! pairing_refused"))
