@@ -114,7 +114,8 @@ class DeviceConfig:
     ``time_scale`` is how fast the body's real-time rhythms (breathing, heart) run against the
     wall clock: 1 in every real use, so that the sleeper's real-time clock is Unix time and
     devices paced by one command converge on one phase; tests may raise it to watch
-    entrainment sooner.
+    entrainment sooner. ``breath_phase`` starts the sleeper's breathing at that phase (radians;
+    drawn from the seed when None), so that a fleet can start its sleepers out of step.
     """
 
     device_id: str
@@ -126,6 +127,7 @@ class DeviceConfig:
     batch: int = 5
     acceleration: float = 60.0
     time_scale: float = 1.0
+    breath_phase: float | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -152,6 +154,8 @@ class DeviceConfig:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0.0):
                 raise ValueError(f"{name} must be positive, got {value}")
+        if self.breath_phase is not None and not math.isfinite(self.breath_phase):
+            raise ValueError(f"breath_phase must be finite, got {self.breath_phase}")
 
     @classmethod
     def generate(
@@ -166,6 +170,7 @@ class DeviceConfig:
         batch: int = 5,
         acceleration: float = 60.0,
         time_scale: float = 1.0,
+        breath_phase: float | None = None,
     ) -> DeviceConfig:
         """A device of ``kind``; id (``pod-<6 hex>``), model and code drawn from ``seed``."""
         if kind not in MODELS:
@@ -184,6 +189,7 @@ class DeviceConfig:
             batch=batch,
             acceleration=acceleration,
             time_scale=time_scale,
+            breath_phase=breath_phase,
         )
 
 
@@ -250,6 +256,7 @@ class SimulatedDevice:
             config.seed,
             acceleration=config.acceleration,
             real_time_start=self._body_time(time.time()),
+            breath_phase=config.breath_phase,
         )
         self._pending: list[BioSample] = []
         # Devices of a fleet finish their batches on different ticks, not all on the same one.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,9 +46,11 @@ def fleet_configs(
     batch: int = 5,
     acceleration: float = 60.0,
     time_scale: float = 1.0,
+    desynchronized: bool = False,
 ) -> list[DeviceConfig]:
     """``count`` devices, ``round(count * fabric_share)`` of them fabric, with unique ids and
-    pairing codes, all drawn from ``seed``."""
+    pairing codes, all drawn from ``seed``. ``desynchronized`` starts their sleepers' breathing
+    evenly spread around the cycle (no common rhythm at all), rather than at seeded phases."""
     if count < 1:
         raise ValueError(f"a fleet needs at least one device, got {count}")
     if not 0.0 <= fabric_share <= 1.0:
@@ -59,7 +62,7 @@ def fleet_configs(
     ids: set[str] = set()
     codes: set[str] = set()
     configs = []
-    for kind in kinds:
+    for i, kind in enumerate(kinds):
         while True:
             config = DeviceConfig.generate(
                 kind,
@@ -68,6 +71,7 @@ def fleet_configs(
                 batch=batch,
                 acceleration=acceleration,
                 time_scale=time_scale,
+                breath_phase=math.tau * i / count if desynchronized else None,
             )
             if config.device_id not in ids and config.pairing_code not in codes:
                 break
@@ -127,6 +131,7 @@ class Fleet:
         batch: int = 5,
         acceleration: float = 60.0,
         time_scale: float = 1.0,
+        desynchronized: bool = False,
         faults: Faults | None = None,
         connect_spread_s: float | None = None,
     ) -> Fleet:
@@ -140,6 +145,7 @@ class Fleet:
             batch=batch,
             acceleration=acceleration,
             time_scale=time_scale,
+            desynchronized=desynchronized,
         )
         if connect_spread_s is None:
             connect_spread_s = min(_MAX_SPREAD_S, count * _SPREAD_PER_DEVICE_S)

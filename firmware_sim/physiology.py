@@ -182,7 +182,8 @@ class Sleeper:
 
     The night clock starts at ``start_minute`` and runs ``acceleration`` times faster than the
     real-time clock, which starts at ``real_time_start`` so that several sleepers can share it.
-    After ``night_minutes`` the sleeper stays awake. Same seed and same calls, same samples.
+    After ``night_minutes`` the sleeper stays awake. ``breath_phase`` sets where the first
+    breath starts (drawn from the seed when not given). Same seed and same calls, same samples.
     """
 
     def __init__(
@@ -193,6 +194,7 @@ class Sleeper:
         night_minutes: float = 480.0,
         start_minute: float = 0.0,
         real_time_start: float = 0.0,
+        breath_phase: float | None = None,
     ) -> None:
         if not (math.isfinite(acceleration) and acceleration > 0.0):
             raise ValueError(f"acceleration must be positive, got {acceleration}")
@@ -210,7 +212,8 @@ class Sleeper:
         self._night_s = night_minutes * 60.0
         stage = self._stage_at(self._night_time)
         self._weights = [1.0 if s == stage else 0.0 for s in Stage]
-        self._phase = rng.uniform(0.0, math.tau)
+        drawn_phase = rng.uniform(0.0, math.tau)  # drawn either way: the same later draws
+        self._phase = drawn_phase if breath_phase is None else _wrap(breath_phase)
         # Unit-variance noise states, started from their stationary distribution.
         self._hr_noise = rng.gauss(0.0, 1.0)
         self._hrv_noise = rng.gauss(0.0, 1.0)

@@ -65,7 +65,9 @@ class DreamServer:
         self.sessions: dict[str, DreamSession] = {}
         self._server: Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self.devices = DeviceHub(settings.broker, self.sessions.get)
+        self.devices = DeviceHub(
+            settings.broker, self.sessions.get, command_wait_s=settings.device_command_wait_s
+        )
         self.metrics = ServerMetrics(self.sessions.values, self.devices)
 
     @property

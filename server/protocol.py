@@ -170,6 +170,9 @@ class ParticipantView(_Model):
     role: Role
     present: bool = True
     devices: int = 0
+    stage: int | None = Field(
+        default=None, ge=0, le=4, description="sleep stage from their devices, while they share"
+    )
 
 
 class RegionView(_Model):

@@ -15,6 +15,9 @@ class ServerSettings(BaseSettings):
     port: int = Field(default=8765, ge=0, le=65535)
     venue: str = "sleep-commons"
     broker: str | None = Field(default=None, description="mqtt://HOST:PORT of the device broker")
+    device_command_wait_s: float = Field(
+        default=5.0, gt=0.0, le=60.0, description="how long a device has to acknowledge a command"
+    )
     host_key: str = Field(
         default_factory=lambda: secrets.token_urlsafe(12),
         description="lets a client join as host; generated and printed when not given",

@@ -6,12 +6,17 @@ Stage is the nearest centroid of smoothed EEG band power (pods), or movement and
 wake, theta in N1, theta and delta with spindles in N2, slow-wave delta in N3, sawtooth theta
 with low-voltage beta in REM (Berry et al., AASM Manual v2.6, 2020).
 
+Breathing rate is the speed at which the breathing phase advances between the samples of a
+batch (on the device's own clock), not the reported respiration rate: the phase is what the
+coherence rule carries forward, so its own speed is what carries it right.
+
 Stress compares heart rate (up) and HRV (down) with the sleeper's own slow baseline, which
 only learns while the sleeper is calm, so a long stress episode is not absorbed into it.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from enum import IntEnum
@@ -39,6 +44,8 @@ _EEG_CENTROIDS: dict[SleepStage, tuple[float, float, float, float]] = {
 }
 _SMOOTHING_S = 2.0  # features: an exponential average over about two seconds of samples
 _BASELINE_S = 60.0  # the sleeper's own baseline adapts over about a minute of calm
+_RATE_SPAN_S = 3.0  # breathing rate: an exponential average over about three seconds
+_RATE_GAP_S = 1.0  # consecutive samples further apart than this say nothing about the rate
 _AWAKE_MOVEMENT = 0.15
 _CALM = 0.3
 
@@ -83,6 +90,7 @@ class SleeperEstimator:
         self._hrv_base = _Average(_BASELINE_S)
         self._resp_base = _Average(_BASELINE_S)
         self._phase: float | None = None
+        self._rate = _Average(_RATE_SPAN_S)
         self._last_t: float | None = None
         self._stress = 0.0
         self.samples = 0
@@ -90,6 +98,7 @@ class SleeperEstimator:
     def add(self, samples: tuple[BioSample, ...], arrived: float) -> SleeperEstimate:
         """Take a batch that arrived at ``arrived``; its last sample is taken as 'now'."""
         last_device_t = samples[-1].t
+        self._measure_rate(samples)
         for sample in samples:
             # Device clocks may be skewed: trust only differences within a batch.
             t = arrived - (last_device_t - sample.t)
@@ -98,6 +107,15 @@ class SleeperEstimator:
             self._take(sample, dt)
         self.samples += len(samples)
         return self.estimate(arrived)
+
+    def _measure_rate(self, samples: tuple[BioSample, ...]) -> None:
+        """Fold the phase advance between consecutive samples of one batch into the rate."""
+        for before, after in itertools.pairwise(samples):
+            dt = after.t - before.t
+            if before.phase is None or after.phase is None or not 0.0 < dt <= _RATE_GAP_S:
+                continue
+            advance = math.remainder(after.phase - before.phase, math.tau)
+            self._rate.update(advance / math.tau / dt, dt)
 
     def _take(self, s: BioSample, dt: float) -> None:
         if s.eeg is not None:
@@ -153,11 +171,15 @@ class SleeperEstimator:
         return min(_EEG_CENTROIDS, key=distance)
 
     def estimate(self, at: float) -> SleeperEstimate:
-        resp = self._resp.value
+        resp, rate = self._resp.value, self._rate.value
+        if rate is None and resp is not None:
+            rate = resp / 60.0
+        elif rate is not None:
+            rate = max(0.0, rate)
         return SleeperEstimate(
             stage=self.stage(),
             stress=round(self._stress, 3),
             breath_phase=self._phase,
-            breath_hz=None if resp is None else resp / 60.0,
+            breath_hz=rate,
             at=at,
         )

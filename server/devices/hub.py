@@ -22,9 +22,14 @@ class DeviceHub:
     """The registry and the MQTT gateway (when a broker is configured), seen from sessions."""
 
     def __init__(
-        self, broker_url: str | None, find_session: Callable[[str], DreamSession | None]
+        self,
+        broker_url: str | None,
+        find_session: Callable[[str], DreamSession | None],
+        *,
+        command_wait_s: float = 5.0,
     ) -> None:
         self.registry = DeviceRegistry()
+        self.command_wait_s = command_wait_s
         self._find_session = find_session
         self.gateway: DeviceGateway | None = None
         if broker_url is not None:
@@ -77,8 +82,17 @@ class DeviceHub:
         result = CommandResult(
             cid=request.cid, device=request.device, action=request.action, ok=False
         )
+        if not record.online:
+            return result.model_copy(update={"error": f"{request.device} is offline"})
+        reference = time.time() if request.action == "pace" else None
         try:
-            ack = await gateway.command(request.device, request.action, request.value)
+            ack = await gateway.command(
+                request.device,
+                request.action,
+                request.value,
+                reference_time=reference,
+                wait_s=self.command_wait_s,
+            )
         except CommandFailed as failed:
             return result.model_copy(update={"error": str(failed)})
         return result.model_copy(update={"ok": ack.ok, "error": ack.error})

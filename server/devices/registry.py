@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from server.device_protocol import DeviceBirth, DeviceStatus, SampleBatch
 
 _SEQ_MODULUS = 2**32
-_BD_MODULUS = 256
 
 
 @dataclass(slots=True)
@@ -21,6 +20,7 @@ class DeviceRecord:
     online: bool = True
     owner: str | None = None  # the pairing key "session/participant" once paired
     last_seq: int | None = None
+    last_bd_seq: int | None = None  # the connection that sent the batch of ``last_seq``
     messages: int = 0
     samples: int = 0
     lost: int = 0
@@ -48,9 +48,7 @@ class DeviceRegistry:
         if record is None:
             record = self.devices[device_id] = DeviceRecord(device_id, birth)
         else:
-            if birth.bd_seq != record.birth.bd_seq:
-                record.last_seq = None  # a new connection: its first seq starts a new count
-            record.birth = birth
+            record.birth = birth  # seq keeps counting across connections: gaps are losses
         record.online = True
         return record
 
@@ -66,7 +64,12 @@ class DeviceRegistry:
         return record
 
     def on_batch(self, device_id: str, batch: SampleBatch) -> DeviceRecord | None:
-        """Count the batch and the messages lost before it; None for an unknown device."""
+        """Count the batch and the messages lost before it; None for an unknown device.
+
+        ``seq`` keeps counting across a device's connections, so a gap after a broker restart
+        is counted as lost. Going back on the same connection is a duplicate (ignored); going
+        back on a new connection means the device restarted and counts from zero again.
+        """
         record = self.devices.get(device_id)
         if record is None:
             self.rejected_unknown += 1
@@ -75,9 +78,10 @@ class DeviceRegistry:
             gap = (batch.seq - record.last_seq - 1) % _SEQ_MODULUS
             if gap < _SEQ_MODULUS // 2:
                 record.lost += gap * len(batch.samples)
-            else:
+            elif batch.bd_seq == record.last_bd_seq:
                 return record  # a duplicate or reordered old message: already counted
         record.last_seq = batch.seq
+        record.last_bd_seq = batch.bd_seq
         record.online = True
         record.messages += 1
         record.samples += len(batch.samples)

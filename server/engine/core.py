@@ -149,6 +149,8 @@ class DreamEngine:
                 self._pending.append(event)
             case SleeperUpdated(participant=pid):
                 member = self._member(pid)
+                if event.stage != member.stage:
+                    self._changed_people.add(pid)
                 member.stage = event.stage
                 member.stress = event.stress
                 if event.breath_phase is not None and event.breath_hz:
@@ -158,6 +160,7 @@ class DreamEngine:
                 self._changed_people.add(pid)
             case ShareChanged(participant=pid, level=level):
                 self._member(pid).share = min(1.0, max(0.0, level))
+                self._changed_people.add(pid)
             case HostCommanded(action=action):
                 self._host(action)
 
@@ -477,7 +480,12 @@ class DreamEngine:
         for pid in self._changed_people:
             p = self._participants[pid]
             self._views[pid] = ParticipantView(
-                id=pid, name=p.name, role=p.role, present=p.present, devices=p.devices
+                id=pid,
+                name=p.name,
+                role=p.role,
+                present=p.present,
+                devices=p.devices,
+                stage=p.stage if p.share > 0.0 else None,  # a sleeper at share 0 shows nothing
             )
         for pid in self._left_people:
             self._views.pop(pid, None)

@@ -123,3 +123,37 @@ def test_a_pairing_code_works_once_and_for_one_owner() -> None:
     assert [d.device_id for d in registry.owned_by("s/p1")] == ["pod-1"]
     with pytest.raises(PairingRefused):
         registry.pair("ZZZZZZ", "s/p1")
+
+
+def test_the_breathing_rate_follows_the_phase_even_when_the_body_runs_faster() -> None:
+    """Devices may run the body's rhythms faster than the wall clock (demos, tests): the rate
+    the server carries the phase forward with is the phase's own speed on the device clock."""
+    sleeper = Sleeper(8)
+    estimator = SleeperEstimator()
+    scale = 3.0
+    for second in range(20):
+        samples = [sleeper.advance(0.2 * scale) for _ in range(5)]
+        readings = tuple(
+            pod_reading(s).model_copy(update={"t": second + 0.2 * i}) for i, s in enumerate(samples)
+        )
+        estimate = estimator.add(readings, arrived=second + 0.8)
+    body_hz = samples[-1].respiration_rate / 60.0
+    assert estimate.breath_hz == pytest.approx(body_hz * scale, rel=0.15)
+
+
+def test_losses_across_a_reconnection_are_counted_and_a_restart_counts_afresh() -> None:
+    registry = DeviceRegistry()
+    registry.on_birth("pod-1", birth(bd_seq=0))
+    registry.on_batch("pod-1", batch(0, bd_seq=0))
+    registry.on_batch("pod-1", batch(1, bd_seq=0))
+    registry.on_birth("pod-1", birth(bd_seq=1))  # the broker restarted: a new connection
+    registry.on_batch("pod-1", batch(5, bd_seq=1))
+    record = registry.devices["pod-1"]
+    assert record.lost == 3 * 5
+    registry.on_batch("pod-1", batch(4, bd_seq=1))  # back on the same connection: a duplicate
+    assert record.messages == 3
+    registry.on_birth("pod-1", birth(bd_seq=0))  # the device itself restarted
+    registry.on_batch("pod-1", batch(0, bd_seq=0))
+    registry.on_batch("pod-1", batch(1, bd_seq=0))
+    assert record.messages == 5
+    assert record.lost == 3 * 5

@@ -356,3 +356,18 @@ def replay(stream: list[Event]) -> list[DreamscapeState]:
 @given(events)
 def test_the_same_events_always_give_the_same_states(stream: list[Event]) -> None:
     assert replay(stream) == replay(stream)
+
+
+def test_a_sleepers_stage_shows_only_while_they_share() -> None:
+    engine = engine_with()
+    engine.apply(breathing("p0", 0.0, 0.0, stage=4))
+    state, delta = engine.tick(0.1)
+    view = {p.id: p for p in state.participants}["p0"]
+    assert view.stage == 4
+    engine.apply(ShareChanged(participant="p0", level=0.0))
+    state, delta = engine.tick(0.2)
+    assert {p.id: p for p in state.participants}["p0"].stage is None
+    assert [p.stage for p in delta.participants if p.id == "p0"] == [None]
+    engine.apply(breathing("p0", 0.0, 0.3, stage=3))
+    state, _ = engine.tick(0.3)
+    assert {p.id: p for p in state.participants}["p0"].stage is None

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from firmware_sim.fleet import fleet_configs
 from firmware_sim.physiology import (
     Baseline,
     Sample,
@@ -371,3 +372,16 @@ def test_every_sample_is_finite_and_in_range(
         assert 30 <= s.skin_temp <= 38
         assert s.t == pytest.approx(sleeper.night_time)
     assert sleeper.real_time == pytest.approx(sum(dts))
+
+
+def test_a_fleet_may_start_its_sleepers_out_of_step() -> None:
+    configs = fleet_configs(8, seed=4, desynchronized=True)
+    phases = [c.breath_phase for c in configs]
+    assert all(p is not None for p in phases)
+    assert order_parameter([p for p in phases if p is not None]) < 1e-9
+    sleepers = [Sleeper(c.seed, breath_phase=c.breath_phase) for c in configs]
+    assert order_parameter([s.advance(0.0).breath_phase for s in sleepers]) < 0.05
+    drawn = Sleeper(configs[0].seed).advance(1.0)
+    placed = Sleeper(configs[0].seed, breath_phase=0.0).advance(1.0)
+    assert (drawn.hrv_rmssd, drawn.eeg_delta) == (placed.hrv_rmssd, placed.eeg_delta)
+    assert fleet_configs(8, seed=4)[0].breath_phase is None

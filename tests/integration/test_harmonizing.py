@@ -1,0 +1,87 @@
+"""The harmonizing loop end to end: engine, server, MQTT commands, firmware, physiology,
+biometrics, engine. Simulated sleepers on a real Mosquitto, a real DreamServer, and a host
+and sleepers on real WebSockets."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+
+from client.bots import BOT_NAMES
+from client.dream_client import DreamClient
+from firmware_sim.fleet import Fleet
+from server.broker import MosquittoProcess
+from server.devices.body_clock import on_body_clock
+from server.gateway import DreamServer
+from server.settings import ServerSettings
+from server.venues import load_venue
+from tests.conftest import within
+
+pytestmark = pytest.mark.integration
+
+SESSION = "night"
+SLEEPERS = 6
+TIME_SCALE = 4.0  # the bodies breathe 4x faster than the wall clock: a minute in 15 s
+
+
+@pytest.mark.parametrize(
+    "venue_name",
+    [
+        "sleep-commons",  # the host harmonizes
+        "harmony-festival",  # the venue harmonizes by itself on a fracture
+    ],
+)
+async def test_harmonizing_entrains_the_sleepers_and_heals_the_fracture(
+    mosquitto: MosquittoProcess, venue_name: str
+) -> None:
+    venue = on_body_clock(load_venue(venue_name), TIME_SCALE)
+    rules = venue.coherence
+    settings = ServerSettings(port=0, broker=mosquitto.url)
+    async with (
+        DreamServer(settings, venue) as server,
+        Fleet.generate(
+            mosquitto.url,
+            SLEEPERS,
+            seed=8,
+            time_scale=TIME_SCALE,
+            desynchronized=True,
+            batch=2,
+        ) as fleet,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        url = f"ws://127.0.0.1:{server.port}/{SESSION}"
+        host = await stack.enter_async_context(
+            DreamClient(url, "Vivienne", role="host", key=settings.host_key)
+        )
+        async with asyncio.timeout(within(5)):
+            await fleet.wait_connected()
+        registry = server.devices.registry
+        for device, name in zip(fleet.devices, BOT_NAMES, strict=False):
+            sleeper = await stack.enter_async_context(DreamClient(url, name))
+            async with asyncio.timeout(within(5)):
+                while device.device_id not in registry.devices:  # noqa: ASYNC110
+                    await asyncio.sleep(0.02)
+            await sleeper.pair_device(device.config.pairing_code)
+
+        fractured = await host.wait_for(lambda s: s.scene.fractured, within(10))
+        assert fractured.scene.coherence is not None
+        assert fractured.scene.coherence < rules.fracture_below
+        assert len(fractured.scene.regions) >= 2
+        if not venue.harmonize.auto:
+            assert all(device.pace_hz is None for device in fleet.devices)
+            await host.host("harmonize")
+        paced = await host.wait_for(lambda s: s.scene.harmonizing, within(5))
+        assert paced.scene.fractured
+        async with asyncio.timeout(within(5)):  # every device got its pacing command
+            while any(d.pace_hz != venue.harmonize.pace_hz for d in fleet.devices):  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+
+        healed = await host.wait_for(lambda s: not s.scene.fractured, within(20))
+        assert healed.scene.coherence is not None
+        assert healed.scene.coherence >= rules.heal_above
+        assert healed.scene.regions == ()
+    counters = server.sessions[SESSION].engine.counters
+    assert counters.fractures == 1
+    assert counters.harmonizations == 1
