@@ -170,6 +170,13 @@ class ParticipantView(_Model):
     role: Role
     present: bool = True
     devices: int = 0
+    stage: int | None = Field(
+        default=None,
+        ge=0,
+        le=4,
+        description="the sleep stage their devices report (0 W, 1 N1, 2 N2, 3 N3, 4 REM), "
+        "only while they share their dream (share level above 0)",
+    )
 
 
 class RegionView(_Model):

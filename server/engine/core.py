@@ -145,6 +145,8 @@ class DreamEngine:
                 self._pending.append(event)
             case SleeperUpdated(participant=pid):
                 member = self._member(pid)
+                if member.stage != event.stage and member.share > 0.0:
+                    self._changed_people.add(pid)  # the others see the new stage
                 member.stage = event.stage
                 member.stress = event.stress
                 if event.breath_phase is not None and event.breath_hz:
@@ -153,7 +155,11 @@ class DreamEngine:
                 self._member(pid).devices = online
                 self._changed_people.add(pid)
             case ShareChanged(participant=pid, level=level):
-                self._member(pid).share = min(1.0, max(0.0, level))
+                member = self._member(pid)
+                share = min(1.0, max(0.0, level))
+                if (share > 0.0) != (member.share > 0.0):
+                    self._changed_people.add(pid)  # their stage shows or hides
+                member.share = share
             case HostCommanded(action=action):
                 self._host(action)
 
@@ -472,7 +478,12 @@ class DreamEngine:
         for pid in self._changed_people:
             p = self._participants[pid]
             self._views[pid] = ParticipantView(
-                id=pid, name=p.name, role=p.role, present=p.present, devices=p.devices
+                id=pid,
+                name=p.name,
+                role=p.role,
+                present=p.present,
+                devices=p.devices,
+                stage=p.stage if p.share > 0.0 else None,
             )
         for pid in self._left_people:
             self._views.pop(pid, None)
