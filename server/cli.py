@@ -137,6 +137,13 @@ def _command(args: argparse.Namespace) -> int:
 
 
 def _join(args: argparse.Namespace) -> int:
+    from client.dream_client import split_url
+
+    try:
+        split_url(args.url)
+    except ValueError as error:
+        print(f"dreamcommons: {error}", file=sys.stderr)
+        return 2
     encoding = Encoding.JSON if args.json else Encoding.MSGPACK
     if args.plain or not _interactive():
         from client.errors import DreamClientError

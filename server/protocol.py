@@ -171,7 +171,11 @@ class ParticipantView(_Model):
     present: bool = True
     devices: int = 0
     stage: int | None = Field(
-        default=None, ge=0, le=4, description="sleep stage from their devices, while they share"
+        default=None,
+        ge=0,
+        le=4,
+        description="the sleep stage their devices report (0 W, 1 N1, 2 N2, 3 N3, 4 REM), "
+        "only while they share their dream (share level above 0)",
     )
 
 

@@ -16,7 +16,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header, Input, Static
 
-from client.dream_client import DreamClient
+from client.dream_client import DreamClient, split_url
 from client.errors import DreamClientError
 from client.tui.actions import carry_out
 from client.tui.commands import (
@@ -69,6 +69,8 @@ class DreamApp(App[None]):
         key: str | None = None,
         encoding: Encoding = Encoding.MSGPACK,
     ) -> None:
+        """``ValueError`` at once for a URL that is not ``ws://`` or ``wss://``."""
+        split_url(url)
         super().__init__()
         self.host_console = role == "host"
         self.feeling: Feeling = FEELINGS[0]

@@ -100,13 +100,25 @@ class ScenePanel(Static):
         self.update(scene_text(state.mood, state.scene))
 
 
+STAGES: dict[int, tuple[str, str, str]] = {  # code: icon, word, colour
+    0: ("☀", "awake", "#f2c57c"),
+    1: ("☽", "drowsy", "#b8c0ff"),
+    2: ("☾", "light sleep", "#8e9aff"),
+    3: ("◉", "deep sleep", "#6a5acd"),
+    4: ("✦", "REM", "#dd7fd0"),
+}
+
+
 def participant_text(person: ParticipantView, me: str) -> Text:
-    """One line: presence, name, role, devices; no stage icon (the protocol has none yet)."""
+    """One line: presence, name, role, sleep stage (for those who share it), devices."""
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append("● " if person.present else "○ ", style="#8fb339" if person.present else "dim")
     text.append(person.name, style="bold" if person.id == me else "")
     text.append(f" {person.id}", style="dim")
     text.append(f"  {person.role}", style="italic")
+    if person.stage in STAGES:
+        icon, word, colour = STAGES[person.stage]
+        text.append(f"  {icon} {word}", style=colour)
     if person.devices:
         text.append(f"  ⌁{person.devices} device{'s' if person.devices > 1 else ''}")
     if not person.present:

@@ -149,8 +149,8 @@ class DreamEngine:
                 self._pending.append(event)
             case SleeperUpdated(participant=pid):
                 member = self._member(pid)
-                if event.stage != member.stage:
-                    self._changed_people.add(pid)
+                if member.stage != event.stage and member.share > 0.0:
+                    self._changed_people.add(pid)  # the others see the new stage
                 member.stage = event.stage
                 member.stress = event.stress
                 if event.breath_phase is not None and event.breath_hz:
@@ -159,8 +159,11 @@ class DreamEngine:
                 self._member(pid).devices = online
                 self._changed_people.add(pid)
             case ShareChanged(participant=pid, level=level):
-                self._member(pid).share = min(1.0, max(0.0, level))
-                self._changed_people.add(pid)
+                member = self._member(pid)
+                share = min(1.0, max(0.0, level))
+                if (share > 0.0) != (member.share > 0.0):
+                    self._changed_people.add(pid)  # their stage shows or hides
+                member.share = share
             case HostCommanded(action=action):
                 self._host(action)
 
@@ -485,7 +488,7 @@ class DreamEngine:
                 role=p.role,
                 present=p.present,
                 devices=p.devices,
-                stage=p.stage if p.share > 0.0 else None,  # a sleeper at share 0 shows nothing
+                stage=p.stage if p.share > 0.0 else None,
             )
         for pid in self._left_people:
             self._views.pop(pid, None)

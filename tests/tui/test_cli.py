@@ -95,3 +95,10 @@ async def test_the_host_console_in_a_pipe_is_plain_and_needs_the_key(
     assert refused.returncode == 1
     assert "joining as host needs the session's host key" in output.decode()
     assert "Traceback" not in output.decode()
+
+
+async def test_a_url_that_is_not_a_websocket_is_a_clear_error() -> None:
+    async with dreamcommons("join", "http://127.0.0.1:8765/commons", "--name", "Lyra") as join:
+        output, _ = await asyncio.wait_for(join.communicate(), within(15))
+    assert join.returncode == 2
+    assert "expected a ws:// or wss:// URL" in output.decode()

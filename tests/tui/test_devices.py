@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from client.tui.app import DreamApp
-from client.tui.panels import PeoplePanel
+from client.tui.panels import STAGES, PeoplePanel
 from firmware_sim.device import DeviceConfig, SimulatedDevice
 from server.broker import MosquittoProcess
 from server.gateway import DreamServer
@@ -38,7 +38,13 @@ async def test_a_device_paired_with_its_code_shows_in_the_app(
         await until(pilot, lambda: app.notes[-1].startswith("paired pod-lyra (pod, "))
         await until(pilot, lambda: "1 device shaping your dream" in shown(app, "#devices"), 10)
         assert "pod-lyra" in shown(app, "#devices")
-        mine = [line for line in app.query_one(PeoplePanel).lines() if "(you)" in line]
-        assert "⌁1 device" in mine[0]
+        people = app.query_one(PeoplePanel)
+
+        def my_line() -> str:
+            return next(line for line in people.lines() if "(you)" in line)
+
+        assert "⌁1 device" in my_line()
+        stages = [f"{icon} {word}" for icon, word, _ in STAGES.values()]
+        await until(pilot, lambda: any(stage in my_line() for stage in stages), 10)
         await type_line(pilot, "/pair LYRA42")  # a code is spent once used
         await until(pilot, lambda: app.notes[-1].startswith("! pairing_refused"))

@@ -59,3 +59,15 @@ async def test_a_console_without_the_host_key_is_refused(server_url: str) -> Non
         assert shown(app, "#link").startswith("✕ join refused")
         await pilot.click("#host-harmonize")
         await until(pilot, lambda: app.notes[-1].startswith("! not connected"))
+
+
+async def test_a_participant_removed_by_the_host_is_told_and_stays_out(
+    dream_server: DreamServer, server_url: str
+) -> None:
+    key = dream_server.settings.host_key
+    app = DreamApp(server_url, "Lyra")
+    async with running(app) as pilot, DreamClient(server_url, "Host", role="host", key=key) as host:
+        await host.host("remove", app.link.participant)
+        await until(pilot, lambda: app.failure == "removed from the session by the host")
+        assert shown(app, "#link") == "✕ removed from the session by the host"
+        assert app.link.joins == 1
