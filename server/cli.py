@@ -44,6 +44,21 @@ def _parser() -> argparse.ArgumentParser:
     host.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     host.add_argument("--port", type=int, default=None, help="port (default 8765)")
     host.add_argument("--broker", default=None, help="mqtt://HOST:PORT of the device broker")
+    host.add_argument(
+        "--session",
+        dest="sessions",
+        action="append",
+        default=None,
+        help="print this session's join code and host secret (repeatable; default: commons)",
+    )
+    host.add_argument(
+        "--open",
+        dest="open_sessions",
+        action="append",
+        default=None,
+        metavar="SESSION",
+        help="let anyone join SESSION without a code (repeatable; '*' opens every session)",
+    )
     host.set_defaults(run=_host)
 
     command = commands.add_parser("command", help="send one command to a device, await its ack")
@@ -57,8 +72,15 @@ def _parser() -> argparse.ArgumentParser:
     join = commands.add_parser("join", help="join a session and follow the dreamscape")
     join.add_argument("url", help="ws://HOST:PORT/SESSION")
     join.add_argument("--name", required=True)
-    join.add_argument("--role", choices=["dreamer", "waker", "watcher", "host"], default="dreamer")
-    join.add_argument("--key", default=None, help="the host key, with --role host")
+    join.add_argument(
+        "--role",
+        choices=["dreamer", "waker", "watcher", "host"],
+        default=None,
+        help="default: the invitation's role, else dreamer",
+    )
+    join.add_argument("--key", default=None, help="the host secret, with --role host")
+    join.add_argument("--code", default=None, help="the session's join code")
+    join.add_argument("--token", default=None, help="an invitation from the session's host")
     join.add_argument("--json", action="store_true", help="speak the JSON encoding")
     join.add_argument("--refresh", type=float, default=2.0, help="seconds between views")
     join.add_argument("--plain", action="store_true", help="plain text view (the default for now)")
@@ -83,15 +105,16 @@ def _host(args: argparse.Namespace) -> int:
     overrides = {
         k: v
         for k, v in vars(args).items()
-        if k in ("venue", "host", "port", "broker") and v is not None
+        if k in ("venue", "host", "port", "broker", "open_sessions") and v is not None
     }
     settings = ServerSettings(**overrides)
     venue = load_venue(settings.venue)
-    asyncio.run(_serve(settings, venue))
+    asyncio.run(_serve(settings, venue, args.sessions or ["commons"]))
     return 0
 
 
-async def _serve(settings: ServerSettings, venue: VenuePreset) -> None:
+async def _serve(settings: ServerSettings, venue: VenuePreset, sessions: list[str]) -> None:
+    from server.access_banner import session_banner
     from server.gateway import DreamServer
 
     stop = asyncio.Event()
@@ -104,7 +127,9 @@ async def _serve(settings: ServerSettings, venue: VenuePreset) -> None:
             f"(for example ws://{settings.host}:{server.port}/commons)",
             flush=True,
         )
-        print(f"host key: {settings.host_key}  (join with --role host --key ...)", flush=True)
+        print(f"operator key: {settings.host_key}  (the host key of every session)", flush=True)
+        address = f"{settings.host}:{server.port}"
+        print(session_banner(server.gatekeeper, address, sessions), flush=True)
         await stop.wait()
         print("shutting down", flush=True)
 
@@ -119,7 +144,18 @@ def _join(args: argparse.Namespace) -> int:
     from client.join_cli import run_join
 
     encoding = Encoding.JSON if args.json else Encoding.MSGPACK
-    return asyncio.run(run_join(args.url, args.name, args.role, encoding, args.refresh, args.key))
+    return asyncio.run(
+        run_join(
+            args.url,
+            args.name,
+            args.role,
+            encoding,
+            args.refresh,
+            args.key,
+            code=args.code,
+            token=args.token,
+        )
+    )
 
 
 def _demo(args: argparse.Namespace) -> int:

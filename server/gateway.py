@@ -21,21 +21,25 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from server.auth import Gatekeeper
 from server.devices.hub import DeviceHub
 from server.errors import (
     CloseCode,
     ErrorCode,
     FrameTooLarge,
+    LimitExceeded,
     NotAllowed,
     ProtocolError,
     UnsupportedVersion,
 )
+from server.limits import Limits
 from server.protocol import (
     PROTOCOL_VERSION,
     Command,
     Contribute,
     Encoding,
     HostAction,
+    Invite,
     Join,
     Pair,
     Ping,
@@ -65,6 +69,10 @@ class DreamServer:
         self._server: Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.devices = DeviceHub(settings.broker, self.sessions.get)
+        self.gatekeeper = Gatekeeper(
+            settings.secret, operator_key=settings.host_key, open_sessions=settings.open_sessions
+        )
+        self.limits = Limits.from_settings(settings)
 
     @property
     def port(self) -> int:
@@ -111,7 +119,7 @@ class DreamServer:
             session = self.sessions[session_id] = DreamSession(
                 session_id,
                 self.venue,
-                host_key=self.settings.host_key,
+                host_key=self.gatekeeper.host_secret(session_id),
                 on_pace=self.devices.pace,
             )
             self._spawn(session.run(), f"tick-{session_id}")
@@ -143,12 +151,24 @@ class DreamServer:
         if "upgrade" not in request.headers.get("Connection", "").lower():
             page = web_response(connection, path)
             return page or connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
+        try:
+            self.limits.check_origin(request.headers.get("Origin"), request.headers.get("Host"))
+        except LimitExceeded as refused:
+            return connection.respond(HTTPStatus.FORBIDDEN, f"{refused.code}: {refused}\n")
         return None
 
     # --- WebSocket -----------------------------------------------------------------------
 
     async def _handle(self, connection: ServerConnection) -> None:
         encoding = Encoding(connection.subprotocol or Encoding.JSON)
+        address = str(connection.remote_address[0])
+        try:
+            self.limits.open_connection(address)
+        except LimitExceeded as refused:
+            with contextlib.suppress(ConnectionClosed):
+                await connection.send(encode(error_frame(refused), encoding))
+                await connection.close(CloseCode.TOO_MANY_CONNECTIONS, refused.code.value)
+            return
         peer = _ConnectionState(self, connection, encoding)
         try:
             await peer.serve()
@@ -156,6 +176,7 @@ class DreamServer:
             pass
         finally:
             peer.detach()
+            self.limits.close_connection(address)
 
 
 class _ConnectionState:
@@ -195,6 +216,10 @@ class _ConnectionState:
                 await self._join(message)
             case Contribute() | Whisper():
                 session, member = self._joined(message.cid)
+                text = message.text if isinstance(message, Whisper) else None
+                self.server.limits.check_contribution(
+                    session.id, member.pid, time.monotonic(), ref=message.cid, whisper=text
+                )
                 await self._send(session.contribute(member, message))
             case Resync():
                 session, _ = self._joined()
@@ -205,6 +230,10 @@ class _ConnectionState:
             case HostAction():
                 session, member = self._joined()
                 await self._send(session.host_action(member, message))
+            case Invite():
+                session, member = self._joined(message.cid)
+                issue = self.server.gatekeeper.invitation
+                await self._send(issue(session.id, member.role, message, time.time()))
             case Pair():
                 session, member = self._joined()
                 await self._send(self.server.devices.pair(session, member, message))
@@ -222,6 +251,9 @@ class _ConnectionState:
             )
         if self.member is not None:
             raise NotAllowed(ErrorCode.ALREADY_JOINED, "this connection has already joined")
+        self.server.gatekeeper.admit(request, time.time())
+        if request.resume is not None and request.session not in self.server.sessions:
+            raise NotAllowed(ErrorCode.BAD_RESUME_TOKEN, "unknown resume token for this session")
         session = self.server.session(request.session)
         welcome = session.join(request, self.connection, self.encoding)
         self.session = session

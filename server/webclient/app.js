@@ -34,18 +34,30 @@ function guestName(storage) {
   return name;
 }
 
-/** { mode, session, role, name } from /s|watch|host/SESSION?name=...&role=... */
+/** { mode, session, role, name, code, token } from /s|watch|host/SESSION?name=...&role=...
+ * (&code=... the session's join code, &token=... an invitation, whose role it takes) */
 export function route(location, storage) {
   const match = ROUTE.exec(location.pathname);
   if (!match) return null;
   const [, mode, session] = match;
   const params = new URLSearchParams(location.search);
-  const asked = params.get("role");
+  const token = params.get("token") || null;
+  const asked = params.get("role") ?? invitedRole(token);
   const fixed = { watch: "watcher", host: "host" }[mode];
   const role = fixed ?? (ROLES.includes(asked) ? asked : "dreamer");
   const fallback = { watch: "watcher", host: "host" }[mode] ?? guestName(storage);
   const name = (params.get("name") ?? "").trim().slice(0, NAME_MAX) || fallback;
-  return { mode, session, role, name };
+  return { mode, session, role, name, code: params.get("code") || null, token };
+}
+
+/** The role an invitation names (read, not checked: the server checks it). */
+function invitedRole(token) {
+  try {
+    const body = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    return JSON.parse(atob(body)).r ?? null;
+  } catch {
+    return null;
+  }
 }
 
 async function main() {
@@ -79,6 +91,8 @@ async function main() {
       name: where.name,
       role: where.role,
       key,
+      code: where.code,
+      token: where.token,
       storage,
     },
     {

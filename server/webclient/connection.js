@@ -61,12 +61,17 @@ class Identity {
  * onRefused(error, request) for an error frame (request is null when it answers nothing we sent).
  */
 export class DreamConnection {
-  constructor({ url, session, name, role, key = null, storage = null }, handlers = {}) {
+  constructor(
+    { url, session, name, role, key = null, code = null, token = null, storage = null },
+    handlers = {},
+  ) {
     this.url = url;
     this.session = session;
     this.name = name;
     this.role = role;
-    this.key = key; // the host key, for role "host"
+    this.key = key; // the host secret, for role "host"
+    this.code = code; // the session's join code, for a private session
+    this.token = token; // or an invitation from its host
     this.handlers = handlers;
     this.identity = new Identity(storage, session, role, name);
     this.participant = null;
@@ -166,6 +171,8 @@ export class DreamConnection {
       resume: this.identity.resume,
     };
     if (this.key !== null) join.key = this.key;
+    if (this.code !== null) join.code = this.code;
+    if (this.token !== null) join.token = this.token;
     this.send(join);
   }
 

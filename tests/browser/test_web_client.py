@@ -498,7 +498,7 @@ async def test_deltas_apply_in_the_browser_as_on_the_server(pages: Pages, base_u
 async def test_the_page_reconnects_after_the_server_restarts(pages: Pages) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}/s/phoenix?name=Lyra"
-    async with dreamcommons("host", "--port", str(port)) as first:
+    async with dreamcommons("host", "--port", str(port), "--open", "phoenix") as first:
         await read_until(first, "hosting", within(15))
         page = await open_dream(pages, url)
         await contribute(page, "ember")
@@ -508,7 +508,7 @@ async def test_the_page_reconnects_after_the_server_restarts(pages: Pages) -> No
     state = page.get_by_test_id("connection-state")
     await expect(state).to_have_text("reconnecting", timeout=ms(10))
 
-    async with dreamcommons("host", "--port", str(port)) as second:
+    async with dreamcommons("host", "--port", str(port), "--open", "phoenix") as second:
         await read_until(second, "hosting", within(15))
         # The new process does not know the old resume token: the page joins afresh.
         await expect(state).to_have_text("connected", timeout=ms(15))
