@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -91,6 +91,7 @@ class Fleet:
         *,
         faults: Faults | None = None,
         connect_spread_s: float = 0.0,
+        passwords: Mapping[str, str] | None = None,
     ) -> None:
         if not configs:
             raise ValueError("a fleet needs at least one device")
@@ -108,6 +109,7 @@ class Fleet:
                 broker_url,
                 faults=faults,
                 start_delay_s=connect_spread_s * i / count,
+                password=(passwords or {}).get(config.device_id),
             )
             for i, config in enumerate(configs)
         ]
@@ -129,6 +131,7 @@ class Fleet:
         time_scale: float = 1.0,
         faults: Faults | None = None,
         connect_spread_s: float | None = None,
+        passwords: Mapping[str, str] | None = None,
     ) -> Fleet:
         """A fleet of ``count`` seeded devices (see ``fleet_configs``). Unless given, the first
         connections spread over up to 2 s, 2 ms per device."""
@@ -143,7 +146,13 @@ class Fleet:
         )
         if connect_spread_s is None:
             connect_spread_s = min(_MAX_SPREAD_S, count * _SPREAD_PER_DEVICE_S)
-        return cls(broker_url, configs, faults=faults, connect_spread_s=connect_spread_s)
+        return cls(
+            broker_url,
+            configs,
+            faults=faults,
+            connect_spread_s=connect_spread_s,
+            passwords=passwords,
+        )
 
     def device(self, device_id: str) -> SimulatedDevice:
         return self._by_id[device_id]

@@ -96,8 +96,10 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=_demo)
 
     from firmware_sim.cli import add_device_commands
+    from server.broker_config_cli import add_broker_config_command
 
     add_device_commands(commands)
+    add_broker_config_command(commands)
     return parser
 
 
