@@ -207,8 +207,19 @@ class _ConnectionState:
                     self.session.stats.refused[error.code.value] += 1
                 await self._send(error_frame(error))
                 if self._too_many_mistakes():
-                    await self.connection.close(CloseCode.TOO_MANY_ERRORS, "too many bad frames")
+                    await self._close(CloseCode.TOO_MANY_ERRORS, "too many bad frames")
                     return
+
+    async def _close(self, code: CloseCode, reason: str) -> None:
+        """Close, dropping whatever the peer still sends meanwhile: a flood that filled the
+        incoming queue would otherwise hold up the closing handshake until it times out."""
+        closing = asyncio.get_running_loop().create_task(
+            self.connection.close(code, reason), name="close-connection"
+        )
+        with contextlib.suppress(ConnectionClosed):
+            async for _ in self.connection:
+                pass
+        await closing
 
     async def _dispatch(self, message: object) -> None:
         match message:
