@@ -207,10 +207,11 @@ class DreamClient:
         await self._request(cid, Whisper(cid=cid, text=text), wait)
         return cid
 
-    async def share(self, level: float) -> None:
-        """How much of your dream the others see, 0..1; applies to what you gave before too."""
+    async def share(self, level: float | None, *, show_stage: bool | None = None) -> None:
+        """How much of your dream the others see, 0..1; applies to what you gave before too.
+        ``show_stage``: whether they see your sleep stage (awake, light, deep, rem)."""
         cid = next(self._cids)
-        await self._request(cid, Share(cid=cid, level=level), wait=True)
+        await self._request(cid, Share(cid=cid, level=level, show_stage=show_stage), wait=True)
 
     async def host(self, action: HostActionName, participant: str | None = None) -> None:
         """As host: start, pause, resume, advance, end, harmonize, or remove a participant."""

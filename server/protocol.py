@@ -45,6 +45,7 @@ Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 Signed = Annotated[float, Field(ge=-1.0, le=1.0)]
 ContributionId = Annotated[int, Field(ge=0, le=2**53)]
 Role = Literal["dreamer", "waker", "watcher", "host"]
+SleepStage = Literal["awake", "light", "deep", "rem"]
 PhaseName = Literal["gathering", "descent", "dream", "awakening", "ended"]
 HostActionName = Literal["start", "pause", "resume", "advance", "end", "harmonize", "remove"]
 
@@ -120,7 +121,8 @@ class Share(_Model):
 
     type: Literal["share"] = "share"
     cid: ContributionId
-    level: Unit
+    level: Unit | None = None  # None: unchanged
+    show_stage: bool | None = None  # let others see your sleep stage; None: unchanged (no)
 
 
 class HostAction(_Model):
@@ -184,6 +186,7 @@ class ParticipantView(_Model):
     role: Role
     present: bool = True
     devices: int = 0
+    stage: SleepStage | None = None  # only for a sleeper who chose to show it
 
 
 class RegionView(_Model):

@@ -185,7 +185,9 @@ class DreamSession:
         return Ack(cid=message.cid)
 
     def share(self, member: Member, message: Share) -> Ack:
-        self.engine.apply(ShareChanged(participant=member.pid, level=message.level))
+        self.engine.apply(
+            ShareChanged(participant=member.pid, level=message.level, show_stage=message.show_stage)
+        )
         return Ack(cid=message.cid)
 
     def host_action(self, member: Member, message: HostAction) -> Ack:

@@ -40,6 +40,7 @@ from server.protocol import (
     RegionView,
     Role,
     SceneView,
+    SleepStage,
     WhisperView,
 )
 from server.venues import VenuePreset
@@ -66,6 +67,7 @@ class _Participant:
     stress: float = 0.0
     devices: int = 0
     rhythm: Rhythm | None = None
+    show_stage: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +147,8 @@ class DreamEngine:
                 self._pending.append(event)
             case SleeperUpdated(participant=pid):
                 member = self._member(pid)
+                if member.show_stage and _stage_label(event.stage) != _stage_label(member.stage):
+                    self._changed_people.add(pid)
                 member.stage = event.stage
                 member.stress = event.stress
                 if event.breath_phase is not None and event.breath_hz:
@@ -152,8 +156,13 @@ class DreamEngine:
             case DevicesChanged(participant=pid, online=online):
                 self._member(pid).devices = online
                 self._changed_people.add(pid)
-            case ShareChanged(participant=pid, level=level):
-                self._member(pid).share = min(1.0, max(0.0, level))
+            case ShareChanged(participant=pid, level=level, show_stage=show_stage):
+                member = self._member(pid)
+                if level is not None:
+                    member.share = min(1.0, max(0.0, level))
+                if show_stage is not None and show_stage != member.show_stage:
+                    member.show_stage = show_stage
+                    self._changed_people.add(pid)
             case HostCommanded(action=action):
                 self._host(action)
 
@@ -472,7 +481,12 @@ class DreamEngine:
         for pid in self._changed_people:
             p = self._participants[pid]
             self._views[pid] = ParticipantView(
-                id=pid, name=p.name, role=p.role, present=p.present, devices=p.devices
+                id=pid,
+                name=p.name,
+                role=p.role,
+                present=p.present,
+                devices=p.devices,
+                stage=_stage_label(p.stage) if p.show_stage else None,
             )
         for pid in self._left_people:
             self._views.pop(pid, None)
@@ -525,3 +539,11 @@ def _whole_seconds(seconds: float | None) -> float | None:
 
 def _clamp(value: float, low: float, high: float) -> float:
     return min(high, max(low, value))
+
+
+_STAGE_LABELS: dict[int, SleepStage] = {0: "awake", 1: "light", 2: "light", 3: "deep", 4: "rem"}
+
+
+def _stage_label(stage: int | None) -> SleepStage | None:
+    """What a sleeper who consents shows of their stage: awake, light, deep or rem."""
+    return None if stage is None else _STAGE_LABELS.get(stage)

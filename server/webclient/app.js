@@ -146,6 +146,7 @@ async function main() {
     contribute: (values) => connection.contribute(values),
     whisper: (text) => connection.whisper(text),
     share: (level) => connection.share(level),
+    showStage: (show) => connection.showStage(show),
     pair: (code) => connection.pair(code),
   });
   if (where.role === "host") {

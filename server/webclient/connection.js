@@ -113,6 +113,11 @@ export class DreamConnection {
     return this.request({ type: "share", level }, `share ${Math.round(level * 100)} %`);
   }
 
+  showStage(show) {
+    const label = show ? "showing my sleep stage" : "hiding my sleep stage";
+    return this.request({ type: "share", show_stage: show }, label);
+  }
+
   host(action, participant = null) {
     const label = participant ? `${action} ${participant}` : action;
     return this.request({ type: "host", action, participant }, label);

@@ -29,14 +29,22 @@ BIOMETRIC_FIELDS = frozenset(
 )
 
 
-def keys_of(value: object) -> Iterator[str]:
+def items_of(value: object) -> Iterator[tuple[str, object]]:
     if isinstance(value, dict):
         for key, inner in value.items():
-            yield str(key)
-            yield from keys_of(inner)
+            yield str(key), inner
+            yield from items_of(inner)
     elif isinstance(value, list):
         for inner in value:
-            yield from keys_of(inner)
+            yield from items_of(inner)
+
+
+def keys_of(value: object) -> set[str]:
+    return {key for key, _ in items_of(value)}
+
+
+def stages_in(frames: list[str]) -> set[object]:
+    return {v for f in frames for k, v in items_of(json.loads(f)) if k == "stage"}
 
 
 class Eavesdropper:
@@ -71,7 +79,7 @@ def test_no_server_message_has_a_field_for_raw_biometrics() -> None:
     for definition in schema.get("$defs", {}).values():
         properties |= set(definition.get("properties", {}))
     assert properties
-    assert not properties & (BIOMETRIC_FIELDS | {"stage"})
+    assert not properties & BIOMETRIC_FIELDS
 
 
 async def test_private_motifs_never_leave_the_engine(closed_server: DreamServer) -> None:
@@ -121,6 +129,10 @@ async def test_raw_biometrics_never_reach_other_participants(mosquitto: Mosquitt
             await watcher.until('"devices":1')
             await dreamer.until('"devices":1')
             mine = await lyra.wait_for(lambda s: any(p.devices for p in s.participants))
+            assert stages_in(watcher.frames + dreamer.frames) == {None}  # no consent yet
+            await lyra.share(None, show_stage=True)
+            await watcher.until('"stage":"')
         for frame in watcher.frames + dreamer.frames:
-            assert not set(keys_of(json.loads(frame))) & BIOMETRIC_FIELDS
-        assert not set(keys_of(mine.model_dump(mode="json"))) & BIOMETRIC_FIELDS
+            assert not keys_of(json.loads(frame)) & BIOMETRIC_FIELDS
+        assert not keys_of(mine.model_dump(mode="json")) & BIOMETRIC_FIELDS
+        assert stages_in(watcher.frames) - {None} <= {"awake", "light", "deep", "rem"}
