@@ -14,8 +14,9 @@ import contextlib
 import sys
 
 from client.dream_client import DreamClient
-from client.errors import DreamClientError
+from client.errors import DreamClientError, JoinRefused
 from client.plain_view import render
+from server.errors import ErrorCode
 from server.protocol import Encoding, Role
 
 HELP = (
@@ -36,25 +37,41 @@ async def run_join(
     code: str | None = None,
     token: str | None = None,
 ) -> int:
-    async with DreamClient(
-        url, name, role=role, encoding=encoding, key=key, code=code, token=token
-    ) as dream:
-        print(f"joined {dream.session} as {dream.participant} ({dream.role}). {HELP}", flush=True)
-        lines: asyncio.Queue[str | None] = asyncio.Queue(maxsize=64)
-        typing = asyncio.create_task(_read_stdin_into(lines), name="stdin")
-        viewer = asyncio.create_task(_show(dream, refresh), name="plain-view")
-        try:
-            while (line := await lines.get()) is not None:
-                if not await _act(dream, line.strip()):
-                    break
-            else:
-                await viewer  # stdin closed: keep watching until the session or Ctrl-C ends it
-        finally:
-            for task in (typing, viewer):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+    try:
+        async with DreamClient(
+            url, name, role=role, encoding=encoding, key=key, code=code, token=token
+        ) as dream:
+            await _follow(dream, refresh)
+    except JoinRefused as refused:
+        print(f"dreamcommons: not let in: {refused}", file=sys.stderr)
+        if refused.code in (ErrorCode.INVITATION_REQUIRED, ErrorCode.BAD_INVITATION):
+            print(
+                "  ask the host for the session's join code (--code) or an invitation (--token)",
+                file=sys.stderr,
+            )
+        return 1
+    except (OSError, ValueError) as error:
+        print(f"dreamcommons: cannot join {url}: {error}", file=sys.stderr)
+        return 1
     return 0
+
+
+async def _follow(dream: DreamClient, refresh: float) -> None:
+    print(f"joined {dream.session} as {dream.participant} ({dream.role}). {HELP}", flush=True)
+    lines: asyncio.Queue[str | None] = asyncio.Queue(maxsize=64)
+    typing = asyncio.create_task(_read_stdin_into(lines), name="stdin")
+    viewer = asyncio.create_task(_show(dream, refresh), name="plain-view")
+    try:
+        while (line := await lines.get()) is not None:
+            if not await _act(dream, line.strip()):
+                break
+        else:
+            await viewer  # stdin closed: keep watching until the session or Ctrl-C ends it
+    finally:
+        for task in (typing, viewer):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 async def _act(dream: DreamClient, line: str) -> bool:

@@ -85,7 +85,9 @@ class Gatekeeper:
     # --- what the host hands out ---------------------------------------------------------
 
     def host_secret(self, session: str) -> str:
-        return _b64(hmac.new(self._host_key, session.encode(), hashlib.sha256).digest()[:18])
+        """144 bits in lower-case base32: no dash that a command line could take for a flag."""
+        digest = hmac.new(self._host_key, session.encode(), hashlib.sha256).digest()[:20]
+        return base64.b32encode(digest).decode().lower()[:29]
 
     def join_code(self, session: str) -> str:
         digest = hmac.new(self._code_key, session.encode(), hashlib.sha256).digest()

@@ -18,7 +18,7 @@ class ServerSettings(BaseSettings):
     venue: str = "sleep-commons"
     broker: str | None = Field(default=None, description="mqtt://HOST:PORT of the device broker")
     host_key: str = Field(
-        default_factory=lambda: secrets.token_urlsafe(16),
+        default_factory=lambda: secrets.token_hex(16),
         description="the operator's key: host of every session; generated when not given",
     )
     secret: str = Field(
@@ -30,7 +30,6 @@ class ServerSettings(BaseSettings):
     open_sessions: tuple[str, ...] = Field(
         default=(), description="sessions anyone may join without a code; '*' opens all"
     )
-    invitation_ttl_s: float = Field(default=86_400.0, gt=0.0, le=30 * 86_400)
     contributions_per_s: float = Field(default=4.0, gt=0.0, description="per participant")
     contribution_burst: int = Field(default=12, ge=1, description="contributions at once")
     max_connections_per_address: int = Field(default=256, ge=1)

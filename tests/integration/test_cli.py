@@ -71,6 +71,18 @@ async def test_an_unknown_venue_is_a_clear_error() -> None:
     assert "sleep-commons" in output.decode()
 
 
+async def test_joining_a_private_session_without_its_code_says_what_is_missing() -> None:
+    port = free_port()
+    async with dreamcommons("host", "--port", str(port)) as host:
+        await read_until(host, "hosting", within(15))
+        url = f"ws://127.0.0.1:{port}/commons"
+        async with dreamcommons("join", url, "--name", "Eve") as eve:
+            output, _ = await asyncio.wait_for(eve.communicate(), within(15))
+    assert eve.returncode == 1
+    assert "invitation_required" in output.decode()
+    assert "--code" in output.decode()
+
+
 def _get_json(url: str) -> dict[str, object]:
     with urllib.request.urlopen(url, timeout=within(5)) as response:
         return json.loads(response.read())  # type: ignore[no-any-return]
