@@ -10,7 +10,7 @@ import base64
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 import msgpack
 import pytest
@@ -36,7 +36,7 @@ def url_of(server: DreamServer, session: str = "commons") -> str:
     return f"ws://127.0.0.1:{server.port}/{session}"
 
 
-async def reply_to(ws: ClientConnection, frame: Frame | str) -> Frame:
+async def reply_to(ws: ClientConnection, frame: Mapping[str, object] | str) -> Frame:
     """Send ``frame`` and return the first answer that is not a delta."""
     await ws.send(frame if isinstance(frame, str) else json.dumps(frame))
     async with asyncio.timeout(within(5)):
