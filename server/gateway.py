@@ -267,6 +267,9 @@ class _ConnectionState:
             raise NotAllowed(ErrorCode.BAD_RESUME_TOKEN, "unknown resume token for this session")
         session = self.server.session(request.session)
         welcome = session.join(request, self.connection, self.encoding)
+        if request.role == "host":
+            code = self.server.gatekeeper.join_code(session.id)
+            welcome = welcome.model_copy(update={"join_code": code})
         self.session = session
         self.member = next(m for m in session.members if m.pid == welcome.participant)
         log.info("%s joined %s as %s (%s)", request.name, session.id, self.member.pid, request.role)

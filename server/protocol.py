@@ -291,6 +291,7 @@ class Welcome(_Model):
     resume: str
     tick_hz: float
     state: DreamscapeState
+    join_code: str | None = None  # to the host only: the code that lets others in
 
 
 class Snapshot(_Model):

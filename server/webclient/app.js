@@ -99,6 +99,7 @@ async function main() {
       onStatus(status, detail, error) {
         page.showConnection(status, detail);
         if (status === "connected") {
+          host?.showJoinCode(where.session, connection.joinCode);
           const quiet = where.role === "dreamer" || where.role === "waker" ? ": add a motif" : "";
           renderer.setHint(`the dream is quiet${quiet}`);
         } else if (["refused", "replaced", "removed"].includes(status)) {
@@ -124,6 +125,9 @@ async function main() {
         } else if (message.type === "paired") {
           page.addDevice(message.device);
           page.showStatus(`Paired ${message.device} (${message.kind}, ${message.model}).`);
+        } else if (message.type === "invitation") {
+          host?.showInvitation(where.session, message);
+          page.showStatus(`${what}: ready.`);
         } else if (message.type === "command_result") {
           const outcome = message.ok ? "done" : `failed: ${message.error ?? "no reason given"}`;
           host?.showCommandResult(`${message.action} on ${message.device}: ${outcome}`);
@@ -153,6 +157,7 @@ async function main() {
     host = new HostConsole(page, {
       host: (action, participant) => connection.host(action, participant),
       command: (device, action, value) => connection.command(device, action, value),
+      invite: (role, ttlS) => connection.invite(role, ttlS),
     });
   }
   window.addEventListener("pagehide", () => connection.stop());

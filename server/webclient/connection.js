@@ -127,6 +127,10 @@ export class DreamConnection {
     return this.request({ type: "whisper", text }, "whisper");
   }
 
+  invite(role, ttlS) {
+    return this.request({ type: "invite", role, ttl_s: ttlS }, `invitation for a ${role}`);
+  }
+
   pair(code) {
     return this.request({ type: "pair", code }, `pairing code ${code}`);
   }
@@ -238,6 +242,7 @@ export class DreamConnection {
       case "ack":
       case "paired":
       case "command_result":
+      case "invitation":
         return this.emit("onReply", message, this.settle(message.cid));
       case "error":
         return this.onError(message);
@@ -250,6 +255,7 @@ export class DreamConnection {
     this.joined = true;
     this.attempt = 0;
     this.participant = message.participant;
+    this.joinCode = message.join_code ?? null; // the host's: the code that lets others in
     this.tickHz = message.tick_hz > 0 ? message.tick_hz : 10;
     this.identity.resume = message.resume;
     this.identity.save();

@@ -561,3 +561,23 @@ async def test_a_private_session_lets_in_only_with_its_code(pages: Pages) -> Non
         await page.wait_for_url(re.compile(rf"/s/quiet\?.*code={code}"), timeout=ms(10))
         connection = page.get_by_test_id("connection-state")
         await expect(connection).to_have_text("connected", timeout=ms(10))
+
+
+async def test_the_host_console_gives_the_code_and_invitation_links(pages: Pages) -> None:
+    async with DreamServer(ServerSettings(port=0), load_venue("sleep-commons")) as private:
+        base = f"http://127.0.0.1:{private.port}"
+        key = private.gatekeeper.host_secret("salon")
+        host = await open_dream(pages, f"{base}/host/salon?name=Vivienne#key={key}")
+        code = private.gatekeeper.join_code("salon")
+        await expect(host.get_by_test_id("join-code")).to_have_text(f"{code[:4]}-{code[4:]}")
+        await host.get_by_test_id("invite-role").select_option("watcher")
+        await host.get_by_test_id("invite-form").get_by_role("button").click()
+        link = host.get_by_test_id("invite-url")
+        await expect(link).to_contain_text("/watch/salon?token=", timeout=ms(10))
+        await screenshot(host, "host-invite")
+        url = await link.get_attribute("href")
+        assert url is not None
+        guest = await open_dream(pages, url)
+        me = guest.get_by_test_id("participants").locator("li", has_text="watcher")
+        await expect(me.first).to_have_attribute("data-role", "watcher", timeout=ms(10))
+        assert await guest.get_by_test_id("contribute-form").count() == 0
