@@ -110,9 +110,6 @@ class Limits:
                 ref=ref,
             )
 
-    def forget(self, session: str, participant: str) -> None:
-        self._buckets.pop((session, participant), None)
-
     def _refuse(self, code: ErrorCode, message: str, *, ref: int | None = None) -> None:
         self.refused[code.value] += 1
         raise LimitExceeded(code, message, ref=ref)
