@@ -31,6 +31,7 @@ from server.device_protocol import (
     unpack,
 )
 from server.devices.ingest import DeviceGateway
+from server.devices.send_command import send_command
 from server.gateway import DreamServer
 from server.settings import ServerSettings
 from server.venues import load_venue
@@ -270,3 +271,16 @@ async def test_the_generated_config_runs_a_fleet_and_the_server(tmp_path: Path) 
     finally:
         broker.terminate()
         await broker.wait()
+
+
+async def test_the_operators_command_tool_works_with_its_own_credentials(
+    secured_broker: SecuredBroker, capsys: pytest.CaptureFixture[str]
+) -> None:
+    operator = secured_broker.url(secured_broker.config.operator)
+    async with victim(secured_broker) as pod:
+        assert await send_command(operator, "pod-victim", "light", 0.7, within(5)) == 0
+        assert pod.actuators["light"] == 0.7
+        device_url = secured_broker.url(secured_broker.device("pod-evil"))
+        assert await send_command(device_url, "pod-victim", "light", 0.1, 0.5) == 1
+        assert pod.actuators["light"] == 0.7
+    assert "pod-victim: light ok" in capsys.readouterr().out
