@@ -147,7 +147,7 @@ class Gatekeeper:
                 expires=int(payload["e"]),
                 nonce=str(payload["n"]),
             )
-        except (ValueError, KeyError, TypeError, binascii.Error):
+        except (ValueError, KeyError, TypeError, OverflowError, binascii.Error):
             raise _bad("the invitation cannot be read") from None
         if invitation.session != session:
             raise _bad("the invitation is for another session")
