@@ -1,6 +1,6 @@
 """``DreamClient``: join a dream session, contribute, and follow the shared dreamscape.
 
-async with DreamClient("ws://127.0.0.1:8765/commons", name="Lyra") as dream:
+async with DreamClient("ws://127.0.0.1:8765/commons?code=K7QMXHD2", name="Lyra") as dream:
     await dream.contribute("moon", intensity=0.8)
     async for state in dream.states():
         print(state.mood, [m.name for m in state.motifs])
@@ -14,7 +14,7 @@ import itertools
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic import BaseModel
 from websockets.asyncio.client import ClientConnection, connect
@@ -22,6 +22,7 @@ from websockets.exceptions import ConnectionClosed
 
 from client.errors import ConnectionLost, JoinRefused, Refused
 from client.tracker import DeltaOutcome, StateTracker
+from server.auth import peek_role
 from server.protocol import (
     Ack,
     Command,
@@ -33,6 +34,8 @@ from server.protocol import (
     ErrorFrame,
     HostAction,
     HostActionName,
+    Invitation,
+    Invite,
     Join,
     Pair,
     Paired,
@@ -48,12 +51,13 @@ from server.protocol import (
 
 DEFAULT_SESSION = "commons"
 
-Reply = Ack | Paired | CommandResult
+Reply = Ack | Paired | CommandResult | Invitation
+InvitableRole = Literal["dreamer", "waker", "watcher"]
 CommandAction = Literal["light", "sound", "pace", "warmth", "pressure"]
 
 
 def split_url(url: str) -> tuple[str, str]:
-    """``ws://host:port/session`` -> (``ws://host:port/``, ``session``)."""
+    """``ws://host:port/session?code=...`` -> (``ws://host:port/session``, ``session``)."""
     parts = urlsplit(url)
     if parts.scheme not in ("ws", "wss"):
         raise ValueError(f"expected a ws:// or wss:// URL, got {url!r}")
@@ -61,23 +65,39 @@ def split_url(url: str) -> tuple[str, str]:
     return f"{parts.scheme}://{parts.netloc}/{session}", session
 
 
+def url_credentials(url: str) -> tuple[str | None, str | None]:
+    """The join code and the invitation a URL carries (``?code=...``, ``?token=...``)."""
+    query = parse_qs(urlsplit(url).query)
+    code, token = query.get("code"), query.get("token")
+    return (code[0] if code else None), (token[0] if token else None)
+
+
 class DreamClient:
-    """An async context manager: joined on entry, gone on exit; ``states()`` follows the dream."""
+    """An async context manager: joined on entry, gone on exit; ``states()`` follows the dream.
+
+    A private session needs its join ``code`` (or ``?code=`` in the URL), an invitation
+    ``token`` (its role is the default role), or, as host, the host secret as ``key``.
+    """
 
     def __init__(
         self,
         url: str,
         name: str,
         *,
-        role: Role = "dreamer",
+        role: Role | None = None,
         encoding: Encoding = Encoding.MSGPACK,
         resume: str | None = None,
         key: str | None = None,
+        code: str | None = None,
+        token: str | None = None,
         ack_timeout: float = 10.0,
     ) -> None:
+        from_url = url_credentials(url)
         self.url, self.session = split_url(url)
         self.name = name
-        self.role: Role = role
+        self.code = code or from_url[0]
+        self.token = token or from_url[1]
+        self.role: Role = role or (peek_role(self.token) if self.token else None) or "dreamer"
         self.encoding = encoding
         self.resume_token = resume
         self.key = key
@@ -143,6 +163,8 @@ class DreamClient:
             role=self.role,
             resume=self.resume_token,
             key=self.key,
+            code=self.code,
+            token=self.token,
         )
         await self._connection.send(encode(request, self.encoding))
         reply = decode_server(await self._connection.recv(), self.encoding)
@@ -185,16 +207,24 @@ class DreamClient:
         await self._request(cid, Whisper(cid=cid, text=text), wait)
         return cid
 
-    async def share(self, level: float) -> None:
-        """How much of your dream the others see, 0..1; applies to what you gave before too."""
+    async def share(self, level: float | None, *, show_stage: bool | None = None) -> None:
+        """How much of your dream the others see, 0..1; applies to what you gave before too.
+        ``show_stage``: whether they see your sleep stage (awake, light, deep, rem)."""
         cid = next(self._cids)
-        await self._request(cid, Share(cid=cid, level=level), wait=True)
+        await self._request(cid, Share(cid=cid, level=level, show_stage=show_stage), wait=True)
 
     async def host(self, action: HostActionName, participant: str | None = None) -> None:
         """As host: start, pause, resume, advance, end, harmonize, or remove a participant."""
         cid = next(self._cids)
         message = HostAction(cid=cid, action=action, participant=participant)
         await self._request(cid, message, wait=True)
+
+    async def invite(self, role: InvitableRole = "dreamer", ttl_s: float = 86_400.0) -> Invitation:
+        """As host: a signed invitation to this session for ``role``, valid ``ttl_s`` seconds."""
+        cid = next(self._cids)
+        reply = await self._request(cid, Invite(cid=cid, role=role, ttl_s=ttl_s), wait=True)
+        assert isinstance(reply, Invitation)
+        return reply
 
     async def pair_device(self, code: str) -> Paired:
         """Claim the device that shows this pairing code; its biometrics then shape your dream."""
@@ -285,7 +315,7 @@ class DreamClient:
                     await self.resync()
             case Snapshot(state=state):
                 changed = self._tracker.on_snapshot(state)
-            case Ack() | Paired() | CommandResult():
+            case Ack() | Paired() | CommandResult() | Invitation():
                 self.acked += isinstance(message, Ack)
                 future = self._pending.pop(message.cid, None)
                 if future is not None and not future.done():

@@ -4,7 +4,7 @@ Input lines:  ``moon``  or  ``moon 0.9``  raise a motif (with an intensity);
 ``/private moon`` keeps one to yourself;  ``/w some words`` whispers;
 ``/share 0.5`` sets how much of your dream others see;  ``/pair CODE`` claims a device;
 as host: ``/start``, ``/pause``, ``/resume``, ``/advance``, ``/end``, ``/harmonize``,
-``/remove p3``;  ``/quit`` leaves.
+``/remove p3``, ``/invite watcher 12`` (an invitation for 12 hours);  ``/quit`` leaves.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import contextlib
 import sys
 
 from client.dream_client import DreamClient
-from client.errors import DreamClientError
+from client.errors import DreamClientError, JoinRefused
 from client.plain_view import render
+from server.errors import ErrorCode
 from server.protocol import Encoding, Role
 
 HELP = (
@@ -26,25 +27,51 @@ HOST_ACTIONS = ("start", "pause", "resume", "advance", "end", "harmonize", "remo
 
 
 async def run_join(
-    url: str, name: str, role: Role, encoding: Encoding, refresh: float, key: str | None = None
+    url: str,
+    name: str,
+    role: Role | None,
+    encoding: Encoding,
+    refresh: float,
+    key: str | None = None,
+    *,
+    code: str | None = None,
+    token: str | None = None,
 ) -> int:
-    async with DreamClient(url, name, role=role, encoding=encoding, key=key) as dream:
-        print(f"joined {dream.session} as {dream.participant} ({role}). {HELP}", flush=True)
-        lines: asyncio.Queue[str | None] = asyncio.Queue(maxsize=64)
-        typing = asyncio.create_task(_read_stdin_into(lines), name="stdin")
-        viewer = asyncio.create_task(_show(dream, refresh), name="plain-view")
-        try:
-            while (line := await lines.get()) is not None:
-                if not await _act(dream, line.strip()):
-                    break
-            else:
-                await viewer  # stdin closed: keep watching until the session or Ctrl-C ends it
-        finally:
-            for task in (typing, viewer):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+    try:
+        async with DreamClient(
+            url, name, role=role, encoding=encoding, key=key, code=code, token=token
+        ) as dream:
+            await _follow(dream, refresh)
+    except JoinRefused as refused:
+        print(f"dreamcommons: not let in: {refused}", file=sys.stderr)
+        if refused.code in (ErrorCode.INVITATION_REQUIRED, ErrorCode.BAD_INVITATION):
+            print(
+                "  ask the host for the session's join code (--code) or an invitation (--token)",
+                file=sys.stderr,
+            )
+        return 1
+    except (OSError, ValueError) as error:
+        print(f"dreamcommons: cannot join {url}: {error}", file=sys.stderr)
+        return 1
     return 0
+
+
+async def _follow(dream: DreamClient, refresh: float) -> None:
+    print(f"joined {dream.session} as {dream.participant} ({dream.role}). {HELP}", flush=True)
+    lines: asyncio.Queue[str | None] = asyncio.Queue(maxsize=64)
+    typing = asyncio.create_task(_read_stdin_into(lines), name="stdin")
+    viewer = asyncio.create_task(_show(dream, refresh), name="plain-view")
+    try:
+        while (line := await lines.get()) is not None:
+            if not await _act(dream, line.strip()):
+                break
+        else:
+            await viewer  # stdin closed: keep watching until the session or Ctrl-C ends it
+    finally:
+        for task in (typing, viewer):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 async def _act(dream: DreamClient, line: str) -> bool:
@@ -62,6 +89,13 @@ async def _act(dream: DreamClient, line: str) -> bool:
         elif command == "/pair":
             paired = await dream.pair_device(rest.strip().upper())
             print(f"paired {paired.device} ({paired.model})", flush=True)
+        elif command == "/invite":
+            role, _, hours = rest.strip().partition(" ")
+            invitation = await dream.invite(
+                role or "dreamer",  # type: ignore[arg-type]
+                float(hours or 24) * 3600,
+            )
+            print(f"invitation for a {invitation.role}: {invitation.token}", flush=True)
         elif command.startswith("/") and command[1:] in HOST_ACTIONS:
             await dream.host(command[1:], rest.strip() or None)  # type: ignore[arg-type]
         elif command == "/private":

@@ -19,6 +19,8 @@ from pathlib import Path
 from firmware_sim.device import MODELS, SENSORS, DeviceConfig, DeviceStats, SimulatedDevice
 from firmware_sim.faults import SENSOR_FIELDS, Faults
 from firmware_sim.fleet import Fleet
+from server.broker_config import read_device_credentials
+from server.broker_url import without_credentials
 
 _DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
 
@@ -67,8 +69,25 @@ def add_device_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
 
 def _add_broker(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--broker", default=_DEFAULT_BROKER, help=f"mqtt://HOST:PORT ({_DEFAULT_BROKER})"
+        "--broker",
+        default=_DEFAULT_BROKER,
+        help=f"mqtt://[USER:PASSWORD@]HOST:PORT ({_DEFAULT_BROKER})",
     )
+    parser.add_argument(
+        "--credentials",
+        metavar="FILE",
+        type=Path,
+        help="'device_id password' lines (devices.txt of `dreamcommons broker-config`)",
+    )
+
+
+def _passwords(args: argparse.Namespace) -> dict[str, str]:
+    if args.credentials is None:
+        return {}
+    try:
+        return read_device_credentials(args.credentials)
+    except OSError as error:
+        raise ValueError(f"cannot read {args.credentials}: {error.strerror}") from None
 
 
 def _add_sampling(parser: argparse.ArgumentParser) -> None:
@@ -131,7 +150,8 @@ def _run_device(args: argparse.Namespace) -> int:
             raise ValueError(f"{args.model} is not a {args.kind}")
         if args.stuck_sensor is not None and args.stuck_sensor not in SENSORS[args.kind]:
             raise ValueError(f"a {args.kind} has no sensor {args.stuck_sensor!r} to get stuck")
-        device = SimulatedDevice(config, args.broker, faults=_faults(args))
+        password = _passwords(args).get(config.device_id)
+        device = SimulatedDevice(config, args.broker, faults=_faults(args), password=password)
     except ValueError as error:
         return _fail(str(error))
     return asyncio.run(_device_main(device, args.seconds))
@@ -177,6 +197,7 @@ def _run_fleet(args: argparse.Namespace) -> int:
             batch=args.batch,
             acceleration=args.acceleration,
             faults=_faults(args),
+            passwords=_passwords(args),
         )
     except ValueError as error:
         return _fail(str(error))
@@ -185,7 +206,7 @@ def _run_fleet(args: argparse.Namespace) -> int:
     pods = sum(1 for device in fleet.devices if device.kind == "pod")
     print(
         f"fleet of {len(fleet.devices)} ({pods} pods, {len(fleet.devices) - pods} fabric) "
-        f"on {fleet.broker_url}",
+        f"on {without_credentials(fleet.broker_url)}",
         flush=True,
     )
     if args.codes:

@@ -32,6 +32,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from firmware_sim.faults import FaultInjector, Faults
 from firmware_sim.physiology import Sample, Sleeper
+from server.broker_url import broker_credentials
 from server.device_protocol import (
     LEAVES,
     MAX_SAMPLES_PER_BATCH,
@@ -232,10 +233,15 @@ class SimulatedDevice:
         *,
         faults: Faults | None = None,
         start_delay_s: float = 0.0,
+        password: str | None = None,
     ) -> None:
         self.config = config
         self.device_id = config.device_id
         self.host, self.port = parse_broker_url(broker_url)
+        username, from_url = broker_credentials(broker_url)
+        # A secured broker knows each device by its id as username (see broker-config).
+        self._password = password or from_url
+        self._username = username or (config.device_id if self._password else None)
         self.faults = FaultInjector(faults or Faults(), config.seed)
         self.stats = DeviceStats()
         self.connected = asyncio.Event()  # set while the session is up
@@ -436,6 +442,8 @@ class SimulatedDevice:
             self.host,
             self.port,
             identifier=self.device_id,
+            username=self._username,
+            password=self._password,
             will=will,
             clean_session=True,
             keepalive=_KEEPALIVE_S,

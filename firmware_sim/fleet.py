@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -95,6 +95,7 @@ class Fleet:
         *,
         faults: Faults | None = None,
         connect_spread_s: float = 0.0,
+        passwords: Mapping[str, str] | None = None,
     ) -> None:
         if not configs:
             raise ValueError("a fleet needs at least one device")
@@ -112,6 +113,7 @@ class Fleet:
                 broker_url,
                 faults=faults,
                 start_delay_s=connect_spread_s * i / count,
+                password=(passwords or {}).get(config.device_id),
             )
             for i, config in enumerate(configs)
         ]
@@ -134,6 +136,7 @@ class Fleet:
         desynchronized: bool = False,
         faults: Faults | None = None,
         connect_spread_s: float | None = None,
+        passwords: Mapping[str, str] | None = None,
     ) -> Fleet:
         """A fleet of ``count`` seeded devices (see ``fleet_configs``). Unless given, the first
         connections spread over up to 2 s, 2 ms per device."""
@@ -149,7 +152,13 @@ class Fleet:
         )
         if connect_spread_s is None:
             connect_spread_s = min(_MAX_SPREAD_S, count * _SPREAD_PER_DEVICE_S)
-        return cls(broker_url, configs, faults=faults, connect_spread_s=connect_spread_s)
+        return cls(
+            broker_url,
+            configs,
+            faults=faults,
+            connect_spread_s=connect_spread_s,
+            passwords=passwords,
+        )
 
     def device(self, device_id: str) -> SimulatedDevice:
         return self._by_id[device_id]

@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from server.errors import VenueError
 from server.protocol import Encoding
@@ -45,6 +46,21 @@ def _parser() -> argparse.ArgumentParser:
     host.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     host.add_argument("--port", type=int, default=None, help="port (default 8765)")
     host.add_argument("--broker", default=None, help="mqtt://HOST:PORT of the device broker")
+    host.add_argument(
+        "--session",
+        dest="sessions",
+        action="append",
+        default=None,
+        help="print this session's join code and host secret (repeatable; default: commons)",
+    )
+    host.add_argument(
+        "--open",
+        dest="open_sessions",
+        action="append",
+        default=None,
+        metavar="SESSION",
+        help="let anyone join SESSION without a code (repeatable; '*' opens every session)",
+    )
     host.set_defaults(run=_host)
 
     command = commands.add_parser("command", help="send one command to a device, await its ack")
@@ -58,8 +74,15 @@ def _parser() -> argparse.ArgumentParser:
     join = commands.add_parser("join", help="join a session and follow the dreamscape")
     join.add_argument("url", help="ws://HOST:PORT/SESSION")
     join.add_argument("--name", required=True)
-    join.add_argument("--role", choices=["dreamer", "waker", "watcher", "host"], default="dreamer")
-    join.add_argument("--key", default=None, help="the host key, with --role host")
+    join.add_argument(
+        "--role",
+        choices=["dreamer", "waker", "watcher", "host"],
+        default=None,
+        help="default: the invitation's role, else dreamer",
+    )
+    join.add_argument("--key", default=None, help="the host secret, with --role host")
+    join.add_argument("--code", default=None, help="the session's join code")
+    join.add_argument("--token", default=None, help="an invitation from the session's host")
     join.add_argument("--json", action="store_true", help="speak the JSON encoding")
     join.add_argument(
         "--refresh", type=float, default=2.0, help="seconds between views (--plain only)"
@@ -95,8 +118,10 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=_demo)
 
     from firmware_sim.cli import add_device_commands
+    from server.broker_config_cli import add_broker_config_command
 
     add_device_commands(commands)
+    add_broker_config_command(commands)
     return parser
 
 
@@ -104,15 +129,16 @@ def _host(args: argparse.Namespace) -> int:
     overrides = {
         k: v
         for k, v in vars(args).items()
-        if k in ("venue", "host", "port", "broker") and v is not None
+        if k in ("venue", "host", "port", "broker", "open_sessions") and v is not None
     }
     settings = ServerSettings(**overrides)
     venue = load_venue(settings.venue)
-    asyncio.run(_serve(settings, venue))
+    asyncio.run(_serve(settings, venue, args.sessions or ["commons"]))
     return 0
 
 
-async def _serve(settings: ServerSettings, venue: VenuePreset) -> None:
+async def _serve(settings: ServerSettings, venue: VenuePreset, sessions: list[str]) -> None:
+    from server.access_banner import session_banner
     from server.gateway import DreamServer
 
     stop = asyncio.Event()
@@ -125,7 +151,9 @@ async def _serve(settings: ServerSettings, venue: VenuePreset) -> None:
             f"(for example ws://{settings.host}:{server.port}/commons)",
             flush=True,
         )
-        print(f"host key: {settings.host_key}  (join with --role host --key ...)", flush=True)
+        print(f"operator key: {settings.host_key}  (the host key of every session)", flush=True)
+        address = f"{settings.host}:{server.port}"
+        print(session_banner(server.gatekeeper, address, sessions), flush=True)
         await stop.wait()
         print("shutting down", flush=True)
 
@@ -151,21 +179,43 @@ def _join(args: argparse.Namespace) -> int:
 
         try:
             return asyncio.run(
-                run_join(args.url, args.name, args.role, encoding, args.refresh, args.key)
+                run_join(
+                    args.url,
+                    args.name,
+                    args.role,
+                    encoding,
+                    args.refresh,
+                    args.key,
+                    code=args.code,
+                    token=args.token,
+                )
             )
         except (DreamClientError, OSError) as error:
             print(f"dreamcommons: {error}", file=sys.stderr)
             return 1
     from client.tui.app import DreamApp
+    from server.auth import peek_role
 
-    app = DreamApp(args.url, args.name, role=args.role, key=args.key, encoding=encoding)
+    role = args.role or (peek_role(args.token) if args.token else None) or "dreamer"
+    url = _with_access(args.url, args.code, args.token)
+    app = DreamApp(url, args.name, role=role, key=args.key, encoding=encoding)
     app.run()
     return app.return_code or 0
+
+
+def _with_access(url: str, code: str | None, token: str | None) -> str:
+    """The URL carrying the join code and the invitation given as flags (the client reads
+    them from ``?code=`` and ``?token=``)."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    query.update({k: v for k, v in (("code", code), ("token", token)) if v})
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def _host_console(args: argparse.Namespace) -> int:
     args.role = "host"
     args.key = args.host_key
+    args.code = args.token = None
     return _join(args)
 
 

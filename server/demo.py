@@ -36,7 +36,7 @@ async def run_demo(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    settings = ServerSettings(host=host, port=port, venue=venue.name)
+    settings = ServerSettings(host=host, port=port, venue=venue.name, open_sessions=(SESSION,))
     async with DreamServer(settings, venue) as server:
         url = f"ws://{host}:{server.port}/{SESSION}"
         print(f"dreamcommons demo: {venue.title} with {bots} bot dreamers", flush=True)

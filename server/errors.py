@@ -7,7 +7,8 @@
     │   ├── InvalidField        a known message with a missing, wrong or out-of-range field
     │   ├── FrameTooLarge       larger than the application's frame limit
     │   ├── UnsupportedVersion  a protocol version this server does not speak
-    │   └── NotAllowed          valid, but not allowed now or for this role
+    │   ├── NotAllowed          valid, but not allowed now or for this role
+    │   └── LimitExceeded       valid, but over one of the server's limits
     └── VenueError              a venue preset is missing or invalid
 
 Every ProtocolError carries an ``ErrorCode`` that travels in the error frame, so that
@@ -33,6 +34,13 @@ class ErrorCode(StrEnum):
     FORBIDDEN = "forbidden"
     PAIRING_REFUSED = "pairing_refused"
     NO_DEVICES = "no_devices"
+    INVITATION_REQUIRED = "invitation_required"
+    BAD_INVITATION = "bad_invitation"
+    INVITATION_EXPIRED = "invitation_expired"
+    RATE_LIMITED = "rate_limited"
+    WHISPER_TOO_LONG = "whisper_too_long"
+    TOO_MANY_CONNECTIONS = "too_many_connections"
+    BAD_ORIGIN = "bad_origin"
     INTERNAL = "internal"
 
 
@@ -44,6 +52,7 @@ class CloseCode(IntEnum):
     SESSION_CLOSED = 4002
     REPLACED = 4003
     REMOVED = 4004
+    TOO_MANY_CONNECTIONS = 4005
 
 
 class DreamcommonsError(Exception):
@@ -93,6 +102,14 @@ class UnsupportedVersion(ProtocolError):
 
 class NotAllowed(ProtocolError):
     """A valid message that is not allowed now, or not for this participant."""
+
+    def __init__(self, code: ErrorCode, message: str, *, ref: int | None = None) -> None:
+        super().__init__(message, ref=ref)
+        self.code = code
+
+
+class LimitExceeded(ProtocolError):
+    """A valid message or connection over one of the server's configured limits."""
 
     def __init__(self, code: ErrorCode, message: str, *, ref: int | None = None) -> None:
         super().__init__(message, ref=ref)

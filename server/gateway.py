@@ -21,15 +21,18 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from server.auth import Gatekeeper
 from server.devices.hub import DeviceHub
 from server.errors import (
     CloseCode,
     ErrorCode,
     FrameTooLarge,
+    LimitExceeded,
     NotAllowed,
     ProtocolError,
     UnsupportedVersion,
 )
+from server.limits import Limits
 from server.metrics import CONTENT_TYPE, ServerMetrics
 from server.protocol import (
     PROTOCOL_VERSION,
@@ -37,6 +40,7 @@ from server.protocol import (
     Contribute,
     Encoding,
     HostAction,
+    Invite,
     Join,
     Pair,
     Ping,
@@ -69,6 +73,10 @@ class DreamServer:
             settings.broker, self.sessions.get, command_wait_s=settings.device_command_wait_s
         )
         self.metrics = ServerMetrics(self.sessions.values, self.devices)
+        self.gatekeeper = Gatekeeper(
+            settings.secret, operator_key=settings.host_key, open_sessions=settings.open_sessions
+        )
+        self.limits = Limits.from_settings(settings)
 
     @property
     def port(self) -> int:
@@ -115,7 +123,7 @@ class DreamServer:
             session = self.sessions[session_id] = DreamSession(
                 session_id,
                 self.venue,
-                host_key=self.settings.host_key,
+                host_key=self.gatekeeper.host_secret(session_id),
                 on_pace=self.devices.pace,
             )
             session.tick_observer = self.metrics.tick_seconds.observe
@@ -150,12 +158,24 @@ class DreamServer:
         if "upgrade" not in request.headers.get("Connection", "").lower():
             page = web_response(connection, path)
             return page or connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
+        try:
+            self.limits.check_origin(request.headers.get("Origin"), request.headers.get("Host"))
+        except LimitExceeded as refused:
+            return connection.respond(HTTPStatus.FORBIDDEN, f"{refused.code}: {refused}\n")
         return None
 
     # --- WebSocket -----------------------------------------------------------------------
 
     async def _handle(self, connection: ServerConnection) -> None:
         encoding = Encoding(connection.subprotocol or Encoding.JSON)
+        address = str(connection.remote_address[0])
+        try:
+            self.limits.open_connection(address)
+        except LimitExceeded as refused:
+            with contextlib.suppress(ConnectionClosed):
+                await connection.send(encode(error_frame(refused), encoding))
+                await connection.close(CloseCode.TOO_MANY_CONNECTIONS, refused.code.value)
+            return
         peer = _ConnectionState(self, connection, encoding)
         try:
             await peer.serve()
@@ -163,6 +183,7 @@ class DreamServer:
             pass
         finally:
             peer.detach()
+            self.limits.close_connection(address)
 
 
 class _ConnectionState:
@@ -193,8 +214,19 @@ class _ConnectionState:
                     self.session.stats.refused[error.code.value] += 1
                 await self._send(error_frame(error))
                 if self._too_many_mistakes():
-                    await self.connection.close(CloseCode.TOO_MANY_ERRORS, "too many bad frames")
+                    await self._close(CloseCode.TOO_MANY_ERRORS, "too many bad frames")
                     return
+
+    async def _close(self, code: CloseCode, reason: str) -> None:
+        """Close, dropping whatever the peer still sends meanwhile: a flood that filled the
+        incoming queue would otherwise hold up the closing handshake until it times out."""
+        closing = asyncio.get_running_loop().create_task(
+            self.connection.close(code, reason), name="close-connection"
+        )
+        with contextlib.suppress(ConnectionClosed):
+            async for _ in self.connection:
+                pass
+        await closing
 
     async def _dispatch(self, message: object) -> None:
         match message:
@@ -202,6 +234,10 @@ class _ConnectionState:
                 await self._join(message)
             case Contribute() | Whisper():
                 session, member = self._joined(message.cid)
+                text = message.text if isinstance(message, Whisper) else None
+                self.server.limits.check_contribution(
+                    session.id, member.pid, time.monotonic(), ref=message.cid, whisper=text
+                )
                 await self._send(session.contribute(member, message))
             case Resync():
                 session, _ = self._joined()
@@ -212,6 +248,10 @@ class _ConnectionState:
             case HostAction():
                 session, member = self._joined()
                 await self._send(session.host_action(member, message))
+            case Invite():
+                session, member = self._joined(message.cid)
+                issue = self.server.gatekeeper.invitation
+                await self._send(issue(session.id, member.role, message, time.time()))
             case Pair():
                 session, member = self._joined()
                 await self._send(self.server.devices.pair(session, member, message))
@@ -229,8 +269,14 @@ class _ConnectionState:
             )
         if self.member is not None:
             raise NotAllowed(ErrorCode.ALREADY_JOINED, "this connection has already joined")
+        self.server.gatekeeper.admit(request, time.time())
+        if request.resume is not None and request.session not in self.server.sessions:
+            raise NotAllowed(ErrorCode.BAD_RESUME_TOKEN, "unknown resume token for this session")
         session = self.server.session(request.session)
         welcome = session.join(request, self.connection, self.encoding)
+        if request.role == "host":
+            code = self.server.gatekeeper.join_code(session.id)
+            welcome = welcome.model_copy(update={"join_code": code})
         self.session = session
         self.member = next(m for m in session.members if m.pid == welcome.participant)
         log.info("%s joined %s as %s (%s)", request.name, session.id, self.member.pid, request.role)

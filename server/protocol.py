@@ -24,6 +24,7 @@ from server.errors import (
 )
 
 PROTOCOL_VERSION = 1
+MAX_WHISPER_CHARS = 1000  # the server's own limit (settings) is this or lower
 
 
 class Encoding(StrEnum):
@@ -37,11 +38,14 @@ SessionId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
 MotifName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,31}$")]
 Colour = Annotated[str, StringConstraints(pattern=r"^#[0-9a-f]{6}$")]
-WhisperText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=280)]
+WhisperText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_WHISPER_CHARS)
+]
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 Signed = Annotated[float, Field(ge=-1.0, le=1.0)]
 ContributionId = Annotated[int, Field(ge=0, le=2**53)]
 Role = Literal["dreamer", "waker", "watcher", "host"]
+SleepStage = Literal["awake", "light", "deep", "rem"]
 PhaseName = Literal["gathering", "descent", "dream", "awakening", "ended"]
 HostActionName = Literal["start", "pause", "resume", "advance", "end", "harmonize", "remove"]
 
@@ -62,7 +66,9 @@ class Join(_Model):
     name: DisplayName
     role: Role = "dreamer"
     resume: str | None = Field(default=None, max_length=128)
-    key: str | None = Field(default=None, max_length=128, description="the host key, as host")
+    key: str | None = Field(default=None, max_length=128, description="the host secret, as host")
+    code: str | None = Field(default=None, max_length=32, description="the session's join code")
+    token: str | None = Field(default=None, max_length=512, description="an invitation")
 
 
 class Contribute(_Model):
@@ -115,7 +121,8 @@ class Share(_Model):
 
     type: Literal["share"] = "share"
     cid: ContributionId
-    level: Unit
+    level: Unit | None = None  # None: unchanged
+    show_stage: bool | None = None  # let others see your sleep stage; None: unchanged (no)
 
 
 class HostAction(_Model):
@@ -127,13 +134,22 @@ class HostAction(_Model):
     participant: str | None = Field(default=None, max_length=32, description="for remove")
 
 
+class Invite(_Model):
+    """As host: a signed invitation to this session for one role, valid for ``ttl_s``."""
+
+    type: Literal["invite"] = "invite"
+    cid: ContributionId
+    role: Literal["dreamer", "waker", "watcher"] = "dreamer"
+    ttl_s: Annotated[float, Field(gt=0.0, le=30 * 86_400)] = 86_400.0
+
+
 class Ping(_Model):
     type: Literal["ping"] = "ping"
     n: int = 0
 
 
 ClientMessage = Annotated[
-    Join | Contribute | Whisper | Resync | Pair | Command | Share | HostAction | Ping,
+    Join | Contribute | Whisper | Resync | Pair | Command | Share | HostAction | Invite | Ping,
     Field(discriminator="type"),
 ]
 
@@ -170,13 +186,7 @@ class ParticipantView(_Model):
     role: Role
     present: bool = True
     devices: int = 0
-    stage: int | None = Field(
-        default=None,
-        ge=0,
-        le=4,
-        description="the sleep stage their devices report (0 W, 1 N1, 2 N2, 3 N3, 4 REM), "
-        "only while they share their dream (share level above 0)",
-    )
+    stage: SleepStage | None = None  # only for a sleeper who chose to show it
 
 
 class RegionView(_Model):
@@ -281,6 +291,7 @@ class Welcome(_Model):
     resume: str
     tick_hz: float
     state: DreamscapeState
+    join_code: str | None = None  # to the host only: the code that lets others in
 
 
 class Snapshot(_Model):
@@ -319,13 +330,23 @@ class CommandResult(_Model):
     error: str | None = None
 
 
+class Invitation(_Model):
+    """Answer to an invite: the token, and when it stops working (Unix seconds)."""
+
+    type: Literal["invitation"] = "invitation"
+    cid: int
+    token: str
+    role: Role
+    expires: int
+
+
 class Pong(_Model):
     type: Literal["pong"] = "pong"
     n: int = 0
 
 
 ServerMessage = Annotated[
-    Welcome | Snapshot | Delta | Ack | ErrorFrame | Paired | CommandResult | Pong,
+    Welcome | Snapshot | Delta | Ack | ErrorFrame | Paired | CommandResult | Invitation | Pong,
     Field(discriminator="type"),
 ]
 

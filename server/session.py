@@ -119,14 +119,11 @@ class DreamSession:
     # --- membership ----------------------------------------------------------------------
 
     def join(self, request: Join, connection: ServerConnection, encoding: Encoding) -> Welcome:
-        """Admit a new member, or bring one back by resume token, and start listening."""
-        if request.role == "host" and not (
-            self.host_key and request.key and secrets.compare_digest(request.key, self.host_key)
-        ):
-            raise NotAllowed(ErrorCode.FORBIDDEN, "joining as host needs the session's host key")
+        """Admit a new member, or bring one back by resume token (in the role it was given),
+        and start listening. Whether the request may join at all was checked before."""
         if request.resume is not None:
             member = self._by_token.get(request.resume)
-            if member is None:
+            if member is None or member.role != request.role:
                 raise NotAllowed(
                     ErrorCode.BAD_RESUME_TOKEN, "unknown resume token for this session"
                 )
@@ -192,7 +189,9 @@ class DreamSession:
         return Ack(cid=message.cid)
 
     def share(self, member: Member, message: Share) -> Ack:
-        self.engine.apply(ShareChanged(participant=member.pid, level=message.level))
+        self.engine.apply(
+            ShareChanged(participant=member.pid, level=message.level, show_stage=message.show_stage)
+        )
         return Ack(cid=message.cid)
 
     def host_action(self, member: Member, message: HostAction) -> Ack:

@@ -7,6 +7,8 @@ import secrets
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from server.protocol import MAX_WHISPER_CHARS
+
 
 class ServerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DREAMCOMMONS_", extra="forbid")
@@ -19,8 +21,24 @@ class ServerSettings(BaseSettings):
         default=5.0, gt=0.0, le=60.0, description="how long a device has to acknowledge a command"
     )
     host_key: str = Field(
-        default_factory=lambda: secrets.token_urlsafe(12),
-        description="lets a client join as host; generated and printed when not given",
+        default_factory=lambda: secrets.token_hex(16),
+        description="the operator's key: host of every session; generated when not given",
+    )
+    secret: str = Field(
+        default_factory=lambda: secrets.token_urlsafe(32),
+        min_length=16,
+        description="signs invitations and derives host secrets and join codes; set it to "
+        "keep them valid across restarts; generated when not given",
+    )
+    open_sessions: tuple[str, ...] = Field(
+        default=(), description="sessions anyone may join without a code; '*' opens all"
+    )
+    contributions_per_s: float = Field(default=4.0, gt=0.0, description="per participant")
+    contribution_burst: int = Field(default=12, ge=1, description="contributions at once")
+    max_connections_per_address: int = Field(default=256, ge=1)
+    max_whisper_chars: int = Field(default=280, ge=1, le=MAX_WHISPER_CHARS)
+    allowed_origins: tuple[str, ...] = Field(
+        default=(), description="origins of pages that may connect besides the server's own"
     )
     max_frame_bytes: int = Field(default=16_384, ge=256, description="larger frames are refused")
     max_errors: int = Field(default=8, ge=1, description="bad frames in the window before closing")

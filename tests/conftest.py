@@ -22,7 +22,7 @@ def within(seconds: float) -> float:
 
 @pytest.fixture
 async def dream_server() -> AsyncIterator[DreamServer]:
-    settings = ServerSettings(port=0, max_errors=4)
+    settings = ServerSettings(port=0, max_errors=4, open_sessions=("*",))
     async with DreamServer(settings, load_venue("sleep-commons")) as server:
         yield server
 

@@ -13,6 +13,7 @@ from client.tui.commands import (
     RaiseMotif,
     SendWhisper,
     SetShare,
+    ShowStage,
 )
 from server.protocol import Paired
 
@@ -44,6 +45,11 @@ async def carry_out(dream: DreamClient, command: NetworkCommand, feeling: Feelin
         case SetShare(level=level):
             await dream.share(level)
             return Outcome(f"sharing {level:.0%} of your dream")
+        case ShowStage(shown=shown):
+            await dream.share(None, show_stage=shown)
+            return Outcome(
+                "the others see your sleep stage" if shown else "your sleep stage is hidden"
+            )
         case PairDevice(code=code):
             paired = await dream.pair_device(code)
             return Outcome(f"paired {paired.device} ({paired.kind}, {paired.model})", paired)

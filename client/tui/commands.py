@@ -3,7 +3,8 @@
 The same words as the plain join loop (``client/join_cli.py``):  ``moon`` or ``moon 0.8``
 raise a motif (with an intensity);  ``/private moon`` keeps one to yourself;  ``/w words``
 whispers;  ``/feel calm`` (or ``/feel 0.4 0.2``, valence and arousal) sets the emotion your next
-motifs carry;  ``/share 0.5`` sets how much of your dream others see;  ``/pair CODE`` claims a
+motifs carry;  ``/share 0.5`` sets how much of your dream others see;  ``/stage on`` lets them
+see your sleep stage (``/stage off`` hides it again);  ``/pair CODE`` claims a
 device;  as host ``/start``, ``/pause``, ``/resume``, ``/advance``, ``/end``, ``/harmonize``,
 ``/remove p3``;  ``/quit`` leaves.  ``parse`` never talks to the network: it only says what
 the line means, or raises ``CommandError`` that says what is wrong with it.
@@ -19,7 +20,7 @@ from server.protocol import HostActionName
 
 HELP: Final = (
     "motif: 'moon 0.8'  whisper: '/w words'  emotion: '/feel calm'  '/share 0.5'  "
-    "'/private moon'  '/pair CODE'  "
+    "'/private moon'  '/stage on|off'  '/pair CODE'  "
     "host: '/start' '/pause' '/resume' '/advance' '/end' '/harmonize' '/remove p3'  '/quit'"
 )
 DEFAULT_INTENSITY: Final = 0.7
@@ -78,6 +79,11 @@ class SetShare:
 
 
 @dataclass(frozen=True, slots=True)
+class ShowStage:
+    shown: bool
+
+
+@dataclass(frozen=True, slots=True)
 class PairDevice:
     code: str
 
@@ -103,7 +109,7 @@ class ShowHelp:
     pass
 
 
-NetworkCommand = RaiseMotif | SendWhisper | SetShare | PairDevice | HostCommand
+NetworkCommand = RaiseMotif | SendWhisper | SetShare | ShowStage | PairDevice | HostCommand
 Command = NetworkCommand | SetFeeling | Quit | ShowHelp
 
 
@@ -131,6 +137,12 @@ def parse(line: str) -> Command | None:
         return SetFeeling(_feeling(rest))
     if verb == "share":
         return SetShare(_unit(rest, "share level"))
+    if verb == "stage":
+        if rest.lower() not in ("on", "off"):
+            raise CommandError(
+                "'/stage on' shows your sleep stage to the others; '/stage off' hides it"
+            )
+        return ShowStage(rest.lower() == "on")
     if verb == "private":
         motif, _, intensity = rest.partition(" ")
         return _motif(motif, intensity.strip(), private=True)

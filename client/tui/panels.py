@@ -100,12 +100,11 @@ class ScenePanel(Static):
         self.update(scene_text(state.mood, state.scene))
 
 
-STAGES: dict[int, tuple[str, str, str]] = {  # code: icon, word, colour
-    0: ("☀", "awake", "#f2c57c"),
-    1: ("☽", "drowsy", "#b8c0ff"),
-    2: ("☾", "light sleep", "#8e9aff"),
-    3: ("◉", "deep sleep", "#6a5acd"),
-    4: ("✦", "REM", "#dd7fd0"),
+STAGES: dict[str, tuple[str, str, str]] = {  # stage: icon, word, colour
+    "awake": ("☀", "awake", "#f2c57c"),
+    "light": ("☾", "light sleep", "#8e9aff"),
+    "deep": ("◉", "deep sleep", "#6a5acd"),
+    "rem": ("✦", "REM", "#dd7fd0"),
 }
 
 

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import aiomqtt
 
+from server.broker_url import broker_credentials
 from server.device_protocol import (
     CommandAck,
     DeviceBirth,
@@ -80,6 +81,7 @@ class DeviceGateway:
         client_id: str = "dreamcommons-server",
     ) -> None:
         self.host, self.port = parse_broker_url(broker_url)
+        self._username, self._password = broker_credentials(broker_url)
         self.registry = registry
         self.stats = IngestStats()
         self.connected = asyncio.Event()
@@ -102,6 +104,8 @@ class DeviceGateway:
                     self.host,
                     self.port,
                     identifier=self._client_id,
+                    username=self._username,
+                    password=self._password,
                     clean_session=True,
                     max_queued_incoming_messages=_INCOMING_QUEUE,
                 ) as client:

@@ -40,6 +40,7 @@ from server.protocol import (
     RegionView,
     Role,
     SceneView,
+    SleepStage,
     WhisperView,
 )
 from server.venues import VenuePreset
@@ -69,6 +70,12 @@ class _Participant:
     stress: float = 0.0
     devices: int = 0
     rhythm: Rhythm | None = None
+    show_stage: bool = False
+
+    @property
+    def stage_shown(self) -> bool:
+        """Others see this sleeper's stage only by their consent, and never at share 0."""
+        return self.show_stage and self.share > 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,8 +156,8 @@ class DreamEngine:
                 self._pending.append(event)
             case SleeperUpdated(participant=pid):
                 member = self._member(pid)
-                if member.stage != event.stage and member.share > 0.0:
-                    self._changed_people.add(pid)  # the others see the new stage
+                if member.stage_shown and _stage_label(event.stage) != _stage_label(member.stage):
+                    self._changed_people.add(pid)
                 member.stage = event.stage
                 member.stress = event.stress
                 if event.breath_phase is not None and event.breath_hz:
@@ -158,12 +165,15 @@ class DreamEngine:
             case DevicesChanged(participant=pid, online=online):
                 self._member(pid).devices = online
                 self._changed_people.add(pid)
-            case ShareChanged(participant=pid, level=level):
+            case ShareChanged(participant=pid, level=level, show_stage=show_stage):
                 member = self._member(pid)
-                share = min(1.0, max(0.0, level))
-                if (share > 0.0) != (member.share > 0.0):
+                shown = member.stage_shown
+                if level is not None:
+                    member.share = min(1.0, max(0.0, level))
+                if show_stage is not None:
+                    member.show_stage = show_stage
+                if member.stage_shown != shown:
                     self._changed_people.add(pid)  # their stage shows or hides
-                member.share = share
             case HostCommanded(action=action):
                 self._host(action)
 
@@ -488,7 +498,7 @@ class DreamEngine:
                 role=p.role,
                 present=p.present,
                 devices=p.devices,
-                stage=p.stage if p.share > 0.0 else None,
+                stage=_stage_label(p.stage) if p.stage_shown else None,
             )
         for pid in self._left_people:
             self._views.pop(pid, None)
@@ -541,3 +551,11 @@ def _whole_seconds(seconds: float | None) -> float | None:
 
 def _clamp(value: float, low: float, high: float) -> float:
     return min(high, max(low, value))
+
+
+_STAGE_LABELS: dict[int, SleepStage] = {0: "awake", 1: "light", 2: "light", 3: "deep", 4: "rem"}
+
+
+def _stage_label(stage: int | None) -> SleepStage | None:
+    """What a sleeper who consents shows of their stage: awake, light, deep or rem."""
+    return None if stage is None else _STAGE_LABELS.get(stage)

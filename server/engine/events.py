@@ -77,7 +77,8 @@ class ShareChanged:
     """How much of the participant's dream others see, 0..1; applies to what came before."""
 
     participant: str
-    level: float
+    level: float | None  # None: unchanged
+    show_stage: bool | None = None  # whether others see the sleeper's stage; None: unchanged
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,18 +34,30 @@ function guestName(storage) {
   return name;
 }
 
-/** { mode, session, role, name } from /s|watch|host/SESSION?name=...&role=... */
+/** { mode, session, role, name, code, token } from /s|watch|host/SESSION?name=...&role=...
+ * (&code=... the session's join code, &token=... an invitation, whose role it takes) */
 export function route(location, storage) {
   const match = ROUTE.exec(location.pathname);
   if (!match) return null;
   const [, mode, session] = match;
   const params = new URLSearchParams(location.search);
-  const asked = params.get("role");
+  const token = params.get("token") || null;
+  const asked = params.get("role") ?? invitedRole(token);
   const fixed = { watch: "watcher", host: "host" }[mode];
   const role = fixed ?? (ROLES.includes(asked) ? asked : "dreamer");
   const fallback = { watch: "watcher", host: "host" }[mode] ?? guestName(storage);
   const name = (params.get("name") ?? "").trim().slice(0, NAME_MAX) || fallback;
-  return { mode, session, role, name };
+  return { mode, session, role, name, code: params.get("code") || null, token };
+}
+
+/** The role an invitation names (read, not checked: the server checks it). */
+function invitedRole(token) {
+  try {
+    const body = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    return JSON.parse(atob(body)).r ?? null;
+  } catch {
+    return null;
+  }
 }
 
 async function main() {
@@ -79,12 +91,15 @@ async function main() {
       name: where.name,
       role: where.role,
       key,
+      code: where.code,
+      token: where.token,
       storage,
     },
     {
       onStatus(status, detail, error) {
         page.showConnection(status, detail);
         if (status === "connected") {
+          host?.showJoinCode(where.session, connection.joinCode);
           const quiet = where.role === "dreamer" || where.role === "waker" ? ": add a motif" : "";
           renderer.setHint(`the dream is quiet${quiet}`);
         } else if (["refused", "replaced", "removed"].includes(status)) {
@@ -110,6 +125,9 @@ async function main() {
         } else if (message.type === "paired") {
           page.addDevice(message.device);
           page.showStatus(`Paired ${message.device} (${message.kind}, ${message.model}).`);
+        } else if (message.type === "invitation") {
+          host?.showInvitation(where.session, message);
+          page.showStatus(`${what}: ready.`);
         } else if (message.type === "command_result") {
           const outcome = message.ok ? "done" : `failed: ${message.error ?? "no reason given"}`;
           host?.showCommandResult(`${message.action} on ${message.device}: ${outcome}`);
@@ -132,12 +150,14 @@ async function main() {
     contribute: (values) => connection.contribute(values),
     whisper: (text) => connection.whisper(text),
     share: (level) => connection.share(level),
+    showStage: (show) => connection.showStage(show),
     pair: (code) => connection.pair(code),
   });
   if (where.role === "host") {
     host = new HostConsole(page, {
       host: (action, participant) => connection.host(action, participant),
       command: (device, action, value) => connection.command(device, action, value),
+      invite: (role, ttlS) => connection.invite(role, ttlS),
     });
   }
   window.addEventListener("pagehide", () => connection.stop());

@@ -61,12 +61,17 @@ class Identity {
  * onRefused(error, request) for an error frame (request is null when it answers nothing we sent).
  */
 export class DreamConnection {
-  constructor({ url, session, name, role, key = null, storage = null }, handlers = {}) {
+  constructor(
+    { url, session, name, role, key = null, code = null, token = null, storage = null },
+    handlers = {},
+  ) {
     this.url = url;
     this.session = session;
     this.name = name;
     this.role = role;
-    this.key = key; // the host key, for role "host"
+    this.key = key; // the host secret, for role "host"
+    this.code = code; // the session's join code, for a private session
+    this.token = token; // or an invitation from its host
     this.handlers = handlers;
     this.identity = new Identity(storage, session, role, name);
     this.participant = null;
@@ -108,6 +113,11 @@ export class DreamConnection {
     return this.request({ type: "share", level }, `share ${Math.round(level * 100)} %`);
   }
 
+  showStage(show) {
+    const label = show ? "showing my sleep stage" : "hiding my sleep stage";
+    return this.request({ type: "share", show_stage: show }, label);
+  }
+
   host(action, participant = null) {
     const label = participant ? `${action} ${participant}` : action;
     return this.request({ type: "host", action, participant }, label);
@@ -115,6 +125,10 @@ export class DreamConnection {
 
   whisper(text) {
     return this.request({ type: "whisper", text }, "whisper");
+  }
+
+  invite(role, ttlS) {
+    return this.request({ type: "invite", role, ttl_s: ttlS }, `invitation for a ${role}`);
   }
 
   pair(code) {
@@ -166,6 +180,8 @@ export class DreamConnection {
       resume: this.identity.resume,
     };
     if (this.key !== null) join.key = this.key;
+    if (this.code !== null) join.code = this.code;
+    if (this.token !== null) join.token = this.token;
     this.send(join);
   }
 
@@ -226,6 +242,7 @@ export class DreamConnection {
       case "ack":
       case "paired":
       case "command_result":
+      case "invitation":
         return this.emit("onReply", message, this.settle(message.cid));
       case "error":
         return this.onError(message);
@@ -238,6 +255,7 @@ export class DreamConnection {
     this.joined = true;
     this.attempt = 0;
     this.participant = message.participant;
+    this.joinCode = message.join_code ?? null; // the host's: the code that lets others in
     this.tickHz = message.tick_hz > 0 ? message.tick_hz : 10;
     this.identity.resume = message.resume;
     this.identity.save();

@@ -80,7 +80,8 @@ function confirmed(button) {
 }
 
 export class HostConsole {
-  /** `page` is the DreamPage; `actions` has host(action, participant) and command(...). */
+  /** `page` is the DreamPage; `actions` has host(action, participant), command(...) and
+   * invite(role, ttlS). */
   constructor(page, actions) {
     this.page = page;
     $("overview").append(clone("host-template"));
@@ -94,6 +95,13 @@ export class HostConsole {
       const pid = $("remove-input").value;
       if (!pid || !confirmed(event.submitter ?? event.currentTarget)) return;
       page.sent(actions.host("remove", pid), `remove ${pid}`);
+    });
+    $("invite-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const form = event.currentTarget;
+      const role = form.elements.role.value;
+      const hours = Math.min(720, Math.max(1, Number(form.elements.hours.value) || 24));
+      page.sent(actions.invite(role, hours * 3600), `invitation for a ${role}`);
     });
     $("command-form").addEventListener("submit", (event) => {
       event.preventDefault();
@@ -122,6 +130,25 @@ export class HostConsole {
     select.replaceChildren(...options);
     if (wanted.some((p) => p.id === chosen)) select.value = chosen;
     select.dataset.signature = signature;
+  }
+
+  /** The session's join code, and the link that carries it. */
+  showJoinCode(session, code) {
+    if (!code) return;
+    const link = `${window.location.origin}/s/${session}?code=${code}`;
+    $("join-code").textContent = `${code.slice(0, 4)}-${code.slice(4)}`;
+    $("join-link").replaceChildren(el("a", { href: link }, link));
+  }
+
+  /** A fresh invitation: a link that lets one role in until it expires. */
+  showInvitation(session, invitation) {
+    const mode = invitation.role === "watcher" ? "watch" : "s";
+    const link = `${window.location.origin}/${mode}/${session}?token=${invitation.token}`;
+    const until = new Date(invitation.expires * 1000).toLocaleString();
+    $("invite-link").replaceChildren(
+      `For a ${invitation.role}, until ${until}: `,
+      el("a", { href: link, "data-testid": "invite-url" }, link),
+    );
   }
 
   showCommandResult(text) {

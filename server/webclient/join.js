@@ -5,6 +5,7 @@ import { NAME_MAX, ROLES, SESSION_ID } from "/static/protocol.js";
 const form = document.getElementById("join-form");
 const sessionInput = document.getElementById("session-input");
 const nameInput = document.getElementById("name-input");
+const codeInput = document.getElementById("code-input");
 const problem = document.getElementById("join-error");
 
 /** "Sleep Commons " -> "sleep-commons": what a person types, as a session id. */
@@ -29,5 +30,7 @@ form.addEventListener("submit", (event) => {
     return;
   }
   const params = new URLSearchParams({ name, role: ROLES.includes(role) ? role : "dreamer" });
+  const code = codeInput.value.replace(/[^A-Za-z0-9]/g, "").toUpperCase();
+  if (code) params.set("code", code);
   window.location.assign(`/s/${session}?${params}`);
 });

@@ -44,6 +44,8 @@ function syncList(list, items, keyOf, signatureOf, build) {
 }
 
 const percent = (v) => `${Math.round(v * 100)} %`;
+// What a sleeper who chose to show it shows of their stage.
+const STAGE_ICONS = { awake: "☀", light: "☁", deep: "☾", rem: "✦" };
 
 function feeling(valence) {
   if (valence > 0.25) return "bright";
@@ -144,7 +146,7 @@ export class DreamPage {
       $("participants"),
       people,
       (p) => p.id,
-      (p) => JSON.stringify([p.name, p.role, p.present, p.devices, p.id === this.me]),
+      (p) => JSON.stringify([p.name, p.role, p.present, p.devices, p.stage, p.id === this.me]),
       (p) => {
         const devices = p.devices === 1 ? "1 device" : `${p.devices} devices`;
         const item = el(
@@ -154,6 +156,10 @@ export class DreamPage {
           el("span", { class: `role ${p.role}` }, p.role),
           el("span", { class: "muted" }, devices),
         );
+        if (p.stage) {
+          const icon = STAGE_ICONS[p.stage] ?? "";
+          item.append(el("span", { class: "stage", "data-stage": p.stage }, `${icon} ${p.stage}`));
+        }
         if (!p.present) item.append(el("span", { class: "away" }, "away"));
         if (p.id === this.me) item.append(el("span", { class: "you" }, "you"));
         if (this.mode === "host") item.append(el("span", { class: "muted pid" }, p.id));
@@ -243,6 +249,10 @@ export class DreamPage {
     share?.addEventListener("change", () => {
       const level = Number(share.value);
       sent(actions.share(level), `share ${Math.round(level * 100)} %`);
+    });
+    const stage = $("stage-input");
+    stage?.addEventListener("change", () => {
+      sent(actions.showStage(stage.checked), stage.checked ? "show stage" : "hide stage");
     });
   }
 }

@@ -64,7 +64,7 @@ async def browser() -> AsyncIterator[Browser]:
 @pytest_asyncio.fixture(loop_scope="module")
 async def dream_server() -> AsyncIterator[DreamServer]:
     """The shared fixture's server, started in the module's loop where the browser lives."""
-    settings = ServerSettings(port=0, max_errors=4)
+    settings = ServerSettings(port=0, max_errors=4, open_sessions=("*",))
     async with DreamServer(settings, load_venue("sleep-commons")) as server:
         yield server
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, WebSocketRoute, expect
 
+from server.engine import SleeperUpdated
 from server.gateway import DreamServer
 from server.protocol import (
     Delta,
@@ -21,6 +22,8 @@ from server.protocol import (
     SceneView,
     WhisperView,
 )
+from server.settings import ServerSettings
+from server.venues import load_venue
 from server.web import WEBCLIENT
 from tests.browser.conftest import Pages, screenshot
 from tests.conftest import within
@@ -498,7 +501,7 @@ async def test_deltas_apply_in_the_browser_as_on_the_server(pages: Pages, base_u
 async def test_the_page_reconnects_after_the_server_restarts(pages: Pages) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}/s/phoenix?name=Lyra"
-    async with dreamcommons("host", "--port", str(port)) as first:
+    async with dreamcommons("host", "--port", str(port), "--open", "phoenix") as first:
         await read_until(first, "hosting", within(15))
         page = await open_dream(pages, url)
         await contribute(page, "ember")
@@ -508,7 +511,7 @@ async def test_the_page_reconnects_after_the_server_restarts(pages: Pages) -> No
     state = page.get_by_test_id("connection-state")
     await expect(state).to_have_text("reconnecting", timeout=ms(10))
 
-    async with dreamcommons("host", "--port", str(port)) as second:
+    async with dreamcommons("host", "--port", str(port), "--open", "phoenix") as second:
         await read_until(second, "hosting", within(15))
         # The new process does not know the old resume token: the page joins afresh.
         await expect(state).to_have_text("connected", timeout=ms(15))
@@ -517,3 +520,64 @@ async def test_the_page_reconnects_after_the_server_restarts(pages: Pages) -> No
         await expect(page.locator('li[data-motif="phoenix"]')).to_be_attached(timeout=ms(10))
         await expect(page.get_by_test_id("participants").locator("li")).to_have_count(1)
         await screenshot(page, "reconnected")
+
+
+async def test_a_sleeper_shows_their_stage_only_when_they_choose(
+    pages: Pages, base_url: str, dream_server: DreamServer
+) -> None:
+    lyra = await open_dream(pages, f"{base_url}/s/stages?name=Lyra")
+    kai = await open_dream(pages, f"{base_url}/s/stages?name=Kai")
+    session = dream_server.sessions["stages"]
+    pid = next(m.pid for m in session.members if m.name == "Lyra")
+    session.engine.apply(
+        SleeperUpdated(
+            participant=pid, stage=3, stress=0.0, breath_phase=None, breath_hz=None, t=0.0
+        )
+    )  # as if Lyra's pod said she sleeps deeply
+    row = kai.get_by_test_id("participants").locator("li", has_text="Lyra")
+    await expect(row).to_be_visible(timeout=ms(10))
+    await expect(row.locator("[data-stage]")).to_have_count(0)
+    await lyra.get_by_test_id("stage-input").check()
+    await expect(row.locator('[data-stage="deep"]')).to_be_visible(timeout=ms(10))
+    await lyra.get_by_test_id("stage-input").uncheck()
+    await expect(row.locator("[data-stage]")).to_have_count(0, timeout=ms(10))
+
+
+async def test_a_private_session_lets_in_only_with_its_code(pages: Pages) -> None:
+    settings = ServerSettings(port=0)
+    async with DreamServer(settings, load_venue("sleep-commons")) as private:
+        base = f"http://127.0.0.1:{private.port}"
+        stranger = await pages.open(f"{base}/s/quiet?name=Eve")
+        state = stranger.get_by_test_id("connection-state")
+        await expect(state).to_have_text("refused", timeout=ms(10))
+        await expect(stranger.get_by_test_id("error-line")).to_contain_text("invitation_required")
+
+        page = await pages.open(f"{base}/")
+        await page.get_by_test_id("session-input").fill("quiet")
+        await page.get_by_test_id("name-input").fill("Lyra")
+        code = private.gatekeeper.join_code("quiet")
+        await page.get_by_test_id("code-input").fill(f"{code[:4].lower()}-{code[4:]}")
+        await page.get_by_test_id("join-button").click()
+        await page.wait_for_url(re.compile(rf"/s/quiet\?.*code={code}"), timeout=ms(10))
+        connection = page.get_by_test_id("connection-state")
+        await expect(connection).to_have_text("connected", timeout=ms(10))
+
+
+async def test_the_host_console_gives_the_code_and_invitation_links(pages: Pages) -> None:
+    async with DreamServer(ServerSettings(port=0), load_venue("sleep-commons")) as private:
+        base = f"http://127.0.0.1:{private.port}"
+        key = private.gatekeeper.host_secret("salon")
+        host = await open_dream(pages, f"{base}/host/salon?name=Vivienne#key={key}")
+        code = private.gatekeeper.join_code("salon")
+        await expect(host.get_by_test_id("join-code")).to_have_text(f"{code[:4]}-{code[4:]}")
+        await host.get_by_test_id("invite-role").select_option("watcher")
+        await host.get_by_test_id("invite-form").get_by_role("button").click()
+        link = host.get_by_test_id("invite-url")
+        await expect(link).to_contain_text("/watch/salon?token=", timeout=ms(10))
+        await screenshot(host, "host-invite")
+        url = await link.get_attribute("href")
+        assert url is not None
+        guest = await open_dream(pages, url)
+        me = guest.get_by_test_id("participants").locator("li", has_text="watcher")
+        await expect(me.first).to_have_attribute("data-role", "watcher", timeout=ms(10))
+        assert await guest.get_by_test_id("contribute-form").count() == 0

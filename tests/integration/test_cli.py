@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import urllib.request
 
 import pytest
@@ -29,12 +30,18 @@ async def test_demo_runs_bots_and_ends_with_a_json_summary() -> None:
 
 async def test_host_and_two_joins_see_each_others_contributions() -> None:
     port = free_port()
-    async with dreamcommons("host", "--port", str(port), "--venue", "harmony-festival") as host:
-        await read_until(host, "hosting", within(15))
+    host_args = ("--port", str(port), "--venue", "harmony-festival", "--session", "festival")
+    async with dreamcommons("host", *host_args) as host:
+        banner = await read_until(host, "browser:", within(15))
+        code = re.search(r"join code (\S+)", banner)
+        assert code is not None, banner
         url = f"ws://127.0.0.1:{port}/festival"
+        lyra_url = f"{url}?code={code[1]}"  # the code in the URL, or with --code: both work
         async with (
-            dreamcommons("join", url, "--name", "Lyra", "--refresh", "0.3") as lyra,
-            dreamcommons("join", url, "--name", "Zara", "--json", "--refresh", "0.3") as zara,
+            dreamcommons("join", lyra_url, "--name", "Lyra", "--refresh", "0.3") as lyra,
+            dreamcommons(
+                "join", url, "--code", code[1], "--name", "Zara", "--json", "--refresh", "0.3"
+            ) as zara,
         ):
             await read_until(lyra, "joined festival", within(15))
             await read_until(zara, "joined festival", within(15))
@@ -62,6 +69,18 @@ async def test_an_unknown_venue_is_a_clear_error() -> None:
     assert host.returncode == 2
     assert "atlantis" in output.decode()
     assert "sleep-commons" in output.decode()
+
+
+async def test_joining_a_private_session_without_its_code_says_what_is_missing() -> None:
+    port = free_port()
+    async with dreamcommons("host", "--port", str(port)) as host:
+        await read_until(host, "hosting", within(15))
+        url = f"ws://127.0.0.1:{port}/commons"
+        async with dreamcommons("join", url, "--name", "Eve") as eve:
+            output, _ = await asyncio.wait_for(eve.communicate(), within(15))
+    assert eve.returncode == 1
+    assert "invitation_required" in output.decode()
+    assert "--code" in output.decode()
 
 
 def _get_json(url: str) -> dict[str, object]:

@@ -45,6 +45,7 @@ async def test_a_device_paired_with_its_code_shows_in_the_app(
 
         assert "⌁1 device" in my_line()
         stages = [f"{icon} {word}" for icon, word, _ in STAGES.values()]
+        await type_line(pilot, "/stage on")  # shown to anyone only by the sleeper's consent
         await until(pilot, lambda: any(stage in my_line() for stage in stages), 10)
         await type_line(pilot, "/pair LYRA42")  # a code is spent once used
         await until(pilot, lambda: app.notes[-1].startswith("! pairing_refused"))

@@ -7,7 +7,7 @@ from server.protocol import Paired, ParticipantView, WhisperView
 
 
 def test_a_participant_line_has_role_stage_devices_and_you() -> None:
-    lyra = ParticipantView(id="p1", name="Lyra", role="dreamer", devices=2, stage=4)
+    lyra = ParticipantView(id="p1", name="Lyra", role="dreamer", devices=2, stage="rem")
     line = participant_text(lyra, me="p1").plain
     assert line == "● Lyra p1  dreamer  ✦ REM  ⌁2 devices  (you)"
 

@@ -1,53 +1,55 @@
-"""A sleeper's stage reaches the others only while they share their dream."""
+"""A sleeper's stage is theirs: others see it (as awake, light, deep or rem) only with consent."""
 
 from __future__ import annotations
 
-from server.engine.core import DreamEngine
-from server.engine.events import ParticipantJoined, ShareChanged, SleeperUpdated
+from server.engine import DreamEngine, ParticipantJoined, ShareChanged, SleeperUpdated
+from server.protocol import DreamscapeState
 from server.venues import load_venue
 
 
-def stage_seen(engine: DreamEngine, pid: str) -> int | None:
-    return next(p.stage for p in engine.state.participants if p.id == pid)
-
-
-def sleeper(pid: str, stage: int | None, t: float) -> SleeperUpdated:
+def sleeper(stage: int, t: float) -> SleeperUpdated:
     return SleeperUpdated(
-        participant=pid, stage=stage, stress=0.0, breath_phase=None, breath_hz=None, t=t
+        participant="p1", stage=stage, stress=0.0, breath_phase=0.0, breath_hz=0.25, t=t
     )
 
 
-def test_the_stage_shows_while_shared_and_hides_at_share_zero() -> None:
+def stage_shown(state: DreamscapeState) -> str | None:
+    return next(p.stage for p in state.participants if p.id == "p1")
+
+
+def test_the_stage_is_shown_only_while_the_sleeper_consents() -> None:
     engine = DreamEngine(load_venue("sleep-commons"), "stages")
     engine.apply(ParticipantJoined(participant="p1", name="Lyra", role="dreamer"))
-    engine.tick(0.1)
-    assert stage_seen(engine, "p1") is None  # no devices, no stage
+    engine.apply(sleeper(3, 0.0))
+    state, _ = engine.tick(0.1)
+    assert stage_shown(state) is None
 
-    engine.apply(sleeper("p1", 4, 0.15))
-    _, delta = engine.tick(0.2)
-    assert stage_seen(engine, "p1") == 4
-    assert [p.stage for p in delta.participants] == [4]
+    engine.apply(ShareChanged(participant="p1", level=None, show_stage=True))
+    state, delta = engine.tick(0.2)
+    assert stage_shown(state) == "deep"
+    assert [p.stage for p in delta.participants] == ["deep"]
 
-    engine.apply(ShareChanged(participant="p1", level=0.0))
-    _, delta = engine.tick(0.3)
-    assert stage_seen(engine, "p1") is None
-    assert [p.stage for p in delta.participants] == [None]
+    engine.apply(sleeper(4, 0.3))
+    state, delta = engine.tick(0.4)
+    assert stage_shown(state) == "rem"
 
-    engine.apply(sleeper("p1", 3, 0.35))  # still sleeping, still private
-    _, delta = engine.tick(0.4)
-    assert stage_seen(engine, "p1") is None
+    engine.apply(sleeper(4, 0.5))  # the same stage again: nothing new to say
+    _, delta = engine.tick(0.6)
     assert delta.participants == ()
 
-    engine.apply(ShareChanged(participant="p1", level=0.4))
-    engine.tick(0.5)
-    assert stage_seen(engine, "p1") == 3
+    engine.apply(ShareChanged(participant="p1", level=0.5))  # the share alone keeps consent
+    state, _ = engine.tick(0.7)
+    assert stage_shown(state) == "rem"
+
+    engine.apply(ShareChanged(participant="p1", level=None, show_stage=False))
+    state, _ = engine.tick(0.8)
+    assert stage_shown(state) is None
 
 
-def test_an_unchanged_stage_sends_no_participant_delta() -> None:
+def test_a_stage_change_of_a_sleeper_who_hides_it_changes_nothing_visible() -> None:
     engine = DreamEngine(load_venue("sleep-commons"), "stages")
     engine.apply(ParticipantJoined(participant="p1", name="Lyra", role="dreamer"))
-    engine.apply(sleeper("p1", 2, 0.05))
     engine.tick(0.1)
-    engine.apply(sleeper("p1", 2, 0.15))
-    _, delta = engine.tick(0.2)
+    engine.apply(sleeper(2, 0.2))
+    _, delta = engine.tick(0.3)
     assert delta.participants == ()

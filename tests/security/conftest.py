@@ -1,0 +1,64 @@
+"""A Mosquitto locked down by ``dreamcommons broker-config``, and a closed dream server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from server.broker import MosquittoProcess, free_port
+from server.broker_config import BrokerConfig, Credential, security_lines, write_broker_config
+from server.gateway import DreamServer
+from server.settings import ServerSettings
+from server.venues import load_venue
+from tests.conftest import within
+
+DEVICES = ("pod-victim", "pod-evil", "fabric-victim")
+
+
+@dataclass(frozen=True, slots=True)
+class SecuredBroker:
+    process: MosquittoProcess
+    config: BrokerConfig
+
+    def device(self, device_id: str) -> Credential:
+        return next(c for c in self.config.devices if c.username == device_id)
+
+    def url(self, who: Credential | None = None) -> str:
+        if who is None:
+            return self.process.url
+        return self.config.broker_url(who, self.process.host, self.process.port)
+
+
+@pytest.fixture
+async def secured_broker(tmp_path: Path) -> AsyncIterator[SecuredBroker]:
+    port = free_port()
+    config = write_broker_config(tmp_path / "broker", DEVICES, port=port)
+    extra = security_lines(config.directory) + "use_username_as_clientid true\n"
+    if os.geteuid() == 0:
+        extra += "user root\n"  # else Mosquitto drops to 'mosquitto', who cannot read the files
+    async with MosquittoProcess(port, extra_config=extra, workdir=tmp_path) as process:
+        yield SecuredBroker(process, config)
+
+
+@pytest.fixture
+async def closed_server() -> AsyncIterator[DreamServer]:
+    """A server whose sessions are private, as in production."""
+    settings = ServerSettings(port=0, max_errors=4, contribution_burst=5, contributions_per_s=2)
+    async with DreamServer(settings, load_venue("sleep-commons")) as server:
+        yield server
+
+
+async def eventually(condition: Callable[[], object], seconds: float = 5.0) -> None:
+    """Wait until ``condition()`` holds, checking it as the event loop turns: for state that
+    announces no change of its own (the server's device registry)."""
+    try:
+        async with asyncio.timeout(within(seconds)):
+            while not condition():  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+    except TimeoutError:
+        raise AssertionError(f"{condition} did not hold within {seconds}s") from None
