@@ -145,8 +145,8 @@ class DreamEngine:
                 self._pending.append(event)
             case SleeperUpdated(participant=pid):
                 member = self._member(pid)
-                if event.stage != member.stage:
-                    self._changed_people.add(pid)
+                if event.stage != member.stage and member.share > 0.0:
+                    self._changed_people.add(pid)  # others see the stage only while shared
                 member.stage = event.stage
                 member.stress = event.stress
                 if event.breath_phase is not None and event.breath_hz:
@@ -155,8 +155,10 @@ class DreamEngine:
                 self._member(pid).devices = online
                 self._changed_people.add(pid)
             case ShareChanged(participant=pid, level=level):
-                self._member(pid).share = min(1.0, max(0.0, level))
-                self._changed_people.add(pid)
+                member = self._member(pid)
+                shared_before, member.share = member.share > 0.0, min(1.0, max(0.0, level))
+                if member.stage is not None and shared_before != (member.share > 0.0):
+                    self._changed_people.add(pid)  # the stage appears or disappears
             case HostCommanded(action=action):
                 self._host(action)
 
