@@ -38,10 +38,11 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def port_open(host: str, port: int) -> bool:
+async def port_open(host: str, port: int, within: float = 3.0) -> bool:
+    """Whether something accepts TCP connections at ``host:port`` (asked for ``within`` s)."""
     try:
-        _, writer = await asyncio.open_connection(host, port)
-    except OSError:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), within)
+    except (OSError, TimeoutError):
         return False
     writer.close()
     with contextlib.suppress(OSError):

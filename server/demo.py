@@ -17,7 +17,7 @@ import random
 import signal
 import sys
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 from client.bots import BOT_NAMES, BotDreamer, BotHost
 from client.dream_client import DreamClient
@@ -25,6 +25,7 @@ from client.plain_view import mood_words
 from firmware_sim.fleet import Fleet
 from server.broker import BrokerUnavailable, reachable_broker
 from server.devices.body_clock import on_body_clock
+from server.devices.ingest import parse_broker_url
 from server.gateway import DreamServer
 from server.protocol import DreamscapeState
 from server.settings import ServerSettings
@@ -48,6 +49,14 @@ async def run_demo(
     speed: float = 3.0,
     seed: int | None = None,
 ) -> dict[str, Any]:
+    if bots < 1:
+        _give_up("a demo needs at least one bot (--bots 1 or more)")
+    if not speed > 0.0:
+        _give_up(f"--speed must be positive, got {speed}")
+    try:
+        parse_broker_url(broker)
+    except ValueError as error:
+        _give_up(str(error))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -67,8 +76,7 @@ async def run_demo(
                 seed=random.randrange(2**32) if seed is None else seed,
             )
     except BrokerUnavailable as error:
-        print(f"dreamcommons demo: {error}", file=sys.stderr, flush=True)
-        raise SystemExit(2) from None
+        _give_up(str(error))
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
@@ -210,6 +218,11 @@ def _progress(state: DreamscapeState) -> str:
         f"  coherence {coherence}  motifs {len(state.motifs):2d}  mood {mood:<16}"
         f"  {top:<20} {story}"
     )
+
+
+def _give_up(reason: str) -> NoReturn:
+    print(f"dreamcommons demo: {reason}", file=sys.stderr, flush=True)
+    raise SystemExit(2)
 
 
 def _rounded(value: float | None) -> float | None:
