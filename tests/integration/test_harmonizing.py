@@ -65,7 +65,7 @@ async def test_harmonizing_entrains_the_sleepers_and_heals_the_fracture(
                     await asyncio.sleep(0.02)
             await sleeper.pair_device(device.config.pairing_code)
 
-        fractured = await host.wait_for(lambda s: s.scene.fractured, within(10))
+        fractured = await host.wait_for(lambda s: s.scene.fractured, within(15))
         assert fractured.scene.coherence is not None
         assert fractured.scene.coherence < rules.fracture_below
         assert len(fractured.scene.regions) >= 2
