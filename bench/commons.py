@@ -32,6 +32,8 @@ from server.broker import MosquittoProcess, free_port
 from server.venues import load_venue
 
 SESSION = "commons"
+# Every bench participant connects from 127.0.0.1: lift the per-address connection limit.
+SERVER_ENVIRONMENT = {"DREAMCOMMONS_MAX_CONNECTIONS_PER_ADDRESS": "100000"}
 SERVER_CORE, LOAD_CORE = 0, 1
 COLUMNS = (
     ("participants", "N"), ("devices", "M"), ("latency_p50_ms", "p50 ms"),
@@ -60,7 +62,13 @@ async def child(*args: str, log: Path, core: int) -> AsyncIterator[asyncio.subpr
     """A ``dreamcommons`` child process, pinned to ``core``, its output in ``log``."""
     with log.open("wb") as out:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "server.cli", *args, stdout=out, stderr=asyncio.subprocess.STDOUT
+            sys.executable,
+            "-m",
+            "server.cli",
+            *args,
+            stdout=out,
+            stderr=asyncio.subprocess.STDOUT,
+            env={**os.environ, **SERVER_ENVIRONMENT},
         )
     pin(process.pid, core)
     try:
@@ -105,7 +113,8 @@ async def run_row(work: Workload, workdir: Path) -> dict[str, Any]:
             pin(broker._process.pid, LOAD_CORE)
             broker_args = ("--broker", broker.url)
         server = await stack.enter_async_context(
-            child("host", "--port", str(port), "--venue", work.venue, *broker_args,
+            child("host", "--port", str(port), "--venue", work.venue, "--open", SESSION,
+                  *broker_args,
                   log=workdir / f"server-{work.participants}.log", core=SERVER_CORE)
         )  # fmt: skip
         await wait_until(lambda: _answers(port), "the server", 30)

@@ -123,7 +123,7 @@ async def run_rate(rate: float, devices: int, seconds: float, workdir: Path) -> 
         assert broker._process is not None
         pin(broker._process.pid, LOAD_CORE)
         server = await stack.enter_async_context(
-            child("host", "--port", str(port), "--broker", broker.url,
+            child("host", "--port", str(port), "--broker", broker.url, "--open", SESSION,
                   log=workdir / f"ingest-{int(rate)}.log", core=SERVER_CORE)
         )  # fmt: skip
         await wait_until(lambda: _devices_online(port) >= 0, "the server", 30)

@@ -1,4 +1,5 @@
-"""Scripted bot dreamers: real clients on real sockets that contribute like people would."""
+"""Scripted bots on real sockets: dreamers that contribute like people would (and pair their
+pod or fabric first, when they have one), and a host who harmonizes a fractured scene."""
 
 from __future__ import annotations
 
@@ -34,12 +35,14 @@ class BotStats:
     sent: int = 0
     accepted: int = 0
     refused: int = 0
+    paired: str | None = None  # the device id, once paired
 
 
 class BotDreamer:
     """Contributes a motif of the venue every ``period`` seconds (jittered), whispers sometimes.
 
-    Each bot favours a few motifs, as people do, so the merged scene has shape.
+    Each bot favours a few motifs, as people do, so the merged scene has shape. A bot given a
+    ``pairing_code`` first pairs the device showing it, as a person types the code in.
     """
 
     def __init__(
@@ -52,8 +55,10 @@ class BotDreamer:
         period: float = 1.5,
         role: Role = "dreamer",
         encoding: Encoding = Encoding.MSGPACK,
+        pairing_code: str | None = None,
     ) -> None:
         self.url = url
+        self.pairing_code = pairing_code
         self.name = name
         self.role: Role = role
         self.encoding = encoding
@@ -65,6 +70,9 @@ class BotDreamer:
 
     async def run(self, stop: asyncio.Event) -> None:
         async with DreamClient(self.url, self.name, role=self.role, encoding=self.encoding) as me:
+            if self.pairing_code is not None:
+                self.stats.paired = (await me.pair_device(self.pairing_code)).device
+                await me.share(None, show_stage=True)  # a bot has no secrets: show its stage
             while not stop.is_set():
                 await self._act(me)
                 delay = self.period * self._random.uniform(0.5, 1.5)
@@ -92,3 +100,30 @@ class BotDreamer:
 
 def _near(rng: random.Random, centre: float, low: float, high: float) -> float:
     return round(min(high, max(low, rng.gauss(centre, 0.15))), 2)
+
+
+class BotHost:
+    """The session's host as a bot: whenever the scene fractures and nobody is harmonizing
+    yet, it asks the session to harmonize, as Vivienne gathers the sleepers for her ritual."""
+
+    def __init__(self, url: str, key: str, *, name: str = "Vivienne") -> None:
+        self.url = url
+        self.key = key
+        self.name = name
+        self.harmonized = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        async with DreamClient(self.url, self.name, role="host", key=self.key) as me:
+            while not stop.is_set():
+                try:
+                    await me.wait_for(
+                        lambda s: stop.is_set() or (s.scene.fractured and not s.scene.harmonizing),
+                        within=0.5,
+                    )
+                except TimeoutError:
+                    continue
+                if stop.is_set():
+                    return
+                await me.host("harmonize")
+                self.harmonized += 1
+                await me.wait_for(lambda s: s.scene.harmonizing or not s.scene.fractured, 5.0)

@@ -8,9 +8,11 @@ import contextlib
 import shutil
 import socket
 import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import TracebackType
 
+from server.devices.ingest import parse_broker_url
 from server.errors import DreamcommonsError
 
 _CANDIDATES = ("mosquitto", "/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
@@ -36,10 +38,11 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def port_open(host: str, port: int) -> bool:
+async def port_open(host: str, port: int, within: float = 3.0) -> bool:
+    """Whether something accepts TCP connections at ``host:port`` (asked for ``within`` s)."""
     try:
-        _, writer = await asyncio.open_connection(host, port)
-    except OSError:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), within)
+    except (OSError, TimeoutError):
         return False
     writer.close()
     with contextlib.suppress(OSError):
@@ -118,3 +121,15 @@ class MosquittoProcess:
         await self.stop()
         if self._own_dir:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+@contextlib.asynccontextmanager
+async def reachable_broker(url: str) -> AsyncIterator[tuple[str, MosquittoProcess | None]]:
+    """The broker at ``url`` when one listens there, else a Mosquitto child process on a free
+    loopback port for as long as the block runs: ``(url to use, the child or None)``."""
+    host, port = parse_broker_url(url)
+    if await port_open(host, port):
+        yield url, None
+        return
+    async with MosquittoProcess() as child:
+        yield child.url, child

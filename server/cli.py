@@ -115,6 +115,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=0, help="default: a free port")
     demo.add_argument("--json", action="store_true", help="end with one JSON summary line")
+    demo.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="used when listening")
+    demo.add_argument("--speed", type=float, default=3.0, help="body rhythms' speed-up (3)")
     demo.set_defaults(run=_demo)
 
     from firmware_sim.cli import add_device_commands
@@ -236,6 +238,8 @@ def _demo(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             json_summary=args.json,
+            broker=args.broker,
+            speed=args.speed,
         )
     )
     return 0

@@ -1,7 +1,11 @@
-"""``dreamcommons demo``: a whole session in one process, with bot dreamers on real sockets.
+"""``dreamcommons demo``: a whole session in one process, with bot dreamers on real sockets and
+a simulated pod or fabric for each, on a real MQTT broker.
 
-Prints progress once a second and a summary at the end; with ``--json`` the last line of
-output is one JSON object for scripts and CI.
+The broker is the one listening at ``--broker``, else a Mosquitto child process. The bodies
+breathe ``speed`` times faster than the wall clock, and the sleepers start out of step, so a
+minute shows the story: the scene fractures, the host (or the venue itself) harmonizes, the
+sleepers entrain, coherence rises and the scene heals. Prints progress once a second and a
+summary at the end; with ``--json`` the last line of output is one JSON object.
 """
 
 from __future__ import annotations
@@ -9,18 +13,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 import signal
+import sys
 import time
-from typing import Any
+from typing import Any, NoReturn
 
-from client.bots import BOT_NAMES, BotDreamer
+from client.bots import BOT_NAMES, BotDreamer, BotHost
 from client.dream_client import DreamClient
 from client.plain_view import mood_words
+from firmware_sim.fleet import Fleet
+from server.broker import BrokerUnavailable, reachable_broker
+from server.devices.body_clock import on_body_clock
+from server.devices.ingest import parse_broker_url
 from server.gateway import DreamServer
+from server.protocol import DreamscapeState
 from server.settings import ServerSettings
 from server.venues import VenuePreset
 
 SESSION = "demo"
+DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
+NIGHT_ACCELERATION = 120.0  # a night of sleep stages in four minutes
+_READY_WITHIN_S = 15.0
 
 
 async def run_demo(
@@ -31,17 +45,80 @@ async def run_demo(
     host: str,
     port: int,
     json_summary: bool,
+    broker: str = DEFAULT_BROKER,
+    speed: float = 3.0,
+    seed: int | None = None,
 ) -> dict[str, Any]:
+    if bots < 1:
+        _give_up("a demo needs at least one bot (--bots 1 or more)")
+    if not speed > 0.0:
+        _give_up(f"--speed must be positive, got {speed}")
+    try:
+        parse_broker_url(broker)
+    except ValueError as error:
+        _give_up(str(error))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    settings = ServerSettings(host=host, port=port, venue=venue.name, open_sessions=(SESSION,))
-    async with DreamServer(settings, venue) as server:
-        url = f"ws://{host}:{server.port}/{SESSION}"
-        print(f"dreamcommons demo: {venue.title} with {bots} bot dreamers", flush=True)
-        print(f"  session:  {url}   (join it: dreamcommons join {url} --name You)", flush=True)
-        print(f"  health:   http://{host}:{server.port}/healthz", flush=True)
+    try:
+        async with reachable_broker(broker) as (broker_url, child):
+            where = "a Mosquitto child process" if child else "the broker already there"
+            print(f"dreamcommons demo: devices on {broker_url} ({where})", flush=True)
+            summary = await _session(
+                on_body_clock(venue, speed),
+                stop,
+                seconds=seconds,
+                bots=bots,
+                settings=ServerSettings(
+                    host=host,
+                    port=port,
+                    venue=venue.name,
+                    broker=broker_url,
+                    open_sessions=(SESSION,),
+                ),
+                broker_url=broker_url,
+                speed=speed,
+                seed=random.randrange(2**32) if seed is None else seed,
+            )
+    except BrokerUnavailable as error:
+        _give_up(str(error))
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    print("summary:", flush=True)
+    for key, value in summary.items():
+        print(f"  {key:<24} {value}", flush=True)
+    if json_summary:
+        print(json.dumps(summary), flush=True)
+    return summary
+
+
+async def _session(
+    venue: VenuePreset,
+    stop: asyncio.Event,
+    *,
+    seconds: float | None,
+    bots: int,
+    settings: ServerSettings,
+    broker_url: str,
+    speed: float,
+    seed: int,
+) -> dict[str, Any]:
+    async with (
+        DreamServer(settings, venue) as server,
+        Fleet.generate(
+            broker_url,
+            bots,
+            seed=seed,
+            acceleration=NIGHT_ACCELERATION,
+            time_scale=speed,
+            desynchronized=True,
+        ) as fleet,
+    ):
+        _print_addresses(server, venue, bots, speed)
+        await _devices_announced(server, fleet)
+        url = f"ws://{settings.host}:{server.port}/{SESSION}"
         dreamers = [
             BotDreamer(
                 url,
@@ -49,21 +126,27 @@ async def run_demo(
                 venue,
                 seed=i,
                 role="waker" if i % 5 == 4 else "dreamer",
+                pairing_code=device.config.pairing_code,
             )
-            for i in range(bots)
+            for i, device in enumerate(fleet.devices)
         ]
+        host_bot = None if venue.harmonize.auto else BotHost(url, settings.host_key)
         started = time.monotonic()
         async with DreamClient(url, "Archivist", role="watcher") as watcher:
             tasks = [asyncio.create_task(bot.run(stop), name=f"bot-{bot.name}") for bot in dreamers]
+            if host_bot is not None:
+                tasks.append(asyncio.create_task(host_bot.run(stop), name="bot-host"))
             await _report_until(stop, watcher, seconds, started)
+            state = watcher.state  # the scene as the bots leave it, before they go
             stop.set()
             results = await asyncio.gather(*tasks, return_exceptions=True)
-            state = watcher.state
         session = server.sessions[SESSION]
-        summary = {
+        counters = session.engine.counters
+        devices = server.devices.summary()
+        return {
             "venue": venue.name,
             "seconds": round(time.monotonic() - started, 1),
-            "participants": sum(1 for m in session.members if m.role != "watcher"),
+            "participants": sum(1 for m in session.members if m.role not in ("watcher", "host")),
             "bots_failed": sum(1 for r in results if isinstance(r, BaseException)),
             "contributions_sent": sum(b.stats.sent for b in dreamers),
             "contributions_accepted": session.stats.contributions_accepted
@@ -75,15 +158,44 @@ async def run_demo(
             "mood": state.mood.model_dump(),
             "top_motifs": [m.name for m in sorted(state.motifs, key=lambda m: -m.weight)[:5]],
             "tick_ms_max": round(session.stats.tick_seconds_max * 1000, 2),
+            "devices_online": devices["devices_online"],
+            "devices_paired": devices["devices_paired"],
+            "bio_messages": devices["bio_messages"],
+            "bio_samples": devices["bio_samples"],
+            "samples_lost": devices["samples_lost"],
+            "coherence_min": _rounded(counters.coherence_min),
+            "coherence_final": _rounded(state.scene.coherence),
+            "fractures": counters.fractures,
+            "harmonizations": counters.harmonizations,
         }
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.remove_signal_handler(sig)
-    print("summary:", flush=True)
-    for key, value in summary.items():
-        print(f"  {key:<24} {value}", flush=True)
-    if json_summary:
-        print(json.dumps(summary), flush=True)
-    return summary
+
+
+def _print_addresses(server: DreamServer, venue: VenuePreset, bots: int, speed: float) -> None:
+    host, port = server.settings.host, server.port
+    web = f"http://{host}:{port}"
+    url = f"ws://{host}:{port}/{SESSION}"
+    lines = (
+        f"dreamcommons demo: {venue.title} with {bots} bot dreamers, each with a pod or fabric",
+        f"  bodies breathe {speed:g}x faster than the clock; the sleepers start out of step",
+        f"  dreamscape: {web}/s/{SESSION}",
+        f"  watch:      {web}/watch/{SESSION}",
+        f"  host:       {web}/host/{SESSION}#key={server.settings.host_key}",
+        f"  session:    {url}   (join it: dreamcommons join {url} --name You)",
+        f"  health:     {web}/healthz",
+    )
+    for line in lines:
+        print(line, flush=True)
+
+
+async def _devices_announced(server: DreamServer, fleet: Fleet) -> None:
+    """Wait until the server has heard every device's birth, so that the bots can pair."""
+    gateway = server.devices.gateway
+    assert gateway is not None
+    wanted = {device.device_id for device in fleet.devices}
+    async with asyncio.timeout(_READY_WITHIN_S):
+        await gateway.connected.wait()
+        while not wanted <= server.devices.registry.devices.keys():  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
 
 
 async def _report_until(
@@ -96,12 +208,28 @@ async def _report_until(
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), wait)
-        state = watcher.state
-        top = " ".join(m.name for m in sorted(state.motifs, key=lambda m: -m.weight)[:4])
-        present = sum(1 for p in state.participants if p.present and p.role != "watcher")
-        mood = mood_words(state.mood.valence, state.mood.arousal)
-        print(
-            f"  {time.monotonic() - started:5.1f}s  tick {state.seq:5d}  dreamers {present:3d}"
-            f"  motifs {len(state.motifs):3d}  mood {mood:<18}  top: {top}",
-            flush=True,
-        )
+        print(f"  {time.monotonic() - started:5.1f}s  {_progress(watcher.state)}", flush=True)
+
+
+def _progress(state: DreamscapeState) -> str:
+    top = " ".join(m.name for m in sorted(state.motifs, key=lambda m: -m.weight)[:3])
+    present = sum(1 for p in state.participants if p.present and p.role in ("dreamer", "waker"))
+    asleep = sum(1 for p in state.participants if p.stage not in (None, "awake"))
+    mood = mood_words(state.mood.valence, state.mood.arousal)
+    scene = state.scene
+    coherence = "  -  " if scene.coherence is None else f"{scene.coherence:.2f}"
+    story = ("FRACTURED " if scene.fractured else "") + ("harmonizing" if scene.harmonizing else "")
+    return (
+        f"tick {state.seq:5d}  dreamers {present:2d} ({asleep} asleep)  {scene.phase:<9}"
+        f"  coherence {coherence}  motifs {len(state.motifs):2d}  mood {mood:<16}"
+        f"  {top:<20} {story}"
+    )
+
+
+def _give_up(reason: str) -> NoReturn:
+    print(f"dreamcommons demo: {reason}", file=sys.stderr, flush=True)
+    raise SystemExit(2)
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)

@@ -4,6 +4,7 @@ participant to their own devices. Routes each paired device's stream to its owne
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Callable
 
@@ -34,7 +35,11 @@ class DeviceHub:
         self.gateway: DeviceGateway | None = None
         if broker_url is not None:
             self.gateway = DeviceGateway(
-                broker_url, self.registry, on_batch=self._batch, on_status=self._status
+                broker_url,
+                self.registry,
+                on_batch=self._batch,
+                on_status=self._status,
+                client_id=f"dreamcommons-server-{secrets.token_hex(4)}",  # brokers are shared
             )
 
     def _owner(self, record: DeviceRecord) -> tuple[DreamSession, str] | None:

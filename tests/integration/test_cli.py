@@ -9,23 +9,50 @@ import urllib.request
 
 import pytest
 
+from server.broker import MosquittoProcess
 from tests.conftest import within
 from tests.processes import dreamcommons, free_port, read_until
 
 pytestmark = pytest.mark.integration
 
 
-async def test_demo_runs_bots_and_ends_with_a_json_summary() -> None:
-    async with dreamcommons("demo", "--seconds", "3", "--bots", "4", "--json") as demo:
-        output, _ = await asyncio.wait_for(demo.communicate(), within(30))
-    assert demo.returncode == 0, output.decode()
-    summary = json.loads(output.decode().strip().splitlines()[-1])
+async def test_demo_runs_bots_with_devices_and_ends_with_a_json_summary() -> None:
+    nobody_there = f"mqtt://127.0.0.1:{free_port()}"  # so the demo starts a Mosquitto of its own
+    args = ("demo", "--seconds", "5", "--bots", "4", "--json", "--broker", nobody_there)
+    async with dreamcommons(*args) as demo:
+        output, _ = await asyncio.wait_for(demo.communicate(), within(45))
+    text = output.decode()
+    assert demo.returncode == 0, text
+    assert "(a Mosquitto child process)" in text
+    assert "/s/demo" in text
+    assert "/watch/demo" in text
+    assert "/host/demo" in text
+    summary = json.loads(text.strip().splitlines()[-1])
     assert summary["participants"] == 4
     assert summary["bots_failed"] == 0
     assert summary["contributions_sent"] > 0
     assert summary["contributions_accepted"] == summary["contributions_sent"]
     assert summary["ticks"] >= 20
     assert summary["motifs"] > 0
+    assert summary["devices_online"] == 4
+    assert summary["devices_paired"] == 4
+    assert summary["bio_messages"] > 0
+    assert summary["bio_samples"] >= summary["bio_messages"]
+    assert summary["samples_lost"] >= 0
+    assert summary["coherence_min"] is not None  # the sleepers' breathing reached the engine
+    assert 0.0 <= summary["coherence_min"] <= 1.0
+    assert summary["harmonizations"] >= 0
+    assert summary["fractures"] >= 0
+
+
+async def test_demo_uses_a_broker_that_is_already_listening(mosquitto: MosquittoProcess) -> None:
+    args = ("demo", "--seconds", "2", "--bots", "3", "--json", "--broker", mosquitto.url)
+    async with dreamcommons(*args) as demo:
+        output, _ = await asyncio.wait_for(demo.communicate(), within(45))
+    text = output.decode()
+    assert demo.returncode == 0, text
+    assert f"devices on {mosquitto.url} (the broker already there)" in text
+    assert json.loads(text.strip().splitlines()[-1])["devices_paired"] == 3
 
 
 async def test_host_and_two_joins_see_each_others_contributions() -> None:

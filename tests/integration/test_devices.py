@@ -452,7 +452,7 @@ async def test_faults_show_on_the_wire(mosquitto: MosquittoProcess) -> None:
             bad += 1
     assert good > 0
     assert bad > 0
-    assert bad == devices[1].stats.garbled
+    assert bad <= devices[1].stats.garbled  # the last garbled batches may be still in flight
 
     times = [s.t for b in heard.decoded("fabric-skewed", "samples", SampleBatch) for s in b.samples]
     assert abs(times[-1] - time.time() - skew) < within(5)

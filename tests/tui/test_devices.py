@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def server_with_devices(mosquitto: MosquittoProcess) -> AsyncIterator[DreamServer]:
-    settings = ServerSettings(port=0, broker=mosquitto.url)
+    settings = ServerSettings(port=0, broker=mosquitto.url, open_sessions=("*",))
     async with DreamServer(settings, load_venue("sleep-commons")) as server:
         yield server
 

@@ -52,7 +52,7 @@ async def test_after_a_drop_the_app_resumes_as_the_same_participant(
 async def test_after_a_server_restart_on_the_same_port_the_app_comes_back() -> None:
     port = free_port()
     url = f"ws://127.0.0.1:{port}/commons"
-    settings = ServerSettings(port=port)
+    settings = ServerSettings(port=port, open_sessions=("*",))
     venue = load_venue("sleep-commons")
     app = DreamApp(url, "Lyra")
     async with running(app, join=False) as pilot:
