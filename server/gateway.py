@@ -72,11 +72,11 @@ class DreamServer:
         self.devices = DeviceHub(
             settings.broker, self.sessions.get, command_wait_s=settings.device_command_wait_s
         )
-        self.metrics = ServerMetrics(self.sessions.values, self.devices)
         self.gatekeeper = Gatekeeper(
             settings.secret, operator_key=settings.host_key, open_sessions=settings.open_sessions
         )
         self.limits = Limits.from_settings(settings)
+        self.metrics = ServerMetrics(self.sessions.values, self.devices, self.limits)
 
     @property
     def port(self) -> int:

@@ -17,6 +17,7 @@ from prometheus_client.metrics_core import Metric
 
 if TYPE_CHECKING:
     from server.devices.hub import DeviceHub
+    from server.limits import Limits
     from server.session import DreamSession
 
 __all__ = ["CONTENT_TYPE", "ServerMetrics"]
@@ -32,7 +33,9 @@ _TICK_BUCKETS = (
 class ServerMetrics:
     """One server's registry: the tick histogram and a collector over its live statistics."""
 
-    def __init__(self, sessions: Callable[[], Iterable[DreamSession]], devices: DeviceHub) -> None:
+    def __init__(
+        self, sessions: Callable[[], Iterable[DreamSession]], devices: DeviceHub, limits: Limits
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         self.tick_seconds = Histogram(
             "dreamcommons_tick_seconds",
@@ -40,7 +43,7 @@ class ServerMetrics:
             buckets=_TICK_BUCKETS,
             registry=self.registry,
         )
-        self.registry.register(_LiveStatistics(sessions, devices))
+        self.registry.register(_LiveStatistics(sessions, devices, limits))
 
     def render(self) -> bytes:
         """The text exposition format of every metric, for one scrape."""
@@ -50,9 +53,12 @@ class ServerMetrics:
 class _LiveStatistics:
     """Reads the counters that sessions and the device gateway keep anyway."""
 
-    def __init__(self, sessions: Callable[[], Iterable[DreamSession]], devices: DeviceHub):
+    def __init__(
+        self, sessions: Callable[[], Iterable[DreamSession]], devices: DeviceHub, limits: Limits
+    ) -> None:
         self._sessions = sessions
         self._devices = devices
+        self._limits = limits
 
     def collect(self) -> Iterator[Metric]:
         sessions = list(self._sessions())
@@ -87,6 +93,14 @@ class _LiveStatistics:
         for reason, count in sorted(reasons.items()):
             refused.add_metric([reason], count)
         yield refused
+        limited = CounterMetricFamily(
+            "dreamcommons_limits_refused",
+            "Requests refused by a limit (rate, connections, whisper length, origin), by code.",
+            labels=["code"],
+        )
+        for code, count in sorted(self._limits.refused.items()):
+            limited.add_metric([code], count)
+        yield limited
         yield _counter("dreamcommons_ticks", "Ticks merged.", sum(s.stats.ticks for s in sessions))
         yield _counter(
             "dreamcommons_broadcast_frames",

@@ -9,6 +9,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from client.dream_client import DreamClient
+from client.errors import Refused
 from server.gateway import DreamServer
 from tests.conftest import within
 
@@ -38,6 +39,8 @@ async def test_metrics_count_participants_contributions_refusals_and_ticks(
     ):
         cid = await lyra.contribute("moon")
         await lyra.whisper("hello")
+        with pytest.raises(Refused, match="whisper_too_long"):
+            await lyra.whisper("x" * (dream_server.settings.max_whisper_chars + 1))
         await zara.wait_for(lambda s: s.seq > 0 and any(m.name == "moon" for m in s.motifs))
         await lyra.send_frame(b"\xc1 not msgpack")
         after = lyra.state.seq + 2  # the error frame is answered before these deltas come
@@ -57,3 +60,4 @@ async def test_metrics_count_participants_contributions_refusals_and_ticks(
     assert samples["dreamcommons_tick_seconds_count{}"] >= 2
     assert samples["dreamcommons_broadcast_bytes_total{}"] > 0
     assert samples["dreamcommons_devices_online{}"] == 0
+    assert samples["dreamcommons_limits_refused_total{code=whisper_too_long}"] == 1
