@@ -235,10 +235,12 @@ class DreamEngine:
         return intents
 
     def _shared_totals(self) -> dict[str, float]:
+        """What each participant shares; one sharing next to nothing (a share level near 0,
+        or weights long faded) is no one the equity cap could level the others to."""
         return {
             pid: total * self._share_of(pid)
             for pid, total in self._store.totals.items()
-            if total * self._share_of(pid) > 0.0
+            if total * self._share_of(pid) > _NEGLIGIBLE_WEIGHT
         }
 
     def _share_of(self, pid: str) -> float:

@@ -184,6 +184,20 @@ def test_the_equity_cap_holds_whatever_the_shares_stages_and_pace(stream: list) 
             assert max(shares.values()) <= max(VENUE.equity_cap, 1.0 / len(shares)) + 1e-9
 
 
+def test_someone_sharing_next_to_nothing_does_not_hold_the_room_to_an_equal_split() -> None:
+    engine = engine_with()
+    engine.apply(motif("p0", 0, "forest", intensity=1.0))
+    engine.tick(0.1)
+    engine.apply(ShareChanged(participant="p0", level=1.175494351e-38))
+    engine.tick(0.2)
+    engine.apply(motif("p1", 0, "forest", intensity=1.0))
+    engine.apply(motif("p2", 0, "forest", intensity=0.5))
+    engine.tick(0.3)
+    shares = engine.shares()
+    assert set(shares) == {"p1", "p2"}  # p0 shows next to nothing: not counted in the room
+    assert max(shares.values()) <= max(VENUE.equity_cap, 1.0 / len(shares)) + 1e-9
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.integers(1, 300), st.sampled_from([m for m in MOTIFS if m != "moon"]))
 def test_a_quiet_dreamer_stays_visible_beside_a_loud_one(loud: int, name: str) -> None:
