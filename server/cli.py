@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     host.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     host.add_argument("--port", type=int, default=None, help="port (default 8765)")
     host.add_argument("--broker", default=None, help="mqtt://HOST:PORT of the device broker")
+    host.add_argument(
+        "--journal", default=None, help="SQLite journal file: sessions survive a crash or restart"
+    )
     host.set_defaults(run=_host)
 
     command = commands.add_parser("command", help="send one command to a device, await its ack")
@@ -83,7 +86,7 @@ def _host(args: argparse.Namespace) -> int:
     overrides = {
         k: v
         for k, v in vars(args).items()
-        if k in ("venue", "host", "port", "broker") and v is not None
+        if k in ("venue", "host", "port", "broker", "journal") and v is not None
     }
     settings = ServerSettings(**overrides)
     venue = load_venue(settings.venue)

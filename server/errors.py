@@ -34,6 +34,7 @@ class ErrorCode(StrEnum):
     PAIRING_REFUSED = "pairing_refused"
     NO_DEVICES = "no_devices"
     INTERNAL = "internal"
+    JOURNAL_UNAVAILABLE = "journal_unavailable"  # nothing can be made durable: not acknowledged
 
 
 class CloseCode(IntEnum):
@@ -44,6 +45,7 @@ class CloseCode(IntEnum):
     SESSION_CLOSED = 4002
     REPLACED = 4003
     REMOVED = 4004
+    SLOW_CONSUMER = 4005  # it stopped reading: its queue hit the bound and stayed there
 
 
 class DreamcommonsError(Exception):

@@ -30,6 +30,7 @@ from server.errors import (
     ProtocolError,
     UnsupportedVersion,
 )
+from server.journal import Journal
 from server.protocol import (
     PROTOCOL_VERSION,
     Command,
@@ -47,6 +48,7 @@ from server.protocol import (
     encode,
     error_frame,
 )
+from server.recovery import recover_sessions, session_journal
 from server.session import DreamSession, Member
 from server.settings import ServerSettings
 from server.venues import VenuePreset
@@ -65,6 +67,7 @@ class DreamServer:
         self._server: Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.devices = DeviceHub(settings.broker, self.sessions.get)
+        self.journal = None if settings.journal is None else Journal(settings.journal)
 
     @property
     def port(self) -> int:
@@ -73,6 +76,11 @@ class DreamServer:
         return int(sockname[1])
 
     async def start(self) -> None:
+        if self.journal is not None:
+            await self.journal.open()
+            for session in await recover_sessions(self.journal, self.settings, self.devices.pace):
+                self.sessions[session.id] = session
+                self._spawn(session.run(), f"tick-{session.id}")
         self._server = await serve(
             self._handle,
             self.settings.host,
@@ -96,6 +104,8 @@ class DreamServer:
         if self._server is not None:
             self._server.close(close_connections=True)
             await self._server.wait_closed()
+        if self.journal is not None:
+            await self.journal.close()
 
     async def __aenter__(self) -> DreamServer:
         await self.start()
@@ -113,6 +123,9 @@ class DreamServer:
                 self.venue,
                 host_key=self.settings.host_key,
                 on_pace=self.devices.pace,
+                journal=None
+                if self.journal is None
+                else session_journal(self.journal, session_id, self.venue, self.settings),
             )
             self._spawn(session.run(), f"tick-{session_id}")
             log.info("session %s opened (venue %s)", session_id, self.venue.name)
@@ -139,6 +152,8 @@ class DreamServer:
                 "sessions": len(self.sessions),
                 "participants": sum(s.present_count() for s in self.sessions.values()),
             }
+            if self.journal is not None:
+                body["journal"] = "ok" if self.journal.healthy else "unavailable"
             return _json_response(connection, HTTPStatus.OK, body)
         if "upgrade" not in request.headers.get("Connection", "").lower():
             page = web_response(connection, path)
@@ -195,16 +210,19 @@ class _ConnectionState:
                 await self._join(message)
             case Contribute() | Whisper():
                 session, member = self._joined(message.cid)
-                await self._send(session.contribute(member, message))
+                ack = session.contribute(member, message)
+                await session.acknowledge(self.connection, self.encoding, ack)
             case Resync():
                 session, _ = self._joined()
                 await self._send(session.snapshot())
             case Share():
                 session, member = self._joined()
-                await self._send(session.share(member, message))
+                ack = session.share(member, message)
+                await session.acknowledge(self.connection, self.encoding, ack)
             case HostAction():
                 session, member = self._joined()
-                await self._send(session.host_action(member, message))
+                ack = session.host_action(member, message)
+                await session.acknowledge(self.connection, self.encoding, ack)
             case Pair():
                 session, member = self._joined()
                 await self._send(self.server.devices.pair(session, member, message))
@@ -223,7 +241,7 @@ class _ConnectionState:
         if self.member is not None:
             raise NotAllowed(ErrorCode.ALREADY_JOINED, "this connection has already joined")
         session = self.server.session(request.session)
-        welcome = session.join(request, self.connection, self.encoding)
+        welcome = await session.join(request, self.connection, self.encoding)
         self.session = session
         self.member = next(m for m in session.members if m.pid == welcome.participant)
         log.info("%s joined %s as %s (%s)", request.name, session.id, self.member.pid, request.role)

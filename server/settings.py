@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,3 +23,9 @@ class ServerSettings(BaseSettings):
     max_frame_bytes: int = Field(default=16_384, ge=256, description="larger frames are refused")
     max_errors: int = Field(default=8, ge=1, description="bad frames in the window before closing")
     error_window_s: float = Field(default=10.0, gt=0.0)
+    journal: Path | None = Field(
+        default=None, description="SQLite journal file: sessions survive restarts and crashes"
+    )
+    snapshot_every_s: float = Field(
+        default=30.0, gt=0.0, description="session time between snapshots"
+    )
