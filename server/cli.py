@@ -77,8 +77,10 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=_demo)
 
     from firmware_sim.cli import add_device_commands
+    from server.journal_cli import add_journal_commands
 
     add_device_commands(commands)
+    add_journal_commands(commands)
     return parser
 
 
