@@ -30,6 +30,7 @@ from server.errors import (
     ProtocolError,
     UnsupportedVersion,
 )
+from server.fanout import bound_kernel_buffer
 from server.journal import Journal
 from server.protocol import (
     PROTOCOL_VERSION,
@@ -48,7 +49,7 @@ from server.protocol import (
     encode,
     error_frame,
 )
-from server.recovery import recover_sessions, session_journal
+from server.recovery import fanout, recover_sessions, session_journal
 from server.session import DreamSession, Member
 from server.settings import ServerSettings
 from server.venues import VenuePreset
@@ -126,6 +127,7 @@ class DreamServer:
                 journal=None
                 if self.journal is None
                 else session_journal(self.journal, session_id, self.venue, self.settings),
+                fanout=fanout(self.settings),
             )
             self._spawn(session.run(), f"tick-{session_id}")
             log.info("session %s opened (venue %s)", session_id, self.venue.name)
@@ -164,6 +166,7 @@ class DreamServer:
 
     async def _handle(self, connection: ServerConnection) -> None:
         encoding = Encoding(connection.subprotocol or Encoding.JSON)
+        bound_kernel_buffer(connection, self.settings.socket_send_bytes)
         peer = _ConnectionState(self, connection, encoding)
         try:
             await peer.serve()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 
+from server.fanout import Fanout
 from server.journal import Journal, restore
 from server.journal.session_journal import SessionJournal
 from server.session import DreamSession, PaceHandler
@@ -28,6 +29,11 @@ def session_journal(
     )
 
 
+def fanout(settings: ServerSettings) -> Fanout:
+    """A session's delivery, bounded as the settings say."""
+    return Fanout(settings.slow_client_bytes, settings.slow_client_grace_s)
+
+
 async def recover_sessions(
     journal: Journal, settings: ServerSettings, on_pace: PaceHandler | None
 ) -> list[DreamSession]:
@@ -44,6 +50,7 @@ async def recover_sessions(
             on_pace=on_pace,
             engine=engine,
             journal=session_journal(journal, recovered.id, venue, settings),
+            fanout=fanout(settings),
         )
         for member in recovered.members:
             session.readmit(member)

@@ -8,6 +8,7 @@ encoded once per encoding per tick.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
 from collections import Counter
@@ -34,6 +35,7 @@ from server.engine import (
     Whispered,
 )
 from server.errors import CloseCode, ErrorCode, NotAllowed
+from server.fanout import Fanout
 from server.journal import RecoveredMember, token_hash
 from server.journal.session_journal import SessionJournal
 from server.protocol import (
@@ -100,6 +102,7 @@ class DreamSession:
         on_pace: PaceHandler | None = None,
         engine: DreamEngine | None = None,
         journal: SessionJournal | None = None,
+        fanout: Fanout | None = None,
     ) -> None:
         self.id = session_id
         self.venue = venue
@@ -107,6 +110,7 @@ class DreamSession:
         self._on_pace = on_pace
         self.engine = engine if engine is not None else DreamEngine(venue, session_id)
         self.journal = journal
+        self.fanout = fanout if fanout is not None else Fanout(256 * 1024, 5.0)
         self.stats = SessionStats()
         self._members: dict[str, Member] = {}
         self._by_token: dict[str, Member] = {}
@@ -174,6 +178,7 @@ class DreamSession:
     def disconnect(self, member: Member, connection: ServerConnection) -> None:
         """The connection is gone; the member stays, away, until they resume."""
         self._listeners[member.encoding].discard(connection)
+        self.fanout.forget(connection)
         if member.connection is connection:
             member.connection = None
             self._apply(PresenceChanged(participant=member.pid, present=False))
@@ -350,6 +355,9 @@ class DreamSession:
     def snapshot(self) -> Snapshot:
         return Snapshot(state=self.engine.state)
 
+    def _encoded_snapshot(self, encoding: Encoding) -> bytes | str:
+        return encode(self.snapshot(), encoding)
+
     # --- ticking -------------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -387,9 +395,12 @@ class DreamSession:
         return delta
 
     def _broadcast(self, delta: Delta) -> None:
+        now = asyncio.get_running_loop().time()
         for encoding, connections in self._listeners.items():
             if connections:
                 frame = encode(delta, encoding)
-                broadcast(connections, frame)
+                catch_up = functools.partial(self._encoded_snapshot, encoding)
+                for dropped in self.fanout.send(connections, frame, catch_up, now):
+                    connections.discard(dropped)
                 self.stats.broadcast_frames += len(connections)
                 self.stats.broadcast_bytes += len(frame) * len(connections)
