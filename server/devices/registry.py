@@ -48,8 +48,10 @@ class DeviceRegistry:
         if record is None:
             record = self.devices[device_id] = DeviceRecord(device_id, birth)
         else:
-            if birth.bd_seq != record.birth.bd_seq:
-                record.last_seq = None  # a new connection: its first seq starts a new count
+            reconnected = birth.bd_seq == (record.birth.bd_seq + 1) % _BD_MODULUS
+            if birth.bd_seq != record.birth.bd_seq and not reconnected:
+                record.last_seq = None  # a restarted device: its first seq starts a new count
+            # the same device's next connection keeps counting: the gap is what it lost offline
             record.birth = birth
         record.online = True
         return record

@@ -110,3 +110,22 @@ async def test_a_killed_server_resumes_with_every_acknowledged_contribution(
         assert contributor.lost > 0
     assert replayed_at(journal, seen_before.seq) == seen_before
     assert replayed_at(journal, resumed.seq) == resumed
+
+
+async def test_clients_come_back_by_themselves_after_a_server_restart(tmp_path: Path) -> None:
+    journal = tmp_path / "dreams.sqlite"
+    port = free_port()
+    url = f"ws://127.0.0.1:{port}/commons"
+    lyra = DreamClient(url, "Lyra", reconnect=True)
+    async with host_process(port, journal) as first, lyra:
+        pid = lyra.participant
+        await lyra.contribute("moon", intensity=1.0)
+        await first.stop()
+        async with host_process(port, journal):
+            await lyra.wait_for(lambda _: lyra.reconnects == 1, within(20))
+            assert lyra.participant == pid
+            await lyra.contribute("owl", intensity=1.0)
+            state = await lyra.wait_for(
+                lambda s: {"moon", "owl"} <= {m.name for m in s.motifs}, within(5)
+            )
+            assert [p.id for p in state.participants] == [pid]
