@@ -328,6 +328,8 @@ class DreamClient:
             try:
                 await self._open()
             except JoinRefused as refusal:
+                if refusal.code is ErrorCode.JOURNAL_UNAVAILABLE:
+                    continue  # the server cannot make the join durable yet: try again later
                 if refusal.code is not ErrorCode.BAD_RESUME_TOKEN or self.resume_token is None:
                     raise
                 self.resume_token = None

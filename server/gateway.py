@@ -79,7 +79,10 @@ class DreamServer:
     async def start(self) -> None:
         if self.journal is not None:
             await self.journal.open()
-            for session in await recover_sessions(self.journal, self.settings, self.devices.pace):
+            recovered = await recover_sessions(
+                self.journal, self.settings, self.devices.pace, self.devices.registry.remember_owner
+            )
+            for session in recovered:
                 self.sessions[session.id] = session
                 self._spawn(session.run(), f"tick-{session.id}")
         self._server = await serve(

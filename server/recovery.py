@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from server.fanout import Fanout
 from server.journal import Journal, restore
@@ -35,9 +36,13 @@ def fanout(settings: ServerSettings) -> Fanout:
 
 
 async def recover_sessions(
-    journal: Journal, settings: ServerSettings, on_pace: PaceHandler | None
+    journal: Journal,
+    settings: ServerSettings,
+    on_pace: PaceHandler | None,
+    on_pairing: Callable[[str, str], None],
 ) -> list[DreamSession]:
-    """Every session of an open journal, restored (latest snapshot and the tail after it)."""
+    """Every session of an open journal, restored (latest snapshot and the tail after it);
+    ``on_pairing(device_id, "session/pid")`` for each device paired in it."""
     started = time.perf_counter()
     sessions = []
     for recovered in await journal.recover():
@@ -54,6 +59,8 @@ async def recover_sessions(
         )
         for member in recovered.members:
             session.readmit(member)
+        for pid, device_id in recovered.pairings:
+            on_pairing(device_id, f"{session.id}/{pid}")
         sessions.append(session)
         log.info(
             "session %s recovered at tick %d (t=%.1fs): %d members, %d events replayed",

@@ -166,7 +166,11 @@ class DreamSession:
             self._apply(ParticipantJoined(participant=pid, name=member.name, role=request.role))
         member.connection = connection
         member.encoding = encoding
-        await self.durable()
+        try:
+            await self.durable()
+        except NotAllowed:
+            self.disconnect(member, connection)
+            raise
         self._listeners[encoding].add(connection)
         return Welcome(
             participant=member.pid,
@@ -366,20 +370,24 @@ class DreamSession:
         period = 1.0 / self.venue.tick_hz
         self._t0 = loop.time() - self.engine.state.t  # a recovered dream goes on from its time
         deadline = loop.time()
-        while True:
-            deadline += period
-            await asyncio.sleep(max(0.0, deadline - loop.time()))
-            started = loop.time()
-            if self.journal is None:
-                self.tick(started - self._t0)
-            elif self.journal.tick_allowed():
-                delta = self._advance(started - self._t0)
-                await self.journal.tick(delta.t, self.engine)
-                self._broadcast(delta)
-            elapsed = loop.time() - started
-            self.stats.tick_seconds_max = max(self.stats.tick_seconds_max, elapsed)
-            if loop.time() > deadline + period:
-                deadline = loop.time()  # we fell behind; skip ticks rather than bunch them
+        try:
+            while True:
+                deadline += period
+                await asyncio.sleep(max(0.0, deadline - loop.time()))
+                started = loop.time()
+                if self.journal is None:
+                    self.tick(started - self._t0)
+                elif self.journal.tick_allowed():
+                    delta = self._advance(started - self._t0)
+                    await self.journal.tick(delta.t, self.engine)
+                    self._broadcast(delta)
+                elapsed = loop.time() - started
+                self.stats.tick_seconds_max = max(self.stats.tick_seconds_max, elapsed)
+                if loop.time() > deadline + period:
+                    deadline = loop.time()  # we fell behind; skip ticks rather than bunch them
+        finally:
+            if self.journal is not None:
+                self.journal.abandon()  # nobody waits for a commit that will not come
 
     def tick(self, now: float) -> Delta:
         delta = self._advance(now)

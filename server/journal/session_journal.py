@@ -101,6 +101,11 @@ class SessionJournal:
             self._waiting.popleft()[1](True)
         return True
 
+    def abandon(self) -> None:
+        """The session stopped ticking: release what waits for a commit with ``False``."""
+        while self._waiting:
+            self._waiting.popleft()[1](False)
+
     def _refuse_waiting(self, reason: str) -> None:
         if not self._failing:
             self._failing = True
