@@ -50,7 +50,6 @@ from server.protocol import (
     Welcome,
     Whisper,
     encode,
-    error_frame,
 )
 from server.venues import VenuePreset
 
@@ -212,10 +211,7 @@ class DreamSession:
     def _require_durable(self) -> None:
         if self.journal is not None and not self.journal.accepting:
             self.stats.refused[ErrorCode.JOURNAL_UNAVAILABLE.value] += 1
-            raise NotAllowed(
-                ErrorCode.JOURNAL_UNAVAILABLE,
-                "the session's journal cannot be written: nothing can be acknowledged now",
-            )
+            raise self.journal.unavailable()
 
     async def acknowledge(
         self, connection: ServerConnection, encoding: Encoding, reply: Ack
@@ -223,34 +219,15 @@ class DreamSession:
         """Send ``reply`` once what it acknowledges is durable; an error frame if it cannot be."""
         if self.journal is None:
             await connection.send(encode(reply, encoding))
-            return
-
-        def release(durable: bool) -> None:
-            if durable:
-                broadcast([connection], encode(reply, encoding))
-                return
-            refusal = NotAllowed(
-                ErrorCode.JOURNAL_UNAVAILABLE,
-                "not acknowledged: the journal could not be written",
-                ref=reply.cid,
+        else:
+            self.journal.acknowledge(
+                reply, lambda frame: broadcast([connection], encode(frame, encoding))
             )
-            broadcast([connection], encode(error_frame(refusal), encoding))
-
-        self.journal.when_durable(release)
 
     async def durable(self) -> None:
         """Wait until everything this session recorded so far is on disk."""
-        if self.journal is None:
-            return
-        written: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-
-        def settle(ok: bool) -> None:
-            if not written.done():
-                written.set_result(ok)
-
-        self.journal.when_durable(settle)
-        if not await written:
-            raise NotAllowed(ErrorCode.JOURNAL_UNAVAILABLE, "the journal could not be written")
+        if self.journal is not None:
+            await self.journal.durable()
 
     # --- contributions -------------------------------------------------------------------
 

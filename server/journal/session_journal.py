@@ -12,15 +12,18 @@ write, ``accepting`` is False and the session refuses new contributions.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable
 
 from server.engine import DreamEngine, Event
+from server.errors import ErrorCode, NotAllowed
 from server.journal.codec import Tick
 from server.journal.errors import JournalUnavailable
 from server.journal.records import token_hash
 from server.journal.store import Journal
+from server.protocol import Ack, ErrorFrame, error_frame
 from server.venues import VenuePreset
 
 log = logging.getLogger(__name__)
@@ -67,6 +70,41 @@ class SessionJournal:
 
     def paired(self, pid: str, device_id: str) -> None:
         self.journal.record_pairing(self.session_id, pid, device_id)
+
+    def unavailable(self) -> NotAllowed:
+        """The refusal to send while the journal cannot write."""
+        return NotAllowed(
+            ErrorCode.JOURNAL_UNAVAILABLE,
+            "the session's journal cannot be written: nothing can be acknowledged now",
+        )
+
+    def acknowledge(self, reply: Ack, send: Callable[[Ack | ErrorFrame], None]) -> None:
+        """``send(reply)`` once what it acknowledges is durable; an error frame if it is not."""
+
+        def release(durable: bool) -> None:
+            if durable:
+                send(reply)
+                return
+            refusal = NotAllowed(
+                ErrorCode.JOURNAL_UNAVAILABLE,
+                "not acknowledged: the journal could not be written",
+                ref=reply.cid,
+            )
+            send(error_frame(refusal))
+
+        self.when_durable(release)
+
+    async def durable(self) -> None:
+        """Wait until everything recorded so far is on disk; ``NotAllowed`` if it cannot be."""
+        written: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+        def settle(ok: bool) -> None:
+            if not written.done():
+                written.set_result(ok)
+
+        self.when_durable(settle)
+        if not await written:
+            raise NotAllowed(ErrorCode.JOURNAL_UNAVAILABLE, "the journal could not be written")
 
     def when_durable(self, release: Release) -> None:
         """Call ``release(True)`` once everything recorded so far is on disk (``False`` if the
