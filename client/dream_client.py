@@ -4,6 +4,12 @@ async with DreamClient("ws://127.0.0.1:8765/commons?code=K7QMXHD2", name="Lyra")
     await dream.contribute("moon", intensity=0.8)
     async for state in dream.states():
         print(state.mood, [m.name for m in state.motifs])
+
+With ``reconnect=True`` a dropped connection is re-established by itself (jittered backoff),
+resuming with the resume token so the participant keeps their identity; requests in flight
+when it dropped fail with ``ConnectionLost`` (the caller decides whether to send them again),
+and ``states()`` goes on across the gap. A close that coming back would undo (removed by the
+host, resumed elsewhere, the session closed) ends the client as without ``reconnect``.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import random
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import Literal
@@ -18,11 +25,13 @@ from urllib.parse import parse_qs, urlsplit
 
 from pydantic import BaseModel
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, WebSocketException
 
+from client.backoff import backoff_delay
 from client.errors import ConnectionLost, JoinRefused, Refused
 from client.tracker import DeltaOutcome, StateTracker
 from server.auth import peek_role
+from server.errors import CloseCode, ErrorCode
 from server.protocol import (
     Ack,
     Command,
@@ -50,6 +59,9 @@ from server.protocol import (
 )
 
 DEFAULT_SESSION = "commons"
+
+# Close codes after which coming back would undo what the server meant.
+FINAL_CLOSE_CODES = frozenset({CloseCode.REMOVED, CloseCode.REPLACED, CloseCode.SESSION_CLOSED})
 
 Reply = Ack | Paired | CommandResult | Invitation
 InvitableRole = Literal["dreamer", "waker", "watcher"]
@@ -91,6 +103,7 @@ class DreamClient:
         code: str | None = None,
         token: str | None = None,
         ack_timeout: float = 10.0,
+        reconnect: bool = False,
     ) -> None:
         from_url = url_credentials(url)
         self.url, self.session = split_url(url)
@@ -102,6 +115,9 @@ class DreamClient:
         self.resume_token = resume
         self.key = key
         self.ack_timeout = ack_timeout
+        self.reconnect = reconnect
+        self.reconnects = 0
+        self.connected = asyncio.Event()
         self.participant = ""
         self.tick_hz = 0.0
         self.errors: list[ErrorFrame] = []
@@ -113,6 +129,8 @@ class DreamClient:
         self._pending: dict[int, asyncio.Future[Reply]] = {}
         self._cids = itertools.count(1)
         self._closed = False
+        self._closing = False
+        self._rng = random.Random()
 
     @property
     def state(self) -> DreamscapeState:
@@ -127,12 +145,7 @@ class DreamClient:
     # --- lifecycle -----------------------------------------------------------------------
 
     async def __aenter__(self) -> DreamClient:
-        self._connection = await connect(self.url, subprotocols=[self.encoding.value])  # type: ignore[list-item]
-        try:
-            await self._join()
-        except BaseException:
-            await self._connection.close()
-            raise
+        await self._open()
         self._reader = asyncio.get_running_loop().create_task(
             self._read(), name=f"dream-client-{self.name}"
         )
@@ -147,6 +160,7 @@ class DreamClient:
         await self.close()
 
     async def close(self) -> None:
+        self._closing = True
         if self._reader is not None:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -154,6 +168,16 @@ class DreamClient:
         if self._connection is not None:
             await self._connection.close()
         self._fail_pending()
+
+    async def _open(self) -> None:
+        """Connect and join (or resume): one connection, from the handshake to the welcome."""
+        self._connection = await connect(self.url, subprotocols=[self.encoding.value])  # type: ignore[list-item]
+        try:
+            await self._join()
+        except BaseException:
+            await self._connection.close()
+            raise
+        self.connected.set()
 
     async def _join(self) -> None:
         assert self._connection is not None
@@ -291,6 +315,24 @@ class DreamClient:
         return self.state
 
     async def _read(self) -> None:
+        try:
+            while True:
+                await self._follow()
+                if not self._comes_back():
+                    return
+                try:
+                    await self._reconnect()
+                except JoinRefused as refusal:
+                    self.errors.append(ErrorFrame(code=refusal.code, message=refusal.message))
+                    return
+        finally:
+            self._closed = True
+            self._fail_pending()
+            async with self._changed:
+                self._changed.notify_all()
+
+    async def _follow(self) -> None:
+        """Read one connection's frames until it ends."""
         assert self._connection is not None
         try:
             async for frame in self._connection:
@@ -298,10 +340,36 @@ class DreamClient:
         except ConnectionClosed:
             pass
         finally:
-            self._closed = True
+            self.connected.clear()
             self._fail_pending()
+
+    def _comes_back(self) -> bool:
+        if not self.reconnect or self._closing or self._connection is None:
+            return False
+        return self._connection.close_code not in FINAL_CLOSE_CODES
+
+    async def _reconnect(self) -> None:
+        """Connect again until joined, resuming with the token; join anew only if the server
+        no longer knows it. Any other refusal of the join ends the client."""
+        attempt = 0
+        while True:
+            await asyncio.sleep(backoff_delay(attempt, self._rng))
+            attempt += 1
+            try:
+                await self._open()
+            except JoinRefused as refusal:
+                if refusal.code is ErrorCode.JOURNAL_UNAVAILABLE:
+                    continue  # the server cannot make the join durable yet: try again later
+                if refusal.code is not ErrorCode.BAD_RESUME_TOKEN or self.resume_token is None:
+                    raise
+                self.resume_token = None
+                continue
+            except (OSError, WebSocketException, TimeoutError, ConnectionLost):
+                continue
+            self.reconnects += 1
             async with self._changed:
                 self._changed.notify_all()
+            return
 
     async def _on_frame(self, frame: bytes | str) -> None:
         assert self._tracker is not None

@@ -61,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SESSION",
         help="let anyone join SESSION without a code (repeatable; '*' opens every session)",
     )
+    host.add_argument(
+        "--journal", default=None, help="SQLite journal file: sessions survive a crash or restart"
+    )
     host.set_defaults(run=_host)
 
     command = commands.add_parser("command", help="send one command to a device, await its ack")
@@ -121,9 +124,11 @@ def _parser() -> argparse.ArgumentParser:
 
     from firmware_sim.cli import add_device_commands
     from server.broker_config_cli import add_broker_config_command
+    from server.journal_cli import add_journal_commands
 
     add_device_commands(commands)
     add_broker_config_command(commands)
+    add_journal_commands(commands)
     return parser
 
 
@@ -131,7 +136,7 @@ def _host(args: argparse.Namespace) -> int:
     overrides = {
         k: v
         for k, v in vars(args).items()
-        if k in ("venue", "host", "port", "broker", "open_sessions") and v is not None
+        if k in ("venue", "host", "port", "broker", "open_sessions", "journal") and v is not None
     }
     settings = ServerSettings(**overrides)
     venue = load_venue(settings.venue)

@@ -42,6 +42,7 @@ class ErrorCode(StrEnum):
     TOO_MANY_CONNECTIONS = "too_many_connections"
     BAD_ORIGIN = "bad_origin"
     INTERNAL = "internal"
+    JOURNAL_UNAVAILABLE = "journal_unavailable"  # nothing can be made durable: not acknowledged
 
 
 class CloseCode(IntEnum):
@@ -53,6 +54,7 @@ class CloseCode(IntEnum):
     REPLACED = 4003
     REMOVED = 4004
     TOO_MANY_CONNECTIONS = 4005
+    SLOW_CONSUMER = 4006  # it stopped reading: its queue hit the bound and stayed there
 
 
 class DreamcommonsError(Exception):

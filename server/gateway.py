@@ -32,6 +32,8 @@ from server.errors import (
     ProtocolError,
     UnsupportedVersion,
 )
+from server.fanout import bound_kernel_buffer
+from server.journal import Journal
 from server.limits import Limits
 from server.metrics import CONTENT_TYPE, ServerMetrics
 from server.protocol import (
@@ -52,6 +54,7 @@ from server.protocol import (
     encode,
     error_frame,
 )
+from server.recovery import fanout, recover_sessions, session_journal
 from server.session import DreamSession, Member
 from server.settings import ServerSettings
 from server.venues import VenuePreset
@@ -77,6 +80,7 @@ class DreamServer:
         )
         self.limits = Limits.from_settings(settings)
         self.metrics = ServerMetrics(self.sessions.values, self.devices, self.limits)
+        self.journal = None if settings.journal is None else Journal(settings.journal)
 
     @property
     def port(self) -> int:
@@ -85,6 +89,14 @@ class DreamServer:
         return int(sockname[1])
 
     async def start(self) -> None:
+        if self.journal is not None:
+            await self.journal.open()
+            recovered = await recover_sessions(
+                self.journal, self.settings, self.devices.pace, self.devices.registry.remember_owner
+            )
+            for session in recovered:
+                self.sessions[session.id] = session
+                self._spawn(session.run(), f"tick-{session.id}")
         self._server = await serve(
             self._handle,
             self.settings.host,
@@ -108,6 +120,8 @@ class DreamServer:
         if self._server is not None:
             self._server.close(close_connections=True)
             await self._server.wait_closed()
+        if self.journal is not None:
+            await self.journal.close()
 
     async def __aenter__(self) -> DreamServer:
         await self.start()
@@ -125,6 +139,10 @@ class DreamServer:
                 self.venue,
                 host_key=self.gatekeeper.host_secret(session_id),
                 on_pace=self.devices.pace,
+                journal=None
+                if self.journal is None
+                else session_journal(self.journal, session_id, self.venue, self.settings),
+                fanout=fanout(self.settings),
             )
             session.tick_observer = self.metrics.tick_seconds.observe
             self._spawn(session.run(), f"tick-{session_id}")
@@ -152,6 +170,8 @@ class DreamServer:
                 "sessions": len(self.sessions),
                 "participants": sum(s.present_count() for s in self.sessions.values()),
             }
+            if self.journal is not None:
+                body["journal"] = "ok" if self.journal.healthy else "unavailable"
             return _json_response(connection, HTTPStatus.OK, body)
         if path == "/metrics":
             return _response(connection, CONTENT_TYPE, self.metrics.render())
@@ -176,6 +196,7 @@ class DreamServer:
                 await connection.send(encode(error_frame(refused), encoding))
                 await connection.close(CloseCode.TOO_MANY_CONNECTIONS, refused.code.value)
             return
+        bound_kernel_buffer(connection, self.settings.socket_send_bytes)
         peer = _ConnectionState(self, connection, encoding)
         try:
             await peer.serve()
@@ -238,16 +259,19 @@ class _ConnectionState:
                 self.server.limits.check_contribution(
                     session.id, member.pid, time.monotonic(), ref=message.cid, whisper=text
                 )
-                await self._send(session.contribute(member, message))
+                ack = session.contribute(member, message)
+                await session.acknowledge(self.connection, self.encoding, ack)
             case Resync():
                 session, _ = self._joined()
                 await self._send(session.snapshot())
             case Share():
                 session, member = self._joined()
-                await self._send(session.share(member, message))
+                ack = session.share(member, message)
+                await session.acknowledge(self.connection, self.encoding, ack)
             case HostAction():
                 session, member = self._joined()
-                await self._send(session.host_action(member, message))
+                ack = session.host_action(member, message)
+                await session.acknowledge(self.connection, self.encoding, ack)
             case Invite():
                 session, member = self._joined(message.cid)
                 issue = self.server.gatekeeper.invitation
@@ -273,7 +297,7 @@ class _ConnectionState:
         if request.resume is not None and request.session not in self.server.sessions:
             raise NotAllowed(ErrorCode.BAD_RESUME_TOKEN, "unknown resume token for this session")
         session = self.server.session(request.session)
-        welcome = session.join(request, self.connection, self.encoding)
+        welcome = await session.join(request, self.connection, self.encoding)
         if request.role == "host":
             code = self.server.gatekeeper.join_code(session.id)
             welcome = welcome.model_copy(update={"join_code": code})

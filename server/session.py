@@ -8,6 +8,7 @@ encoded once per encoding per tick.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
 from collections import Counter
@@ -21,6 +22,8 @@ from server.devices.biometrics import SleeperEstimate, SleeperEstimator
 from server.engine import (
     DevicesChanged,
     DreamEngine,
+    EngineError,
+    Event,
     HostCommanded,
     MotifContributed,
     Pace,
@@ -32,6 +35,9 @@ from server.engine import (
     Whispered,
 )
 from server.errors import CloseCode, ErrorCode, NotAllowed
+from server.fanout import Fanout
+from server.journal import RecoveredMember, token_hash
+from server.journal.session_journal import SessionJournal
 from server.protocol import (
     Ack,
     Contribute,
@@ -62,7 +68,8 @@ class Member:
     pid: str
     name: str
     role: str
-    resume_token: str
+    resume_token: str  # "" for a member recovered from the journal, until they resume
+    token_digest: str = ""
     connection: ServerConnection | None = None
     encoding: Encoding = Encoding.MSGPACK
     last_cid: int = -1
@@ -92,12 +99,17 @@ class DreamSession:
         *,
         host_key: str | None = None,
         on_pace: PaceHandler | None = None,
+        engine: DreamEngine | None = None,
+        journal: SessionJournal | None = None,
+        fanout: Fanout | None = None,
     ) -> None:
         self.id = session_id
         self.venue = venue
         self.host_key = host_key
         self._on_pace = on_pace
-        self.engine = DreamEngine(venue, session_id)
+        self.engine = engine if engine is not None else DreamEngine(venue, session_id)
+        self.journal = journal
+        self.fanout = fanout if fanout is not None else Fanout(256 * 1024, 5.0)
         self.stats = SessionStats()
         self._members: dict[str, Member] = {}
         self._by_token: dict[str, Member] = {}
@@ -118,32 +130,43 @@ class DreamSession:
 
     # --- membership ----------------------------------------------------------------------
 
-    def join(self, request: Join, connection: ServerConnection, encoding: Encoding) -> Welcome:
+    async def join(
+        self, request: Join, connection: ServerConnection, encoding: Encoding
+    ) -> Welcome:
         """Admit a new member, or bring one back by resume token (in the role it was given),
-        and start listening. Whether the request may join at all was checked before."""
+        and start listening once that is durable (the welcome carries the resume token: it
+        must survive a crash). Whether the request may join at all was checked before."""
+        self._require_durable()
         if request.resume is not None:
-            member = self._by_token.get(request.resume)
+            member = self._by_token.get(token_hash(request.resume))
             if member is None or member.role != request.role:
                 raise NotAllowed(
                     ErrorCode.BAD_RESUME_TOKEN, "unknown resume token for this session"
                 )
+            member.resume_token = request.resume
             previous = member.connection
             if previous is not None and previous is not connection:
                 self._listeners[member.encoding].discard(previous)
                 previous_close = previous.close(CloseCode.REPLACED, "resumed elsewhere")
                 asyncio.get_running_loop().create_task(previous_close, name=f"close-{member.pid}")
-            self.engine.apply(PresenceChanged(participant=member.pid, present=True))
+            self._apply(PresenceChanged(participant=member.pid, present=True))
         else:
             pid = f"p{self._next_pid}"
             self._next_pid += 1
-            member = Member(pid, request.name, request.role, secrets.token_urlsafe(24))
+            token = secrets.token_urlsafe(24)
+            member = Member(pid, request.name, request.role, token, token_hash(token))
             self._members[pid] = member
-            self._by_token[member.resume_token] = member
-            self.engine.apply(
-                ParticipantJoined(participant=pid, name=member.name, role=request.role)
-            )
+            self._by_token[member.token_digest] = member
+            if self.journal is not None:
+                self.journal.member_joined(pid, member.name, member.role, token)
+            self._apply(ParticipantJoined(participant=pid, name=member.name, role=request.role))
         member.connection = connection
         member.encoding = encoding
+        try:
+            await self.durable()
+        except NotAllowed:
+            self.disconnect(member, connection)
+            raise
         self._listeners[encoding].add(connection)
         return Welcome(
             participant=member.pid,
@@ -155,9 +178,53 @@ class DreamSession:
     def disconnect(self, member: Member, connection: ServerConnection) -> None:
         """The connection is gone; the member stays, away, until they resume."""
         self._listeners[member.encoding].discard(connection)
+        self.fanout.forget(connection)
         if member.connection is connection:
             member.connection = None
-            self.engine.apply(PresenceChanged(participant=member.pid, present=False))
+            self._apply(PresenceChanged(participant=member.pid, present=False))
+
+    def readmit(self, recovered: RecoveredMember) -> None:
+        """Bring back a member the journal remembers, away until they resume with their token."""
+        if recovered.left:
+            return
+        member = Member(recovered.pid, recovered.name, recovered.role, "", recovered.token_hash)
+        member.last_cid = recovered.last_cid
+        self._members[member.pid] = member
+        self._by_token[member.token_digest] = member
+        number = recovered.pid.removeprefix("p")
+        if number.isdigit():
+            self._next_pid = max(self._next_pid, int(number) + 1)
+        try:
+            self._apply(PresenceChanged(participant=member.pid, present=False))
+        except EngineError:
+            log.warning("session %s: %s is not in the recovered dream", self.id, member.pid)
+
+    def _apply(self, event: Event) -> None:
+        """Hand the engine an event, then journal it (only accepted events are journaled)."""
+        self.engine.apply(event)
+        if self.journal is not None:
+            self.journal.record(event)
+
+    def _require_durable(self) -> None:
+        if self.journal is not None and not self.journal.accepting:
+            self.stats.refused[ErrorCode.JOURNAL_UNAVAILABLE.value] += 1
+            raise self.journal.unavailable()
+
+    async def acknowledge(
+        self, connection: ServerConnection, encoding: Encoding, reply: Ack
+    ) -> None:
+        """Send ``reply`` once what it acknowledges is durable; an error frame if it cannot be."""
+        if self.journal is None:
+            await connection.send(encode(reply, encoding))
+        else:
+            self.journal.acknowledge(
+                reply, lambda frame: broadcast([connection], encode(frame, encoding))
+            )
+
+    async def durable(self) -> None:
+        """Wait until everything this session recorded so far is on disk."""
+        if self.journal is not None:
+            await self.journal.durable()
 
     # --- contributions -------------------------------------------------------------------
 
@@ -169,8 +236,9 @@ class DreamSession:
         if self.engine.phase == "ended":
             self.stats.refused["forbidden"] += 1
             raise NotAllowed(ErrorCode.FORBIDDEN, "the session has ended")
+        self._require_durable()
         if isinstance(message, Contribute):
-            self.engine.apply(
+            self._apply(
                 MotifContributed(
                     participant=member.pid,
                     cid=message.cid,
@@ -183,13 +251,14 @@ class DreamSession:
             )
             self.stats.contributions_accepted += 1
         else:
-            self.engine.apply(Whispered(participant=member.pid, cid=message.cid, text=message.text))
+            self._apply(Whispered(participant=member.pid, cid=message.cid, text=message.text))
             self.stats.whispers_accepted += 1
         member.last_cid = max(member.last_cid, message.cid)
         return Ack(cid=message.cid)
 
     def share(self, member: Member, message: Share) -> Ack:
-        self.engine.apply(
+        self._require_durable()
+        self._apply(
             ShareChanged(participant=member.pid, level=message.level, show_stage=message.show_stage)
         )
         return Ack(cid=message.cid)
@@ -199,10 +268,11 @@ class DreamSession:
         if member.role != "host":
             self.stats.refused["forbidden"] += 1
             raise NotAllowed(ErrorCode.FORBIDDEN, "only the host may do that")
+        self._require_durable()
         if message.action == "remove":
             self.remove(message.participant or "")
         else:
-            self.engine.apply(HostCommanded(action=message.action))
+            self._apply(HostCommanded(action=message.action))
         return Ack(cid=message.cid)
 
     def remove(self, pid: str) -> None:
@@ -210,13 +280,15 @@ class DreamSession:
         member = self._members.pop(pid, None)
         if member is None:
             raise NotAllowed(ErrorCode.INVALID_FIELD, f"no participant {pid!r} in this session")
-        self._by_token.pop(member.resume_token, None)
+        self._by_token.pop(member.token_digest, None)
         if member.connection is not None:
             self._listeners[member.encoding].discard(member.connection)
             closing = member.connection.close(CloseCode.REMOVED, "removed by the host")
             asyncio.get_running_loop().create_task(closing, name=f"remove-{pid}")
             member.connection = None
-        self.engine.apply(ParticipantLeft(participant=pid))
+        if self.journal is not None:
+            self.journal.member_left(pid)
+        self._apply(ParticipantLeft(participant=pid))
 
     # --- devices -------------------------------------------------------------------------
 
@@ -241,7 +313,7 @@ class DreamSession:
         ):
             member.last_estimate = estimate
             self.stats.sleeper_updates += 1
-            self.engine.apply(
+            self._apply(
                 SleeperUpdated(
                     participant=pid,
                     stage=None if estimate.stage is None else int(estimate.stage),
@@ -254,7 +326,7 @@ class DreamSession:
 
     def devices_changed(self, pid: str, online: int) -> None:
         if pid in self._members:
-            self.engine.apply(DevicesChanged(participant=pid, online=online))
+            self._apply(DevicesChanged(participant=pid, online=online))
 
     def clock(self, monotonic: float) -> float:
         """Session time (seconds since the first tick) of a ``loop.time()`` instant."""
@@ -263,36 +335,58 @@ class DreamSession:
     def snapshot(self) -> Snapshot:
         return Snapshot(state=self.engine.state)
 
+    def _encoded_snapshot(self, encoding: Encoding) -> bytes | str:
+        return encode(self.snapshot(), encoding)
+
     # --- ticking -------------------------------------------------------------------------
 
     async def run(self) -> None:
         """Tick at the venue's rate on an absolute schedule, so that ticks never drift."""
         loop = asyncio.get_running_loop()
         period = 1.0 / self.venue.tick_hz
-        self._t0 = loop.time()
-        deadline = self._t0
-        while True:
-            deadline += period
-            await asyncio.sleep(max(0.0, deadline - loop.time()))
-            started = loop.time()
-            self.tick(started - self._t0)
-            elapsed = loop.time() - started
-            self.stats.tick_seconds_max = max(self.stats.tick_seconds_max, elapsed)
-            if self.tick_observer is not None:
-                self.tick_observer(elapsed)
-            if loop.time() > deadline + period:
-                deadline = loop.time()  # we fell behind; skip ticks rather than bunch them
+        self._t0 = loop.time() - self.engine.state.t  # a recovered dream goes on from its time
+        deadline = loop.time()
+        try:
+            while True:
+                deadline += period
+                await asyncio.sleep(max(0.0, deadline - loop.time()))
+                started = loop.time()
+                if self.journal is None:
+                    self.tick(started - self._t0)
+                elif self.journal.tick_allowed():
+                    delta = self._advance(started - self._t0)
+                    await self.journal.tick(delta.t, self.engine)
+                    self._broadcast(delta)
+                elapsed = loop.time() - started
+                self.stats.tick_seconds_max = max(self.stats.tick_seconds_max, elapsed)
+                if self.tick_observer is not None:
+                    self.tick_observer(elapsed)
+                if loop.time() > deadline + period:
+                    deadline = loop.time()  # we fell behind; skip ticks rather than bunch them
+        finally:
+            if self.journal is not None:
+                self.journal.abandon()  # nobody waits for a commit that will not come
 
     def tick(self, now: float) -> Delta:
+        delta = self._advance(now)
+        self._broadcast(delta)
+        return delta
+
+    def _advance(self, now: float) -> Delta:
         _, delta = self.engine.tick(now)
         self.stats.ticks += 1
         for intent in self.engine.drain_intents():
             if self._on_pace is not None:
                 self._on_pace(self, intent)
+        return delta
+
+    def _broadcast(self, delta: Delta) -> None:
+        now = asyncio.get_running_loop().time()
         for encoding, connections in self._listeners.items():
             if connections:
                 frame = encode(delta, encoding)
-                broadcast(connections, frame)
+                catch_up = functools.partial(self._encoded_snapshot, encoding)
+                for dropped in self.fanout.send(connections, frame, catch_up, now):
+                    connections.discard(dropped)
                 self.stats.broadcast_frames += len(connections)
                 self.stats.broadcast_bytes += len(frame) * len(connections)
-        return delta

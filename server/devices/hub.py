@@ -70,6 +70,8 @@ class DeviceHub:
         except PairingRefused as refused:
             raise NotAllowed(ErrorCode.PAIRING_REFUSED, str(refused)) from None
         gateway.command_soon(record.device_id, "paired")
+        if session.journal is not None:
+            session.journal.paired(member.pid, record.device_id)
         self._status(record)
         log.info("%s paired %s (%s)", member.pid, record.device_id, record.birth.model)
         return Paired(

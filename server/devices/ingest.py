@@ -152,10 +152,20 @@ class DeviceGateway:
         arrived = time.monotonic()
         if leaf == "samples":
             batch = unpack(payload, SampleBatch)
+            known = self.registry.devices.get(device_id)
+            lost_before = 0 if known is None else known.lost
             record = self.registry.on_batch(device_id, batch)
             if record is None:
                 self._reject("unknown_device", device_id, "samples before a birth")
                 return
+            if record.lost > lost_before:
+                log.warning(
+                    "%s: %d samples lost before batch %d (%d in all)",
+                    device_id,
+                    record.lost - lost_before,
+                    batch.seq,
+                    record.lost,
+                )
             self.stats.samples += len(batch.samples)
             if record.owner is not None:
                 self._on_batch(record, batch, arrived)

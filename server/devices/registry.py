@@ -39,6 +39,15 @@ class DeviceRegistry:
     def __init__(self) -> None:
         self.devices: dict[str, DeviceRecord] = {}
         self.rejected_unknown = 0
+        self._owners: dict[str, str] = {}  # pairings from before a restart, for devices unheard
+
+    def remember_owner(self, device_id: str, owner: str) -> None:
+        """A pairing the journal kept across a restart: the device is ``owner``'s again."""
+        record = self.devices.get(device_id)
+        if record is None:
+            self._owners[device_id] = owner
+        else:
+            record.owner = owner
 
     def online_count(self) -> int:
         return sum(1 for d in self.devices.values() if d.online)
@@ -46,7 +55,8 @@ class DeviceRegistry:
     def on_birth(self, device_id: str, birth: DeviceBirth) -> DeviceRecord:
         record = self.devices.get(device_id)
         if record is None:
-            record = self.devices[device_id] = DeviceRecord(device_id, birth)
+            owner = self._owners.pop(device_id, None)
+            record = self.devices[device_id] = DeviceRecord(device_id, birth, owner=owner)
         else:
             record.birth = birth  # seq keeps counting across connections: gaps are losses
         record.online = True

@@ -25,7 +25,8 @@ from server.journal.schema import connect_reader
 from server.protocol import Delta, DreamscapeState
 from server.venues import VenuePreset
 
-StateSink = Callable[[DreamscapeState], Awaitable[None]]
+StateSink = Callable[[DreamscapeState, Delta], Awaitable[None]]
+"""Takes each replayed state with the delta that led to it."""
 
 
 class Replayer:
@@ -103,13 +104,13 @@ async def play(
     *,
     venue: VenuePreset | None = None,
 ) -> None:
-    """Play a journaled session back to ``sink`` state by state, paced at session time
+    """Play a journaled session back to ``sink`` tick by tick, paced at session time
     divided by ``speed`` (``math.inf``: as fast as possible). Reading and replaying run in a
     worker thread, a chunk ahead of the pacing; the event loop only waits and sinks."""
     if not speed > 0.0:
         raise ValueError("speed must be positive")
     loop = asyncio.get_running_loop()
-    chunks: asyncio.Queue[list[DreamscapeState] | None] = asyncio.Queue(maxsize=2)
+    chunks: asyncio.Queue[list[tuple[DreamscapeState, Delta]] | None] = asyncio.Queue(maxsize=2)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay") as worker:
         reader = _ChunkedReplay(journal_path, session_id, venue)
         await loop.run_in_executor(worker, reader.open)
@@ -130,20 +131,22 @@ async def play(
 
 
 async def _pace(
-    chunks: asyncio.Queue[list[DreamscapeState] | None], speed: float, sink: StateSink
+    chunks: asyncio.Queue[list[tuple[DreamscapeState, Delta]] | None],
+    speed: float,
+    sink: StateSink,
 ) -> None:
     loop = asyncio.get_running_loop()
     first: float | None = None
     started = loop.time()
     while (states := await chunks.get()) is not None:
-        for state in states:
+        for state, delta in states:
             if first is None:
                 first, started = state.t, loop.time()
             offset = 0.0 if math.isinf(speed) else (state.t - first) / speed
             delay = started + offset - loop.time()
             if delay > 0.0:
                 await asyncio.sleep(delay)
-            await sink(state)
+            await sink(state, delta)
 
 
 class _ChunkedReplay:
@@ -163,7 +166,7 @@ class _ChunkedReplay:
         preset = self._venue if self._venue is not None else info.preset()
         self._replayer = Replayer(preset, self._session)
 
-    def next_chunk(self) -> list[DreamscapeState] | None:
+    def next_chunk(self) -> list[tuple[DreamscapeState, Delta]] | None:
         """The states of the next chunk's ticks; None once the session is over."""
         if self._conn is None or self._replayer is None:
             raise RuntimeError("open() the replay first")
@@ -175,7 +178,7 @@ class _ChunkedReplay:
         for _, _, event in chunk:
             produced = self._replayer.feed(event)
             if produced is not None:
-                states.append(produced[0])
+                states.append(produced)
         return states
 
     def close(self) -> None:

@@ -82,6 +82,7 @@ class Journal:
         self._lock = asyncio.Lock()
         self._inflight: asyncio.Future[float] | None = None
         self._next_seq = 1
+        self._durable_seq = 0
         self._sessions: dict[str, str] = {}  # id -> venue name, committed or buffered
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -93,6 +94,7 @@ class Journal:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
         try:
             self._next_seq, self._sessions = await self._call(self._open_sync)
+            self._durable_seq = self._next_seq - 1
         except BaseException:
             self._executor.shutdown(wait=False)
             self._executor = None
@@ -253,6 +255,8 @@ class Journal:
             log.error("journal %s: commit failed, %d events wait: %s", self.path, waiting, error)
             return
         elapsed = future.result()
+        if batch.events:
+            self._durable_seq = max(self._durable_seq, batch.events[-1][0])
         stats = self.stats
         stats.commits += 1
         stats.events_committed += len(batch.events)
@@ -303,6 +307,11 @@ class Journal:
     def last_seq(self) -> int:
         """The position of the last event appended (committed or not); 0 when empty."""
         return self._next_seq - 1
+
+    @property
+    def durable_seq(self) -> int:
+        """The position of the last event on disk: everything up to it survives a crash."""
+        return self._durable_seq
 
     @property
     def pending_events(self) -> int:

@@ -1,0 +1,102 @@
+"""Sending each tick's frame to a session's listeners without ever waiting for one of them.
+
+Every connection's queue is its transport's write buffer, and it is bounded: a connection with
+more than ``max_buffered`` bytes unsent misses deltas (it is *behind*). Once it drained below a
+quarter of the bound it gets a snapshot of the current state and deltas again; if it stays
+behind for ``grace_s`` it is closed with ``CloseCode.SLOW_CONSUMER``. The tick never waits,
+so one reader that stopped cannot hold up the dream or anyone else's view of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from websockets.asyncio.server import ServerConnection, broadcast
+
+from server.errors import CloseCode
+
+log = logging.getLogger(__name__)
+
+Frame = bytes | str
+
+
+@dataclass(slots=True)
+class FanoutStats:
+    behind: int = 0  # times a connection fell behind
+    resynced: int = 0  # brought back with a snapshot
+    dropped: int = 0  # closed for staying behind
+
+
+class Fanout:
+    """One session's delivery of frames; ``send`` returns the connections it dropped."""
+
+    def __init__(self, max_buffered: int, grace_s: float) -> None:
+        self.max_buffered = max_buffered
+        self.grace_s = grace_s
+        self.stats = FanoutStats()
+        self._behind: dict[ServerConnection, float] = {}
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def send(
+        self,
+        connections: Iterable[ServerConnection],
+        frame: Frame,
+        catch_up: Callable[[], Frame],
+        now: float,
+    ) -> list[ServerConnection]:
+        """Send ``frame`` to every connection that keeps up; ``catch_up()`` (a snapshot) to
+        one that caught up again; close the ones behind for too long, and return them."""
+        ready: list[ServerConnection] = []
+        dropped: list[ServerConnection] = []
+        for connection in connections:
+            buffered = _buffered(connection)
+            since = self._behind.get(connection)
+            if since is None:
+                if buffered <= self.max_buffered:
+                    ready.append(connection)
+                else:
+                    self._behind[connection] = now
+                    self.stats.behind += 1
+            elif buffered <= self.max_buffered // 4:
+                del self._behind[connection]
+                self.stats.resynced += 1
+                broadcast([connection], catch_up())
+            elif now - since >= self.grace_s:
+                del self._behind[connection]
+                self.stats.dropped += 1
+                dropped.append(connection)
+                self._close(connection, buffered)
+        broadcast(ready, frame)
+        return dropped
+
+    def forget(self, connection: ServerConnection) -> None:
+        self._behind.pop(connection, None)
+
+    def _close(self, connection: ServerConnection, buffered: int) -> None:
+        log.warning(
+            "dropping %s: %d bytes unread for %.1fs",
+            connection.remote_address,
+            buffered,
+            self.grace_s,
+        )
+        closing = connection.close(CloseCode.SLOW_CONSUMER, "too slow: stopped reading")
+        task = asyncio.get_running_loop().create_task(closing, name="close-slow-consumer")
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+
+def bound_kernel_buffer(connection: ServerConnection, size: int) -> None:
+    """Cap the socket's kernel send buffer, so that a reader that stopped shows up in the
+    transport's buffer (and so in ``Fanout``'s bound) after ``size`` bytes, not megabytes."""
+    sock = connection.transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+
+
+def _buffered(connection: ServerConnection) -> int:
+    transport = connection.transport
+    return 0 if transport is None or transport.is_closing() else transport.get_write_buffer_size()

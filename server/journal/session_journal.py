@@ -1,0 +1,165 @@
+"""One session's side of the journal: record what its engine accepted, commit once per tick,
+snapshot now and then, and release acknowledgements only once what they acknowledge is durable.
+
+    journal.record(event)                  # right after engine.apply(event) returned
+    journal.when_durable(release)          # release(True) once on disk, release(False) if not
+    await journal.tick(t, engine)          # after engine.tick(t): Tick, snapshot, commit, releases
+
+A failed commit keeps its events buffered (the next tick retries) and releases what waited on
+it with ``False``: those acknowledgements are refused, never sent. While the journal cannot
+write, ``accepting`` is False and the session refuses new contributions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+
+from server.engine import DreamEngine, Event
+from server.errors import ErrorCode, NotAllowed
+from server.journal.codec import Tick
+from server.journal.errors import JournalUnavailable
+from server.journal.records import token_hash
+from server.journal.store import Journal
+from server.protocol import Ack, ErrorFrame, error_frame
+from server.venues import VenuePreset
+
+log = logging.getLogger(__name__)
+
+Release = Callable[[bool], None]
+
+
+class SessionJournal:
+    """The journal as one session uses it. ``snapshot_every`` ticks, a snapshot of the engine."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        session_id: str,
+        venue: VenuePreset,
+        *,
+        snapshot_every: int,
+        host_key: str | None = None,
+    ) -> None:
+        self.journal = journal
+        self.session_id = session_id
+        self.snapshot_every = max(1, snapshot_every)
+        self.refused_acks = 0
+        self._ticks = 0
+        self._waiting: deque[tuple[int, Release]] = deque()
+        self._failing = False
+        key_hash = None if host_key is None else token_hash(host_key)
+        journal.record_session(session_id, venue, key_hash)
+
+    @property
+    def accepting(self) -> bool:
+        """Whether a new event can be made durable: the journal writes and has room."""
+        return self.journal.healthy and self.journal.has_room()
+
+    def record(self, event: Event) -> int:
+        """Buffer an event the engine accepted; its journal position."""
+        return self.journal.append(self.session_id, event)
+
+    def member_joined(self, pid: str, name: str, role: str, resume_token: str) -> None:
+        self.journal.record_member(self.session_id, pid, name, role, token_hash(resume_token))
+
+    def member_left(self, pid: str) -> None:
+        self.journal.record_member_left(self.session_id, pid)
+
+    def paired(self, pid: str, device_id: str) -> None:
+        self.journal.record_pairing(self.session_id, pid, device_id)
+
+    def unavailable(self) -> NotAllowed:
+        """The refusal to send while the journal cannot write."""
+        return NotAllowed(
+            ErrorCode.JOURNAL_UNAVAILABLE,
+            "the session's journal cannot be written: nothing can be acknowledged now",
+        )
+
+    def acknowledge(self, reply: Ack, send: Callable[[Ack | ErrorFrame], None]) -> None:
+        """``send(reply)`` once what it acknowledges is durable; an error frame if it is not."""
+
+        def release(durable: bool) -> None:
+            if durable:
+                send(reply)
+                return
+            refusal = NotAllowed(
+                ErrorCode.JOURNAL_UNAVAILABLE,
+                "not acknowledged: the journal could not be written",
+                ref=reply.cid,
+            )
+            send(error_frame(refusal))
+
+        self.when_durable(release)
+
+    async def durable(self) -> None:
+        """Wait until everything recorded so far is on disk; ``NotAllowed`` if it cannot be."""
+        written: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+        def settle(ok: bool) -> None:
+            if not written.done():
+                written.set_result(ok)
+
+        self.when_durable(settle)
+        if not await written:
+            raise NotAllowed(ErrorCode.JOURNAL_UNAVAILABLE, "the journal could not be written")
+
+    def when_durable(self, release: Release) -> None:
+        """Call ``release(True)`` once everything recorded so far is on disk (``False`` if the
+        commit that should have written it failed)."""
+        upto = self.journal.last_seq
+        if upto <= self.journal.durable_seq:
+            release(True)
+        else:
+            self._waiting.append((upto, release))
+
+    async def tick(self, t: float, engine: DreamEngine) -> bool:
+        """Journal the tick the engine just made, snapshot it when due, commit, and release
+        what became durable. True when the commit succeeded."""
+        seq = self.journal.append(self.session_id, Tick(t))
+        self._ticks += 1
+        if self._ticks % self.snapshot_every == 0:
+            self.journal.snapshot(self.session_id, seq, engine)
+        return await self.commit()
+
+    async def commit(self) -> bool:
+        """Commit what is buffered; release what waited on it. True when it is on disk."""
+        try:
+            await self.journal.commit()
+        except JournalUnavailable as exc:
+            self._refuse_waiting(str(exc))
+            return False
+        if self._failing:
+            self._failing = False
+            log.warning("session %s: journal writable again, acknowledging", self.session_id)
+        durable = self.journal.durable_seq
+        while self._waiting and self._waiting[0][0] <= durable:
+            self._waiting.popleft()[1](True)
+        return True
+
+    def abandon(self) -> None:
+        """The session stopped ticking: release what waits for a commit with ``False``."""
+        while self._waiting:
+            self._waiting.popleft()[1](False)
+
+    def _refuse_waiting(self, reason: str) -> None:
+        if not self._failing:
+            self._failing = True
+            log.error(
+                "session %s: JOURNAL UNAVAILABLE, contributions are not acknowledged: %s",
+                self.session_id,
+                reason,
+            )
+        while self._waiting:
+            self.refused_acks += 1
+            self._waiting.popleft()[1](False)
+
+    def tick_allowed(self) -> bool:
+        """Whether the journal can take one more tick (else the session waits, so that the
+        journal never misses a tick the engine made)."""
+        if self.journal.has_room():
+            return True
+        log.error("session %s: journal backlog full, the dream is paused", self.session_id)
+        return False

@@ -1,0 +1,115 @@
+"""The journal's commands: ``dreamcommons replay JOURNAL`` and ``dreamcommons export JOURNAL``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from server.engine import DreamEngine
+from server.journal import JournalError, SessionInfo, export, journal_sessions, play
+from server.protocol import Delta, DreamscapeState
+
+
+def add_journal_commands(commands: Any) -> None:
+    """Add ``replay`` and ``export`` to the ``dreamcommons`` subcommands."""
+    replay = commands.add_parser("replay", help="play a journaled session back")
+    replay.add_argument("journal", type=Path, help="the journal file (a host's --journal)")
+    replay.add_argument("--session", default=None, help="which session (default: the only one)")
+    replay.add_argument(
+        "--speed", type=float, default=1.0, help="times real time (default 1; 0: as fast as can be)"
+    )
+    replay.add_argument(
+        "--serve", action="store_true", help="serve it read-only to the watch page (/watch/SESSION)"
+    )
+    replay.add_argument("--host", default="127.0.0.1", help="with --serve: address to listen on")
+    replay.add_argument("--port", type=int, default=8765, help="with --serve: port (0: any free)")
+    replay.add_argument("--plain", action="store_true", help="print each state (without --serve)")
+    replay.set_defaults(run=_replay)
+
+    out = commands.add_parser("export", help="events as JSON lines, a hypnogram CSV per sleeper")
+    out.add_argument("journal", type=Path, help="the journal file (a host's --journal)")
+    out.add_argument("--out", type=Path, required=True, help="directory to write into")
+    out.set_defaults(run=_export)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    if args.speed < 0:
+        return _fail("--speed must be positive (or 0: as fast as can be)")
+    try:
+        info = _pick(journal_sessions(args.journal), args.session)
+        asyncio.run(_play(args, info, math.inf if args.speed == 0 else args.speed))
+    except JournalError as error:
+        return _fail(str(error))
+    return 0
+
+
+async def _play(args: argparse.Namespace, info: SessionInfo, speed: float) -> None:
+    from client.plain_view import render
+    from server.replay_server import ReplayServer
+
+    server: ReplayServer | None = None
+    printing = args.plain or not args.serve
+
+    async def sink(state: DreamscapeState, delta: Delta) -> None:
+        if server is not None:
+            await server.show(state, delta)
+        if printing:
+            print(render(state) + "\n", flush=True)
+
+    if args.serve:
+        venue = info.preset()
+        initial = DreamEngine(venue, info.id).state
+        server = ReplayServer(initial, venue.tick_hz, args.host, args.port)
+        await server.start()
+        print(
+            f"replaying {info.id} at {speed:g}x on http://{args.host}:{server.port}/watch/{info.id}",
+            flush=True,
+        )
+    try:
+        await play(args.journal, info.id, speed, sink, venue=info.preset())
+        print(f"replay of {info.id} ended", flush=True)
+        if server is not None:
+            await _until_stopped()
+    finally:
+        if server is not None:
+            await server.close()
+
+
+async def _until_stopped() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+def _pick(sessions: list[SessionInfo], wanted: str | None) -> SessionInfo:
+    known = ", ".join(s.id for s in sessions) or "none"
+    if wanted is None and len(sessions) == 1:
+        return sessions[0]
+    if wanted is None:
+        raise JournalError(f"which session? --session one of: {known}")
+    for info in sessions:
+        if info.id == wanted:
+            return info
+    raise JournalError(f"no session {wanted!r} in the journal (sessions: {known})")
+
+
+def _export(args: argparse.Namespace) -> int:
+    try:
+        paths = export(args.journal, args.out)
+    except JournalError as error:
+        return _fail(str(error))
+    for path in paths:
+        print(path)
+    return 0
+
+
+def _fail(message: str) -> int:
+    print(f"dreamcommons: {message}", file=sys.stderr)
+    return 2

@@ -1,0 +1,131 @@
+"""``kill -9`` a busy server and start it again on the same journal: nothing acknowledged is
+lost, the dream goes on from where it was, and the clients come back by themselves."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from pathlib import Path
+
+import pytest
+
+from client.dream_client import DreamClient
+from client.errors import ConnectionLost
+from server.engine import MotifContributed
+from server.journal import replay_file
+from server.journal.reading import iter_events
+from server.journal.schema import connect_reader
+from server.protocol import DreamscapeState
+from tests.conftest import within
+from tests.processes import free_port
+from tests.reliability.server_process import host_process
+
+pytestmark = pytest.mark.integration
+
+MOTIFS = ("moon", "river", "lantern", "owl", "tide")
+
+
+class Contributor:
+    """Contributes without pause, a few requests at a time, and keeps count of the acks."""
+
+    def __init__(self, client: DreamClient) -> None:
+        self.client = client
+        self.acked: set[int] = set()
+        self.lost = 0  # sent (or about to be) when the connection dropped: never acknowledged
+        self.stop = asyncio.Event()
+
+    async def run(self, lane: int) -> None:
+        for motif in itertools.cycle(MOTIFS[lane:] + MOTIFS[:lane]):
+            if self.stop.is_set():
+                return
+            try:
+                self.acked.add(await self.client.contribute(motif, intensity=0.3))
+            except ConnectionLost:
+                self.lost += 1
+                if not self.stop.is_set():
+                    await self.client.connected.wait()
+
+
+def journaled_contributions(journal: Path) -> set[tuple[str, int]]:
+    conn = connect_reader(journal)
+    try:
+        return {
+            (event.participant, event.cid)
+            for _, _, event in iter_events(conn, "commons")
+            if isinstance(event, MotifContributed)
+        }
+    finally:
+        conn.close()
+
+
+def replayed_at(journal: Path, seq: int) -> DreamscapeState:
+    return next(state for state, _ in replay_file(journal, "commons") if state.seq == seq)
+
+
+async def test_a_killed_server_resumes_with_every_acknowledged_contribution(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "dreams.sqlite"
+    port = free_port()
+    env = {"DREAMCOMMONS_SNAPSHOT_EVERY_S": "1"}
+    url = f"ws://127.0.0.1:{port}/commons"
+    lyra = DreamClient(url, "Lyra", reconnect=True)
+    zara = DreamClient(url, "Zara", reconnect=True)
+    kai = DreamClient(url, "Kai", role="watcher", reconnect=True)
+    contributors = [Contributor(lyra), Contributor(zara)]
+    async with host_process(port, journal, env) as first, lyra, zara, kai:
+        identities = {c.name: c.participant for c in (lyra, zara, kai)}
+        lanes = [asyncio.create_task(c.run(lane)) for c in contributors for lane in range(3)]
+        try:
+            await kai.wait_for(
+                lambda s: s.seq > 25 and {"moon", "owl"} <= {m.name for m in s.motifs},
+                within(15),
+            )
+            await first.kill()
+            seen_before = kai.state  # the first server broadcast it: it must be durable
+            async with host_process(port, journal, env) as second:
+                await second.wait_for_line("recovered at tick", within(10))
+                for client in (lyra, zara, kai):
+                    await client.wait_for(lambda _, c=client: c.reconnects == 1, within(20))
+                resumed = await kai.wait_for(lambda s: s.seq > seen_before.seq + 5, within(10))
+                for contributor in contributors:
+                    contributor.stop.set()
+                async with asyncio.timeout(within(15)):
+                    await asyncio.gather(*lanes)
+                for client in (lyra, zara, kai):
+                    assert client.reconnects == 1
+                    assert client.participant == identities[client.name]
+                assert sorted(p.name for p in resumed.participants) == ["Kai", "Lyra", "Zara"]
+                assert all(p.present for p in resumed.participants)
+                assert "Traceback" not in second.output
+        finally:
+            for lane in lanes:
+                lane.cancel()
+
+    journaled = journaled_contributions(journal)
+    for contributor in contributors:
+        pid = contributor.client.participant
+        assert contributor.acked
+        assert {(pid, cid) for cid in contributor.acked} <= journaled
+        assert contributor.lost > 0
+    assert replayed_at(journal, seen_before.seq) == seen_before
+    assert replayed_at(journal, resumed.seq) == resumed
+
+
+async def test_clients_come_back_by_themselves_after_a_server_restart(tmp_path: Path) -> None:
+    journal = tmp_path / "dreams.sqlite"
+    port = free_port()
+    url = f"ws://127.0.0.1:{port}/commons"
+    lyra = DreamClient(url, "Lyra", reconnect=True)
+    async with host_process(port, journal) as first, lyra:
+        pid = lyra.participant
+        await lyra.contribute("moon", intensity=1.0)
+        await first.stop()
+        async with host_process(port, journal):
+            await lyra.wait_for(lambda _: lyra.reconnects == 1, within(20))
+            assert lyra.participant == pid
+            await lyra.contribute("owl", intensity=1.0)
+            state = await lyra.wait_for(
+                lambda s: {"moon", "owl"} <= {m.name for m in s.motifs}, within(5)
+            )
+            assert [p.id for p in state.participants] == [pid]

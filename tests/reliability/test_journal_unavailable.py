@@ -1,0 +1,87 @@
+"""A journal that cannot be written (the disk is full): the server says so loudly and stops
+acknowledging, with a stable error code, until it can write again."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import logging
+import sqlite3
+import urllib.request
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from client.dream_client import DreamClient
+from client.errors import Refused
+from server.errors import ErrorCode
+from server.gateway import DreamServer
+from server.journal import Journal, batch, store
+from server.settings import ServerSettings
+from server.venues import load_venue
+from tests.conftest import within
+
+pytestmark = pytest.mark.integration
+
+
+class FullDisk:
+    """Stands between the journal and its file: while ``full``, every write fails as SQLite's
+    does on a full disk (ENOSPC)."""
+
+    def __init__(self) -> None:
+        self.full = False
+
+    def write_batch(
+        self, conn: sqlite3.Connection, rows: batch.Batch, *, keep_snapshots: int
+    ) -> None:
+        if self.full:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        batch.write_batch(conn, rows, keep_snapshots=keep_snapshots)
+
+
+@pytest.fixture
+def disk(monkeypatch: pytest.MonkeyPatch) -> FullDisk:
+    disk = FullDisk()
+    monkeypatch.setattr(store, "write_batch", disk.write_batch)
+    return disk
+
+
+@pytest.fixture
+async def journaled(tmp_path: Path) -> AsyncIterator[DreamServer]:
+    settings = ServerSettings(port=0, journal=tmp_path / "dreams.sqlite", open_sessions=("*",))
+    async with DreamServer(settings, load_venue("sleep-commons")) as server:
+        yield server
+
+
+def health(port: int) -> dict[str, object]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=within(5)) as reply:
+        return json.loads(reply.read())  # type: ignore[no-any-return]
+
+
+async def test_a_full_disk_stops_the_acks_loudly_until_the_journal_can_write_again(
+    journaled: DreamServer, disk: FullDisk, caplog: pytest.LogCaptureFixture
+) -> None:
+    journal = journaled.journal
+    assert isinstance(journal, Journal)
+    url = f"ws://127.0.0.1:{journaled.port}/commons"
+    async with DreamClient(url, "Lyra") as lyra:
+        await lyra.contribute("moon")
+        with caplog.at_level(logging.ERROR):
+            disk.full = True
+            with pytest.raises(Refused) as in_flight:
+                await lyra.contribute("owl")
+            assert in_flight.value.code is ErrorCode.JOURNAL_UNAVAILABLE
+            with pytest.raises(Refused) as later:
+                await lyra.contribute("tide")
+            assert later.value.code is ErrorCode.JOURNAL_UNAVAILABLE
+        assert "JOURNAL UNAVAILABLE" in caplog.text
+        assert (await asyncio.to_thread(health, journaled.port))["journal"] == "unavailable"
+        assert journaled.sessions["commons"].stats.refused["journal_unavailable"] >= 1
+
+        disk.full = False
+        await lyra.wait_for(lambda _: journal.healthy, within(5))
+        await lyra.contribute("lantern")
+        assert journal.stats.commit_failures > 0
+        assert (await asyncio.to_thread(health, journaled.port))["journal"] == "ok"
