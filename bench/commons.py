@@ -43,7 +43,7 @@ COLUMNS = (
     ("rss_kb_per_participant", "KB/participant"), ("loadgen_cpu_pct", "loadgen CPU %"),
     ("fleet_cpu_pct", "fleet CPU %"), ("msgs_per_client_s", "msgs/client/s"),
     ("kb_per_client_s", "KB/client/s"), ("mqtt_msgs_per_s", "MQTT msg/s"),
-    ("samples_lost", "samples lost"),
+    ("samples_lost", "samples lost"), ("journal_commit_ms", "commit ms"),
 )  # fmt: skip
 
 
@@ -106,6 +106,7 @@ async def run_row(work: Workload, workdir: Path) -> dict[str, Any]:
     """Measure one rung of the ladder; a row of the table."""
     port = free_port()
     async with contextlib.AsyncExitStack() as stack:
+        scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="dreamcommons-journal-"))
         broker_args: tuple[str, ...] = ()
         if work.devices:
             broker = await stack.enter_async_context(MosquittoProcess())
@@ -114,7 +115,7 @@ async def run_row(work: Workload, workdir: Path) -> dict[str, Any]:
             broker_args = ("--broker", broker.url)
         server = await stack.enter_async_context(
             child("host", "--port", str(port), "--venue", work.venue, "--open", SESSION,
-                  *broker_args,
+                  "--journal", str(Path(scratch) / "dreams.sqlite"), *broker_args,
                   log=workdir / f"server-{work.participants}.log", core=SERVER_CORE)
         )  # fmt: skip
         await wait_until(lambda: _answers(port), "the server", 30)
@@ -194,6 +195,9 @@ async def run_row(work: Workload, workdir: Path) -> dict[str, Any]:
             / span
         ),
         "samples_lost": int(last.metrics.value("dreamcommons_samples_lost_total")),
+        "journal_commit_ms": _ms(
+            _mean_between(first.metrics, last.metrics, "dreamcommons_journal_commit_seconds")
+        ),
     }
 
 
@@ -219,6 +223,12 @@ async def _reading(port: int, server: int, fleet: int | None, participants: list
         frames=sum(p.frames for p in participants),
         bytes=sum(p.bytes for p in participants),
     )
+
+
+def _mean_between(before: Scrape, after: Scrape, summary: str) -> float | None:
+    count = after.value(f"{summary}_count") - before.value(f"{summary}_count")
+    total = after.value(f"{summary}_sum") - before.value(f"{summary}_sum")
+    return total / count if count else None
 
 
 def _ms(seconds: float | None) -> float | None:
@@ -264,13 +274,15 @@ def ladder(spec: str, devices: str) -> list[Workload]:
 async def main_async(args: argparse.Namespace) -> int:
     pin(os.getpid(), LOAD_CORE)
     rows = []
-    with tempfile.TemporaryDirectory(prefix="dreamcommons-bench-") as folder:
+    with tempfile.TemporaryDirectory(prefix="dreamcommons-bench-") as scratch:
+        folder = Path(args.logs or scratch)
+        await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
         for rung in ladder(args.ladder, args.devices):
             work = Workload(
                 rung.participants, rung.devices, args.warmup, args.window, args.probes, args.venue
             )
             print(f"# N={work.participants} M={work.devices} ...", file=sys.stderr, flush=True)
-            rows.append(await run_row(work, Path(folder)))
+            rows.append(await run_row(work, folder))
             if rows[-1]["loadgen_cpu_pct"] > 80:
                 print(
                     f"# note: the load generator's core was {rows[-1]['loadgen_cpu_pct']}% busy; "
@@ -292,6 +304,7 @@ def main() -> int:
     parser.add_argument("--probes", type=int, default=50, help="fully decoding clients (50)")
     parser.add_argument("--venue", default="sleep-commons")
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
+    parser.add_argument("--logs", metavar="DIR", help="keep the server's and fleet's logs here")
     return asyncio.run(main_async(parser.parse_args()))
 
 

@@ -146,6 +146,7 @@ def _host(args: argparse.Namespace) -> int:
 
 async def _serve(settings: ServerSettings, venue: VenuePreset, sessions: list[str]) -> None:
     from server.access_banner import session_banner
+    from server.collector import keep_full_collections_short
     from server.gateway import DreamServer
 
     stop = asyncio.Event()
@@ -161,6 +162,7 @@ async def _serve(settings: ServerSettings, venue: VenuePreset, sessions: list[st
         print(f"operator key: {settings.host_key}  (the host key of every session)", flush=True)
         address = f"{settings.host}:{server.port}"
         print(session_banner(server.gatekeeper, address, sessions), flush=True)
+        keep_full_collections_short()
         await stop.wait()
         print("shutting down", flush=True)
 

@@ -79,8 +79,8 @@ class DreamServer:
             settings.secret, operator_key=settings.host_key, open_sessions=settings.open_sessions
         )
         self.limits = Limits.from_settings(settings)
-        self.metrics = ServerMetrics(self.sessions.values, self.devices, self.limits)
         self.journal = None if settings.journal is None else Journal(settings.journal)
+        self.metrics = ServerMetrics(self.sessions.values, self.devices, self.limits, self.journal)
 
     @property
     def port(self) -> int:
@@ -95,8 +95,7 @@ class DreamServer:
                 self.journal, self.settings, self.devices.pace, self.devices.registry.remember_owner
             )
             for session in recovered:
-                self.sessions[session.id] = session
-                self._spawn(session.run(), f"tick-{session.id}")
+                self._run(session)
         self._server = await serve(
             self._handle,
             self.settings.host,
@@ -134,20 +133,24 @@ class DreamServer:
         """The session of that id, opened on first use with the server's venue."""
         session = self.sessions.get(session_id)
         if session is None:
-            session = self.sessions[session_id] = DreamSession(
+            session = DreamSession(
                 session_id,
                 self.venue,
-                host_key=self.gatekeeper.host_secret(session_id),
                 on_pace=self.devices.pace,
                 journal=None
                 if self.journal is None
                 else session_journal(self.journal, session_id, self.venue, self.settings),
                 fanout=fanout(self.settings),
             )
-            session.tick_observer = self.metrics.tick_seconds.observe
-            self._spawn(session.run(), f"tick-{session_id}")
+            self._run(session)
             log.info("session %s opened (venue %s)", session_id, self.venue.name)
         return session
+
+    def _run(self, session: DreamSession) -> None:
+        """Keep ``session`` (new or recovered) and tick it, timing each tick for /metrics."""
+        self.sessions[session.id] = session
+        session.tick_observer = self.metrics.tick_seconds.observe
+        self._spawn(session.run(), f"tick-{session.id}")
 
     def _spawn(self, work: Coroutine[object, object, None], name: str) -> None:
         task = asyncio.get_running_loop().create_task(work, name=name)

@@ -12,11 +12,12 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 from prometheus_client.metrics_core import Metric
 
 if TYPE_CHECKING:
     from server.devices.hub import DeviceHub
+    from server.journal import Journal
     from server.limits import Limits
     from server.session import DreamSession
 
@@ -34,7 +35,11 @@ class ServerMetrics:
     """One server's registry: the tick histogram and a collector over its live statistics."""
 
     def __init__(
-        self, sessions: Callable[[], Iterable[DreamSession]], devices: DeviceHub, limits: Limits
+        self,
+        sessions: Callable[[], Iterable[DreamSession]],
+        devices: DeviceHub,
+        limits: Limits,
+        journal: Journal | None = None,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         self.tick_seconds = Histogram(
@@ -43,7 +48,7 @@ class ServerMetrics:
             buckets=_TICK_BUCKETS,
             registry=self.registry,
         )
-        self.registry.register(_LiveStatistics(sessions, devices, limits))
+        self.registry.register(_LiveStatistics(sessions, devices, limits, journal))
 
     def render(self) -> bytes:
         """The text exposition format of every metric, for one scrape."""
@@ -54,11 +59,16 @@ class _LiveStatistics:
     """Reads the counters that sessions and the device gateway keep anyway."""
 
     def __init__(
-        self, sessions: Callable[[], Iterable[DreamSession]], devices: DeviceHub, limits: Limits
+        self,
+        sessions: Callable[[], Iterable[DreamSession]],
+        devices: DeviceHub,
+        limits: Limits,
+        journal: Journal | None,
     ) -> None:
         self._sessions = sessions
         self._devices = devices
         self._limits = limits
+        self._journal = journal
 
     def collect(self) -> Iterator[Metric]:
         sessions = list(self._sessions())
@@ -113,6 +123,32 @@ class _LiveStatistics:
             sum(s.stats.broadcast_bytes for s in sessions),
         )
         yield from self._device_metrics()
+        yield from self._journal_metrics()
+
+    def _journal_metrics(self) -> Iterator[Metric]:
+        if self._journal is None:
+            return
+        stats = self._journal.stats
+        yield _gauge(
+            "dreamcommons_journal_healthy", "1 while commits succeed, 0 while they fail.",
+            1.0 if self._journal.healthy else 0.0,
+        )  # fmt: skip
+        yield SummaryMetricFamily(
+            "dreamcommons_journal_commit_seconds",
+            "Group commits (one per tick) and the time they took.",
+            count_value=stats.commits,
+            sum_value=stats.total_commit_s,
+        )
+        yield _gauge(
+            "dreamcommons_journal_commit_seconds_max", "The longest commit so far.",
+            stats.max_commit_s,
+        )  # fmt: skip
+        yield _counter(
+            "dreamcommons_journal_events", "Events made durable.", stats.events_committed
+        )
+        yield _counter(
+            "dreamcommons_journal_commit_failures", "Commits that failed.", stats.commit_failures
+        )
 
     def _device_metrics(self) -> Iterator[Metric]:
         registry = self._devices.registry

@@ -51,7 +51,6 @@ async def recover_sessions(
         session = DreamSession(
             recovered.id,
             venue,
-            host_key=settings.host_key,
             on_pace=on_pace,
             engine=engine,
             journal=session_journal(journal, recovered.id, venue, settings),

@@ -97,7 +97,6 @@ class DreamSession:
         session_id: str,
         venue: VenuePreset,
         *,
-        host_key: str | None = None,
         on_pace: PaceHandler | None = None,
         engine: DreamEngine | None = None,
         journal: SessionJournal | None = None,
@@ -105,7 +104,6 @@ class DreamSession:
     ) -> None:
         self.id = session_id
         self.venue = venue
-        self.host_key = host_key
         self._on_pace = on_pace
         self.engine = engine if engine is not None else DreamEngine(venue, session_id)
         self.journal = journal

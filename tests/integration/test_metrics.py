@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import urllib.request
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -11,6 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from client.dream_client import DreamClient
 from client.errors import Refused
 from server.gateway import DreamServer
+from server.settings import ServerSettings
+from server.venues import load_venue
 from tests.conftest import within
 
 pytestmark = pytest.mark.integration
@@ -61,3 +64,16 @@ async def test_metrics_count_participants_contributions_refusals_and_ticks(
     assert samples["dreamcommons_broadcast_bytes_total{}"] > 0
     assert samples["dreamcommons_devices_online{}"] == 0
     assert samples["dreamcommons_limits_refused_total{code=whisper_too_long}"] == 1
+
+
+async def test_metrics_of_a_journaling_server_show_its_commits(tmp_path: Path) -> None:
+    settings = ServerSettings(port=0, journal=tmp_path / "dreams.sqlite", open_sessions=("*",))
+    async with DreamServer(settings, load_venue("sleep-commons")) as server:
+        async with DreamClient(f"ws://127.0.0.1:{server.port}/commons", "Lyra") as lyra:
+            await lyra.contribute("moon")  # acknowledged once committed
+        _, samples = await asyncio.to_thread(scrape, server.port)
+    assert samples["dreamcommons_journal_healthy{}"] == 1
+    assert samples["dreamcommons_journal_commit_seconds_count{}"] >= 1
+    assert samples["dreamcommons_journal_commit_seconds_sum{}"] > 0
+    assert samples["dreamcommons_journal_events_total{}"] >= 2  # the join and the motif
+    assert samples["dreamcommons_journal_commit_failures_total{}"] == 0
