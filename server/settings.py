@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -17,6 +18,9 @@ class ServerSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8765, ge=0, le=65535)
     venue: str = "sleep-commons"
+    event_loop: Literal["uvloop", "asyncio"] = Field(
+        default="uvloop", description="the host's event loop (uvloop: faster fan-out)"
+    )
     broker: str | None = Field(default=None, description="mqtt://HOST:PORT of the device broker")
     device_command_wait_s: float = Field(
         default=5.0, gt=0.0, le=60.0, description="how long a device has to acknowledge a command"

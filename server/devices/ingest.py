@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 BatchHandler = Callable[[DeviceRecord, SampleBatch, float], None]
 StatusHandler = Callable[[DeviceRecord], None]
 
+_PENDING_COMMANDS_WARNING = 5_000
 _INCOMING_QUEUE = 50_000  # aiomqtt drops (with a warning) beyond this: size it for bursts
 _BACKOFF_START_S = 0.2
 _BACKOFF_CAP_S = 5.0
@@ -109,6 +110,9 @@ class DeviceGateway:
                     clean_session=True,
                     max_queued_incoming_messages=_INCOMING_QUEUE,
                 ) as client:
+                    # harmonizing a room sends one pacing command per device at once: not a
+                    # backlog worth a warning per command
+                    client.pending_calls_threshold = _PENDING_COMMANDS_WARNING
                     for topic in server_subscriptions():
                         await client.subscribe(topic, qos=1)
                     self._client = client
