@@ -127,7 +127,9 @@ async def test_a_participant_exports_their_own_events_and_nobody_elses(
     assert "warm sand" not in text
 
 
-async def test_an_export_without_the_right_token_is_refused(night: Night, tmp_path: Path) -> None:
+async def test_an_export_or_erasure_without_the_right_token_is_refused(
+    night: Night, tmp_path: Path
+) -> None:
     out = tmp_path / "nobody"
     base = ("export", str(night.journal), "--out", str(out), "--session", "commons")
     code, output = await run(*base, "--resume-token=not-lyras-token")
@@ -137,6 +139,13 @@ async def test_an_export_without_the_right_token_is_refused(night: Night, tmp_pa
     assert code == 2
     assert "needs their --resume-token" in output
     assert not out.exists()
+    before = journaled_events(night.journal)
+    code, output = await run(
+        "erase", str(night.journal), "--session", "commons", "--resume-token=not-lyras-token"
+    )
+    assert code == 2
+    assert "no member of session 'commons' has that resume token" in output
+    assert journaled_events(night.journal) == before
 
 
 async def test_an_erasure_removes_her_contributions_and_the_journal_still_recovers(
