@@ -1,4 +1,5 @@
-"""The journal's commands: ``dreamcommons replay JOURNAL`` and ``dreamcommons export JOURNAL``."""
+"""The journal's commands: ``dreamcommons replay``, ``export`` (everything, or one participant's
+own data on their resume token) and ``erase`` (one participant, on their resume token)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,21 @@ from pathlib import Path
 from typing import Any
 
 from server.engine import DreamEngine
-from server.journal import JournalError, SessionInfo, export, journal_sessions, play
+from server.journal import (
+    JournalError,
+    SessionInfo,
+    erase_participant,
+    export,
+    export_participant,
+    journal_participant,
+    journal_sessions,
+    play,
+)
 from server.protocol import Delta, DreamscapeState
 
 
 def add_journal_commands(commands: Any) -> None:
-    """Add ``replay`` and ``export`` to the ``dreamcommons`` subcommands."""
+    """Add ``replay``, ``export`` and ``erase`` to the ``dreamcommons`` subcommands."""
     replay = commands.add_parser("replay", help="play a journaled session back")
     replay.add_argument("journal", type=Path, help="the journal file (a host's --journal)")
     replay.add_argument("--session", default=None, help="which session (default: the only one)")
@@ -34,7 +44,29 @@ def add_journal_commands(commands: Any) -> None:
     out = commands.add_parser("export", help="events as JSON lines, a hypnogram CSV per sleeper")
     out.add_argument("journal", type=Path, help="the journal file (a host's --journal)")
     out.add_argument("--out", type=Path, required=True, help="directory to write into")
+    out.add_argument(
+        "--session", default=None, help="one participant's own data: their session (with the token)"
+    )
+    out.add_argument(
+        "--resume-token",
+        default=None,
+        help="one participant's own data: their resume token, which proves who they are;"
+        " write --resume-token=TOKEN (a token may begin with '-'), or '-' to read it from stdin",
+    )
     out.set_defaults(run=_export)
+
+    erase = commands.add_parser(
+        "erase", help="erase one participant's contributions, on their resume token"
+    )
+    erase.add_argument("journal", type=Path, help="the journal file (no server may be running)")
+    erase.add_argument("--session", default=None, help="their session (default: the only one)")
+    erase.add_argument(
+        "--resume-token",
+        required=True,
+        help="their resume token, which proves who they are; write --resume-token=TOKEN"
+        " (a token may begin with '-'), or '-' to read it from stdin",
+    )
+    erase.set_defaults(run=_erase)
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -101,13 +133,39 @@ def _pick(sessions: list[SessionInfo], wanted: str | None) -> SessionInfo:
 
 
 def _export(args: argparse.Namespace) -> int:
+    if args.session is not None and args.resume_token is None:
+        return _fail(
+            "exporting one participant's data needs their --resume-token, which proves who they"
+            " are (without --session, the operator exports everything)"
+        )
     try:
-        paths = export(args.journal, args.out)
+        if args.resume_token is None:
+            paths = export(args.journal, args.out)
+        else:
+            session, pid = _owner(args)
+            paths = export_participant(args.journal, args.out, session, pid)
     except JournalError as error:
         return _fail(str(error))
     for path in paths:
         print(path)
     return 0
+
+
+def _erase(args: argparse.Namespace) -> int:
+    try:
+        session, pid = _owner(args)
+        erased = erase_participant(args.journal, session, pid)
+    except JournalError as error:
+        return _fail(str(error))
+    print(f"erased {erased} events of {pid} in session {session}")
+    return 0
+
+
+def _owner(args: argparse.Namespace) -> tuple[str, str]:
+    """(session, participant id) of whoever the resume token proves."""
+    token = sys.stdin.readline().strip() if args.resume_token == "-" else args.resume_token
+    session = _pick(journal_sessions(args.journal), args.session).id
+    return session, journal_participant(args.journal, session, token)
 
 
 def _fail(message: str) -> int:

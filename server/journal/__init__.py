@@ -11,13 +11,22 @@
         engine = restore(session)                 # snapshot + tail, replayed
 
 SQLite in WAL mode, one writer thread, one transaction per commit; see ``schema`` for the
-tables, ``replay`` for why a replay equals the recording, ``erase`` for erasure.
+tables, ``replay`` for why a replay equals the recording, ``erase`` for erasure,
+``members`` for finding a participant by their resume token, ``export`` for exports.
 """
 
 from server.journal.codec import Erased, JournalEvent, Tick, decode_event, encode_event, kind_of
 from server.journal.erase import erase_participant
-from server.journal.errors import JournalCorrupt, JournalError, JournalUnavailable, SessionNotFound
-from server.journal.export import export
+from server.journal.errors import (
+    JournalCorrupt,
+    JournalError,
+    JournalInUse,
+    JournalUnavailable,
+    SessionNotFound,
+    UnknownResumeToken,
+)
+from server.journal.export import export, export_participant
+from server.journal.members import journal_participant, participant_with_token
 from server.journal.reading import find_session, journal_sessions, read_sessions
 from server.journal.records import (
     JournalStats,
@@ -35,6 +44,7 @@ __all__ = [
     "JournalCorrupt",
     "JournalError",
     "JournalEvent",
+    "JournalInUse",
     "JournalStats",
     "JournalUnavailable",
     "RecoveredMember",
@@ -43,13 +53,17 @@ __all__ = [
     "SessionInfo",
     "SessionNotFound",
     "Tick",
+    "UnknownResumeToken",
     "decode_event",
     "encode_event",
     "erase_participant",
     "export",
+    "export_participant",
     "find_session",
+    "journal_participant",
     "journal_sessions",
     "kind_of",
+    "participant_with_token",
     "play",
     "read_sessions",
     "replay",

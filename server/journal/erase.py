@@ -9,9 +9,12 @@ snapshots that remain stay valid. Kept: that they joined (id, display name, role
 share and device counts, and the ``cid`` column (a number, for de-duplicating resends).
 The file is then vacuumed (rewritten without free pages, which could still hold old copies,
 in pruned snapshots for instance) and its write-ahead log truncated, so the erased content
-does not linger in the files (it costs a rewrite of the file: seconds for 1M events). Erase a
-journal no live server is writing: a running session still holds the participant's dream in
-memory and would snapshot it again.
+does not linger in the files (it costs a rewrite of the file: seconds for 1M events).
+
+Erasure is refused (``JournalInUse``) while a live server has the journal open: a running
+session still holds the participant's dream in memory and would snapshot it again. The
+server's ``Journal`` holds a shared lock (``lock``) that erasure takes exclusively; a server
+starting meanwhile is refused in turn until the erasure is done.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 
 from server.journal.codec import Erased, encode_event
 from server.journal.errors import JournalUnavailable
+from server.journal.lock import JournalLock
 from server.journal.reading import find_session
 from server.journal.schema import connect_writer
 
@@ -35,6 +39,14 @@ def erase_participant(journal_path: Path, session_id: str, pid: str) -> int:
     session, drop the snapshots that include them; return how many events were erased."""
     if not journal_path.is_file():
         raise JournalUnavailable(f"no journal at {journal_path}")
+    hold = JournalLock(journal_path).exclusive()
+    try:
+        return _erase(journal_path, session_id, pid)
+    finally:
+        hold.release()
+
+
+def _erase(journal_path: Path, session_id: str, pid: str) -> int:
     try:
         conn = connect_writer(journal_path)
     except sqlite3.Error as exc:

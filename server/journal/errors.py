@@ -3,7 +3,10 @@
 DreamcommonsError
 └── JournalError            something is wrong with the journal
     ├── JournalUnavailable  it cannot be written (disk full, unwritable, gone): stop acking
-    └── JournalCorrupt      what it holds cannot be read back as a session
+    │   └── JournalInUse    a live server holds it (erasure), or an erasure does (a server)
+    ├── JournalCorrupt      what it holds cannot be read back as a session
+    ├── SessionNotFound     no session of that id
+    └── UnknownResumeToken  no member of the session holds that resume token
 """
 
 from __future__ import annotations
@@ -27,3 +30,12 @@ class JournalCorrupt(JournalError):
 
 class SessionNotFound(JournalError):
     """The journal holds no session of that id."""
+
+
+class JournalInUse(JournalUnavailable):
+    """Someone else holds the journal: a live server (so it cannot be erased from now), or an
+    erasure in progress (so a server cannot open it yet)."""
+
+
+class UnknownResumeToken(JournalError):
+    """No member of the session holds that resume token: it proves nobody's identity here."""

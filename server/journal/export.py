@@ -1,6 +1,10 @@
 """Exporting a journal for people and tools: every event as a JSON line, and a hypnogram CSV
 per sleeper (30-s epochs of session time, stage codes 0 W, 1 N1, 2 N2, 3 N3, 4 REM).
 
+``export_participant`` writes the same files for one member of one session: only the events
+that are theirs (joins, presence, contributions including private ones, whispers, share and
+device changes, sleeper updates), and only their hypnogram.
+
 Export rebuilds nothing and loads no snapshot: it only decodes events, so a journal from
 elsewhere is safe to export.
 """
@@ -11,16 +15,17 @@ import csv
 import json
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from server.engine import SleeperUpdated
 from server.journal.codec import JournalEvent, kind_of
 from server.journal.erase import erase_participant
-from server.journal.reading import iter_events
+from server.journal.reading import find_session, iter_events
 from server.journal.schema import connect_reader
 
-__all__ = ["EPOCH_S", "erase_participant", "export"]
+__all__ = ["EPOCH_S", "erase_participant", "export", "export_participant"]
 
 EPOCH_S = 30
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
@@ -29,21 +34,36 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 def export(journal_path: Path, out_dir: Path) -> list[Path]:
     """Write ``events.jsonl`` (one object per event: seq, session, kind, fields) and
     ``hypnogram-<session>-<pid>.csv`` per participant with sleeper updates; return the paths."""
+    conn = connect_reader(journal_path)
+    try:
+        return _write(iter_events(conn), out_dir)
+    finally:
+        conn.close()
+
+
+def export_participant(journal_path: Path, out_dir: Path, session_id: str, pid: str) -> list[Path]:
+    """As ``export``, for one participant of one session: their events and their hypnogram.
+    Find ``pid`` from their resume token with ``members.participant_with_token``."""
+    conn = connect_reader(journal_path)
+    try:
+        find_session(conn, session_id)
+        return _write(iter_events(conn, session_id, participant=pid), out_dir)
+    finally:
+        conn.close()
+
+
+def _write(events: Iterable[tuple[int, str, JournalEvent]], out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     events_path = out_dir / "events.jsonl"
     hypnograms: dict[tuple[str, str], Hypnogram] = {}
-    conn = connect_reader(journal_path)
-    try:
-        with events_path.open("w", encoding="utf-8", newline="\n") as out:
-            for seq, session, event in iter_events(conn):
-                line = {"seq": seq, "session": session, "kind": kind_of(event)}
-                line["fields"] = _fields(event)
-                out.write(json.dumps(line, separators=(",", ":"), allow_nan=False) + "\n")
-                if isinstance(event, SleeperUpdated):
-                    key = (session, event.participant)
-                    hypnograms.setdefault(key, Hypnogram()).add(event.t, event.stage)
-    finally:
-        conn.close()
+    with events_path.open("w", encoding="utf-8", newline="\n") as out:
+        for seq, session, event in events:
+            line = {"seq": seq, "session": session, "kind": kind_of(event)}
+            line["fields"] = _fields(event)
+            out.write(json.dumps(line, separators=(",", ":"), allow_nan=False) + "\n")
+            if isinstance(event, SleeperUpdated):
+                key = (session, event.participant)
+                hypnograms.setdefault(key, Hypnogram()).add(event.t, event.stage)
     paths = [events_path]
     for (session, pid), hypnogram in sorted(hypnograms.items()):
         path = out_dir / f"hypnogram-{_UNSAFE.sub('_', session)}-{_UNSAFE.sub('_', pid)}.csv"

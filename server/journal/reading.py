@@ -32,30 +32,46 @@ def read_sessions(conn: sqlite3.Connection) -> list[SessionInfo]:
 
 
 def fetch_events(
-    conn: sqlite3.Connection, session: str | None, after: int, limit: int = CHUNK
+    conn: sqlite3.Connection,
+    session: str | None,
+    after: int,
+    limit: int = CHUNK,
+    participant: str | None = None,
 ) -> list[tuple[int, str, JournalEvent]]:
-    """Up to ``limit`` events with ``seq > after`` (of one session, or all), in journal order:
-    (seq, session, event)."""
+    """Up to ``limit`` events with ``seq > after`` (of one session, or all; of one participant
+    of that session, or everyone's), in journal order: (seq, session, event)."""
     if session is None:
         rows = conn.execute(
             "SELECT seq, session, kind, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
             (after, limit),
         ).fetchall()
-    else:
+    elif participant is None:
         rows = conn.execute(
             "SELECT seq, session, kind, payload FROM events"
             " WHERE session = ? AND seq > ? ORDER BY seq LIMIT ?",
             (session, after, limit),
         ).fetchall()
+    else:
+        rows = conn.execute(
+            "SELECT seq, session, kind, payload FROM events"
+            " WHERE session = ? AND participant = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (session, participant, after, limit),
+        ).fetchall()
     return [(seq, sid, decode_event(kind, payload)) for seq, sid, kind, payload in rows]
 
 
 def iter_events(
-    conn: sqlite3.Connection, session: str | None = None, after: int = 0
+    conn: sqlite3.Connection,
+    session: str | None = None,
+    after: int = 0,
+    participant: str | None = None,
 ) -> Iterator[tuple[int, str, JournalEvent]]:
-    """All events with ``seq > after`` (of one session, or all), in journal order."""
+    """All events with ``seq > after`` (of one session, or all; of one participant of that
+    session, or everyone's), in journal order."""
+    if participant is not None and session is None:
+        raise ValueError("a participant id means something only within a session")
     while True:
-        chunk = fetch_events(conn, session, after)
+        chunk = fetch_events(conn, session, after, participant=participant)
         yield from chunk
         if len(chunk) < CHUNK:
             return

@@ -41,6 +41,7 @@ from server.journal.codec import (
     participant_of,
 )
 from server.journal.errors import JournalCorrupt, JournalUnavailable
+from server.journal.lock import JournalLock
 from server.journal.reading import CHUNK, fetch_events, recover_sessions
 from server.journal.records import JournalStats, RecoveredSession, is_token_hash
 from server.journal.schema import connect_writer
@@ -78,6 +79,7 @@ class Journal:
         self._max_bytes = max_bytes
         self._executor: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None  # used in the worker thread only
+        self._hold = JournalLock(self.path)  # shared while open: erasure waits for the close
         self._pending = Batch()
         self._lock = asyncio.Lock()
         self._inflight: asyncio.Future[float] | None = None
@@ -101,7 +103,12 @@ class Journal:
             raise
 
     def _open_sync(self) -> tuple[int, dict[str, str]]:
-        self._conn = conn = connect_writer(self.path)
+        self._hold.shared()
+        try:
+            self._conn = conn = connect_writer(self.path)
+        except BaseException:
+            self._hold.release()
+            raise
         try:
             if self._max_bytes is not None:
                 self._apply_max_bytes(self._max_bytes)
@@ -131,6 +138,7 @@ class Journal:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+        self._hold.release()
 
     async def __aenter__(self) -> Journal:
         await self.open()
