@@ -353,8 +353,8 @@ class DreamSession:
                     self.tick(started - self._t0)
                 elif self.journal.tick_allowed():
                     delta = self._advance(started - self._t0)
+                    self._broadcast(delta)  # shown at once; acknowledged once the commit is done
                     await self.journal.tick(delta.t, self.engine)
-                    self._broadcast(delta)
                 elapsed = loop.time() - started
                 self.stats.tick_seconds_max = max(self.stats.tick_seconds_max, elapsed)
                 if self.tick_observer is not None:
