@@ -32,6 +32,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from firmware_sim.faults import FaultInjector, Faults
 from firmware_sim.physiology import Sample, Sleeper
+from firmware_sim.stopping import finish_or_cancel
 from server.broker_url import broker_credentials
 from server.device_protocol import (
     LEAVES,
@@ -303,15 +304,7 @@ class SimulatedDevice:
         """Stop cleanly, or cancel after ``grace_s`` seconds."""
         self.request_stop()
         task, self._task = self._task, None
-        if task is None:
-            return
-        try:
-            async with asyncio.timeout(grace_s):
-                await asyncio.shield(task)
-        except TimeoutError:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await finish_or_cancel(task, grace_s)
 
     async def __aenter__(self) -> SimulatedDevice:
         await self.start()

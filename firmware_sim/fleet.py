@@ -9,7 +9,6 @@ real firmware has), and one sampling task that ticks every sleeper, rather than 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import random
 from collections.abc import Mapping, Sequence
@@ -18,6 +17,7 @@ from types import TracebackType
 
 from firmware_sim.device import DeviceConfig, DeviceStats, SimulatedDevice, run_sample_clock
 from firmware_sim.faults import Faults
+from firmware_sim.stopping import finish_or_cancel
 from server.device_protocol import DeviceKind
 
 __all__ = ["Fleet", "FleetStats", "fleet_configs"]
@@ -209,15 +209,7 @@ class Fleet:
         """Stop every device cleanly, or cancel what is left after ``grace_s`` seconds."""
         self.request_stop()
         task, self._task = self._task, None
-        if task is None:
-            return
-        try:
-            async with asyncio.timeout(grace_s):
-                await asyncio.shield(task)
-        except TimeoutError:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await finish_or_cancel(task, grace_s)
 
     async def __aenter__(self) -> Fleet:
         await self.start()
