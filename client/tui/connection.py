@@ -16,13 +16,11 @@ from collections.abc import Callable
 
 from websockets.exceptions import WebSocketException
 
+from client.backoff import backoff_delay
 from client.dream_client import DreamClient
 from client.errors import ConnectionLost, JoinRefused
 from server.errors import CloseCode, ErrorCode
 from server.protocol import DreamscapeState, Encoding, Role
-
-BACKOFF_BASE_S = 0.25
-BACKOFF_CAP_S = 5.0
 
 # Close codes after which coming back would undo what the server meant.
 _FINAL_CLOSES: dict[int | None, str] = {
@@ -43,17 +41,6 @@ class LinkFailed(Exception):
         super().__init__(reason)
         self.reason = reason
         self.ever_joined = ever_joined
-
-
-def backoff_delay(
-    attempt: int,
-    rng: random.Random,
-    base: float = BACKOFF_BASE_S,
-    cap: float = BACKOFF_CAP_S,
-) -> float:
-    """Seconds to wait before retry ``attempt`` (0-based): equal jitter below a doubling ceiling."""
-    ceiling = min(cap, base * 2.0 ** min(attempt, 32))
-    return ceiling / 2.0 + rng.random() * ceiling / 2.0
 
 
 class DreamLink:
