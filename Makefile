@@ -23,6 +23,7 @@ $(STAMP): pyproject.toml
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@scripts/typecheck-view.sh
 	$(BIN)/mypy
 
 test: test-setup lint
@@ -36,4 +37,4 @@ bench: setup
 	$(BIN)/python -m bench.commons $(ARGS)
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts
+	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts build

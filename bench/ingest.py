@@ -29,9 +29,9 @@ import aiomqtt
 from bench.commons import LOAD_CORE, SERVER_CORE, SESSION, child, machine, wait_until
 from bench.loadgen import Latencies, Window, connect_all
 from bench.measure import Scrape, cpu_seconds, histogram_quantile, pin
-from firmware_sim.physiology import Sleeper
-from server.broker import MosquittoProcess, free_port
-from server.device_protocol import (
+from dreamcommons.firmware_sim.physiology import Sleeper
+from dreamcommons.server.broker import MosquittoProcess, free_port
+from dreamcommons.server.device_protocol import (
     BioSample,
     DeviceBirth,
     DeviceStatus,

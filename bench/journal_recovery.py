@@ -18,9 +18,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from server.engine import DreamEngine, MotifContributed, ParticipantJoined, SleeperUpdated
-from server.journal import Journal, Tick, replay_file, restore, token_hash
-from server.venues import load_venue
+from dreamcommons.server.engine import (
+    DreamEngine,
+    MotifContributed,
+    ParticipantJoined,
+    SleeperUpdated,
+)
+from dreamcommons.server.journal import Journal, Tick, replay_file, restore, token_hash
+from dreamcommons.server.venues import load_venue
 
 PARTICIPANTS = 50
 SNAPSHOT_EVERY_S = 30.0

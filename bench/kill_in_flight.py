@@ -22,11 +22,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from client.dream_client import DreamClient
-from client.errors import ConnectionLost, Refused
-from server.engine import MotifContributed
-from server.journal.reading import iter_events
-from server.journal.schema import connect_reader
+from dreamcommons.client.dream_client import DreamClient
+from dreamcommons.client.errors import ConnectionLost, Refused
+from dreamcommons.server.engine import MotifContributed
+from dreamcommons.server.journal.reading import iter_events
+from dreamcommons.server.journal.schema import connect_reader
 
 MOTIFS = ("moon", "river", "lantern", "owl", "tide", "cocoon")
 
@@ -40,7 +40,7 @@ def free_port() -> int:
 async def start_host(port: int, journal: Path) -> asyncio.subprocess.Process:
     args = [
         "-m",
-        "server.cli",
+        "dreamcommons.server.cli",
         "host",
         "--port",
         str(port),

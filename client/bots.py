@@ -8,10 +8,10 @@ import contextlib
 import random
 from dataclasses import dataclass
 
-from client.dream_client import DreamClient
-from client.errors import DreamClientError
-from server.protocol import Encoding, Role
-from server.venues import VenuePreset
+from dreamcommons.client.dream_client import DreamClient
+from dreamcommons.client.errors import DreamClientError
+from dreamcommons.server.protocol import Encoding, Role
+from dreamcommons.server.venues import VenuePreset
 
 BOT_NAMES = (
     "Lyra", "Zara", "Kai", "Eamon", "Tariq", "Vivienne", "Alexis", "Jaxon", "Mia", "Leo",

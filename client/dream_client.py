@@ -27,12 +27,12 @@ from pydantic import BaseModel
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
-from client.backoff import backoff_delay
-from client.errors import ConnectionLost, JoinRefused, Refused
-from client.tracker import DeltaOutcome, StateTracker
-from server.auth import peek_role
-from server.errors import CloseCode, ErrorCode
-from server.protocol import (
+from dreamcommons.client.backoff import backoff_delay
+from dreamcommons.client.errors import ConnectionLost, JoinRefused, Refused
+from dreamcommons.client.tracker import DeltaOutcome, StateTracker
+from dreamcommons.server.auth import peek_role
+from dreamcommons.server.errors import CloseCode, ErrorCode
+from dreamcommons.server.protocol import (
     Ack,
     Command,
     CommandResult,

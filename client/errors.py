@@ -8,7 +8,7 @@ DreamClientError
 
 from __future__ import annotations
 
-from server.errors import ErrorCode
+from dreamcommons.server.errors import ErrorCode
 
 
 class DreamClientError(Exception):

@@ -13,11 +13,11 @@ import asyncio
 import contextlib
 import sys
 
-from client.dream_client import DreamClient
-from client.errors import DreamClientError, JoinRefused
-from client.plain_view import render
-from server.errors import ErrorCode
-from server.protocol import Encoding, Role
+from dreamcommons.client.dream_client import DreamClient
+from dreamcommons.client.errors import DreamClientError, JoinRefused
+from dreamcommons.client.plain_view import render
+from dreamcommons.server.errors import ErrorCode
+from dreamcommons.server.protocol import Encoding, Role
 
 HELP = (
     "type a motif (e.g. 'moon 0.8'), '/w words' to whisper, '/share 0.5', '/private moon', "

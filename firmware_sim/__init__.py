@@ -7,9 +7,9 @@ A fleet next to a server, in the same event loop::
         codes = fleet.codes()  # device id -> pairing code
 """
 
-from firmware_sim.device import DeviceConfig, DeviceStats, SimulatedDevice
-from firmware_sim.faults import Faults
-from firmware_sim.fleet import Fleet, FleetStats, fleet_configs
+from dreamcommons.firmware_sim.device import DeviceConfig, DeviceStats, SimulatedDevice
+from dreamcommons.firmware_sim.faults import Faults
+from dreamcommons.firmware_sim.fleet import Fleet, FleetStats, fleet_configs
 
 __all__ = [
     "DeviceConfig",

@@ -16,11 +16,17 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from firmware_sim.device import MODELS, SENSORS, DeviceConfig, DeviceStats, SimulatedDevice
-from firmware_sim.faults import SENSOR_FIELDS, Faults
-from firmware_sim.fleet import Fleet
-from server.broker_config import read_device_credentials
-from server.broker_url import without_credentials
+from dreamcommons.firmware_sim.device import (
+    MODELS,
+    SENSORS,
+    DeviceConfig,
+    DeviceStats,
+    SimulatedDevice,
+)
+from dreamcommons.firmware_sim.faults import SENSOR_FIELDS, Faults
+from dreamcommons.firmware_sim.fleet import Fleet
+from dreamcommons.server.broker_config import read_device_credentials
+from dreamcommons.server.broker_url import without_credentials
 
 _DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
 

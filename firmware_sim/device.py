@@ -30,11 +30,11 @@ import aiomqtt
 import msgpack
 from pydantic import TypeAdapter, ValidationError
 
-from firmware_sim.faults import FaultInjector, Faults
-from firmware_sim.physiology import Sample, Sleeper
-from firmware_sim.stopping import finish_or_cancel
-from server.broker_url import broker_credentials
-from server.device_protocol import (
+from dreamcommons.firmware_sim.faults import FaultInjector, Faults
+from dreamcommons.firmware_sim.physiology import Sample, Sleeper
+from dreamcommons.firmware_sim.stopping import finish_or_cancel
+from dreamcommons.server.broker_url import broker_credentials
+from dreamcommons.server.device_protocol import (
     LEAVES,
     MAX_SAMPLES_PER_BATCH,
     BioSample,

@@ -15,10 +15,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
-from firmware_sim.device import DeviceConfig, DeviceStats, SimulatedDevice, run_sample_clock
-from firmware_sim.faults import Faults
-from firmware_sim.stopping import finish_or_cancel
-from server.device_protocol import DeviceKind
+from dreamcommons.firmware_sim.device import (
+    DeviceConfig,
+    DeviceStats,
+    SimulatedDevice,
+    run_sample_clock,
+)
+from dreamcommons.firmware_sim.faults import Faults
+from dreamcommons.firmware_sim.stopping import finish_or_cancel
+from dreamcommons.server.device_protocol import DeviceKind
 
 __all__ = ["Fleet", "FleetStats", "fleet_configs"]
 

@@ -39,7 +39,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from firmware_sim.hypnogram import EPOCH_S, Stage, hypnogram
+from dreamcommons.firmware_sim.hypnogram import EPOCH_S, Stage, hypnogram
 
 __all__ = ["Baseline", "Sample", "Sleeper", "Stage", "baseline_for", "hypnogram", "order_parameter"]
 

@@ -17,13 +17,13 @@ from pathlib import Path
 
 from playwright.async_api import async_playwright, expect
 
-from client.dream_client import DreamClient
-from client.tui.app import DreamApp
-from client.tui.field import DreamField
-from server.gateway import DreamServer
-from server.protocol import Role
-from server.settings import ServerSettings
-from server.venues import load_venue
+from dreamcommons.client.dream_client import DreamClient
+from dreamcommons.client.tui.app import DreamApp
+from dreamcommons.client.tui.field import DreamField
+from dreamcommons.server.gateway import DreamServer
+from dreamcommons.server.protocol import Role
+from dreamcommons.server.settings import ServerSettings
+from dreamcommons.server.venues import load_venue
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "screenshots"

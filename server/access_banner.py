@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from server.auth import Gatekeeper
+from dreamcommons.server.auth import Gatekeeper
 
 
 def spaced_code(code: str) -> str:

@@ -23,8 +23,8 @@ import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from server.errors import ErrorCode, NotAllowed
-from server.protocol import Invitation, Invite, Join, Role
+from dreamcommons.server.errors import ErrorCode, NotAllowed
+from dreamcommons.server.protocol import Invitation, Invite, Join, Role
 
 _TOKEN_PREFIX = "dc1"
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0/O, 1/I/L, U: read aloud safely

@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from types import TracebackType
 
-from server.devices.ingest import parse_broker_url
-from server.errors import DreamcommonsError
+from dreamcommons.server.devices.ingest import parse_broker_url
+from dreamcommons.server.errors import DreamcommonsError
 
 _CANDIDATES = ("mosquitto", "/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
 

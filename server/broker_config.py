@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from server.device_protocol import TOPIC_ROOT
+from dreamcommons.server.device_protocol import TOPIC_ROOT
 
 SERVER_USER = "dreamcommons-server"
 OPERATOR_USER = "dreamcommons-operator"

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from server.broker_config import write_broker_config
+from dreamcommons.server.broker_config import write_broker_config
 
 
 def add_broker_config_command(
@@ -33,8 +33,8 @@ def add_broker_config_command(
 def device_ids(args: argparse.Namespace) -> list[str]:
     from pydantic import TypeAdapter, ValidationError
 
-    from firmware_sim.fleet import fleet_configs
-    from server.device_protocol import DeviceId
+    from dreamcommons.firmware_sim.fleet import fleet_configs
+    from dreamcommons.server.device_protocol import DeviceId
 
     ids: list[str] = []
     if args.devices:

@@ -11,10 +11,10 @@ import sys
 from collections.abc import Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from server.errors import VenueError
-from server.protocol import Encoding
-from server.settings import ServerSettings
-from server.venues import VenuePreset, available_venues, load_venue
+from dreamcommons.server.errors import VenueError
+from dreamcommons.server.protocol import Encoding
+from dreamcommons.server.settings import ServerSettings
+from dreamcommons.server.venues import VenuePreset, available_venues, load_venue
 
 _LOG_LEVELS = {"host": logging.INFO}
 
@@ -122,9 +122,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--speed", type=float, default=3.0, help="body rhythms' speed-up (3)")
     demo.set_defaults(run=_demo)
 
-    from firmware_sim.cli import add_device_commands
-    from server.broker_config_cli import add_broker_config_command
-    from server.journal_cli import add_journal_commands
+    from dreamcommons.firmware_sim.cli import add_device_commands
+    from dreamcommons.server.broker_config_cli import add_broker_config_command
+    from dreamcommons.server.journal_cli import add_journal_commands
 
     add_device_commands(commands)
     add_broker_config_command(commands)
@@ -151,9 +151,9 @@ def _host(args: argparse.Namespace) -> int:
 
 
 async def _serve(settings: ServerSettings, venue: VenuePreset, sessions: list[str]) -> None:
-    from server.access_banner import session_banner
-    from server.collector import keep_full_collections_short
-    from server.gateway import DreamServer
+    from dreamcommons.server.access_banner import session_banner
+    from dreamcommons.server.collector import keep_full_collections_short
+    from dreamcommons.server.gateway import DreamServer
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -174,13 +174,13 @@ async def _serve(settings: ServerSettings, venue: VenuePreset, sessions: list[st
 
 
 def _command(args: argparse.Namespace) -> int:
-    from server.devices.send_command import send_command
+    from dreamcommons.server.devices.send_command import send_command
 
     return asyncio.run(send_command(args.broker, args.device, args.action, args.value, args.wait))
 
 
 def _join(args: argparse.Namespace) -> int:
-    from client.dream_client import split_url
+    from dreamcommons.client.dream_client import split_url
 
     try:
         split_url(args.url)
@@ -189,8 +189,8 @@ def _join(args: argparse.Namespace) -> int:
         return 2
     encoding = Encoding.JSON if args.json else Encoding.MSGPACK
     if args.plain or not _interactive():
-        from client.errors import DreamClientError
-        from client.join_cli import run_join
+        from dreamcommons.client.errors import DreamClientError
+        from dreamcommons.client.join_cli import run_join
 
         try:
             return asyncio.run(
@@ -208,8 +208,8 @@ def _join(args: argparse.Namespace) -> int:
         except (DreamClientError, OSError) as error:
             print(f"dreamcommons: {error}", file=sys.stderr)
             return 1
-    from client.tui.app import DreamApp
-    from server.auth import peek_role
+    from dreamcommons.client.tui.app import DreamApp
+    from dreamcommons.server.auth import peek_role
 
     role = args.role or (peek_role(args.token) if args.token else None) or "dreamer"
     url = _with_access(args.url, args.code, args.token)
@@ -240,7 +240,7 @@ def _interactive() -> bool:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from server.demo import run_demo
+    from dreamcommons.server.demo import run_demo
 
     venue = load_venue(args.venue)
     asyncio.run(

@@ -19,17 +19,17 @@ import sys
 import time
 from typing import Any, NoReturn
 
-from client.bots import BOT_NAMES, BotDreamer, BotHost
-from client.dream_client import DreamClient
-from client.plain_view import mood_words
-from firmware_sim.fleet import Fleet
-from server.broker import BrokerUnavailable, reachable_broker
-from server.devices.body_clock import on_body_clock
-from server.devices.ingest import parse_broker_url
-from server.gateway import DreamServer
-from server.protocol import DreamscapeState
-from server.settings import ServerSettings
-from server.venues import VenuePreset
+from dreamcommons.client.bots import BOT_NAMES, BotDreamer, BotHost
+from dreamcommons.client.dream_client import DreamClient
+from dreamcommons.client.plain_view import mood_words
+from dreamcommons.firmware_sim.fleet import Fleet
+from dreamcommons.server.broker import BrokerUnavailable, reachable_broker
+from dreamcommons.server.devices.body_clock import on_body_clock
+from dreamcommons.server.devices.ingest import parse_broker_url
+from dreamcommons.server.gateway import DreamServer
+from dreamcommons.server.protocol import DreamscapeState
+from dreamcommons.server.settings import ServerSettings
+from dreamcommons.server.venues import VenuePreset
 
 SESSION = "demo"
 DEFAULT_BROKER = "mqtt://127.0.0.1:1883"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from websockets.asyncio.server import ServerConnection, broadcast
 
-from server.errors import CloseCode
+from dreamcommons.server.errors import CloseCode
 
 log = logging.getLogger(__name__)
 

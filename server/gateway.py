@@ -21,9 +21,9 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from server.auth import Gatekeeper
-from server.devices.hub import DeviceHub
-from server.errors import (
+from dreamcommons.server.auth import Gatekeeper
+from dreamcommons.server.devices.hub import DeviceHub
+from dreamcommons.server.errors import (
     CloseCode,
     ErrorCode,
     FrameTooLarge,
@@ -32,11 +32,11 @@ from server.errors import (
     ProtocolError,
     UnsupportedVersion,
 )
-from server.fanout import bound_kernel_buffer
-from server.journal import Journal
-from server.limits import Limits
-from server.metrics import CONTENT_TYPE, ServerMetrics
-from server.protocol import (
+from dreamcommons.server.fanout import bound_kernel_buffer
+from dreamcommons.server.journal import Journal
+from dreamcommons.server.limits import Limits
+from dreamcommons.server.metrics import CONTENT_TYPE, ServerMetrics
+from dreamcommons.server.protocol import (
     PROTOCOL_VERSION,
     Command,
     Contribute,
@@ -54,11 +54,11 @@ from server.protocol import (
     encode,
     error_frame,
 )
-from server.recovery import fanout, recover_sessions, session_journal
-from server.session import DreamSession, Member
-from server.settings import ServerSettings
-from server.venues import VenuePreset
-from server.web import web_response
+from dreamcommons.server.recovery import fanout, recover_sessions, session_journal
+from dreamcommons.server.session import DreamSession, Member
+from dreamcommons.server.settings import ServerSettings
+from dreamcommons.server.venues import VenuePreset
+from dreamcommons.server.web import web_response
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from server.engine import DreamEngine
-from server.journal import (
+from dreamcommons.server.engine import DreamEngine
+from dreamcommons.server.journal import (
     JournalError,
     SessionInfo,
     erase_participant,
@@ -22,7 +22,7 @@ from server.journal import (
     journal_sessions,
     play,
 )
-from server.protocol import Delta, DreamscapeState
+from dreamcommons.server.protocol import Delta, DreamscapeState
 
 
 def add_journal_commands(commands: Any) -> None:
@@ -81,8 +81,8 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 async def _play(args: argparse.Namespace, info: SessionInfo, speed: float) -> None:
-    from client.plain_view import render
-    from server.replay_server import ReplayServer
+    from dreamcommons.client.plain_view import render
+    from dreamcommons.server.replay_server import ReplayServer
 
     server: ReplayServer | None = None
     printing = args.plain or not args.serve

@@ -12,9 +12,9 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from server.errors import ErrorCode, LimitExceeded
-from server.settings import ServerSettings
-from server.token_bucket import TokenBucket
+from dreamcommons.server.errors import ErrorCode, LimitExceeded
+from dreamcommons.server.settings import ServerSettings
+from dreamcommons.server.token_bucket import TokenBucket
 
 
 @dataclass(frozen=True, slots=True)

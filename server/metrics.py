@@ -16,10 +16,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Summa
 from prometheus_client.metrics_core import Metric
 
 if TYPE_CHECKING:
-    from server.devices.hub import DeviceHub
-    from server.journal import Journal
-    from server.limits import Limits
-    from server.session import DreamSession
+    from dreamcommons.server.devices.hub import DeviceHub
+    from dreamcommons.server.journal import Journal
+    from dreamcommons.server.limits import Limits
+    from dreamcommons.server.session import DreamSession
 
 __all__ = ["CONTENT_TYPE", "ServerMetrics"]
 

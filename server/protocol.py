@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 import msgpack
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
-from server.errors import (
+from dreamcommons.server.errors import (
     ErrorCode,
     InvalidField,
     MalformedFrame,

@@ -11,8 +11,8 @@ from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from server.errors import ErrorCode, NotAllowed, ProtocolError
-from server.protocol import (
+from dreamcommons.server.errors import ErrorCode, NotAllowed, ProtocolError
+from dreamcommons.server.protocol import (
     Delta,
     DreamscapeState,
     Encoding,
@@ -26,7 +26,7 @@ from server.protocol import (
     encode,
     error_frame,
 )
-from server.web import web_response
+from dreamcommons.server.web import web_response
 
 log = logging.getLogger(__name__)
 

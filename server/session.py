@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 from websockets.asyncio.server import ServerConnection, broadcast
 
-from server.device_protocol import SampleBatch
-from server.devices.biometrics import SleeperEstimate, SleeperEstimator
-from server.engine import (
+from dreamcommons.server.device_protocol import SampleBatch
+from dreamcommons.server.devices.biometrics import SleeperEstimate, SleeperEstimator
+from dreamcommons.server.engine import (
     DevicesChanged,
     DreamEngine,
     EngineError,
@@ -34,11 +34,11 @@ from server.engine import (
     SleeperUpdated,
     Whispered,
 )
-from server.errors import CloseCode, ErrorCode, NotAllowed
-from server.fanout import Fanout
-from server.journal import RecoveredMember, token_hash
-from server.journal.session_journal import SessionJournal
-from server.protocol import (
+from dreamcommons.server.errors import CloseCode, ErrorCode, NotAllowed
+from dreamcommons.server.fanout import Fanout
+from dreamcommons.server.journal import RecoveredMember, token_hash
+from dreamcommons.server.journal.session_journal import SessionJournal
+from dreamcommons.server.protocol import (
     Ack,
     Contribute,
     Delta,
@@ -51,7 +51,7 @@ from server.protocol import (
     Whisper,
     encode,
 )
-from server.venues import VenuePreset
+from dreamcommons.server.venues import VenuePreset
 
 log = logging.getLogger(__name__)
 

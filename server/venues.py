@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
@@ -20,13 +21,13 @@ from pydantic import (
     model_validator,
 )
 
-from server.errors import VenueError
-from server.protocol import Colour, MotifName, Signed, Unit
+from dreamcommons.server.errors import VenueError
+from dreamcommons.server.protocol import Colour, MotifName, Signed, Unit
 
 VenueName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,47}$")]
 
-_REPO_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
-SEEDS_DIR = Path(os.environ.get("DREAMCOMMONS_SEEDS", _REPO_SEEDS))
+_PACKAGED_SEEDS = Path(str(resources.files("dreamcommons.seeds")))
+SEEDS_DIR = Path(os.environ.get("DREAMCOMMONS_SEEDS", _PACKAGED_SEEDS))
 
 
 class _Strict(BaseModel):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from client.dream_client import DreamClient
-from client.tui.commands import (
+from dreamcommons.client.dream_client import DreamClient
+from dreamcommons.client.tui.commands import (
     Feeling,
     HostCommand,
     NetworkCommand,
@@ -15,7 +15,7 @@ from client.tui.commands import (
     SetShare,
     ShowStage,
 )
-from server.protocol import Paired
+from dreamcommons.server.protocol import Paired
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,10 +16,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header, Input, Static
 
-from client.dream_client import DreamClient, split_url
-from client.errors import DreamClientError
-from client.tui.actions import carry_out
-from client.tui.commands import (
+from dreamcommons.client.dream_client import DreamClient, split_url
+from dreamcommons.client.errors import DreamClientError
+from dreamcommons.client.tui.actions import carry_out
+from dreamcommons.client.tui.commands import (
     FEELINGS,
     HELP,
     CommandError,
@@ -31,11 +31,11 @@ from client.tui.commands import (
     ShowHelp,
     parse,
 )
-from client.tui.connection import DreamLink, LinkFailed
-from client.tui.field import DreamField
-from client.tui.host import HostPanel
-from client.tui.panels import DevicesPanel, PeoplePanel, ScenePanel, WhispersPanel
-from server.protocol import DreamscapeState, Encoding, Role
+from dreamcommons.client.tui.connection import DreamLink, LinkFailed
+from dreamcommons.client.tui.field import DreamField
+from dreamcommons.client.tui.host import HostPanel
+from dreamcommons.client.tui.panels import DevicesPanel, PeoplePanel, ScenePanel, WhispersPanel
+from dreamcommons.server.protocol import DreamscapeState, Encoding, Role
 
 
 class DreamApp(App[None]):

@@ -16,11 +16,11 @@ from collections.abc import Callable
 
 from websockets.exceptions import WebSocketException
 
-from client.backoff import backoff_delay
-from client.dream_client import DreamClient
-from client.errors import ConnectionLost, JoinRefused
-from server.errors import CloseCode, ErrorCode
-from server.protocol import DreamscapeState, Encoding, Role
+from dreamcommons.client.backoff import backoff_delay
+from dreamcommons.client.dream_client import DreamClient
+from dreamcommons.client.errors import ConnectionLost, JoinRefused
+from dreamcommons.server.errors import CloseCode, ErrorCode
+from dreamcommons.server.protocol import DreamscapeState, Encoding, Role
 
 # Close codes after which coming back would undo what the server meant.
 _FINAL_CLOSES: dict[int | None, str] = {

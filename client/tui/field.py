@@ -14,8 +14,8 @@ from textual.events import Resize
 from textual.strip import Strip
 from textual.widget import Widget
 
-from client.tui.canvas import FieldCanvas, Placed
-from server.protocol import DreamscapeState, MotifView, SceneView
+from dreamcommons.client.tui.canvas import FieldCanvas, Placed
+from dreamcommons.server.protocol import DreamscapeState, MotifView, SceneView
 
 FPS = 20.0
 

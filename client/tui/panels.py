@@ -13,8 +13,8 @@ from rich.text import Text
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from client.plain_view import mood_words
-from server.protocol import (
+from dreamcommons.client.plain_view import mood_words
+from dreamcommons.server.protocol import (
     DreamscapeState,
     Mood,
     Paired,

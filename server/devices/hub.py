@@ -8,13 +8,13 @@ import secrets
 import time
 from collections.abc import Callable
 
-from server.device_protocol import SampleBatch
-from server.devices.ingest import CommandFailed, DeviceGateway
-from server.devices.registry import DeviceRecord, DeviceRegistry, PairingRefused
-from server.engine import Pace
-from server.errors import ErrorCode, NotAllowed
-from server.protocol import Command, CommandResult, Pair, Paired
-from server.session import DreamSession, Member
+from dreamcommons.server.device_protocol import SampleBatch
+from dreamcommons.server.devices.ingest import CommandFailed, DeviceGateway
+from dreamcommons.server.devices.registry import DeviceRecord, DeviceRegistry, PairingRefused
+from dreamcommons.server.engine import Pace
+from dreamcommons.server.errors import ErrorCode, NotAllowed
+from dreamcommons.server.protocol import Command, CommandResult, Pair, Paired
+from dreamcommons.server.session import DreamSession, Member
 
 log = logging.getLogger(__name__)
 

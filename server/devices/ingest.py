@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 
 import aiomqtt
 
-from server.broker_url import broker_credentials
-from server.device_protocol import (
+from dreamcommons.server.broker_url import broker_credentials
+from dreamcommons.server.device_protocol import (
     CommandAck,
     DeviceBirth,
     DeviceCommand,
@@ -36,8 +36,8 @@ from server.device_protocol import (
     server_subscriptions,
     unpack,
 )
-from server.devices.registry import DeviceRecord, DeviceRegistry
-from server.errors import DreamcommonsError
+from dreamcommons.server.devices.registry import DeviceRecord, DeviceRegistry
+from dreamcommons.server.errors import DreamcommonsError
 
 log = logging.getLogger(__name__)
 

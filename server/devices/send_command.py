@@ -7,8 +7,8 @@ import contextlib
 import os
 import time
 
-from server.devices.ingest import CommandFailed, DeviceGateway
-from server.devices.registry import DeviceRegistry
+from dreamcommons.server.devices.ingest import CommandFailed, DeviceGateway
+from dreamcommons.server.devices.registry import DeviceRegistry
 
 
 async def send_command(

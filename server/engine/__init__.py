@@ -1,7 +1,7 @@
 """The merge engine: a pure, deterministic core that the async layers only feed and drain."""
 
-from server.engine.core import DreamEngine, EngineError, Pace
-from server.engine.events import (
+from dreamcommons.server.engine.core import DreamEngine, EngineError, Pace
+from dreamcommons.server.engine.events import (
     DevicesChanged,
     Event,
     HostCommanded,

@@ -14,9 +14,14 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from server.engine.coherence import CoherenceWindow, Rhythm, order_parameter, phase_groups
-from server.engine.equity import equity_scales, shares
-from server.engine.events import (
+from dreamcommons.server.engine.coherence import (
+    CoherenceWindow,
+    Rhythm,
+    order_parameter,
+    phase_groups,
+)
+from dreamcommons.server.engine.equity import equity_scales, shares
+from dreamcommons.server.engine.events import (
     DevicesChanged,
     Event,
     HostCommanded,
@@ -28,10 +33,10 @@ from server.engine.events import (
     SleeperUpdated,
     Whispered,
 )
-from server.engine.motifs import MotifStore, ShownMotif
-from server.engine.phases import PhaseClock
-from server.engine.wellbeing import input_damping, room_calm
-from server.protocol import (
+from dreamcommons.server.engine.motifs import MotifStore, ShownMotif
+from dreamcommons.server.engine.phases import PhaseClock
+from dreamcommons.server.engine.wellbeing import input_damping, room_calm
+from dreamcommons.server.protocol import (
     Delta,
     DreamscapeState,
     Mood,
@@ -43,7 +48,7 @@ from server.protocol import (
     SleepStage,
     WhisperView,
 )
-from server.venues import VenuePreset
+from dreamcommons.server.venues import VenuePreset
 
 _NEGLIGIBLE_WEIGHT = 1e-6  # a contribution lighter than this changes nothing anyone could see
 _ORBIT_PERIOD_S = 90.0

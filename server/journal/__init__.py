@@ -15,9 +15,16 @@ tables, ``replay`` for why a replay equals the recording, ``erase`` for erasure,
 ``members`` for finding a participant by their resume token, ``export`` for exports.
 """
 
-from server.journal.codec import Erased, JournalEvent, Tick, decode_event, encode_event, kind_of
-from server.journal.erase import erase_participant
-from server.journal.errors import (
+from dreamcommons.server.journal.codec import (
+    Erased,
+    JournalEvent,
+    Tick,
+    decode_event,
+    encode_event,
+    kind_of,
+)
+from dreamcommons.server.journal.erase import erase_participant
+from dreamcommons.server.journal.errors import (
     JournalCorrupt,
     JournalError,
     JournalInUse,
@@ -25,18 +32,18 @@ from server.journal.errors import (
     SessionNotFound,
     UnknownResumeToken,
 )
-from server.journal.export import export, export_participant
-from server.journal.members import journal_participant, participant_with_token
-from server.journal.reading import find_session, journal_sessions, read_sessions
-from server.journal.records import (
+from dreamcommons.server.journal.export import export, export_participant
+from dreamcommons.server.journal.members import journal_participant, participant_with_token
+from dreamcommons.server.journal.reading import find_session, journal_sessions, read_sessions
+from dreamcommons.server.journal.records import (
     JournalStats,
     RecoveredMember,
     RecoveredSession,
     SessionInfo,
     token_hash,
 )
-from server.journal.replay import Replayer, play, replay, replay_file, restore
-from server.journal.store import Journal
+from dreamcommons.server.journal.replay import Replayer, play, replay, replay_file, restore
+from dreamcommons.server.journal.store import Journal
 
 __all__ = [
     "Erased",

@@ -16,7 +16,7 @@ from typing import Any
 
 import msgpack
 
-from server.engine.events import (
+from dreamcommons.server.engine.events import (
     DevicesChanged,
     Event,
     HostCommanded,
@@ -28,7 +28,7 @@ from server.engine.events import (
     SleeperUpdated,
     Whispered,
 )
-from server.journal.errors import JournalCorrupt
+from dreamcommons.server.journal.errors import JournalCorrupt
 
 
 @dataclass(frozen=True, slots=True)

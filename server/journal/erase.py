@@ -23,11 +23,11 @@ import logging
 import sqlite3
 from pathlib import Path
 
-from server.journal.codec import Erased, encode_event
-from server.journal.errors import JournalUnavailable
-from server.journal.lock import JournalLock
-from server.journal.reading import find_session
-from server.journal.schema import connect_writer
+from dreamcommons.server.journal.codec import Erased, encode_event
+from dreamcommons.server.journal.errors import JournalUnavailable
+from dreamcommons.server.journal.lock import JournalLock
+from dreamcommons.server.journal.reading import find_session
+from dreamcommons.server.journal.schema import connect_writer
 
 log = logging.getLogger(__name__)
 

@@ -19,11 +19,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from server.engine import SleeperUpdated
-from server.journal.codec import JournalEvent, kind_of
-from server.journal.erase import erase_participant
-from server.journal.reading import find_session, iter_events
-from server.journal.schema import connect_reader
+from dreamcommons.server.engine import SleeperUpdated
+from dreamcommons.server.journal.codec import JournalEvent, kind_of
+from dreamcommons.server.journal.erase import erase_participant
+from dreamcommons.server.journal.reading import find_session, iter_events
+from dreamcommons.server.journal.schema import connect_reader
 
 __all__ = ["EPOCH_S", "erase_participant", "export", "export_participant"]
 

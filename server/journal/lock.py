@@ -11,7 +11,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from server.journal.errors import JournalInUse, JournalUnavailable
+from dreamcommons.server.journal.errors import JournalInUse, JournalUnavailable
 
 
 def lock_path(journal_path: Path) -> Path:

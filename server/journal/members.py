@@ -11,10 +11,10 @@ import hmac
 import sqlite3
 from pathlib import Path
 
-from server.journal.errors import UnknownResumeToken
-from server.journal.reading import find_session
-from server.journal.records import token_hash
-from server.journal.schema import connect_reader
+from dreamcommons.server.journal.errors import UnknownResumeToken
+from dreamcommons.server.journal.reading import find_session
+from dreamcommons.server.journal.records import token_hash
+from dreamcommons.server.journal.schema import connect_reader
 
 
 def participant_with_token(conn: sqlite3.Connection, session_id: str, token: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from server.journal.errors import JournalCorrupt, JournalUnavailable
+from dreamcommons.server.journal.errors import JournalCorrupt, JournalUnavailable
 
 SCHEMA_VERSION = 1
 

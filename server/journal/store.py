@@ -22,8 +22,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
 
-from server.engine import DreamEngine, Event
-from server.journal.batch import (
+from dreamcommons.server.engine import DreamEngine, Event
+from dreamcommons.server.journal.batch import (
     MEMBER_LEFT,
     UPSERT_MEMBER,
     UPSERT_PAIRING,
@@ -31,7 +31,7 @@ from server.journal.batch import (
     Batch,
     write_batch,
 )
-from server.journal.codec import (
+from dreamcommons.server.journal.codec import (
     Erased,
     JournalEvent,
     Tick,
@@ -40,12 +40,12 @@ from server.journal.codec import (
     kind_of,
     participant_of,
 )
-from server.journal.errors import JournalCorrupt, JournalUnavailable
-from server.journal.lock import JournalLock
-from server.journal.reading import CHUNK, fetch_events, recover_sessions
-from server.journal.records import JournalStats, RecoveredSession, is_token_hash
-from server.journal.schema import connect_writer
-from server.venues import VenuePreset
+from dreamcommons.server.journal.errors import JournalCorrupt, JournalUnavailable
+from dreamcommons.server.journal.lock import JournalLock
+from dreamcommons.server.journal.reading import CHUNK, fetch_events, recover_sessions
+from dreamcommons.server.journal.records import JournalStats, RecoveredSession, is_token_hash
+from dreamcommons.server.journal.schema import connect_writer
+from dreamcommons.server.venues import VenuePreset
 
 log = logging.getLogger(__name__)
 

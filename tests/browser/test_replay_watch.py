@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from playwright.async_api import expect
 
-from server.engine import DreamEngine
-from server.journal import journal_sessions, play
-from server.replay_server import ReplayServer
+from dreamcommons.server.engine import DreamEngine
+from dreamcommons.server.journal import journal_sessions, play
+from dreamcommons.server.replay_server import ReplayServer
 from tests.browser.conftest import Pages, screenshot
 from tests.conftest import within
 from tests.integration.test_journal_replay import record_a_session

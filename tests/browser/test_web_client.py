@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, WebSocketRoute, expect
 
-from server.engine import SleeperUpdated
-from server.gateway import DreamServer
-from server.protocol import (
+from dreamcommons.server.engine import SleeperUpdated
+from dreamcommons.server.gateway import DreamServer
+from dreamcommons.server.protocol import (
     Delta,
     DreamscapeState,
     Mood,
@@ -22,9 +22,9 @@ from server.protocol import (
     SceneView,
     WhisperView,
 )
-from server.settings import ServerSettings
-from server.venues import load_venue
-from server.web import WEBCLIENT
+from dreamcommons.server.settings import ServerSettings
+from dreamcommons.server.venues import load_venue
+from dreamcommons.server.web import WEBCLIENT
 from tests.browser.conftest import Pages, screenshot
 from tests.conftest import within
 from tests.processes import dreamcommons, free_port, read_until

@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from server.broker import MosquittoProcess
+from dreamcommons.server.broker import MosquittoProcess
 from tests.conftest import within
 from tests.processes import dreamcommons, free_port, read_until
 

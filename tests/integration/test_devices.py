@@ -17,12 +17,12 @@ import aiomqtt
 import pytest
 from pydantic import BaseModel
 
-from firmware_sim.device import MODELS, DeviceConfig, SimulatedDevice
-from firmware_sim.faults import Faults
-from firmware_sim.fleet import Fleet, fleet_configs
-from firmware_sim.physiology import order_parameter
-from server.broker import MosquittoProcess
-from server.device_protocol import (
+from dreamcommons.firmware_sim.device import MODELS, DeviceConfig, SimulatedDevice
+from dreamcommons.firmware_sim.faults import Faults
+from dreamcommons.firmware_sim.fleet import Fleet, fleet_configs
+from dreamcommons.firmware_sim.physiology import order_parameter
+from dreamcommons.server.broker import MosquittoProcess
+from dreamcommons.server.device_protocol import (
     CommandAck,
     DeviceBirth,
     DeviceCommand,

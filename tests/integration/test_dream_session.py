@@ -6,11 +6,11 @@ import asyncio
 
 import pytest
 
-from client.dream_client import DreamClient
-from client.errors import JoinRefused, Refused
-from server.errors import ErrorCode
-from server.gateway import DreamServer
-from server.protocol import DreamscapeState, Encoding
+from dreamcommons.client.dream_client import DreamClient
+from dreamcommons.client.errors import JoinRefused, Refused
+from dreamcommons.server.errors import ErrorCode
+from dreamcommons.server.gateway import DreamServer
+from dreamcommons.server.protocol import DreamscapeState, Encoding
 from tests.conftest import within
 
 pytestmark = pytest.mark.integration

@@ -9,14 +9,14 @@ import contextlib
 
 import pytest
 
-from client.bots import BOT_NAMES
-from client.dream_client import DreamClient
-from firmware_sim.fleet import Fleet
-from server.broker import MosquittoProcess
-from server.devices.body_clock import on_body_clock
-from server.gateway import DreamServer
-from server.settings import ServerSettings
-from server.venues import load_venue
+from dreamcommons.client.bots import BOT_NAMES
+from dreamcommons.client.dream_client import DreamClient
+from dreamcommons.firmware_sim.fleet import Fleet
+from dreamcommons.server.broker import MosquittoProcess
+from dreamcommons.server.devices.body_clock import on_body_clock
+from dreamcommons.server.gateway import DreamServer
+from dreamcommons.server.settings import ServerSettings
+from dreamcommons.server.venues import load_venue
 from tests.conftest import within
 
 pytestmark = pytest.mark.integration

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from client.dream_client import DreamClient
-from client.errors import Refused
-from server.engine import ParticipantJoined, SleeperUpdated
-from server.errors import ErrorCode
-from server.gateway import DreamServer
-from server.journal import Journal, Tick, replay_file, token_hash
-from server.protocol import DreamscapeState
-from server.settings import ServerSettings
-from server.venues import load_venue
+from dreamcommons.client.dream_client import DreamClient
+from dreamcommons.client.errors import Refused
+from dreamcommons.server.engine import ParticipantJoined, SleeperUpdated
+from dreamcommons.server.errors import ErrorCode
+from dreamcommons.server.gateway import DreamServer
+from dreamcommons.server.journal import Journal, Tick, replay_file, token_hash
+from dreamcommons.server.protocol import DreamscapeState
+from dreamcommons.server.settings import ServerSettings
+from dreamcommons.server.venues import load_venue
 from tests.conftest import within
 from tests.processes import dreamcommons, free_port, read_until
 

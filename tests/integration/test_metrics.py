@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from client.dream_client import DreamClient
-from client.errors import Refused
-from server.gateway import DreamServer
-from server.settings import ServerSettings
-from server.venues import load_venue
+from dreamcommons.client.dream_client import DreamClient
+from dreamcommons.client.errors import Refused
+from dreamcommons.server.gateway import DreamServer
+from dreamcommons.server.settings import ServerSettings
+from dreamcommons.server.venues import load_venue
 from tests.conftest import within
 
 pytestmark = pytest.mark.integration

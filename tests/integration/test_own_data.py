@@ -11,10 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from client.dream_client import DreamClient
-from server.engine import MotifContributed, ParticipantJoined, SleeperUpdated, Whispered
-from server.gateway import DreamServer
-from server.journal import (
+from dreamcommons.client.dream_client import DreamClient
+from dreamcommons.server.engine import (
+    MotifContributed,
+    ParticipantJoined,
+    SleeperUpdated,
+    Whispered,
+)
+from dreamcommons.server.gateway import DreamServer
+from dreamcommons.server.journal import (
     Journal,
     JournalInUse,
     SessionNotFound,
@@ -24,11 +29,11 @@ from server.journal import (
     replay_file,
     token_hash,
 )
-from server.journal.lock import JournalLock
-from server.journal.reading import iter_events
-from server.journal.schema import connect_reader
-from server.settings import ServerSettings
-from server.venues import load_venue
+from dreamcommons.server.journal.lock import JournalLock
+from dreamcommons.server.journal.reading import iter_events
+from dreamcommons.server.journal.schema import connect_reader
+from dreamcommons.server.settings import ServerSettings
+from dreamcommons.server.venues import load_venue
 from tests.conftest import within
 from tests.processes import dreamcommons
 

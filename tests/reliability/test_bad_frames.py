@@ -10,15 +10,15 @@ from pathlib import Path
 import msgpack
 import pytest
 
-from client.dream_client import DreamClient
-from server.engine import MotifContributed
-from server.errors import ErrorCode
-from server.gateway import DreamServer
-from server.journal.reading import iter_events
-from server.journal.schema import connect_reader
-from server.protocol import Encoding
-from server.settings import ServerSettings
-from server.venues import load_venue
+from dreamcommons.client.dream_client import DreamClient
+from dreamcommons.server.engine import MotifContributed
+from dreamcommons.server.errors import ErrorCode
+from dreamcommons.server.gateway import DreamServer
+from dreamcommons.server.journal.reading import iter_events
+from dreamcommons.server.journal.schema import connect_reader
+from dreamcommons.server.protocol import Encoding
+from dreamcommons.server.settings import ServerSettings
+from dreamcommons.server.venues import load_venue
 from tests.conftest import within
 
 pytestmark = pytest.mark.integration

@@ -18,7 +18,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.sync.client import ClientConnection, connect
 
-from server.protocol import Ack, Contribute, Encoding, Join, Welcome, decode_server, encode
+from dreamcommons.server.protocol import (
+    Ack,
+    Contribute,
+    Encoding,
+    Join,
+    Welcome,
+    decode_server,
+    encode,
+)
 from tests.conftest import within
 from tests.processes import free_port
 from tests.reliability.frames import frames, mutants
@@ -48,7 +56,7 @@ def live_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHost]:
         [
             sys.executable,
             "-m",
-            "server.cli",
+            "dreamcommons.server.cli",
             "host",
             "--port",
             str(port),

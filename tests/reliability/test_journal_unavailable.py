@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from client.dream_client import DreamClient
-from client.errors import Refused
-from server.errors import ErrorCode
-from server.gateway import DreamServer
-from server.journal import Journal, batch, store
-from server.settings import ServerSettings
-from server.venues import load_venue
+from dreamcommons.client.dream_client import DreamClient
+from dreamcommons.client.errors import Refused
+from dreamcommons.server.errors import ErrorCode
+from dreamcommons.server.gateway import DreamServer
+from dreamcommons.server.journal import Journal, batch, store
+from dreamcommons.server.settings import ServerSettings
+from dreamcommons.server.venues import load_venue
 from tests.conftest import within
 
 pytestmark = pytest.mark.integration

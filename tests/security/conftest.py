@@ -10,11 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from server.broker import MosquittoProcess, free_port
-from server.broker_config import BrokerConfig, Credential, security_lines, write_broker_config
-from server.gateway import DreamServer
-from server.settings import ServerSettings
-from server.venues import load_venue
+from dreamcommons.server.broker import MosquittoProcess, free_port
+from dreamcommons.server.broker_config import (
+    BrokerConfig,
+    Credential,
+    security_lines,
+    write_broker_config,
+)
+from dreamcommons.server.gateway import DreamServer
+from dreamcommons.server.settings import ServerSettings
+from dreamcommons.server.venues import load_venue
 from tests.conftest import within
 
 DEVICES = ("pod-victim", "pod-evil", "fabric-victim")

@@ -17,14 +17,14 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from client.dream_client import DreamClient
-from client.errors import JoinRefused, Refused
-from server.auth import Gatekeeper
-from server.errors import CloseCode, ErrorCode
-from server.gateway import DreamServer
-from server.protocol import Encoding
-from server.settings import ServerSettings
-from server.venues import load_venue
+from dreamcommons.client.dream_client import DreamClient
+from dreamcommons.client.errors import JoinRefused, Refused
+from dreamcommons.server.auth import Gatekeeper
+from dreamcommons.server.errors import CloseCode, ErrorCode
+from dreamcommons.server.gateway import DreamServer
+from dreamcommons.server.protocol import Encoding
+from dreamcommons.server.settings import ServerSettings
+from dreamcommons.server.venues import load_venue
 from tests.conftest import within
 
 pytestmark = pytest.mark.integration

@@ -7,15 +7,15 @@ import asyncio
 import aiomqtt
 import pytest
 
-from client.dream_client import DreamClient
-from client.errors import Refused
-from firmware_sim.device import DeviceConfig, SimulatedDevice
-from server.broker import MosquittoProcess
-from server.device_protocol import device_topic, pack
-from server.errors import ErrorCode
-from server.gateway import DreamServer
-from server.settings import ServerSettings
-from server.venues import load_venue
+from dreamcommons.client.dream_client import DreamClient
+from dreamcommons.client.errors import Refused
+from dreamcommons.firmware_sim.device import DeviceConfig, SimulatedDevice
+from dreamcommons.server.broker import MosquittoProcess
+from dreamcommons.server.device_protocol import device_topic, pack
+from dreamcommons.server.errors import ErrorCode
+from dreamcommons.server.gateway import DreamServer
+from dreamcommons.server.settings import ServerSettings
+from dreamcommons.server.venues import load_venue
 from tests.conftest import within
 from tests.security.conftest import eventually
 

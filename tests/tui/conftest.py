@@ -14,7 +14,7 @@ from rich.text import Text
 from textual.pilot import Pilot
 from textual.widgets import Static
 
-from client.tui.app import DreamApp
+from dreamcommons.client.tui.app import DreamApp
 from tests.conftest import within
 
 SIZE = (120, 36)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rich.style import Style
 
-from client.tui.canvas import BOUNDARY, SHADES, FieldCanvas, Placed
-from server.protocol import RegionView, SceneView
+from dreamcommons.client.tui.canvas import BOUNDARY, SHADES, FieldCanvas, Placed
+from dreamcommons.server.protocol import RegionView, SceneView
 
 WIDTH, HEIGHT = 60, 20
 

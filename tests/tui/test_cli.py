@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from client.dream_client import DreamClient
-from server.gateway import DreamServer
+from dreamcommons.client.dream_client import DreamClient
+from dreamcommons.server.gateway import DreamServer
 from tests.conftest import within
 from tests.processes import dreamcommons, read_until
 
@@ -30,7 +30,7 @@ async def on_a_terminal(*args: str) -> AsyncIterator[tuple[asyncio.subprocess.Pr
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "server.cli",
+        "dreamcommons.server.cli",
         *args,
         stdin=child,
         stdout=child,

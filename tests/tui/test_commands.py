@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from client.tui.commands import (
+from dreamcommons.client.tui.commands import (
     FEELING_NAMES,
     CommandError,
     Feeling,

@@ -6,13 +6,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from client.tui.app import DreamApp
-from client.tui.panels import STAGES, PeoplePanel
-from firmware_sim.device import DeviceConfig, SimulatedDevice
-from server.broker import MosquittoProcess
-from server.gateway import DreamServer
-from server.settings import ServerSettings
-from server.venues import load_venue
+from dreamcommons.client.tui.app import DreamApp
+from dreamcommons.client.tui.panels import STAGES, PeoplePanel
+from dreamcommons.firmware_sim.device import DeviceConfig, SimulatedDevice
+from dreamcommons.server.broker import MosquittoProcess
+from dreamcommons.server.gateway import DreamServer
+from dreamcommons.server.settings import ServerSettings
+from dreamcommons.server.venues import load_venue
 from tests.tui.conftest import running, shown, type_line, until
 
 pytestmark = pytest.mark.integration

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from client.dream_client import DreamClient
-from client.tui.app import DreamApp
-from client.tui.host import HostPanel
-from client.tui.panels import PeoplePanel
-from server.gateway import DreamServer
+from dreamcommons.client.dream_client import DreamClient
+from dreamcommons.client.tui.app import DreamApp
+from dreamcommons.client.tui.host import HostPanel
+from dreamcommons.client.tui.panels import PeoplePanel
+from dreamcommons.server.gateway import DreamServer
 from tests.conftest import within
 from tests.tui.conftest import running, shown, type_line, until
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from websockets.frames import CloseCode
 
-from client.dream_client import DreamClient
-from client.tui.app import DreamApp
-from client.tui.field import DreamField
-from client.tui.panels import PeoplePanel
-from server.gateway import DreamServer
-from server.settings import ServerSettings
-from server.venues import load_venue
+from dreamcommons.client.dream_client import DreamClient
+from dreamcommons.client.tui.app import DreamApp
+from dreamcommons.client.tui.field import DreamField
+from dreamcommons.client.tui.panels import PeoplePanel
+from dreamcommons.server.gateway import DreamServer
+from dreamcommons.server.settings import ServerSettings
+from dreamcommons.server.venues import load_venue
 from tests.conftest import within
 from tests.processes import free_port
 from tests.tui.conftest import joined, running, shown, type_line, until

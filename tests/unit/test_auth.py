@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from server.auth import Gatekeeper, normalise_code, peek_role
-from server.errors import ErrorCode, NotAllowed
-from server.protocol import Join, Role
+from dreamcommons.server.auth import Gatekeeper, normalise_code, peek_role
+from dreamcommons.server.errors import ErrorCode, NotAllowed
+from dreamcommons.server.protocol import Join, Role
 
 SECRET = "a server secret of some length"
 NOW = 1_800_000_000.0

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from firmware_sim.physiology import Sample, Sleeper
-from server.device_protocol import BioSample, DeviceBirth, DeviceStatus, SampleBatch
-from server.devices.biometrics import SleeperEstimator, SleepStage
-from server.devices.registry import DeviceRegistry, PairingRefused
+from dreamcommons.firmware_sim.physiology import Sample, Sleeper
+from dreamcommons.server.device_protocol import BioSample, DeviceBirth, DeviceStatus, SampleBatch
+from dreamcommons.server.devices.biometrics import SleeperEstimator, SleepStage
+from dreamcommons.server.devices.registry import DeviceRegistry, PairingRefused
 
 
 def pod_reading(s: Sample, skew: float = 0.0) -> BioSample:

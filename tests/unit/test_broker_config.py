@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from server.broker_config import (
+from dreamcommons.server.broker_config import (
     OPERATOR_USER,
     SERVER_USER,
     acl_text,
@@ -16,8 +16,8 @@ from server.broker_config import (
     read_device_credentials,
     write_broker_config,
 )
-from server.broker_url import broker_credentials, without_credentials
-from server.cli import main
+from dreamcommons.server.broker_url import broker_credentials, without_credentials
+from dreamcommons.server.cli import main
 
 
 def test_the_hash_is_the_one_mosquitto_passwd_writes() -> None:
@@ -71,7 +71,7 @@ def test_a_device_may_not_take_the_servers_name(tmp_path: Path) -> None:
 def test_the_command_names_the_fleets_devices(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from firmware_sim.fleet import fleet_configs
+    from dreamcommons.firmware_sim.fleet import fleet_configs
 
     out = tmp_path / "broker"
     assert main(["broker-config", "--out", str(out), "--devices", "4", "--seed", "3"]) == 0

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.engine import (
+from dreamcommons.server.engine import (
     DevicesChanged,
     DreamEngine,
     EngineError,
@@ -24,8 +24,8 @@ from server.engine import (
     SleeperUpdated,
     Whispered,
 )
-from server.protocol import Delta, DreamscapeState
-from server.venues import CoherenceRules, HarmonizeRules, PhaseDurations, load_venue
+from dreamcommons.server.protocol import Delta, DreamscapeState
+from dreamcommons.server.venues import CoherenceRules, HarmonizeRules, PhaseDurations, load_venue
 
 DREAMING = PhaseDurations(gathering=0.0, descent=0.0, dream=1e9)
 VENUE = load_venue("sleep-commons").model_copy(update={"phases": DREAMING})

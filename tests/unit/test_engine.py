@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.engine import (
+from dreamcommons.server.engine import (
     DevicesChanged,
     DreamEngine,
     EngineError,
@@ -20,7 +20,7 @@ from server.engine import (
     SleeperUpdated,
     Whispered,
 )
-from server.venues import PhaseDurations, VenuePreset, load_venue
+from dreamcommons.server.venues import PhaseDurations, VenuePreset, load_venue
 
 # Phases that go straight to the dream and stay there, so that weights are easy to predict.
 VENUE = load_venue("sleep-commons").model_copy(

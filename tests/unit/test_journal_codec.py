@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from server.engine import (
+from dreamcommons.server.engine import (
     DevicesChanged,
     Event,
     HostCommanded,
@@ -22,8 +22,15 @@ from server.engine import (
     SleeperUpdated,
     Whispered,
 )
-from server.journal import Erased, JournalCorrupt, Tick, decode_event, encode_event, kind_of
-from server.journal.codec import EVENT_CLASSES, JournalEvent
+from dreamcommons.server.journal import (
+    Erased,
+    JournalCorrupt,
+    Tick,
+    decode_event,
+    encode_event,
+    kind_of,
+)
+from dreamcommons.server.journal.codec import EVENT_CLASSES, JournalEvent
 
 texts = st.text(max_size=40)
 pids = st.from_regex(r"p[0-9]{1,4}", fullmatch=True)

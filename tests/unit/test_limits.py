@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from server.errors import ErrorCode, LimitExceeded
-from server.limits import Limits, LimitSettings, origin_allowed
+from dreamcommons.server.errors import ErrorCode, LimitExceeded
+from dreamcommons.server.limits import Limits, LimitSettings, origin_allowed
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware_sim.fleet import fleet_configs
-from firmware_sim.physiology import (
+from dreamcommons.firmware_sim.fleet import fleet_configs
+from dreamcommons.firmware_sim.physiology import (
     Baseline,
     Sample,
     Sleeper,

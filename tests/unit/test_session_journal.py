@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from server.device_protocol import DeviceBirth
-from server.devices.registry import DeviceRegistry
-from server.engine import DreamEngine, MotifContributed, ParticipantJoined
-from server.journal import Journal, batch, store, token_hash
-from server.journal.session_journal import SessionJournal
-from server.recovery import recover_sessions
-from server.settings import ServerSettings
-from server.venues import load_venue
+from dreamcommons.server.device_protocol import DeviceBirth
+from dreamcommons.server.devices.registry import DeviceRegistry
+from dreamcommons.server.engine import DreamEngine, MotifContributed, ParticipantJoined
+from dreamcommons.server.journal import Journal, batch, store, token_hash
+from dreamcommons.server.journal.session_journal import SessionJournal
+from dreamcommons.server.recovery import recover_sessions
+from dreamcommons.server.settings import ServerSettings
+from dreamcommons.server.venues import load_venue
 
 VENUE = load_venue("sleep-commons")
 JOINED = ParticipantJoined(participant="p1", name="Lyra", role="dreamer")

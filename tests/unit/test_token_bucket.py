@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from server.token_bucket import TokenBucket
+from dreamcommons.server.token_bucket import TokenBucket
 
 
 def test_a_full_bucket_allows_a_burst_then_refuses() -> None:

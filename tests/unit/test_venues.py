@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from server.errors import VenueError
-from server.venues import SEEDS_DIR, available_venues, load_venue, parse_venue
+from dreamcommons.server.errors import VenueError
+from dreamcommons.server.venues import SEEDS_DIR, available_venues, load_venue, parse_venue
 
 
 @pytest.mark.parametrize("name", available_venues())

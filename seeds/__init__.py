@@ -1,0 +1,1 @@
+"""The venue presets, one TOML file per venue; read by ``dreamcommons.server.venues``."""
