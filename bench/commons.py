@@ -28,8 +28,8 @@ from typing import Any
 
 from bench.loadgen import Latencies, Schedule, Window, connect_all
 from bench.measure import Scrape, cpu_seconds, histogram_quantile, percentile, pin, rss_bytes
+from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.broker import MosquittoProcess, free_port
-from dreamcommons.server.venues import load_venue
 
 SESSION = "commons"
 # Every bench participant connects from 127.0.0.1: lift the per-address connection limit.
@@ -64,7 +64,7 @@ async def child(*args: str, log: Path, core: int) -> AsyncIterator[asyncio.subpr
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "dreamcommons.server.cli",
+            "dreamcommons",
             *args,
             stdout=out,
             stderr=asyncio.subprocess.STDOUT,

@@ -29,9 +29,7 @@ import aiomqtt
 from bench.commons import LOAD_CORE, SERVER_CORE, SESSION, child, machine, wait_until
 from bench.loadgen import Latencies, Window, connect_all
 from bench.measure import Scrape, cpu_seconds, histogram_quantile, pin
-from dreamcommons.firmware_sim.physiology import Sleeper
-from dreamcommons.server.broker import MosquittoProcess, free_port
-from dreamcommons.server.device_protocol import (
+from dreamcommons.contracts.device_protocol import (
     BioSample,
     DeviceBirth,
     DeviceStatus,
@@ -39,6 +37,8 @@ from dreamcommons.server.device_protocol import (
     device_topic,
     pack,
 )
+from dreamcommons.firmware_sim.physiology import Sleeper
+from dreamcommons.server.broker import MosquittoProcess, free_port
 
 COLUMNS = (
     ("offered_msgs_per_s", "offered msg/s"),

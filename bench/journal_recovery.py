@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.engine import (
     DreamEngine,
     MotifContributed,
@@ -25,7 +26,6 @@ from dreamcommons.server.engine import (
     SleeperUpdated,
 )
 from dreamcommons.server.journal import Journal, Tick, replay_file, restore, token_hash
-from dreamcommons.server.venues import load_venue
 
 PARTICIPANTS = 50
 SNAPSHOT_EVERY_S = 30.0

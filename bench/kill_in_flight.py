@@ -40,7 +40,7 @@ def free_port() -> int:
 async def start_host(port: int, journal: Path) -> asyncio.subprocess.Process:
     args = [
         "-m",
-        "dreamcommons.server.cli",
+        "dreamcommons",
         "host",
         "--port",
         str(port),

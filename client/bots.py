@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from dreamcommons.client.dream_client import DreamClient
 from dreamcommons.client.errors import DreamClientError
-from dreamcommons.server.protocol import Encoding, Role
-from dreamcommons.server.venues import VenuePreset
+from dreamcommons.contracts.protocol import Encoding, Role
+from dreamcommons.contracts.venues import VenuePreset
 
 BOT_NAMES = (
     "Lyra", "Zara", "Kai", "Eamon", "Tariq", "Vivienne", "Alexis", "Jaxon", "Mia", "Leo",

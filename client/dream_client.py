@@ -27,12 +27,11 @@ from pydantic import BaseModel
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
-from dreamcommons.client.backoff import backoff_delay
-from dreamcommons.client.errors import ConnectionLost, JoinRefused, Refused
+from dreamcommons.client.errors import ConnectionLost, JoinRefused, Refused, UnexpectedReply
 from dreamcommons.client.tracker import DeltaOutcome, StateTracker
-from dreamcommons.server.auth import peek_role
-from dreamcommons.server.errors import CloseCode, ErrorCode
-from dreamcommons.server.protocol import (
+from dreamcommons.contracts.backoff import backoff_delay
+from dreamcommons.contracts.errors import CloseCode, ErrorCode
+from dreamcommons.contracts.protocol import (
     Ack,
     Command,
     CommandResult,
@@ -57,6 +56,7 @@ from dreamcommons.server.protocol import (
     decode_server,
     encode,
 )
+from dreamcommons.contracts.tokens import peek_role
 
 DEFAULT_SESSION = "commons"
 
@@ -195,7 +195,7 @@ class DreamClient:
         if isinstance(reply, ErrorFrame):
             raise JoinRefused(reply.code, reply.message)
         if not isinstance(reply, Welcome):
-            raise JoinRefused(reply.type, "the server answered the join with something else")
+            raise UnexpectedReply(f"the server answered the join with {reply.type!r}")
         self.participant = reply.participant
         self.resume_token = reply.resume
         self.tick_hz = reply.tick_hz

@@ -3,12 +3,13 @@
 DreamClientError
 ├── JoinRefused        the server refused the join (its error code says why)
 ├── Refused            the server refused a contribution or a request
-└── ConnectionLost     the connection ended while the client waited for an answer
+├── ConnectionLost     the connection ended while the client waited for an answer
+└── UnexpectedReply    the server answered with a message the protocol does not allow there
 """
 
 from __future__ import annotations
 
-from dreamcommons.server.errors import ErrorCode
+from dreamcommons.contracts.errors import ErrorCode
 
 
 class DreamClientError(Exception):
@@ -30,3 +31,7 @@ class JoinRefused(Refused):
 
 class ConnectionLost(DreamClientError):
     """The connection ended before the answer came."""
+
+
+class UnexpectedReply(DreamClientError):
+    """The server answered with a message the protocol does not allow at that point."""

@@ -16,8 +16,8 @@ import sys
 from dreamcommons.client.dream_client import DreamClient
 from dreamcommons.client.errors import DreamClientError, JoinRefused
 from dreamcommons.client.plain_view import render
-from dreamcommons.server.errors import ErrorCode
-from dreamcommons.server.protocol import Encoding, Role
+from dreamcommons.contracts.errors import ErrorCode
+from dreamcommons.contracts.protocol import Encoding, Role
 
 HELP = (
     "type a motif (e.g. 'moon 0.8'), '/w words' to whisper, '/share 0.5', '/private moon', "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dreamcommons.server.protocol import DreamscapeState
+from dreamcommons.contracts.protocol import DreamscapeState
 
 _BAR_WIDTH = 24
 

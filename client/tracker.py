@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from enum import Enum, auto
 
-from dreamcommons.server.protocol import Delta, DreamscapeState
+from dreamcommons.contracts.protocol import Delta, DreamscapeState
 
 
 class DeltaOutcome(Enum):

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from dreamcommons.contracts.broker_access import read_device_credentials, without_credentials
 from dreamcommons.firmware_sim.device import (
     MODELS,
     SENSORS,
@@ -25,8 +26,6 @@ from dreamcommons.firmware_sim.device import (
 )
 from dreamcommons.firmware_sim.faults import SENSOR_FIELDS, Faults
 from dreamcommons.firmware_sim.fleet import Fleet
-from dreamcommons.server.broker_config import read_device_credentials
-from dreamcommons.server.broker_url import without_credentials
 
 _DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
 

@@ -24,17 +24,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from types import TracebackType
 from typing import Final, Literal
-from urllib.parse import urlsplit
 
 import aiomqtt
 import msgpack
 from pydantic import TypeAdapter, ValidationError
 
-from dreamcommons.firmware_sim.faults import FaultInjector, Faults
-from dreamcommons.firmware_sim.physiology import Sample, Sleeper
-from dreamcommons.firmware_sim.stopping import finish_or_cancel
-from dreamcommons.server.broker_url import broker_credentials
-from dreamcommons.server.device_protocol import (
+from dreamcommons.contracts.broker_access import broker_credentials, parse_broker_url
+from dreamcommons.contracts.device_protocol import (
     LEAVES,
     MAX_SAMPLES_PER_BATCH,
     BioSample,
@@ -53,6 +49,9 @@ from dreamcommons.server.device_protocol import (
     pack,
     unpack,
 )
+from dreamcommons.firmware_sim.faults import FaultInjector, Faults
+from dreamcommons.firmware_sim.physiology import Sample, Sleeper
+from dreamcommons.firmware_sim.stopping import finish_or_cancel
 
 __all__ = [
     "ACTIONS",
@@ -62,7 +61,6 @@ __all__ = [
     "DeviceConfig",
     "DeviceStats",
     "SimulatedDevice",
-    "parse_broker_url",
     "run_sample_clock",
 ]
 
@@ -99,14 +97,6 @@ _INBOX_SIZE: Final = 64
 
 _device_ids: TypeAdapter[str] = TypeAdapter(DeviceId)
 _pairing_codes: TypeAdapter[str] = TypeAdapter(PairingCode)
-
-
-def parse_broker_url(url: str) -> tuple[str, int]:
-    """``mqtt://HOST:PORT`` as ``(host, port)``; the port defaults to 1883."""
-    parts = urlsplit(url)
-    if parts.scheme != "mqtt" or not parts.hostname:
-        raise ValueError(f"expected mqtt://HOST:PORT, got {url!r}")
-    return parts.hostname, parts.port or 1883
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
+from dreamcommons.contracts.device_protocol import DeviceKind
 from dreamcommons.firmware_sim.device import (
     DeviceConfig,
     DeviceStats,
@@ -23,7 +24,6 @@ from dreamcommons.firmware_sim.device import (
 )
 from dreamcommons.firmware_sim.faults import Faults
 from dreamcommons.firmware_sim.stopping import finish_or_cancel
-from dreamcommons.server.device_protocol import DeviceKind
 
 __all__ = ["Fleet", "FleetStats", "fleet_configs"]
 

@@ -20,10 +20,10 @@ from playwright.async_api import async_playwright, expect
 from dreamcommons.client.dream_client import DreamClient
 from dreamcommons.client.tui.app import DreamApp
 from dreamcommons.client.tui.field import DreamField
+from dreamcommons.contracts.protocol import Role
+from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.gateway import DreamServer
-from dreamcommons.server.protocol import Role
 from dreamcommons.server.settings import ServerSettings
-from dreamcommons.server.venues import load_venue
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "screenshots"

@@ -1,1 +1,1 @@
-"""The venue presets, one TOML file per venue; read by ``dreamcommons.server.venues``."""
+"""The venue presets, one TOML file per venue; read by ``dreamcommons.contracts.venues``."""

@@ -23,13 +23,18 @@ import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from dreamcommons.server.errors import ErrorCode, NotAllowed
-from dreamcommons.server.protocol import Invitation, Invite, Join, Role
+from dreamcommons.contracts.errors import ErrorCode, NotAllowed
+from dreamcommons.contracts.protocol import Invitation, Invite, Join, Role
+from dreamcommons.contracts.tokens import (
+    INVITABLE_ROLES,
+    TOKEN_PREFIX,
+    b64decode,
+    b64encode,
+    normalise_code,
+)
 
-_TOKEN_PREFIX = "dc1"
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0/O, 1/I/L, U: read aloud safely
 CODE_LENGTH = 8
-INVITABLE_ROLES: tuple[Role, ...] = ("dreamer", "waker", "watcher")
 ALL_SESSIONS = "*"
 
 
@@ -39,29 +44,6 @@ class InvitationClaims:
     role: Role
     expires: int  # Unix seconds
     nonce: str
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def normalise_code(code: str) -> str:
-    """What a person typed as a join code, without case, spaces and dashes."""
-    return "".join(ch for ch in code.upper() if ch.isalnum())
-
-
-def peek_role(token: str) -> Role | None:
-    """The role an invitation names, read without checking it (for clients choosing a role)."""
-    try:
-        payload = json.loads(_unb64(token.split(".")[1]))
-    except (IndexError, ValueError, binascii.Error):
-        return None
-    role = payload.get("r") if isinstance(payload, dict) else None
-    return role if role in INVITABLE_ROLES else None
 
 
 class Gatekeeper:
@@ -103,8 +85,8 @@ class Gatekeeper:
         if role not in INVITABLE_ROLES:
             raise ValueError(f"invitations are for {', '.join(INVITABLE_ROLES)}, not {role}")
         payload = {"s": session, "r": role, "e": int(expires), "n": secrets.token_urlsafe(6)}
-        body = _b64(json.dumps(payload, separators=(",", ":")).encode())
-        return f"{_TOKEN_PREFIX}.{body}.{self._sign(body)}"
+        body = b64encode(json.dumps(payload, separators=(",", ":")).encode())
+        return f"{TOKEN_PREFIX}.{body}.{self._sign(body)}"
 
     def invitation(self, session: str, role: str, request: Invite, now: float) -> Invitation:
         """Answer a member's ``Invite``: only the host of ``session`` may issue one."""
@@ -134,13 +116,13 @@ class Gatekeeper:
         """The invitation ``token`` carries, if it was signed here, is for ``session`` and
         ``role``, and has not expired; else ``NotAllowed`` saying which."""
         parts = token.split(".")
-        if len(parts) != 3 or parts[0] != _TOKEN_PREFIX:
+        if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
             raise _bad("that is not an invitation of this server")
         body, signature = parts[1], parts[2]
         if not secrets.compare_digest(signature, self._sign(body)):
             raise _bad("the invitation's signature does not match")
         try:
-            payload = json.loads(_unb64(body))
+            payload = json.loads(b64decode(body))
             invitation = InvitationClaims(
                 session=str(payload["s"]),
                 role=payload["r"],
@@ -183,7 +165,7 @@ class Gatekeeper:
             )
 
     def _sign(self, body: str) -> str:
-        return _b64(hmac.new(self._sign_key, body.encode(), hashlib.sha256).digest())
+        return b64encode(hmac.new(self._sign_key, body.encode(), hashlib.sha256).digest())
 
 
 def _bad(message: str) -> NotAllowed:

@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from types import TracebackType
 
-from dreamcommons.server.devices.ingest import parse_broker_url
-from dreamcommons.server.errors import DreamcommonsError
+from dreamcommons.contracts.broker_access import parse_broker_url
+from dreamcommons.contracts.errors import DreamcommonsError
 
 _CANDIDATES = ("mosquitto", "/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
 

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from dreamcommons.server.device_protocol import TOPIC_ROOT
+from dreamcommons.contracts.device_protocol import TOPIC_ROOT
 
 SERVER_USER = "dreamcommons-server"
 OPERATOR_USER = "dreamcommons-operator"
@@ -144,19 +144,6 @@ def write_broker_config(
     conf = "persistence false\n" + _listener_lines(host, port) + security_lines(out.resolve())
     (out / "mosquitto.conf").write_text(conf)
     return config
-
-
-def read_device_credentials(path: Path) -> dict[str, str]:
-    """``devices.txt`` as ``{device_id: password}``."""
-    found: dict[str, str] = {}
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        parts = line.split()
-        if len(parts) != 2:
-            raise ValueError(f"{path}:{number}: expected 'device_id password'")
-        found[parts[0]] = parts[1]
-    return found
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from websockets.asyncio.server import ServerConnection, broadcast
 
-from dreamcommons.server.errors import CloseCode
+from dreamcommons.contracts.errors import CloseCode
 
 log = logging.getLogger(__name__)
 

@@ -21,9 +21,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from dreamcommons.server.auth import Gatekeeper
-from dreamcommons.server.devices.hub import DeviceHub
-from dreamcommons.server.errors import (
+from dreamcommons.contracts.errors import (
     CloseCode,
     ErrorCode,
     FrameTooLarge,
@@ -32,11 +30,7 @@ from dreamcommons.server.errors import (
     ProtocolError,
     UnsupportedVersion,
 )
-from dreamcommons.server.fanout import bound_kernel_buffer
-from dreamcommons.server.journal import Journal
-from dreamcommons.server.limits import Limits
-from dreamcommons.server.metrics import CONTENT_TYPE, ServerMetrics
-from dreamcommons.server.protocol import (
+from dreamcommons.contracts.protocol import (
     PROTOCOL_VERSION,
     Command,
     Contribute,
@@ -54,10 +48,16 @@ from dreamcommons.server.protocol import (
     encode,
     error_frame,
 )
+from dreamcommons.contracts.venues import VenuePreset
+from dreamcommons.server.auth import Gatekeeper
+from dreamcommons.server.devices.hub import DeviceHub
+from dreamcommons.server.fanout import bound_kernel_buffer
+from dreamcommons.server.journal import Journal
+from dreamcommons.server.limits import Limits
+from dreamcommons.server.metrics import CONTENT_TYPE, ServerMetrics
 from dreamcommons.server.recovery import fanout, recover_sessions, session_journal
 from dreamcommons.server.session import DreamSession, Member
 from dreamcommons.server.settings import ServerSettings
-from dreamcommons.server.venues import VenuePreset
 from dreamcommons.server.web import web_response
 
 log = logging.getLogger(__name__)

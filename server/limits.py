@@ -12,7 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from dreamcommons.server.errors import ErrorCode, LimitExceeded
+from dreamcommons.contracts.errors import ErrorCode, LimitExceeded
 from dreamcommons.server.settings import ServerSettings
 from dreamcommons.server.token_bucket import TokenBucket
 

@@ -7,12 +7,12 @@ import logging
 import time
 from collections.abc import Callable
 
+from dreamcommons.contracts.venues import VenuePreset
 from dreamcommons.server.fanout import Fanout
 from dreamcommons.server.journal import Journal, restore
 from dreamcommons.server.journal.session_journal import SessionJournal
 from dreamcommons.server.session import DreamSession, PaceHandler
 from dreamcommons.server.settings import ServerSettings
-from dreamcommons.server.venues import VenuePreset
 
 log = logging.getLogger(__name__)
 

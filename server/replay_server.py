@@ -11,8 +11,8 @@ from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from dreamcommons.server.errors import ErrorCode, NotAllowed, ProtocolError
-from dreamcommons.server.protocol import (
+from dreamcommons.contracts.errors import ErrorCode, NotAllowed, ProtocolError
+from dreamcommons.contracts.protocol import (
     Delta,
     DreamscapeState,
     Encoding,

@@ -17,7 +17,22 @@ from dataclasses import dataclass, field
 
 from websockets.asyncio.server import ServerConnection, broadcast
 
-from dreamcommons.server.device_protocol import SampleBatch
+from dreamcommons.contracts.device_protocol import SampleBatch
+from dreamcommons.contracts.errors import CloseCode, ErrorCode, NotAllowed
+from dreamcommons.contracts.protocol import (
+    Ack,
+    Contribute,
+    Delta,
+    Encoding,
+    HostAction,
+    Join,
+    Share,
+    Snapshot,
+    Welcome,
+    Whisper,
+    encode,
+)
+from dreamcommons.contracts.venues import VenuePreset
 from dreamcommons.server.devices.biometrics import SleeperEstimate, SleeperEstimator
 from dreamcommons.server.engine import (
     DevicesChanged,
@@ -34,24 +49,9 @@ from dreamcommons.server.engine import (
     SleeperUpdated,
     Whispered,
 )
-from dreamcommons.server.errors import CloseCode, ErrorCode, NotAllowed
 from dreamcommons.server.fanout import Fanout
 from dreamcommons.server.journal import RecoveredMember, token_hash
 from dreamcommons.server.journal.session_journal import SessionJournal
-from dreamcommons.server.protocol import (
-    Ack,
-    Contribute,
-    Delta,
-    Encoding,
-    HostAction,
-    Join,
-    Share,
-    Snapshot,
-    Welcome,
-    Whisper,
-    encode,
-)
-from dreamcommons.server.venues import VenuePreset
 
 log = logging.getLogger(__name__)
 

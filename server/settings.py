@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from dreamcommons.server.protocol import MAX_WHISPER_CHARS
+from dreamcommons.contracts.protocol import MAX_WHISPER_CHARS
 
 
 class ServerSettings(BaseSettings):

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.broker import MosquittoProcess
 from dreamcommons.server.gateway import DreamServer
 from dreamcommons.server.settings import ServerSettings
-from dreamcommons.server.venues import load_venue
 
 # Every network wait is a multiple of this, so a slow machine can stretch them all at once.
 TIMEOUT_UNIT = float(os.environ.get("DREAMCOMMONS_TEST_TIMEOUT_UNIT", "1.0"))

@@ -15,7 +15,7 @@ from dreamcommons.client.tui.commands import (
     SetShare,
     ShowStage,
 )
-from dreamcommons.server.protocol import Paired
+from dreamcommons.contracts.protocol import Paired
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,7 @@ from dreamcommons.client.tui.connection import DreamLink, LinkFailed
 from dreamcommons.client.tui.field import DreamField
 from dreamcommons.client.tui.host import HostPanel
 from dreamcommons.client.tui.panels import DevicesPanel, PeoplePanel, ScenePanel, WhispersPanel
-from dreamcommons.server.protocol import DreamscapeState, Encoding, Role
+from dreamcommons.contracts.protocol import DreamscapeState, Encoding, Role
 
 
 class DreamApp(App[None]):

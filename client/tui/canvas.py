@@ -16,7 +16,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
 
-from dreamcommons.server.protocol import RegionView, SceneView
+from dreamcommons.contracts.protocol import RegionView, SceneView
 
 SHADES = "░▒▓█"  # light to full, chosen by a cell's density
 BOUNDARY = {(True, False): "│", (False, True): "─", (True, True): "┼"}

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Final, get_args
 
-from dreamcommons.server.protocol import HostActionName
+from dreamcommons.contracts.protocol import HostActionName
 
 HELP: Final = (
     "motif: 'moon 0.8'  whisper: '/w words'  emotion: '/feel calm'  '/share 0.5'  "

@@ -16,11 +16,11 @@ from collections.abc import Callable
 
 from websockets.exceptions import WebSocketException
 
-from dreamcommons.client.backoff import backoff_delay
 from dreamcommons.client.dream_client import DreamClient
 from dreamcommons.client.errors import ConnectionLost, JoinRefused
-from dreamcommons.server.errors import CloseCode, ErrorCode
-from dreamcommons.server.protocol import DreamscapeState, Encoding, Role
+from dreamcommons.contracts.backoff import backoff_delay
+from dreamcommons.contracts.errors import CloseCode, ErrorCode
+from dreamcommons.contracts.protocol import DreamscapeState, Encoding, Role
 
 # Close codes after which coming back would undo what the server meant.
 _FINAL_CLOSES: dict[int | None, str] = {

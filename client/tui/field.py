@@ -15,7 +15,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from dreamcommons.client.tui.canvas import FieldCanvas, Placed
-from dreamcommons.server.protocol import DreamscapeState, MotifView, SceneView
+from dreamcommons.contracts.protocol import DreamscapeState, MotifView, SceneView
 
 FPS = 20.0
 

@@ -13,7 +13,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Button
 
-from dreamcommons.server.protocol import HostActionName
+from dreamcommons.contracts.protocol import HostActionName
 
 BUTTONS: Final[tuple[tuple[HostActionName, str, str], ...]] = (
     ("start", "▶ start", "success"),

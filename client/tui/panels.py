@@ -14,7 +14,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from dreamcommons.client.plain_view import mood_words
-from dreamcommons.server.protocol import (
+from dreamcommons.contracts.protocol import (
     DreamscapeState,
     Mood,
     Paired,

@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass
 from enum import IntEnum
 
-from dreamcommons.server.device_protocol import BioSample
+from dreamcommons.contracts.device_protocol import BioSample
 
 
 class SleepStage(IntEnum):

@@ -8,7 +8,7 @@ window and the pacing hold. Everything else (phases, decay, equity) keeps the wa
 
 from __future__ import annotations
 
-from dreamcommons.server.venues import VenuePreset
+from dreamcommons.contracts.venues import VenuePreset
 
 
 def on_body_clock(venue: VenuePreset, time_scale: float) -> VenuePreset:

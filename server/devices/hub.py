@@ -8,12 +8,12 @@ import secrets
 import time
 from collections.abc import Callable
 
-from dreamcommons.server.device_protocol import SampleBatch
+from dreamcommons.contracts.device_protocol import SampleBatch
+from dreamcommons.contracts.errors import ErrorCode, NotAllowed
+from dreamcommons.contracts.protocol import Command, CommandResult, Pair, Paired
 from dreamcommons.server.devices.ingest import CommandFailed, DeviceGateway
 from dreamcommons.server.devices.registry import DeviceRecord, DeviceRegistry, PairingRefused
 from dreamcommons.server.engine import Pace
-from dreamcommons.server.errors import ErrorCode, NotAllowed
-from dreamcommons.server.protocol import Command, CommandResult, Pair, Paired
 from dreamcommons.server.session import DreamSession, Member
 
 log = logging.getLogger(__name__)

@@ -17,12 +17,11 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 import aiomqtt
 
-from dreamcommons.server.broker_url import broker_credentials
-from dreamcommons.server.device_protocol import (
+from dreamcommons.contracts.broker_access import broker_credentials, parse_broker_url
+from dreamcommons.contracts.device_protocol import (
     CommandAck,
     DeviceBirth,
     DeviceCommand,
@@ -36,8 +35,8 @@ from dreamcommons.server.device_protocol import (
     server_subscriptions,
     unpack,
 )
+from dreamcommons.contracts.errors import DreamcommonsError
 from dreamcommons.server.devices.registry import DeviceRecord, DeviceRegistry
-from dreamcommons.server.errors import DreamcommonsError
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +51,6 @@ _BACKOFF_CAP_S = 5.0
 
 class CommandFailed(DreamcommonsError):
     """A device command was not acknowledged in time, or not accepted."""
-
-
-def parse_broker_url(url: str) -> tuple[str, int]:
-    parts = urlsplit(url)
-    if parts.scheme != "mqtt" or not parts.hostname:
-        raise ValueError(f"expected mqtt://HOST:PORT, got {url!r}")
-    return parts.hostname, parts.port or 1883
 
 
 @dataclass(slots=True)

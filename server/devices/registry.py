@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dreamcommons.server.device_protocol import DeviceBirth, DeviceStatus, SampleBatch
+from dreamcommons.contracts.device_protocol import DeviceBirth, DeviceStatus, SampleBatch
 
 _SEQ_MODULUS = 2**32
 

@@ -14,6 +14,19 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from dreamcommons.contracts.protocol import (
+    Delta,
+    DreamscapeState,
+    Mood,
+    MotifView,
+    ParticipantView,
+    RegionView,
+    Role,
+    SceneView,
+    SleepStage,
+    WhisperView,
+)
+from dreamcommons.contracts.venues import VenuePreset
 from dreamcommons.server.engine.coherence import (
     CoherenceWindow,
     Rhythm,
@@ -36,19 +49,6 @@ from dreamcommons.server.engine.events import (
 from dreamcommons.server.engine.motifs import MotifStore, ShownMotif
 from dreamcommons.server.engine.phases import PhaseClock
 from dreamcommons.server.engine.wellbeing import input_damping, room_calm
-from dreamcommons.server.protocol import (
-    Delta,
-    DreamscapeState,
-    Mood,
-    MotifView,
-    ParticipantView,
-    RegionView,
-    Role,
-    SceneView,
-    SleepStage,
-    WhisperView,
-)
-from dreamcommons.server.venues import VenuePreset
 
 _NEGLIGIBLE_WEIGHT = 1e-6  # a contribution lighter than this changes nothing anyone could see
 _ORBIT_PERIOD_S = 90.0

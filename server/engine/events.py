@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dreamcommons.server.protocol import Role
+from dreamcommons.contracts.protocol import Role
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import math
 import zlib
 from dataclasses import dataclass, field
 
-from dreamcommons.server.venues import VenuePreset
+from dreamcommons.contracts.venues import VenuePreset
 
 _REBASE_EXPONENT = 256.0  # rebase stored weights long before 2 ** exponent overflows a float
 

@@ -11,7 +11,7 @@ DreamcommonsError
 
 from __future__ import annotations
 
-from dreamcommons.server.errors import DreamcommonsError
+from dreamcommons.contracts.errors import DreamcommonsError
 
 
 class JournalError(DreamcommonsError):

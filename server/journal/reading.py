@@ -13,12 +13,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from dreamcommons.contracts.venues import VenuePreset
 from dreamcommons.server.engine import DreamEngine
 from dreamcommons.server.journal.codec import JournalEvent, decode_event
 from dreamcommons.server.journal.errors import JournalCorrupt, SessionNotFound
 from dreamcommons.server.journal.records import RecoveredMember, RecoveredSession, SessionInfo
 from dreamcommons.server.journal.schema import connect_reader
-from dreamcommons.server.venues import VenuePreset
 
 CHUNK = 4096  # rows fetched per query while iterating
 

@@ -6,9 +6,9 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
+from dreamcommons.contracts.venues import VenuePreset, load_venue
 from dreamcommons.server.engine import DreamEngine
 from dreamcommons.server.journal.codec import JournalEvent
-from dreamcommons.server.venues import VenuePreset, load_venue
 
 _PID = re.compile(r"p(\d+)")
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")

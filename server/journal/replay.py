@@ -16,14 +16,14 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from dreamcommons.contracts.protocol import Delta, DreamscapeState
+from dreamcommons.contracts.venues import VenuePreset
 from dreamcommons.server.engine import DreamEngine, EngineError, Event
 from dreamcommons.server.journal.codec import Erased, JournalEvent, Tick, kind_of
 from dreamcommons.server.journal.errors import JournalCorrupt
 from dreamcommons.server.journal.reading import fetch_events, find_session, iter_events
 from dreamcommons.server.journal.records import RecoveredSession
 from dreamcommons.server.journal.schema import connect_reader
-from dreamcommons.server.protocol import Delta, DreamscapeState
-from dreamcommons.server.venues import VenuePreset
 
 StateSink = Callable[[DreamscapeState, Delta], Awaitable[None]]
 """Takes each replayed state with the delta that led to it."""

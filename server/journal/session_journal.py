@@ -17,14 +17,14 @@ import logging
 from collections import deque
 from collections.abc import Callable
 
+from dreamcommons.contracts.errors import ErrorCode, NotAllowed
+from dreamcommons.contracts.protocol import Ack, ErrorFrame, error_frame
+from dreamcommons.contracts.venues import VenuePreset
 from dreamcommons.server.engine import DreamEngine, Event
-from dreamcommons.server.errors import ErrorCode, NotAllowed
 from dreamcommons.server.journal.codec import Tick
 from dreamcommons.server.journal.errors import JournalUnavailable
 from dreamcommons.server.journal.records import token_hash
 from dreamcommons.server.journal.store import Journal
-from dreamcommons.server.protocol import Ack, ErrorFrame, error_frame
-from dreamcommons.server.venues import VenuePreset
 
 log = logging.getLogger(__name__)
 

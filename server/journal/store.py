@@ -22,6 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
 
+from dreamcommons.contracts.venues import VenuePreset
 from dreamcommons.server.engine import DreamEngine, Event
 from dreamcommons.server.journal.batch import (
     MEMBER_LEFT,
@@ -45,7 +46,6 @@ from dreamcommons.server.journal.lock import JournalLock
 from dreamcommons.server.journal.reading import CHUNK, fetch_events, recover_sessions
 from dreamcommons.server.journal.records import JournalStats, RecoveredSession, is_token_hash
 from dreamcommons.server.journal.schema import connect_writer
-from dreamcommons.server.venues import VenuePreset
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@
 
 import { PROTOCOL_VERSION, StateTracker, SUBPROTOCOL } from "/static/protocol.js";
 
-// server/errors.py CloseCode: closes after which coming back would be wrong
+// dreamcommons/contracts/errors.py CloseCode: closes after which coming back would be wrong
 const CLOSE_REPLACED = 4003; // this identity was resumed in another tab
 const CLOSE_REMOVED = 4004; // the host took this participant out of the session
 const BACKOFF_FIRST_S = 0.25;

@@ -1,6 +1,6 @@
 // The dreamcommons wire protocol as the browser speaks it (JSON text frames over the
 // "dreamcommons.v1.json" subprotocol): its constants, how a delta applies to the dreamscape,
-// and sequence tracking. Mirrors server/protocol.py (DreamscapeState.apply) and
+// and sequence tracking. Mirrors dreamcommons/contracts/protocol.py (DreamscapeState.apply) and
 // client/tracker.py; connection.js carries it over a WebSocket.
 
 export const SUBPROTOCOL = "dreamcommons.v1.json";

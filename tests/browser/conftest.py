@@ -17,9 +17,9 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, async_playwright
 
+from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.gateway import DreamServer
 from dreamcommons.server.settings import ServerSettings
-from dreamcommons.server.venues import load_venue
 
 CHROMIUM = Path(os.environ.get("DREAMCOMMONS_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [

@@ -10,9 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, WebSocketRoute, expect
 
-from dreamcommons.server.engine import SleeperUpdated
-from dreamcommons.server.gateway import DreamServer
-from dreamcommons.server.protocol import (
+from dreamcommons.contracts.protocol import (
     Delta,
     DreamscapeState,
     Mood,
@@ -22,8 +20,10 @@ from dreamcommons.server.protocol import (
     SceneView,
     WhisperView,
 )
+from dreamcommons.contracts.venues import load_venue
+from dreamcommons.server.engine import SleeperUpdated
+from dreamcommons.server.gateway import DreamServer
 from dreamcommons.server.settings import ServerSettings
-from dreamcommons.server.venues import load_venue
 from dreamcommons.server.web import WEBCLIENT
 from tests.browser.conftest import Pages, screenshot
 from tests.conftest import within

@@ -11,9 +11,9 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from dreamcommons.server.errors import CloseCode, ErrorCode
+from dreamcommons.contracts.errors import CloseCode, ErrorCode
+from dreamcommons.contracts.protocol import Encoding
 from dreamcommons.server.gateway import DreamServer
-from dreamcommons.server.protocol import Encoding
 from tests.conftest import within
 
 pytestmark = pytest.mark.integration

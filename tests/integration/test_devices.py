@@ -17,12 +17,7 @@ import aiomqtt
 import pytest
 from pydantic import BaseModel
 
-from dreamcommons.firmware_sim.device import MODELS, DeviceConfig, SimulatedDevice
-from dreamcommons.firmware_sim.faults import Faults
-from dreamcommons.firmware_sim.fleet import Fleet, fleet_configs
-from dreamcommons.firmware_sim.physiology import order_parameter
-from dreamcommons.server.broker import MosquittoProcess
-from dreamcommons.server.device_protocol import (
+from dreamcommons.contracts.device_protocol import (
     CommandAck,
     DeviceBirth,
     DeviceCommand,
@@ -35,6 +30,11 @@ from dreamcommons.server.device_protocol import (
     parse_topic,
     unpack,
 )
+from dreamcommons.firmware_sim.device import MODELS, DeviceConfig, SimulatedDevice
+from dreamcommons.firmware_sim.faults import Faults
+from dreamcommons.firmware_sim.fleet import Fleet, fleet_configs
+from dreamcommons.firmware_sim.physiology import order_parameter
+from dreamcommons.server.broker import MosquittoProcess
 from tests.conftest import within
 from tests.processes import dreamcommons, read_until
 

@@ -8,9 +8,9 @@ import pytest
 
 from dreamcommons.client.dream_client import DreamClient
 from dreamcommons.client.errors import JoinRefused, Refused
-from dreamcommons.server.errors import ErrorCode
+from dreamcommons.contracts.errors import ErrorCode
+from dreamcommons.contracts.protocol import DreamscapeState, Encoding
 from dreamcommons.server.gateway import DreamServer
-from dreamcommons.server.protocol import DreamscapeState, Encoding
 from tests.conftest import within
 
 pytestmark = pytest.mark.integration

@@ -11,12 +11,12 @@ import pytest
 
 from dreamcommons.client.bots import BOT_NAMES
 from dreamcommons.client.dream_client import DreamClient
+from dreamcommons.contracts.venues import load_venue
 from dreamcommons.firmware_sim.fleet import Fleet
 from dreamcommons.server.broker import MosquittoProcess
 from dreamcommons.server.devices.body_clock import on_body_clock
 from dreamcommons.server.gateway import DreamServer
 from dreamcommons.server.settings import ServerSettings
-from dreamcommons.server.venues import load_venue
 from tests.conftest import within
 
 pytestmark = pytest.mark.integration

@@ -12,13 +12,13 @@ import pytest
 
 from dreamcommons.client.dream_client import DreamClient
 from dreamcommons.client.errors import Refused
+from dreamcommons.contracts.errors import ErrorCode
+from dreamcommons.contracts.protocol import DreamscapeState
+from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.engine import ParticipantJoined, SleeperUpdated
-from dreamcommons.server.errors import ErrorCode
 from dreamcommons.server.gateway import DreamServer
 from dreamcommons.server.journal import Journal, Tick, replay_file, token_hash
-from dreamcommons.server.protocol import DreamscapeState
 from dreamcommons.server.settings import ServerSettings
-from dreamcommons.server.venues import load_venue
 from tests.conftest import within
 from tests.processes import dreamcommons, free_port, read_until
 

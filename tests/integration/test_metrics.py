@@ -11,9 +11,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from dreamcommons.client.dream_client import DreamClient
 from dreamcommons.client.errors import Refused
+from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.gateway import DreamServer
 from dreamcommons.server.settings import ServerSettings
-from dreamcommons.server.venues import load_venue
 from tests.conftest import within
 
 pytestmark = pytest.mark.integration

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from dreamcommons.client.dream_client import DreamClient
+from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.engine import (
     MotifContributed,
     ParticipantJoined,
@@ -33,7 +34,6 @@ from dreamcommons.server.journal.lock import JournalLock
 from dreamcommons.server.journal.reading import iter_events
 from dreamcommons.server.journal.schema import connect_reader
 from dreamcommons.server.settings import ServerSettings
-from dreamcommons.server.venues import load_venue
 from tests.conftest import within
 from tests.processes import dreamcommons
 

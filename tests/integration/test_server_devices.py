@@ -12,16 +12,16 @@ import pytest
 
 from dreamcommons.client.dream_client import DreamClient
 from dreamcommons.client.errors import Refused
+from dreamcommons.contracts.device_protocol import BioSample, SampleBatch, device_topic, pack
+from dreamcommons.contracts.protocol import ParticipantView
+from dreamcommons.contracts.venues import load_venue
 from dreamcommons.firmware_sim.device import DeviceConfig, SimulatedDevice
 from dreamcommons.firmware_sim.faults import Faults
 from dreamcommons.firmware_sim.fleet import Fleet
 from dreamcommons.server.broker import MosquittoProcess
-from dreamcommons.server.device_protocol import BioSample, SampleBatch, device_topic, pack
 from dreamcommons.server.devices.registry import DeviceRecord
 from dreamcommons.server.gateway import DreamServer
-from dreamcommons.server.protocol import ParticipantView
 from dreamcommons.server.settings import ServerSettings
-from dreamcommons.server.venues import load_venue
 from tests.conftest import within
 from tests.processes import dreamcommons, read_until
 

@@ -9,7 +9,7 @@ from typing import Any
 import msgpack
 from hypothesis import strategies as st
 
-from dreamcommons.server.protocol import Encoding
+from dreamcommons.contracts.protocol import Encoding
 
 TEMPLATES: list[dict[str, Any]] = [
     {"type": "join", "session": "commons", "name": "Lyra"},

@@ -43,7 +43,7 @@ class HostProcess:
         self._process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "dreamcommons.server.cli",
+            "dreamcommons",
             *args,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,

@@ -11,14 +11,14 @@ import msgpack
 import pytest
 
 from dreamcommons.client.dream_client import DreamClient
+from dreamcommons.contracts.errors import ErrorCode
+from dreamcommons.contracts.protocol import Encoding
+from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.engine import MotifContributed
-from dreamcommons.server.errors import ErrorCode
 from dreamcommons.server.gateway import DreamServer
 from dreamcommons.server.journal.reading import iter_events
 from dreamcommons.server.journal.schema import connect_reader
-from dreamcommons.server.protocol import Encoding
 from dreamcommons.server.settings import ServerSettings
-from dreamcommons.server.venues import load_venue
 from tests.conftest import within
 
 pytestmark = pytest.mark.integration

@@ -9,12 +9,12 @@ from collections.abc import Callable
 
 import pytest
 
+from dreamcommons.contracts.venues import load_venue
 from dreamcommons.firmware_sim.device import DeviceConfig, SimulatedDevice
 from dreamcommons.server.broker import MosquittoProcess
 from dreamcommons.server.devices.registry import DeviceRecord
 from dreamcommons.server.gateway import DreamServer
 from dreamcommons.server.settings import ServerSettings
-from dreamcommons.server.venues import load_venue
 from tests.conftest import within
 
 pytestmark = pytest.mark.integration

@@ -11,11 +11,11 @@ import pytest
 
 from dreamcommons.client.dream_client import DreamClient
 from dreamcommons.client.errors import ConnectionLost
+from dreamcommons.contracts.protocol import DreamscapeState
 from dreamcommons.server.engine import MotifContributed
 from dreamcommons.server.journal import replay_file
 from dreamcommons.server.journal.reading import iter_events
 from dreamcommons.server.journal.schema import connect_reader
-from dreamcommons.server.protocol import DreamscapeState
 from tests.conftest import within
 from tests.processes import free_port
 from tests.reliability.server_process import host_process

@@ -9,8 +9,8 @@ import typing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dreamcommons.server.errors import ProtocolError
-from dreamcommons.server.protocol import ClientMessage, Encoding, decode_client, encode
+from dreamcommons.contracts.errors import ProtocolError
+from dreamcommons.contracts.protocol import ClientMessage, Encoding, decode_client, encode
 from tests.reliability.frames import frames, mutants
 
 MESSAGE_TYPES = typing.get_args(typing.get_args(ClientMessage)[0])

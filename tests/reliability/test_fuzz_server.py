@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.sync.client import ClientConnection, connect
 
-from dreamcommons.server.protocol import (
+from dreamcommons.contracts.protocol import (
     Ack,
     Contribute,
     Encoding,
@@ -56,7 +56,7 @@ def live_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHost]:
         [
             sys.executable,
             "-m",
-            "dreamcommons.server.cli",
+            "dreamcommons",
             "host",
             "--port",
             str(port),

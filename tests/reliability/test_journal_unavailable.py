@@ -16,11 +16,11 @@ import pytest
 
 from dreamcommons.client.dream_client import DreamClient
 from dreamcommons.client.errors import Refused
-from dreamcommons.server.errors import ErrorCode
+from dreamcommons.contracts.errors import ErrorCode
+from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.gateway import DreamServer
 from dreamcommons.server.journal import Journal, batch, store
 from dreamcommons.server.settings import ServerSettings
-from dreamcommons.server.venues import load_venue
 from tests.conftest import within
 
 pytestmark = pytest.mark.integration

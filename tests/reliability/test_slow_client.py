@@ -13,12 +13,12 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from dreamcommons.client.dream_client import DreamClient
-from dreamcommons.server.errors import CloseCode
+from dreamcommons.contracts.errors import CloseCode
+from dreamcommons.contracts.protocol import Encoding
+from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.gateway import DreamServer
-from dreamcommons.server.protocol import Encoding
 from dreamcommons.server.session import DreamSession
 from dreamcommons.server.settings import ServerSettings
-from dreamcommons.server.venues import load_venue
 from tests.conftest import within
 
 pytestmark = pytest.mark.integration

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.broker import MosquittoProcess, free_port
 from dreamcommons.server.broker_config import (
     BrokerConfig,
@@ -19,7 +20,6 @@ from dreamcommons.server.broker_config import (
 )
 from dreamcommons.server.gateway import DreamServer
 from dreamcommons.server.settings import ServerSettings
-from dreamcommons.server.venues import load_venue
 from tests.conftest import within
 
 DEVICES = ("pod-victim", "pod-evil", "fabric-victim")

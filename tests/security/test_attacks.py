@@ -19,12 +19,12 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from dreamcommons.client.dream_client import DreamClient
 from dreamcommons.client.errors import JoinRefused, Refused
+from dreamcommons.contracts.errors import CloseCode, ErrorCode
+from dreamcommons.contracts.protocol import Encoding
+from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.auth import Gatekeeper
-from dreamcommons.server.errors import CloseCode, ErrorCode
 from dreamcommons.server.gateway import DreamServer
-from dreamcommons.server.protocol import Encoding
 from dreamcommons.server.settings import ServerSettings
-from dreamcommons.server.venues import load_venue
 from tests.conftest import within
 
 pytestmark = pytest.mark.integration

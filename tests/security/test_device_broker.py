@@ -15,12 +15,9 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
-from dreamcommons.firmware_sim.device import DeviceConfig, SimulatedDevice
-from dreamcommons.firmware_sim.fleet import Fleet
-from dreamcommons.server.broker import find_mosquitto, free_port, port_open
-from dreamcommons.server.broker_config import read_device_credentials
-from dreamcommons.server.cli import main
-from dreamcommons.server.device_protocol import (
+from dreamcommons.cli.main import main
+from dreamcommons.contracts.broker_access import read_device_credentials
+from dreamcommons.contracts.device_protocol import (
     BioSample,
     CommandAck,
     DeviceBirth,
@@ -30,11 +27,14 @@ from dreamcommons.server.device_protocol import (
     pack,
     unpack,
 )
+from dreamcommons.contracts.venues import load_venue
+from dreamcommons.firmware_sim.device import DeviceConfig, SimulatedDevice
+from dreamcommons.firmware_sim.fleet import Fleet
+from dreamcommons.server.broker import find_mosquitto, free_port, port_open
 from dreamcommons.server.devices.ingest import DeviceGateway
 from dreamcommons.server.devices.send_command import send_command
 from dreamcommons.server.gateway import DreamServer
 from dreamcommons.server.settings import ServerSettings
-from dreamcommons.server.venues import load_venue
 from tests.conftest import within
 from tests.security.conftest import SecuredBroker, eventually
 

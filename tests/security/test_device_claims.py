@@ -9,13 +9,13 @@ import pytest
 
 from dreamcommons.client.dream_client import DreamClient
 from dreamcommons.client.errors import Refused
+from dreamcommons.contracts.device_protocol import device_topic, pack
+from dreamcommons.contracts.errors import ErrorCode
+from dreamcommons.contracts.venues import load_venue
 from dreamcommons.firmware_sim.device import DeviceConfig, SimulatedDevice
 from dreamcommons.server.broker import MosquittoProcess
-from dreamcommons.server.device_protocol import device_topic, pack
-from dreamcommons.server.errors import ErrorCode
 from dreamcommons.server.gateway import DreamServer
 from dreamcommons.server.settings import ServerSettings
-from dreamcommons.server.venues import load_venue
 from tests.conftest import within
 from tests.security.conftest import eventually
 

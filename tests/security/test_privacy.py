@@ -12,12 +12,12 @@ from pydantic import TypeAdapter
 from websockets.asyncio.client import ClientConnection, connect
 
 from dreamcommons.client.dream_client import DreamClient
+from dreamcommons.contracts.protocol import Encoding, ServerMessage
+from dreamcommons.contracts.venues import load_venue
 from dreamcommons.firmware_sim.device import DeviceConfig, SimulatedDevice
 from dreamcommons.server.broker import MosquittoProcess
 from dreamcommons.server.gateway import DreamServer
-from dreamcommons.server.protocol import Encoding, ServerMessage
 from dreamcommons.server.settings import ServerSettings
-from dreamcommons.server.venues import load_venue
 from tests.conftest import within
 from tests.security.conftest import eventually
 

@@ -8,7 +8,7 @@ from dreamcommons.client.dream_client import DreamClient
 from dreamcommons.client.tui.app import DreamApp
 from dreamcommons.client.tui.field import DreamField
 from dreamcommons.client.tui.panels import PeoplePanel
-from dreamcommons.server.protocol import DreamscapeState, MotifView, RegionView, SceneView
+from dreamcommons.contracts.protocol import DreamscapeState, MotifView, RegionView, SceneView
 from tests.conftest import within
 from tests.processes import free_port
 from tests.tui.conftest import running, shown, type_line, until

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.style import Style
 
 from dreamcommons.client.tui.canvas import BOUNDARY, SHADES, FieldCanvas, Placed
-from dreamcommons.server.protocol import RegionView, SceneView
+from dreamcommons.contracts.protocol import RegionView, SceneView
 
 WIDTH, HEIGHT = 60, 20
 

@@ -30,7 +30,7 @@ async def on_a_terminal(*args: str) -> AsyncIterator[tuple[asyncio.subprocess.Pr
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "dreamcommons.server.cli",
+        "dreamcommons",
         *args,
         stdin=child,
         stdout=child,

@@ -8,11 +8,11 @@ import pytest
 
 from dreamcommons.client.tui.app import DreamApp
 from dreamcommons.client.tui.panels import STAGES, PeoplePanel
+from dreamcommons.contracts.venues import load_venue
 from dreamcommons.firmware_sim.device import DeviceConfig, SimulatedDevice
 from dreamcommons.server.broker import MosquittoProcess
 from dreamcommons.server.gateway import DreamServer
 from dreamcommons.server.settings import ServerSettings
-from dreamcommons.server.venues import load_venue
 from tests.tui.conftest import running, shown, type_line, until
 
 pytestmark = pytest.mark.integration

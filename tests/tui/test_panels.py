@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dreamcommons.client.tui.panels import devices_text, participant_text, whispers_text
-from dreamcommons.server.protocol import Paired, ParticipantView, WhisperView
+from dreamcommons.contracts.protocol import Paired, ParticipantView, WhisperView
 
 
 def test_a_participant_line_has_role_stage_devices_and_you() -> None:

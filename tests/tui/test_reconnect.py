@@ -9,9 +9,9 @@ from dreamcommons.client.dream_client import DreamClient
 from dreamcommons.client.tui.app import DreamApp
 from dreamcommons.client.tui.field import DreamField
 from dreamcommons.client.tui.panels import PeoplePanel
+from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.gateway import DreamServer
 from dreamcommons.server.settings import ServerSettings
-from dreamcommons.server.venues import load_venue
 from tests.conftest import within
 from tests.processes import free_port
 from tests.tui.conftest import joined, running, shown, type_line, until

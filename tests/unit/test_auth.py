@@ -7,9 +7,10 @@ import json
 
 import pytest
 
-from dreamcommons.server.auth import Gatekeeper, normalise_code, peek_role
-from dreamcommons.server.errors import ErrorCode, NotAllowed
-from dreamcommons.server.protocol import Join, Role
+from dreamcommons.contracts.errors import ErrorCode, NotAllowed
+from dreamcommons.contracts.protocol import Join, Role
+from dreamcommons.contracts.tokens import normalise_code, peek_role
+from dreamcommons.server.auth import Gatekeeper
 
 SECRET = "a server secret of some length"
 NOW = 1_800_000_000.0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from dreamcommons.contracts.device_protocol import BioSample, DeviceBirth, DeviceStatus, SampleBatch
 from dreamcommons.firmware_sim.physiology import Sample, Sleeper
-from dreamcommons.server.device_protocol import BioSample, DeviceBirth, DeviceStatus, SampleBatch
 from dreamcommons.server.devices.biometrics import SleeperEstimator, SleepStage
 from dreamcommons.server.devices.registry import DeviceRegistry, PairingRefused
 

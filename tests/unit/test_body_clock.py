@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.devices.body_clock import on_body_clock
-from dreamcommons.server.venues import load_venue
 
 
 def test_breath_measured_rules_shrink_with_the_body_clock() -> None:

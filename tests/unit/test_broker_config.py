@@ -8,16 +8,19 @@ from pathlib import Path
 
 import pytest
 
+from dreamcommons.cli.main import main
+from dreamcommons.contracts.broker_access import (
+    broker_credentials,
+    read_device_credentials,
+    without_credentials,
+)
 from dreamcommons.server.broker_config import (
     OPERATOR_USER,
     SERVER_USER,
     acl_text,
     password_hash,
-    read_device_credentials,
     write_broker_config,
 )
-from dreamcommons.server.broker_url import broker_credentials, without_credentials
-from dreamcommons.server.cli import main
 
 
 def test_the_hash_is_the_one_mosquitto_passwd_writes() -> None:

@@ -11,6 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dreamcommons.contracts.protocol import Delta, DreamscapeState
+from dreamcommons.contracts.venues import CoherenceRules, HarmonizeRules, PhaseDurations, load_venue
 from dreamcommons.server.engine import (
     DevicesChanged,
     DreamEngine,
@@ -24,8 +26,6 @@ from dreamcommons.server.engine import (
     SleeperUpdated,
     Whispered,
 )
-from dreamcommons.server.protocol import Delta, DreamscapeState
-from dreamcommons.server.venues import CoherenceRules, HarmonizeRules, PhaseDurations, load_venue
 
 DREAMING = PhaseDurations(gathering=0.0, descent=0.0, dream=1e9)
 VENUE = load_venue("sleep-commons").model_copy(update={"phases": DREAMING})

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dreamcommons.contracts.venues import PhaseDurations, VenuePreset, load_venue
 from dreamcommons.server.engine import (
     DevicesChanged,
     DreamEngine,
@@ -20,7 +21,6 @@ from dreamcommons.server.engine import (
     SleeperUpdated,
     Whispered,
 )
-from dreamcommons.server.venues import PhaseDurations, VenuePreset, load_venue
 
 # Phases that go straight to the dream and stay there, so that weights are easy to predict.
 VENUE = load_venue("sleep-commons").model_copy(

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from dreamcommons.contracts.device_protocol import (
+    BioSample,
+    ProtocolError,
+    SampleBatch,
+    pack,
+    unpack,
+)
 from dreamcommons.firmware_sim.faults import FaultInjector, Faults
-from dreamcommons.server.device_protocol import BioSample, ProtocolError, SampleBatch, pack, unpack
 
 
 def real_payload(samples: int = 5) -> bytes:

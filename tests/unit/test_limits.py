@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dreamcommons.server.errors import ErrorCode, LimitExceeded
+from dreamcommons.contracts.errors import ErrorCode, LimitExceeded
 from dreamcommons.server.limits import Limits, LimitSettings, origin_allowed
 
 

@@ -41,7 +41,7 @@ def test_outside_the_repository_only_the_namespace_imports(tmp_path: Path) -> No
 
 
 def test_the_seeds_are_found_through_the_package() -> None:
-    from dreamcommons.server.venues import SEEDS_DIR, available_venues
+    from dreamcommons.contracts.venues import SEEDS_DIR, available_venues
 
     assert (SEEDS_DIR / "sleep-commons.toml").is_file()
     assert "harmony-festival" in available_venues()

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from dreamcommons.server.device_protocol import DeviceBirth
+from dreamcommons.contracts.device_protocol import DeviceBirth
+from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.devices.registry import DeviceRegistry
 from dreamcommons.server.engine import DreamEngine, MotifContributed, ParticipantJoined
 from dreamcommons.server.journal import Journal, batch, store, token_hash
 from dreamcommons.server.journal.session_journal import SessionJournal
 from dreamcommons.server.recovery import recover_sessions
 from dreamcommons.server.settings import ServerSettings
-from dreamcommons.server.venues import load_venue
 
 VENUE = load_venue("sleep-commons")
 JOINED = ParticipantJoined(participant="p1", name="Lyra", role="dreamer")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from dreamcommons.contracts.protocol import DreamscapeState
+from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.engine import DreamEngine, ParticipantJoined, ShareChanged, SleeperUpdated
-from dreamcommons.server.protocol import DreamscapeState
-from dreamcommons.server.venues import load_venue
 
 
 def sleeper(stage: int, t: float) -> SleeperUpdated:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from dreamcommons.server.errors import VenueError
-from dreamcommons.server.venues import SEEDS_DIR, available_venues, load_venue, parse_venue
+from dreamcommons.contracts.errors import VenueError
+from dreamcommons.contracts.venues import SEEDS_DIR, available_venues, load_venue, parse_venue
 
 
 @pytest.mark.parametrize("name", available_venues())

@@ -21,8 +21,8 @@ from pydantic import (
     model_validator,
 )
 
-from dreamcommons.server.errors import VenueError
-from dreamcommons.server.protocol import Colour, MotifName, Signed, Unit
+from dreamcommons.contracts.errors import VenueError
+from dreamcommons.contracts.protocol import Colour, MotifName, Signed, Unit
 
 VenueName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,47}$")]
 

@@ -22,14 +22,14 @@ from typing import Any, NoReturn
 from dreamcommons.client.bots import BOT_NAMES, BotDreamer, BotHost
 from dreamcommons.client.dream_client import DreamClient
 from dreamcommons.client.plain_view import mood_words
+from dreamcommons.contracts.broker_access import parse_broker_url
+from dreamcommons.contracts.protocol import DreamscapeState
+from dreamcommons.contracts.venues import VenuePreset
 from dreamcommons.firmware_sim.fleet import Fleet
 from dreamcommons.server.broker import BrokerUnavailable, reachable_broker
 from dreamcommons.server.devices.body_clock import on_body_clock
-from dreamcommons.server.devices.ingest import parse_broker_url
 from dreamcommons.server.gateway import DreamServer
-from dreamcommons.server.protocol import DreamscapeState
 from dreamcommons.server.settings import ServerSettings
-from dreamcommons.server.venues import VenuePreset
 
 SESSION = "demo"
 DEFAULT_BROKER = "mqtt://127.0.0.1:1883"

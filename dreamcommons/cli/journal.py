@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from dreamcommons.contracts.protocol import Delta, DreamscapeState
 from dreamcommons.server.engine import DreamEngine
 from dreamcommons.server.journal import (
     JournalError,
@@ -22,7 +23,6 @@ from dreamcommons.server.journal import (
     journal_sessions,
     play,
 )
-from dreamcommons.server.protocol import Delta, DreamscapeState
 
 
 def add_journal_commands(commands: Any) -> None:

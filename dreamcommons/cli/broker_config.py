@@ -33,8 +33,8 @@ def add_broker_config_command(
 def device_ids(args: argparse.Namespace) -> list[str]:
     from pydantic import TypeAdapter, ValidationError
 
+    from dreamcommons.contracts.device_protocol import DeviceId
     from dreamcommons.firmware_sim.fleet import fleet_configs
-    from dreamcommons.server.device_protocol import DeviceId
 
     ids: list[str] = []
     if args.devices:

@@ -11,10 +11,10 @@ import sys
 from collections.abc import Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from dreamcommons.server.errors import VenueError
-from dreamcommons.server.protocol import Encoding
+from dreamcommons.contracts.errors import VenueError
+from dreamcommons.contracts.protocol import Encoding
+from dreamcommons.contracts.venues import VenuePreset, available_venues, load_venue
 from dreamcommons.server.settings import ServerSettings
-from dreamcommons.server.venues import VenuePreset, available_venues, load_venue
 
 _LOG_LEVELS = {"host": logging.INFO}
 
@@ -35,7 +35,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dreamcommons", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="dreamcommons",
+        description="Host, join and watch collective dream sessions; run simulated devices.",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -122,9 +125,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--speed", type=float, default=3.0, help="body rhythms' speed-up (3)")
     demo.set_defaults(run=_demo)
 
+    from dreamcommons.cli.broker_config import add_broker_config_command
+    from dreamcommons.cli.journal import add_journal_commands
     from dreamcommons.firmware_sim.cli import add_device_commands
-    from dreamcommons.server.broker_config_cli import add_broker_config_command
-    from dreamcommons.server.journal_cli import add_journal_commands
 
     add_device_commands(commands)
     add_broker_config_command(commands)
@@ -209,7 +212,7 @@ def _join(args: argparse.Namespace) -> int:
             print(f"dreamcommons: {error}", file=sys.stderr)
             return 1
     from dreamcommons.client.tui.app import DreamApp
-    from dreamcommons.server.auth import peek_role
+    from dreamcommons.contracts.tokens import peek_role
 
     role = args.role or (peek_role(args.token) if args.token else None) or "dreamer"
     url = _with_access(args.url, args.code, args.token)
@@ -240,7 +243,7 @@ def _interactive() -> bool:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from dreamcommons.server.demo import run_demo
+    from dreamcommons.cli.demo import run_demo
 
     venue = load_venue(args.venue)
     asyncio.run(
@@ -256,7 +259,3 @@ def _demo(args: argparse.Namespace) -> int:
         )
     )
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -22,7 +22,7 @@ from typing import Annotated, Any, Final, Literal, TypeVar
 import msgpack
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from dreamcommons.server.errors import InvalidField, MalformedFrame, ProtocolError
+from dreamcommons.contracts.errors import InvalidField, MalformedFrame, ProtocolError
 
 TOPIC_ROOT: Final = "dreamcommons/v1/devices"
 LEAVES: Final = ("birth", "status", "samples", "events", "commands", "acks")

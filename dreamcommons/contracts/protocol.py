@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgpack
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
-from dreamcommons.server.errors import (
+from dreamcommons.contracts.errors import (
     ErrorCode,
     InvalidField,
     MalformedFrame,
@@ -148,10 +148,10 @@ class Ping(_Model):
     n: int = 0
 
 
-ClientMessage = Annotated[
-    Join | Contribute | Whisper | Resync | Pair | Command | Share | HostAction | Invite | Ping,
-    Field(discriminator="type"),
-]
+AnyClientMessage = (
+    Join | Contribute | Whisper | Resync | Pair | Command | Share | HostAction | Invite | Ping
+)
+ClientMessage = Annotated[AnyClientMessage, Field(discriminator="type")]
 
 
 # --- the dreamscape as clients see it -------------------------------------------------------
@@ -345,14 +345,16 @@ class Pong(_Model):
     n: int = 0
 
 
-ServerMessage = Annotated[
-    Welcome | Snapshot | Delta | Ack | ErrorFrame | Paired | CommandResult | Invitation | Pong,
-    Field(discriminator="type"),
-]
+AnyServerMessage = (
+    Welcome | Snapshot | Delta | Ack | ErrorFrame | Paired | CommandResult | Invitation | Pong
+)
+ServerMessage = Annotated[AnyServerMessage, Field(discriminator="type")]
 
-_client_messages: TypeAdapter[Any] = TypeAdapter(ClientMessage)
-_server_messages: TypeAdapter[Any] = TypeAdapter(ServerMessage)
+_client_messages: TypeAdapter[AnyClientMessage] = TypeAdapter(ClientMessage)
+_server_messages: TypeAdapter[AnyServerMessage] = TypeAdapter(ServerMessage)
 
+
+M = TypeVar("M")
 
 # --- encoding -------------------------------------------------------------------------------
 
@@ -365,17 +367,17 @@ def encode(message: BaseModel, encoding: Encoding) -> bytes | str:
     return message.model_dump_json()
 
 
-def decode_client(frame: bytes | str, encoding: Encoding) -> Any:
+def decode_client(frame: bytes | str, encoding: Encoding) -> AnyClientMessage:
     """A client frame as a ``ClientMessage`` model, or a ``ProtocolError`` that says why not."""
     return _decode(frame, encoding, _client_messages)
 
 
-def decode_server(frame: bytes | str, encoding: Encoding) -> Any:
+def decode_server(frame: bytes | str, encoding: Encoding) -> AnyServerMessage:
     """A server frame as a ``ServerMessage`` model, or a ``ProtocolError`` that says why not."""
     return _decode(frame, encoding, _server_messages)
 
 
-def _decode(frame: bytes | str, encoding: Encoding, adapter: TypeAdapter[Any]) -> Any:
+def _decode(frame: bytes | str, encoding: Encoding, adapter: TypeAdapter[M]) -> M:
     raw = _unpack(frame, encoding)
     if not isinstance(raw, dict):
         raise MalformedFrame("a frame must be a map/object with a 'type' field")
