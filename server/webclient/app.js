@@ -4,11 +4,12 @@
 
 import { DreamConnection } from "/static/connection.js";
 import { askHostKey, forgetHostKey, HostConsole, hostKey } from "/static/host.js";
-import { NAME_MAX, ROLES } from "/static/protocol.js";
+import { NAME_MAX, ROLES, SESSION_ID } from "/static/protocol.js";
 import { DreamscapeRenderer } from "/static/render.js";
 import { DreamPage } from "/static/ui.js";
 
-const ROUTE = /^\/(s|watch|host)\/([a-z0-9][a-z0-9-]{0,63})$/;
+// The page's routes: /s/SESSION, /watch/SESSION, /host/SESSION, the name as the contracts say.
+const ROUTE = new RegExp(`^/(s|watch|host)/(${SESSION_ID.source.slice(1, -1)})$`);
 
 function sessionStorageOrNull() {
   try {
@@ -100,6 +101,7 @@ async function main() {
         page.showConnection(status, detail);
         if (status === "connected") {
           host?.showJoinCode(where.session, connection.joinCode);
+          page.setWhisperLimit(connection.whisperMax);
           const quiet = where.role === "dreamer" || where.role === "waker" ? ": add a motif" : "";
           renderer.setHint(`the dream is quiet${quiet}`);
         } else if (["refused", "replaced", "removed"].includes(status)) {

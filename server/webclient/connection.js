@@ -2,11 +2,12 @@
 // tab, follow the dreamscape (asking for a snapshot after a gap), send requests with their
 // cids, and reconnect with jittered exponential backoff when the link drops.
 
-import { PROTOCOL_VERSION, StateTracker, SUBPROTOCOL } from "/static/protocol.js";
+import { CLOSE, PROTOCOL_VERSION, StateTracker, SUBPROTOCOL } from "/static/protocol.js";
 
-// dreamcommons/contracts/errors.py CloseCode: closes after which coming back would be wrong
-const CLOSE_REPLACED = 4003; // this identity was resumed in another tab
-const CLOSE_REMOVED = 4004; // the host took this participant out of the session
+// Closes after which coming back would be wrong: this identity was resumed in another tab,
+// or the host took this participant out of the session.
+const CLOSE_REPLACED = CLOSE.REPLACED;
+const CLOSE_REMOVED = CLOSE.REMOVED;
 const BACKOFF_FIRST_S = 0.25;
 const BACKOFF_CAP_S = 5;
 const SILENCE_LIMIT_MS = 6000; // a delta comes every tick: a long silence means a dead link
@@ -257,6 +258,7 @@ export class DreamConnection {
     this.participant = message.participant;
     this.joinCode = message.join_code ?? null; // the host's: the code that lets others in
     this.tickHz = message.tick_hz > 0 ? message.tick_hz : 10;
+    this.whisperMax = message.whisper_max ?? null; // the server's own limit, when it says
     this.identity.resume = message.resume;
     this.identity.save();
     this.tracker = new StateTracker(message.state);

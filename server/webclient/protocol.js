@@ -1,19 +1,10 @@
 // The dreamcommons wire protocol as the browser speaks it (JSON text frames over the
-// "dreamcommons.v1.json" subprotocol): its constants, how a delta applies to the dreamscape,
-// and sequence tracking. Mirrors dreamcommons/contracts/protocol.py (DreamscapeState.apply) and
-// client/tracker.py; connection.js carries it over a WebSocket.
+// "dreamcommons.v1.json" subprotocol): how a delta applies to the dreamscape, and sequence
+// tracking. Mirrors dreamcommons/contracts/protocol.py (DreamscapeState.apply) and
+// client/tracker.py; connection.js carries it over a WebSocket. The constants come from
+// contracts.js, generated from the Python contracts.
 
-export const SUBPROTOCOL = "dreamcommons.v1.json";
-export const PROTOCOL_VERSION = 1;
-export const SESSION_ID = /^[a-z0-9][a-z0-9-]{0,63}$/;
-export const MOTIF_NAME = /^[a-z][a-z0-9-]{0,31}$/;
-export const PAIR_CODE = /^[A-Z0-9]{6}$/;
-export const DEVICE_ID = /^[a-z0-9][a-z0-9-]{2,47}$/;
-export const WHISPER_MAX = 280;
-export const NAME_MAX = 32;
-export const ROLES = ["dreamer", "waker", "watcher"]; // a host joins at /host/ with the key
-export const ACTIONS = ["light", "sound", "pace", "warmth", "pressure"];
-export const HOST_ACTIONS = ["start", "pause", "resume", "advance", "end", "harmonize", "remove"];
+export * from "/static/contracts.js";
 
 
 const byKey = (a, b) => (a < b ? -1 : a > b ? 1 : 0);

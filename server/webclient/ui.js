@@ -67,6 +67,14 @@ export class DreamPage {
     if (role !== "watcher") side.append(clone("devices-template"));
     document.body.dataset.mode = mode;
     document.body.dataset.role = role;
+    this.setWhisperLimit(null);
+  }
+
+  /** The longest whisper the server takes (its welcome says), else the protocol's bound. */
+  setWhisperLimit(limit) {
+    const told = Number.isInteger(limit) && limit > 0;
+    this.whisperMax = told ? Math.min(limit, WHISPER_MAX) : WHISPER_MAX;
+    $("whisper-input")?.setAttribute("maxlength", String(this.whisperMax));
   }
 
   showConnection(status, detail) {
@@ -226,8 +234,8 @@ export class DreamPage {
       event.preventDefault();
       const input = event.currentTarget.elements.text;
       const text = input.value.trim();
-      if (!text || text.length > WHISPER_MAX) {
-        this.showError(`A whisper is 1 to ${WHISPER_MAX} characters.`);
+      if (!text || text.length > this.whisperMax) {
+        this.showError(`A whisper is 1 to ${this.whisperMax} characters.`);
         return;
       }
       if (sent(actions.whisper(text), "whisper")) input.value = "";
