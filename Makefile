@@ -4,6 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ARGS   ?=
+# The whole suite keeps its branch coverage (servers and devices run as child processes
+# count too); `make test ARGS=tests/unit COVERAGE=` runs a part without the floor.
+COVERAGE ?= --cov --cov-report=term:skip-covered --cov-fail-under=92
 
 .PHONY: setup test-setup lint test demo bench clean
 
@@ -27,7 +30,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 test: test-setup lint
-	$(BIN)/pytest $(ARGS)
+	$(BIN)/pytest $(COVERAGE) $(ARGS)
 
 demo: setup
 	$(BIN)/dreamcommons demo $(ARGS)
@@ -37,4 +40,4 @@ bench: setup
 	$(BIN)/python -m bench.commons $(ARGS)
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts build
+	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts build .coverage .coverage.*
