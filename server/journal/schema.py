@@ -158,10 +158,15 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
     try:
         found = _version(conn, path)  # again, now that no other writer can change it
         version = SCHEMA_VERSION if found is None else found
-        for step in range(version, SCHEMA_VERSION):
-            for statement in _MIGRATIONS[step]:
-                conn.execute(statement)
-        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
+        if version > SCHEMA_VERSION:
+            raise JournalCorrupt(
+                f"{path}: journal schema version {version}, this server reads 1 to {SCHEMA_VERSION}"
+            )
+        if version < SCHEMA_VERSION:
+            for step in range(version, SCHEMA_VERSION):
+                for statement in _MIGRATIONS[step]:
+                    conn.execute(statement)
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
