@@ -82,7 +82,9 @@ def browser_contracts() -> str:
     for name, value, comment in constants:
         lines.append(f"export const {name} = {value};" + (f" // {comment}" if comment else ""))
     lines.append("")
-    lines.append("/** The application close codes (4000-4999) the server ends a connection with. */")
+    lines.append(
+        "/** The application close codes (4000-4999) the server ends a connection with. */"
+    )
     lines.append("export const CLOSE = Object.freeze({")
     lines.extend(f"  {code.name}: {code.value}," for code in CloseCode)
     lines.append("});")

@@ -13,6 +13,12 @@ from dreamcommons.server.engine.events import (
     SleeperUpdated,
     Whispered,
 )
+from dreamcommons.server.engine.snapshot import (
+    SnapshotError,
+    SnapshotVersionError,
+    engine_from_snapshot,
+    engine_to_snapshot,
+)
 
 __all__ = [
     "DevicesChanged",
@@ -27,5 +33,9 @@ __all__ = [
     "PresenceChanged",
     "ShareChanged",
     "SleeperUpdated",
+    "SnapshotError",
+    "SnapshotVersionError",
     "Whispered",
+    "engine_from_snapshot",
+    "engine_to_snapshot",
 ]

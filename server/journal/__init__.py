@@ -11,7 +11,8 @@
         engine = restore(session)                 # snapshot + tail, replayed
 
 SQLite in WAL mode, one writer thread, one transaction per commit; see ``schema`` for the
-tables, ``replay`` for why a replay equals the recording, ``erase`` for erasure,
+tables, ``snapshots`` for what a snapshot holds and what happens to one that cannot be
+loaded, ``replay`` for why a replay equals the recording, ``erase`` for erasure,
 ``members`` for finding a participant by their resume token, ``export`` for exports.
 """
 
@@ -30,7 +31,9 @@ from dreamcommons.server.journal.errors import (
     JournalInUse,
     JournalUnavailable,
     SessionNotFound,
+    SnapshotUnreadable,
     UnknownResumeToken,
+    UnknownSnapshotFormat,
 )
 from dreamcommons.server.journal.export import export, export_participant
 from dreamcommons.server.journal.members import journal_participant, participant_with_token
@@ -59,8 +62,10 @@ __all__ = [
     "Replayer",
     "SessionInfo",
     "SessionNotFound",
+    "SnapshotUnreadable",
     "Tick",
     "UnknownResumeToken",
+    "UnknownSnapshotFormat",
     "decode_event",
     "encode_event",
     "erase_participant",

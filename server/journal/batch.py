@@ -7,6 +7,8 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
+from dreamcommons.server.journal.schema import SNAPSHOT_MSGPACK
+
 log = logging.getLogger(__name__)
 
 EventRow = tuple[int, str, str, str | None, int | None, bytes]
@@ -31,7 +33,9 @@ UPSERT_PAIRING = (
 _INSERT_EVENT = (
     "INSERT INTO events (seq, session, kind, participant, cid, payload) VALUES (?, ?, ?, ?, ?, ?)"
 )
-_INSERT_SNAPSHOT = "INSERT OR REPLACE INTO snapshots (session, upto, engine) VALUES (?, ?, ?)"
+_INSERT_SNAPSHOT = (
+    "INSERT OR REPLACE INTO snapshots (session, upto, engine, encoding) VALUES (?, ?, ?, ?)"
+)
 _PRUNE_SNAPSHOTS = (
     "DELETE FROM snapshots WHERE session = ? AND upto NOT IN"
     " (SELECT upto FROM snapshots WHERE session = ? ORDER BY upto DESC LIMIT ?)"
@@ -44,7 +48,7 @@ class Batch:
 
     rows: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
     events: list[EventRow] = field(default_factory=list)
-    snapshots: list[tuple[str, int, bytes]] = field(default_factory=list)
+    snapshots: list[tuple[str, int, bytes]] = field(default_factory=list)  # msgpack, all
 
     def __bool__(self) -> bool:
         return bool(self.rows or self.events or self.snapshots)
@@ -68,7 +72,9 @@ def write_batch(conn: sqlite3.Connection, batch: Batch, *, keep_snapshots: int) 
         for sql, params in batch.rows:
             conn.execute(sql, params)
         conn.executemany(_INSERT_EVENT, batch.events)
-        conn.executemany(_INSERT_SNAPSHOT, batch.snapshots)
+        conn.executemany(
+            _INSERT_SNAPSHOT, [(*snapshot, SNAPSHOT_MSGPACK) for snapshot in batch.snapshots]
+        )
         for session in sorted({s[0] for s in batch.snapshots}):
             conn.execute(_PRUNE_SNAPSHOTS, (session, session, keep_snapshots))
         conn.execute("COMMIT")

@@ -6,7 +6,7 @@ worker thread; replay and export call them on a read-only connection of their ow
 
 from __future__ import annotations
 
-import pickle
+import logging
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +16,12 @@ from pydantic import ValidationError
 from dreamcommons.contracts.venues import VenuePreset
 from dreamcommons.server.engine import DreamEngine
 from dreamcommons.server.journal.codec import JournalEvent, decode_event
-from dreamcommons.server.journal.errors import JournalCorrupt, SessionNotFound
+from dreamcommons.server.journal.errors import JournalCorrupt, SessionNotFound, SnapshotUnreadable
 from dreamcommons.server.journal.records import RecoveredMember, RecoveredSession, SessionInfo
 from dreamcommons.server.journal.schema import connect_reader
+from dreamcommons.server.journal.snapshots import decode_snapshot
+
+log = logging.getLogger(__name__)
 
 CHUNK = 4096  # rows fetched per query while iterating
 
@@ -84,11 +87,7 @@ def recover_sessions(conn: sqlite3.Connection) -> list[RecoveredSession]:
 
 
 def _recover(conn: sqlite3.Connection, info: SessionInfo) -> RecoveredSession:
-    row = conn.execute(
-        "SELECT upto, engine FROM snapshots WHERE session = ? ORDER BY upto DESC LIMIT 1",
-        (info.id,),
-    ).fetchone()
-    engine, upto = (None, 0) if row is None else (_unpickle(info.id, row[0], row[1]), row[0])
+    engine, upto = _latest_snapshot(conn, info)
     tail = list(iter_events(conn, info.id, upto))
     members = [
         RecoveredMember(pid, name, role, token, bool(left), _last_cid(conn, info.id, pid))
@@ -124,16 +123,42 @@ def _last_cid(conn: sqlite3.Connection, session: str, pid: str) -> int:
     return -1 if row is None or row[0] is None else int(row[0])
 
 
-def _unpickle(session: str, upto: int, blob: bytes) -> DreamEngine:
-    # Unpickling runs code named in the data: only ever done on the server's own journal
-    # (recovery). Replay and export rebuild engines from events and never come here.
-    try:
-        engine = pickle.loads(blob)
-    except Exception as exc:  # pickle raises almost anything on damaged input
-        raise JournalCorrupt(f"session {session}: snapshot at {upto} unreadable ({exc})") from None
-    if not isinstance(engine, DreamEngine):
-        raise JournalCorrupt(f"session {session}: snapshot at {upto} is not an engine")
-    return engine
+def _latest_snapshot(conn: sqlite3.Connection, info: SessionInfo) -> tuple[DreamEngine | None, int]:
+    """The latest snapshot this server can load, newest first, and the position it is at;
+    (None, 0) without one. Each one it cannot load is skipped with a warning saying why: the
+    events are all in the journal, so recovery replays what the snapshot would have saved."""
+    rows = conn.execute(
+        "SELECT upto, encoding, engine FROM snapshots WHERE session = ? ORDER BY upto DESC",
+        (info.id,),
+    ).fetchall()
+    if not rows:
+        return None, 0
+    venue = info.preset()
+    for upto, encoding, blob in rows:
+        try:
+            engine = decode_snapshot(encoding, blob, venue)
+        except SnapshotUnreadable as exc:
+            log.warning("session %s: snapshot at event %d not loaded: %s", info.id, upto, exc)
+            continue
+        if engine.session != info.id:
+            log.warning(
+                "session %s: snapshot at event %d not loaded: it is of session %s",
+                info.id,
+                upto,
+                engine.session,
+            )
+            continue
+        if upto != rows[0][0]:
+            log.warning(
+                "session %s: recovering from the earlier snapshot at event %d", info.id, upto
+            )
+        return engine, upto
+    log.warning(
+        "session %s: no snapshot could be loaded; recovering it by replaying its events"
+        " from the start",
+        info.id,
+    )
+    return None, 0
 
 
 def _preset(session: str, text: str | None) -> VenuePreset | None:

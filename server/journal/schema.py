@@ -3,17 +3,30 @@
 One file per server. ``events.seq`` is the journal position: global, assigned by the writer,
 strictly increasing in the order the engines consumed the events. A snapshot names the
 position of the last event it includes (``upto``), so recovery loads it and replays only
-``seq > upto``. Members keep a sha256 of their resume token, never the token.
+``seq > upto``; a snapshot only shortens recovery, the events stay (see ``snapshots``).
+Members keep a sha256 of their resume token, never the token.
+
+``meta.schema`` is the schema's version. A writer brings an older journal up to date when it
+opens it (``_MIGRATIONS``, in one transaction); a reader (replay, export) reads an older
+journal as it is, since nothing it reads has changed.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 
 from dreamcommons.server.journal.errors import JournalCorrupt, JournalUnavailable
 
-SCHEMA_VERSION = 1
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 2
+
+SNAPSHOT_MSGPACK = "msgpack"
+"""``snapshots.encoding`` of the snapshots written now: msgpack of ``engine.snapshot``'s data."""
+SNAPSHOT_PICKLE = "pickle"
+"""``snapshots.encoding`` of the snapshots written before schema 2: pickles, never loaded."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -58,12 +71,20 @@ CREATE INDEX IF NOT EXISTS events_by_participant
     ON events (session, participant, cid) WHERE participant IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS snapshots (
-    session TEXT NOT NULL,
-    upto    INTEGER NOT NULL,        -- seq of the last event the engine had consumed
-    engine  BLOB NOT NULL,           -- pickle (protocol 5) of the DreamEngine
+    session  TEXT NOT NULL,
+    upto     INTEGER NOT NULL,       -- seq of the last event the engine had consumed
+    engine   BLOB NOT NULL,          -- the engine's state, encoded as ``encoding`` says
+    encoding TEXT NOT NULL DEFAULT 'pickle', -- 'msgpack' (format inside); the default marks
+                                             -- the rows written before schema 2
     PRIMARY KEY (session, upto)
 ) WITHOUT ROWID;
 """
+
+# From each version, the statements that bring a journal to the next one.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    # 2: snapshots say their encoding; the ones already there are pickles of the engine.
+    1: ("ALTER TABLE snapshots ADD COLUMN encoding TEXT NOT NULL DEFAULT 'pickle'",),
+}
 
 
 def connect_writer(path: Path) -> sqlite3.Connection:
@@ -104,15 +125,52 @@ def _connect(target: str, *, uri: bool) -> sqlite3.Connection:
 
 
 def _check_version(conn: sqlite3.Connection, path: Path, *, create: bool) -> None:
+    """Check that this server reads the journal; a writer (``create``) upgrades an older one."""
+    found = _version(conn, path)
+    if found is None and create:
+        conn.execute("INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        return
+    if found is None or not 1 <= found <= SCHEMA_VERSION:
+        shown = "none" if found is None else found
+        raise JournalCorrupt(
+            f"{path}: journal schema version {shown}, this server reads 1 to {SCHEMA_VERSION}"
+        )
+    if found < SCHEMA_VERSION and create:
+        _migrate(conn, path)
+
+
+def _version(conn: sqlite3.Connection, path: Path) -> int | None:
     try:
         row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
     except sqlite3.DatabaseError as exc:
         raise JournalCorrupt(f"{path}: not a dreamcommons journal ({exc})") from None
-    if row is None and create:
-        conn.execute("INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-        return
-    if row is None or row[0] != str(SCHEMA_VERSION):
-        found = "none" if row is None else row[0]
-        raise JournalCorrupt(
-            f"{path}: journal schema version {found}, this server reads {SCHEMA_VERSION}"
-        )
+    if row is None:
+        return None
+    try:
+        return int(row[0])
+    except (TypeError, ValueError):
+        raise JournalCorrupt(f"{path}: journal schema version {row[0]!r} unknown") from None
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Bring the journal to ``SCHEMA_VERSION`` in one transaction (all of it or none)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        found = _version(conn, path)  # again, now that no other writer can change it
+        version = SCHEMA_VERSION if found is None else found
+        if version > SCHEMA_VERSION:
+            raise JournalCorrupt(
+                f"{path}: journal schema version {version}, this server reads 1 to {SCHEMA_VERSION}"
+            )
+        if version < SCHEMA_VERSION:
+            for step in range(version, SCHEMA_VERSION):
+                for statement in _MIGRATIONS[step]:
+                    conn.execute(statement)
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    if version < SCHEMA_VERSION:
+        log.info("journal %s: schema upgraded from version %d to %d", path, version, SCHEMA_VERSION)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import pickle
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
@@ -46,6 +45,7 @@ from dreamcommons.server.journal.lock import JournalLock
 from dreamcommons.server.journal.reading import CHUNK, fetch_events, recover_sessions
 from dreamcommons.server.journal.records import JournalStats, RecoveredSession, is_token_hash
 from dreamcommons.server.journal.schema import connect_writer
+from dreamcommons.server.journal.snapshots import encode_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -221,10 +221,8 @@ class Journal:
         self._known(session_id)
         if not 0 < upto_event < self._next_seq:
             raise ValueError(f"no event {upto_event} in the journal yet")
-        # Pickle (protocol 5) is acceptable: the journal is the server's own file, written and
-        # read back only by this server. Pickling now, on the caller's thread, captures the
-        # engine before it moves on; loading is done by recover() only (never replay/export).
-        blob = pickle.dumps(engine, protocol=5)
+        # Encoded now, on the caller's thread: it captures the engine before it moves on.
+        blob = encode_snapshot(engine)
         self._pending.snapshots.append((session_id, upto_event, blob))
 
     def _known(self, session_id: str) -> None:
@@ -290,7 +288,7 @@ class Journal:
     # --- reading ---------------------------------------------------------------------------
 
     async def recover(self) -> list[RecoveredSession]:
-        """Every session: latest snapshot (unpickled), the events after it, members, pairings.
+        """Every session: latest snapshot it can load, the events after it, members, pairings.
         Reads what is committed; call it right after ``open()``."""
         return await self._call(lambda: recover_sessions(self._connection()))
 

@@ -31,7 +31,6 @@ def test_no_other_script_keeps_its_own_close_codes_or_patterns() -> None:
     copies = {
         path.name: found
         for path in WEBCLIENT.glob("*.js")
-        if path.name != "contracts.js"
-        and (found := re.findall(_OWN_COPY, path.read_text()))
+        if path.name != "contracts.js" and (found := re.findall(_OWN_COPY, path.read_text()))
     }
     assert copies == {}

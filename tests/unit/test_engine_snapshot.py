@@ -1,0 +1,296 @@
+"""An engine's snapshot: plain data that brings back the whole engine, which then goes on
+exactly as the original does, event for event, tick for tick."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import msgpack
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel
+
+from dreamcommons.contracts.venues import (
+    CoherenceRules,
+    HarmonizeRules,
+    PhaseDurations,
+    VenuePreset,
+    load_venue,
+)
+from dreamcommons.server.engine import (
+    DevicesChanged,
+    DreamEngine,
+    EngineError,
+    Event,
+    HostCommanded,
+    MotifContributed,
+    ParticipantJoined,
+    ParticipantLeft,
+    PresenceChanged,
+    ShareChanged,
+    SleeperUpdated,
+    SnapshotError,
+    SnapshotVersionError,
+    Whispered,
+    engine_from_snapshot,
+    engine_to_snapshot,
+)
+from dreamcommons.server.engine.snapshot import FORMAT
+
+COMMONS = load_venue("sleep-commons")
+# A venue where everything happens within seconds: quick decay (and a rebase of the store's
+# units after 12.8 s), few motifs and whispers, short phases, fractures that harmonize alone.
+BRISK = COMMONS.model_copy(
+    update={
+        "half_life_s": 0.05,
+        "max_motifs": 4,
+        "max_whispers": 3,
+        "coherence": CoherenceRules(
+            window_s=2.0, fracture_below=0.4, heal_above=0.6, min_sleepers=2, max_regions=3
+        ),
+        "harmonize": HarmonizeRules(auto=True, pace_hz=0.1, hold_s=0.5),
+        "phases": PhaseDurations(gathering=1.0, descent=1.0, dream=3.0, awakening=1.0),
+    }
+)
+PIDS = [f"p{i}" for i in range(5)]
+MOTIFS = [m.name for m in COMMONS.motifs[:6]] + ["unlisted"]
+
+
+def pack(data: object) -> Any:
+    """Through msgpack and back, as the journal stores it."""
+    blob = msgpack.packb(data, use_bin_type=True, unicode_errors="surrogatepass")
+    return msgpack.unpackb(blob, raw=False, unicode_errors="surrogatepass")
+
+
+def internals(value: object) -> object:
+    """Everything an engine holds, its order included, as comparable plain values."""
+    if isinstance(value, float):
+        return ("float", value.hex()) if math.isfinite(value) else ("float", repr(value))
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, BaseModel):
+        return (type(value).__name__, value.model_dump())
+    if isinstance(value, dict):
+        return [(k, internals(v)) for k, v in value.items()]
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    if isinstance(value, deque):
+        return ("deque", value.maxlen, [internals(v) for v in value])
+    if isinstance(value, list | tuple):
+        return [internals(v) for v in value]
+    if dataclasses.is_dataclass(value):
+        fields = dataclasses.fields(value)
+        return (type(value).__name__, [(f.name, internals(getattr(value, f.name))) for f in fields])
+    attrs = dict(vars(value))
+    attrs.pop("venue", None)  # the preset, the session's own: not part of a snapshot
+    if "_views" in attrs:  # filled in set order, read by id only: its order means nothing
+        attrs["_views"] = dict(sorted(attrs["_views"].items()))
+    return (type(value).__name__, [(k, internals(v)) for k, v in attrs.items()])
+
+
+events = st.one_of(
+    st.builds(
+        ParticipantJoined,
+        st.sampled_from(PIDS),
+        st.sampled_from(["Lyra", "Kai", "Mira\udcff"]),
+        st.sampled_from(["dreamer", "dreamer", "waker", "watcher"]),
+    ),
+    st.builds(PresenceChanged, st.sampled_from(PIDS), st.booleans()),
+    st.builds(ParticipantLeft, st.sampled_from(PIDS)),
+    st.builds(
+        MotifContributed,
+        st.sampled_from(PIDS),
+        st.integers(0, 1000),
+        st.sampled_from(MOTIFS),
+        st.floats(0.0, 1.0),
+        st.floats(-1.0, 1.0),
+        st.floats(0.0, 1.0),
+        st.booleans(),
+    ),
+    st.builds(Whispered, st.sampled_from(PIDS), st.integers(0, 1000), st.text(max_size=8)),
+    st.builds(
+        SleeperUpdated,
+        st.sampled_from(PIDS),
+        st.one_of(st.none(), st.integers(0, 4)),
+        st.floats(0.0, 1.0),
+        st.one_of(st.none(), st.floats(0.0, 2 * math.pi)),
+        st.one_of(st.none(), st.floats(0.05, 0.5)),
+        st.floats(0.0, 30.0),
+    ),
+    st.builds(DevicesChanged, st.sampled_from(PIDS), st.integers(0, 3)),
+    st.builds(
+        ShareChanged,
+        st.sampled_from(PIDS),
+        st.one_of(st.none(), st.floats(0.0, 1.0)),
+        st.one_of(st.none(), st.booleans()),
+    ),
+    st.builds(
+        HostCommanded,
+        st.sampled_from(["start", "pause", "resume", "advance", "end", "harmonize", "sing"]),
+    ),
+)
+# A step: events, then a tick after ``dt`` seconds (None: no tick, the events wait).
+steps = st.lists(
+    st.tuples(st.lists(events, max_size=8), st.one_of(st.none(), st.floats(0.0, 2.0))),
+    max_size=25,
+)
+Program = list[tuple[list[Event], float | None]]
+JOINS: list[Event] = [ParticipantJoined(pid, pid.upper(), "dreamer") for pid in PIDS[:3]]
+
+
+def play(engine: DreamEngine, program: Program) -> list[object]:
+    """Run a program; everything the engine said (refusals, states, deltas, intents)."""
+    said: list[object] = []
+    for batch, dt in program:
+        for event in batch:
+            try:
+                engine.apply(event)
+            except EngineError as exc:
+                said.append(("refused", str(exc)))
+        if dt is None:
+            continue
+        said.append(engine.tick(engine.state.t + dt))
+        said.append(engine.drain_intents())
+    return said
+
+
+def ids_not_reused(programs: list[Program]) -> list[Program]:
+    """The programs without joins under the id of someone who left: a session never gives an
+    id twice (``p1``, ``p2``... counted on), and the engine relies on that."""
+    gone: set[str] = set()
+    kept = []
+    for program in programs:
+        steps = []
+        for batch, dt in program:
+            events = []
+            for event in batch:
+                if isinstance(event, ParticipantJoined) and event.participant in gone:
+                    continue
+                if isinstance(event, ParticipantLeft):
+                    gone.add(event.participant)
+                events.append(event)
+            steps.append((events, dt))
+        kept.append(steps)
+    return kept
+
+
+def restored(engine: DreamEngine) -> DreamEngine:
+    return engine_from_snapshot(pack(engine_to_snapshot(engine)), engine.venue)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from([COMMONS, BRISK]), steps, steps, st.lists(events, max_size=4))
+def test_a_restored_engine_goes_on_exactly_as_the_original(
+    venue: VenuePreset,
+    before: Program,
+    after: Program,
+    waiting: list[Event],
+) -> None:
+    original = DreamEngine(venue, "commons")
+    start = [(JOINS, 0.1), *before, (waiting, None)]  # ``waiting``: not ticked yet
+    start, after = ids_not_reused([start, after])
+    play(original, start)
+    copy = restored(original)
+    assert internals(copy) == internals(original)
+    snapshot = pack(engine_to_snapshot(original))
+    assert pack(engine_to_snapshot(copy)) == snapshot
+    assert play(copy, after) == play(original, after)
+    assert internals(copy) == internals(original)
+
+
+def busy_engine(venue: VenuePreset = BRISK) -> DreamEngine:
+    """An engine that has been through a bit of everything: fracture, pacing, whispers."""
+    engine = DreamEngine(venue, "commons")
+    program: Program = [(JOINS, 0.1)]
+    for n in range(60):
+        batch: list[Event] = [
+            MotifContributed(PIDS[n % 3], n, MOTIFS[n % len(MOTIFS)], 0.8, 0.3, 0.4)
+        ]
+        if n % 5 == 0:
+            batch += [
+                SleeperUpdated(pid, 2, 0.5, 2.1 * i, 0.25, n * 0.1)
+                for i, pid in enumerate(PIDS[:3])
+            ]
+            batch.append(DevicesChanged(PIDS[n % 3], 1))
+        if n == 7:
+            batch.append(Whispered("p0", 999, "the cocoons pulse together"))
+        if n == 11:
+            batch.append(ShareChanged("p1", 0.4, show_stage=True))
+        if n == 40:
+            batch.append(ParticipantLeft("p2"))
+        program.append((batch, 0.1))
+    play(engine, program)
+    return engine
+
+
+def test_a_busy_engine_is_restored_whole() -> None:
+    engine = busy_engine()
+    assert engine.counters.fractures > 0
+    assert engine.counters.harmonizations > 0
+    copy = restored(engine)
+    assert internals(copy) == internals(engine)
+    more: Program = [
+        ([MotifContributed("p0", 2000 + n, "moon", 0.6, 0.2, 0.3)], 0.1) for n in range(30)
+    ]
+    assert play(copy, more) == play(engine, more)
+
+
+def test_a_snapshot_is_plain_data_with_its_format() -> None:
+    snapshot = engine_to_snapshot(busy_engine())
+    assert snapshot["format"] == FORMAT == 1
+    assert snapshot["venue"] == BRISK.name
+
+    def plain(value: object) -> bool:
+        if isinstance(value, dict):
+            return all(isinstance(k, str) and plain(v) for k, v in value.items())
+        if isinstance(value, list):
+            return all(plain(v) for v in value)
+        return value is None or isinstance(value, bool | int | float | str)
+
+    assert plain(snapshot)
+
+
+@pytest.mark.parametrize("found", [2, 0, "1", None, True])
+def test_a_format_this_code_does_not_read_is_refused_by_name(found: object) -> None:
+    snapshot = engine_to_snapshot(busy_engine())
+    snapshot["format"] = found
+    with pytest.raises(SnapshotVersionError) as refused:
+        engine_from_snapshot(snapshot, BRISK)
+    assert refused.value.found == found
+    assert "format" in str(refused.value)
+
+
+def _drop(key: str) -> Callable[[dict[str, Any]], None]:
+    return lambda snapshot: snapshot.pop(key)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        _drop("participants"),
+        _drop("state"),
+        lambda s: s.update(now="soon"),
+        lambda s: s["motifs"]["motifs"][0].update(total=[1.0]),
+        lambda s: s["participants"][0].update(role="king"),
+        lambda s: s["phases"].update(phase="dusk"),
+        lambda s: s["state"].update(seq="many"),
+        lambda s: s.update(venue="elsewhere"),
+        lambda s: s["pending"].append({"kind": "Sneezed"}),
+    ],
+)
+def test_damaged_snapshots_are_refused(damage: Callable[[dict[str, Any]], None]) -> None:
+    snapshot = pack(engine_to_snapshot(busy_engine()))
+    damage(snapshot)
+    with pytest.raises(SnapshotError):
+        engine_from_snapshot(snapshot, BRISK)
+
+
+def test_a_snapshot_that_is_not_a_map_is_refused() -> None:
+    with pytest.raises(SnapshotError) as refused:
+        engine_from_snapshot([1, 2, 3], BRISK)
+    assert not isinstance(refused.value, SnapshotVersionError)
