@@ -48,7 +48,7 @@ from dreamcommons.contracts.protocol import (
     encode,
     error_frame,
 )
-from dreamcommons.contracts.venues import VenuePreset
+from dreamcommons.contracts.venues import VenuePreset, load_venue
 from dreamcommons.server.auth import Gatekeeper
 from dreamcommons.server.devices.hub import DeviceHub
 from dreamcommons.server.fanout import bound_kernel_buffer
@@ -64,11 +64,16 @@ log = logging.getLogger(__name__)
 
 
 class DreamServer:
-    """Hosts dream sessions of one venue on one port until ``close()``."""
+    """Hosts dream sessions on one port until ``close()``: each session of its own venue,
+    ``venue`` for those the settings do not name (``session_venues``)."""
 
     def __init__(self, settings: ServerSettings, venue: VenuePreset) -> None:
         self.settings = settings
         self.venue = venue
+        self.venues = {
+            session: venue if name == venue.name else load_venue(name)
+            for session, name in settings.session_venues.items()
+        }
         self.sessions: dict[str, DreamSession] = {}
         self._server: Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -95,6 +100,14 @@ class DreamServer:
                 self.journal, self.settings, self.devices.pace, self.devices.registry.remember_owner
             )
             for session in recovered:
+                named = self.venues.get(session.id)
+                if named is not None and named.name != session.venue.name:
+                    log.warning(
+                        "session %s keeps its journaled venue %s, not %s",
+                        session.id,
+                        session.venue.name,
+                        named.name,
+                    )
                 self._run(session)
         self._server = await serve(
             self._handle,
@@ -130,21 +143,30 @@ class DreamServer:
         await self.close()
 
     def session(self, session_id: str) -> DreamSession:
-        """The session of that id, opened on first use with the server's venue."""
+        """The session of that id, opened on first use with its venue."""
         session = self.sessions.get(session_id)
         if session is None:
+            venue = self.venue_of(session_id)
             session = DreamSession(
                 session_id,
-                self.venue,
+                venue,
                 on_pace=self.devices.pace,
                 journal=None
                 if self.journal is None
-                else session_journal(self.journal, session_id, self.venue, self.settings),
+                else session_journal(self.journal, session_id, venue, self.settings),
                 fanout=fanout(self.settings),
             )
             self._run(session)
-            log.info("session %s opened (venue %s)", session_id, self.venue.name)
+            log.info("session %s opened (venue %s)", session_id, venue.name)
         return session
+
+    def venue_of(self, session_id: str) -> VenuePreset:
+        """The venue a session has, or would open with: a session that exists (recovered from
+        the journal, too) keeps its own; otherwise the one named for it, else the default."""
+        session = self.sessions.get(session_id)
+        if session is not None:
+            return session.venue
+        return self.venues.get(session_id, self.venue)
 
     def _run(self, session: DreamSession) -> None:
         """Keep ``session`` (new or recovered) and tick it, timing each tick for /metrics."""

@@ -9,7 +9,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from dreamcommons.contracts.protocol import MAX_WHISPER_CHARS
+from dreamcommons.contracts.protocol import MAX_WHISPER_CHARS, SessionId
+from dreamcommons.contracts.venues import VenueName
 
 
 class ServerSettings(BaseSettings):
@@ -17,7 +18,12 @@ class ServerSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8765, ge=0, le=65535)
-    venue: str = "sleep-commons"
+    venue: str = Field(
+        default="sleep-commons", description="the venue of a session the host does not name"
+    )
+    session_venues: dict[SessionId, VenueName] = Field(
+        default_factory=dict, description="a venue per session: {session: venue preset}"
+    )
     event_loop: Literal["uvloop", "asyncio"] = Field(
         default="uvloop", description="the host's event loop (uvloop: faster fan-out)"
     )

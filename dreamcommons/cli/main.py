@@ -6,17 +6,19 @@ import argparse
 import asyncio
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from dreamcommons.contracts.errors import VenueError
-from dreamcommons.contracts.protocol import Encoding
+from dreamcommons.contracts.protocol import SESSION_ID_PATTERN, Encoding
 from dreamcommons.contracts.venues import VenuePreset, available_venues, load_venue
 from dreamcommons.server.settings import ServerSettings
 
 _LOG_LEVELS = {"host": logging.INFO}
+SESSION_NAME = re.compile(SESSION_ID_PATTERN)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,7 +46,9 @@ def _parser() -> argparse.ArgumentParser:
 
     host = commands.add_parser("host", help="host dream sessions over WebSocket")
     host.add_argument(
-        "--venue", default=None, help=f"venue preset ({', '.join(available_venues())})"
+        "--venue",
+        default=None,
+        help=f"venue of the sessions not named with one ({', '.join(available_venues())})",
     )
     host.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     host.add_argument("--port", type=int, default=None, help="port (default 8765)")
@@ -53,8 +57,12 @@ def _parser() -> argparse.ArgumentParser:
         "--session",
         dest="sessions",
         action="append",
+        type=_session_and_venue,
         default=None,
-        help="print this session's join code and host secret (repeatable; default: commons)",
+        metavar="SESSION[=VENUE]",
+        help="print this session's join code and host secret, and give it a venue "
+        "(repeatable: --session commons=sleep-commons --session festival=harmony-festival; "
+        "default: commons)",
     )
     host.add_argument(
         "--open",
@@ -141,9 +149,11 @@ def _host(args: argparse.Namespace) -> int:
         for k, v in vars(args).items()
         if k in ("venue", "host", "port", "broker", "open_sessions", "journal") and v is not None
     }
+    named = args.sessions or [("commons", None)]
+    overrides["session_venues"] = {session: venue for session, venue in named if venue}
     settings = ServerSettings(**overrides)
     venue = load_venue(settings.venue)
-    serving = _serve(settings, venue, args.sessions or ["commons"])
+    serving = _serve(settings, venue, [session for session, _ in named])
     if settings.event_loop == "uvloop":
         import uvloop  # its transports write and poll for a thousand sockets at half the cost
 
@@ -164,16 +174,28 @@ async def _serve(settings: ServerSettings, venue: VenuePreset, sessions: list[st
         loop.add_signal_handler(sig, stop.set)
     async with DreamServer(settings, venue) as server:
         print(
-            f"hosting {server.venue.title} on ws://{settings.host}:{server.port}/SESSION "
-            f"(for example ws://{settings.host}:{server.port}/commons)",
+            f"hosting on ws://{settings.host}:{server.port}/SESSION "
+            f"(for example ws://{settings.host}:{server.port}/{sessions[0]}); "
+            f"sessions not named below are of the {server.venue.title}",
             flush=True,
         )
         print(f"operator key: {settings.host_key}  (the host key of every session)", flush=True)
         address = f"{settings.host}:{server.port}"
-        print(session_banner(server.gatekeeper, address, sessions), flush=True)
+        print(session_banner(server.gatekeeper, address, sessions, server.venue_of), flush=True)
         keep_full_collections_short()
         await stop.wait()
         print("shutting down", flush=True)
+
+
+def _session_and_venue(text: str) -> tuple[str, str | None]:
+    """``commons`` or ``festival=harmony-festival``, checked: a session's name, a known venue."""
+    session, _, venue = text.partition("=")
+    if not SESSION_NAME.fullmatch(session):
+        raise argparse.ArgumentTypeError(f"{session!r} is not a session name (a-z, 0-9, -)")
+    if venue and venue not in available_venues():
+        known = ", ".join(available_venues())
+        raise argparse.ArgumentTypeError(f"no venue {venue!r} (known: {known})")
+    return session, venue or None
 
 
 def _command(args: argparse.Namespace) -> int:
