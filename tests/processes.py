@@ -16,14 +16,17 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def dreamcommons(*args: str) -> AsyncIterator[asyncio.subprocess.Process]:
-    """Run ``dreamcommons ARGS`` with pipes; terminated (then killed) on exit, always."""
+async def dreamcommons(
+    *args: str, stdin: int = asyncio.subprocess.PIPE
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """Run ``dreamcommons ARGS`` with pipes (or ``stdin``, e.g. ``asyncio.subprocess.DEVNULL``);
+    terminated (then killed) on exit, always."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "dreamcommons",
         *args,
-        stdin=asyncio.subprocess.PIPE,
+        stdin=stdin,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
