@@ -19,6 +19,7 @@ from dreamcommons.server.gateway import DreamServer
 from dreamcommons.server.settings import ServerSettings
 from tests.conftest import within
 from tests.processes import free_port
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -49,9 +50,7 @@ async def test_it_waits_for_a_server_that_is_not_up_yet() -> None:
     patient = DreamClient(url, "Lyra", reconnect=True, wait_for_server=True, on_link=events.append)
     entering = asyncio.create_task(patient.__aenter__(), name="test:lyra-joins")
     try:
-        async with asyncio.timeout(within(10)):
-            while not events:  # noqa: ASYNC110 - the client reports through a plain callback
-                await asyncio.sleep(0.01)
+        await eventually(lambda: events, "a first attempt reported", 10)
         assert isinstance(events[0], Retrying)
         assert "onnect" in events[0].problem  # "Connect call failed", "Connection refused"
         async with DreamServer(settings, load_venue("sleep-commons")):
