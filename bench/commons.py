@@ -21,7 +21,7 @@ import resource
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,9 @@ from typing import Any
 from bench.loadgen import Latencies, Schedule, Window, connect_all
 from bench.measure import Scrape, cpu_seconds, histogram_quantile, percentile, pin, rss_bytes
 from dreamcommons.contracts.venues import load_venue
-from dreamcommons.server.broker import MosquittoProcess, free_port
+from dreamcommons.server.broker import MosquittoProcess
+from tests.processes import end, free_port
+from tests.waiting import eventually
 
 SESSION = "commons"
 # Every bench participant connects from 127.0.0.1: lift the per-address connection limit.
@@ -74,24 +76,12 @@ async def child(*args: str, log: Path, core: int) -> AsyncIterator[asyncio.subpr
     try:
         yield process
     finally:
-        if process.returncode is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 10)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+        await end(process, 10)
 
 
-async def wait_until(check: Any, what: str, seconds: float) -> None:
-    try:
-        async with asyncio.timeout(seconds):
-            while True:  # an HTTP endpoint to poll: there is no event to wait on
-                if await asyncio.to_thread(check):
-                    return
-                await asyncio.sleep(0.2)
-    except TimeoutError:
-        raise RuntimeError(f"timed out waiting for {what}") from None
+async def wait_until(check: Callable[[], object], what: str, seconds: float) -> None:
+    """Poll a blocking ``check`` (an HTTP endpoint: there is no event to wait on) in a thread."""
+    await eventually(lambda: asyncio.to_thread(check), what, seconds, every=0.2)
 
 
 def _answers(port: int) -> bool:

@@ -38,7 +38,8 @@ from dreamcommons.contracts.device_protocol import (
     pack,
 )
 from dreamcommons.firmware_sim.physiology import Sleeper
-from dreamcommons.server.broker import MosquittoProcess, free_port
+from dreamcommons.server.broker import MosquittoProcess
+from tests.processes import free_port
 
 COLUMNS = (
     ("offered_msgs_per_s", "offered msg/s"),

@@ -17,7 +17,6 @@ import contextlib
 import itertools
 import os
 import signal
-import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -27,14 +26,9 @@ from dreamcommons.client.errors import ConnectionLost, Refused
 from dreamcommons.server.engine import MotifContributed
 from dreamcommons.server.journal.reading import iter_events
 from dreamcommons.server.journal.schema import connect_reader
+from tests.processes import end, free_port
 
 MOTIFS = ("moon", "river", "lantern", "owl", "tide", "cocoon")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def start_host(port: int, journal: Path) -> asyncio.subprocess.Process:
@@ -99,9 +93,7 @@ async def run(clients: int, lanes: int, seconds: float, journal: Path) -> None:
             await host.wait()
             await asyncio.gather(*tasks)
     finally:
-        if host.returncode is None:
-            host.kill()
-            await host.wait()
+        await end(host, 0.0, signal.SIGKILL)
     conn = connect_reader(journal)
     try:
         kept = {

@@ -6,10 +6,14 @@ async with DreamClient("ws://127.0.0.1:8765/commons?code=K7QMXHD2", name="Lyra")
         print(state.mood, [m.name for m in state.motifs])
 
 With ``reconnect=True`` a dropped connection is re-established by itself (jittered backoff),
-resuming with the resume token so the participant keeps their identity; requests in flight
-when it dropped fail with ``ConnectionLost`` (the caller decides whether to send them again),
-and ``states()`` goes on across the gap. A close that coming back would undo (removed by the
-host, resumed elsewhere, the session closed) ends the client as without ``reconnect``.
+resuming with the resume token so the participant keeps their identity (joining fresh when the
+server no longer knows it, trying again while the server cannot journal the join); requests in
+flight when it dropped fail with ``ConnectionLost`` (the caller decides whether to send them
+again), and ``states()`` goes on across the gap. A close that coming back would undo
+(``link.FINAL_CLOSES``: removed by the host, resumed elsewhere, the session closed) or a refused
+join ends the client as without ``reconnect``; ``ended`` then says why. ``wait_for_server=True``
+tries the first connection the same way, until the server answers. ``on_link`` hears each
+change of the connection (``link.LinkEvent``).
 """
 
 from __future__ import annotations
@@ -28,9 +32,18 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from dreamcommons.client.errors import ConnectionLost, JoinRefused, Refused, UnexpectedReply
+from dreamcommons.client.link import (
+    FINAL_CLOSES,
+    Forgotten,
+    Joined,
+    LinkEvent,
+    LinkHandler,
+    Lost,
+    Retrying,
+)
 from dreamcommons.client.tracker import DeltaOutcome, StateTracker
 from dreamcommons.contracts.backoff import backoff_delay
-from dreamcommons.contracts.errors import CloseCode, ErrorCode
+from dreamcommons.contracts.errors import ErrorCode
 from dreamcommons.contracts.protocol import (
     Ack,
     Command,
@@ -59,9 +72,6 @@ from dreamcommons.contracts.protocol import (
 from dreamcommons.contracts.tokens import peek_role
 
 DEFAULT_SESSION = "commons"
-
-# Close codes after which coming back would undo what the server meant.
-FINAL_CLOSE_CODES = frozenset({CloseCode.REMOVED, CloseCode.REPLACED, CloseCode.SESSION_CLOSED})
 
 Reply = Ack | Paired | CommandResult | Invitation
 InvitableRole = Literal["dreamer", "waker", "watcher"]
@@ -104,6 +114,8 @@ class DreamClient:
         token: str | None = None,
         ack_timeout: float = 10.0,
         reconnect: bool = False,
+        wait_for_server: bool = False,
+        on_link: LinkHandler | None = None,
     ) -> None:
         from_url = url_credentials(url)
         self.url, self.session = split_url(url)
@@ -116,7 +128,9 @@ class DreamClient:
         self.key = key
         self.ack_timeout = ack_timeout
         self.reconnect = reconnect
+        self.wait_for_server = wait_for_server
         self.reconnects = 0
+        self.ended: str | None = None  # why a reconnecting client stopped, once it has
         self.connected = asyncio.Event()
         self.participant = ""
         self.tick_hz = 0.0
@@ -131,6 +145,7 @@ class DreamClient:
         self._closed = False
         self._closing = False
         self._rng = random.Random()
+        self._on_link = on_link
 
     @property
     def state(self) -> DreamscapeState:
@@ -145,7 +160,7 @@ class DreamClient:
     # --- lifecycle -----------------------------------------------------------------------
 
     async def __aenter__(self) -> DreamClient:
-        await self._open()
+        await self._connect(patient=self.wait_for_server, pause_first=False)
         self._reader = asyncio.get_running_loop().create_task(
             self._read(), name=f"dream-client-{self.name}"
         )
@@ -196,10 +211,12 @@ class DreamClient:
             raise JoinRefused(reply.code, reply.message)
         if not isinstance(reply, Welcome):
             raise UnexpectedReply(f"the server answered the join with {reply.type!r}")
+        resumed = request.resume is not None and self.participant in ("", reply.participant)
         self.participant = reply.participant
         self.resume_token = reply.resume
         self.tick_hz = reply.tick_hz
         self._tracker = StateTracker(reply.state)
+        self._tell(Joined(self.session, self.participant, resumed))
 
     # --- sending -------------------------------------------------------------------------
 
@@ -320,11 +337,16 @@ class DreamClient:
                 await self._follow()
                 if not self._comes_back():
                     return
+                self._tell(Lost())
                 try:
-                    await self._reconnect()
+                    await self._connect(patient=True, pause_first=True)
                 except JoinRefused as refusal:
                     self.errors.append(ErrorFrame(code=refusal.code, message=refusal.message))
+                    self.ended = f"join refused: {refusal.message}"
                     return
+                self.reconnects += 1
+                async with self._changed:
+                    self._changed.notify_all()
         finally:
             self._closed = True
             self._fail_pending()
@@ -346,30 +368,48 @@ class DreamClient:
     def _comes_back(self) -> bool:
         if not self.reconnect or self._closing or self._connection is None:
             return False
-        return self._connection.close_code not in FINAL_CLOSE_CODES
+        self.ended = FINAL_CLOSES.get(self._connection.close_code or 0)
+        return self.ended is None
 
-    async def _reconnect(self) -> None:
-        """Connect again until joined, resuming with the token; join anew only if the server
-        no longer knows it. Any other refusal of the join ends the client."""
-        attempt = 0
+    async def _connect(self, *, patient: bool, pause_first: bool) -> None:
+        """Connect and join (or resume). Patient: on failure try again with backoff until joined,
+        joining fresh when the server no longer knows the resume token; a refusal that trying
+        again cannot fix raises ``JoinRefused``. Impatient: the first failure raises."""
+        retries = 0
+        problem = "the connection dropped"
+        wait = pause_first
         while True:
-            await asyncio.sleep(backoff_delay(attempt, self._rng))
-            attempt += 1
+            if wait:
+                delay = backoff_delay(retries, self._rng)
+                retries += 1
+                self._tell(Retrying(retries, delay, problem))
+                await asyncio.sleep(delay)
+            wait = True
             try:
                 await self._open()
             except JoinRefused as refusal:
-                if refusal.code is ErrorCode.JOURNAL_UNAVAILABLE:
-                    continue  # the server cannot make the join durable yet: try again later
-                if refusal.code is not ErrorCode.BAD_RESUME_TOKEN or self.resume_token is None:
+                if not patient or not self._worth_retrying(refusal):
                     raise
-                self.resume_token = None
-                continue
-            except (OSError, WebSocketException, TimeoutError, ConnectionLost):
-                continue
-            self.reconnects += 1
-            async with self._changed:
-                self._changed.notify_all()
-            return
+                problem = refusal.message
+            except (OSError, WebSocketException, TimeoutError, ConnectionLost) as error:
+                if not patient:
+                    raise
+                problem = str(error) or type(error).__name__
+            else:
+                return
+
+    def _worth_retrying(self, refusal: JoinRefused) -> bool:
+        if refusal.code is ErrorCode.JOURNAL_UNAVAILABLE:
+            return True  # the server cannot make the join durable yet: try again later
+        if refusal.code is ErrorCode.BAD_RESUME_TOKEN and self.resume_token is not None:
+            self.resume_token = None
+            self._tell(Forgotten())
+            return True
+        return False
+
+    def _tell(self, event: LinkEvent) -> None:
+        if self._on_link is not None:
+            self._on_link(event)
 
     async def _on_frame(self, frame: bytes | str) -> None:
         assert self._tracker is not None

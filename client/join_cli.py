@@ -1,29 +1,27 @@
-"""``dreamcommons join URL --name NAME``: follow a session as text and type contributions.
+"""``dreamcommons join URL --name NAME --plain``: follow a session as text and type commands.
 
-Input lines:  ``moon``  or  ``moon 0.9``  raise a motif (with an intensity);
-``/private moon`` keeps one to yourself;  ``/w some words`` whispers;
-``/share 0.5`` sets how much of your dream others see;  ``/pair CODE`` claims a device;
-as host: ``/start``, ``/pause``, ``/resume``, ``/advance``, ``/end``, ``/harmonize``,
-``/remove p3``, ``/invite watcher 12`` (an invitation for 12 hours);  ``/quit`` leaves.
+The typed lines are the terminal client's (``client/commands.py``, one parser for both): a
+motif (``moon 0.9``), ``/w words``, ``/feel calm``, ``/share 0.5 stage``, ``/pair CODE``, the
+host's ``/harmonize`` or ``/invite watcher 12``, ``/quit``. Standard input may be a terminal, a
+pipe, a file or nothing (``< /dev/null``): it is read to its end, each line carried out, and then
+the view goes on following the dreamscape until the session ends or Ctrl-C.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import stat
 import sys
 
+from dreamcommons.client.actions import carry_out
+from dreamcommons.client.commands import FEELINGS, HELP, Quit, SetFeeling, ShowHelp, parse
 from dreamcommons.client.dream_client import DreamClient
 from dreamcommons.client.errors import DreamClientError, JoinRefused
 from dreamcommons.client.plain_view import render
 from dreamcommons.contracts.errors import ErrorCode
 from dreamcommons.contracts.protocol import Encoding, Role
-
-HELP = (
-    "type a motif (e.g. 'moon 0.8'), '/w words' to whisper, '/share 0.5', '/private moon', "
-    "'/pair CODE', '/quit' to leave"
-)
-HOST_ACTIONS = ("start", "pause", "resume", "advance", "end", "harmonize", "remove")
 
 
 async def run_join(
@@ -61,12 +59,13 @@ async def _follow(dream: DreamClient, refresh: float) -> None:
     lines: asyncio.Queue[str | None] = asyncio.Queue(maxsize=64)
     typing = asyncio.create_task(_read_stdin_into(lines), name="stdin")
     viewer = asyncio.create_task(_show(dream, refresh), name="plain-view")
+    typist = _Typist(dream)
     try:
         while (line := await lines.get()) is not None:
-            if not await _act(dream, line.strip()):
+            if not await typist.act(line):
                 break
         else:
-            await viewer  # stdin closed: keep watching until the session or Ctrl-C ends it
+            await viewer  # stdin ended: keep watching until the session or Ctrl-C ends it
     finally:
         for task in (typing, viewer):
             task.cancel()
@@ -74,40 +73,36 @@ async def _follow(dream: DreamClient, refresh: float) -> None:
                 await task
 
 
-async def _act(dream: DreamClient, line: str) -> bool:
-    """Carry out one typed line; False when the user wants to leave."""
-    if not line:
+class _Typist:
+    """Carries out typed lines one by one, remembering the emotion the next motifs carry."""
+
+    def __init__(self, dream: DreamClient) -> None:
+        self.dream = dream
+        self.feeling = FEELINGS[0]
+
+    async def act(self, line: str) -> bool:
+        """Carry out one typed line; False when the user wants to leave."""
+        try:
+            command = parse(line)
+            match command:
+                case None:
+                    pass
+                case Quit():
+                    return False
+                case ShowHelp():
+                    _say(HELP)
+                case SetFeeling(feeling=feeling):
+                    self.feeling = feeling
+                    _say(f"your next motifs feel {feeling.describe()}")
+                case _:
+                    _say((await carry_out(self.dream, command, self.feeling)).note)
+        except (DreamClientError, TimeoutError) as error:
+            _say(f"! {error or 'no answer from the server'}")
         return True
-    command, _, rest = line.partition(" ")
-    try:
-        if command in ("/quit", "/q"):
-            return False
-        if command == "/w":
-            await dream.whisper(rest)
-        elif command == "/share":
-            await dream.share(float(rest))
-        elif command == "/pair":
-            paired = await dream.pair_device(rest.strip().upper())
-            print(f"paired {paired.device} ({paired.model})", flush=True)
-        elif command == "/invite":
-            role, _, hours = rest.strip().partition(" ")
-            invitation = await dream.invite(
-                role or "dreamer",  # type: ignore[arg-type]
-                float(hours or 24) * 3600,
-            )
-            print(f"invitation for a {invitation.role}: {invitation.token}", flush=True)
-        elif command.startswith("/") and command[1:] in HOST_ACTIONS:
-            await dream.host(command[1:], rest.strip() or None)  # type: ignore[arg-type]
-        elif command == "/private":
-            await dream.contribute(rest.strip().lower(), private=True)
-        elif command.startswith("/"):
-            print(f"! unknown command {command}. {HELP}", flush=True)
-        else:
-            intensity = float(rest.split()[0]) if rest.strip() else 0.7
-            await dream.contribute(command.lower(), intensity=intensity)
-    except (DreamClientError, ValueError) as error:
-        print(f"! {error}", flush=True)
-    return True
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
 
 
 async def _show(dream: DreamClient, refresh: float) -> None:
@@ -120,15 +115,28 @@ async def _show(dream: DreamClient, refresh: float) -> None:
 
 async def _read_stdin_into(lines: asyncio.Queue[str | None]) -> None:
     """Feed typed lines to the queue; ``None`` marks the end of input."""
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    try:
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    except (ValueError, OSError):  # a regular file or no stdin at all: read it whole
-        for line in () if sys.stdin is None or sys.stdin.closed else sys.stdin.readlines():
+    if not _streams(sys.stdin):  # a file, /dev/null, or no stdin at all: read it whole, now
+        whole = () if sys.stdin is None or sys.stdin.closed else sys.stdin.readlines()
+        for line in whole:
             await lines.put(line)
         await lines.put(None)
         return
+    reader = asyncio.StreamReader()
+    loop = asyncio.get_running_loop()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     while line := await reader.readline():
         await lines.put(line.decode(errors="replace"))
     await lines.put(None)
+
+
+def _streams(stdin: object) -> bool:
+    """Whether ``stdin`` is something the event loop can wait on: a terminal, a pipe, a socket.
+    (Regular files and devices like ``/dev/null`` cannot be: epoll refuses them.)"""
+    if stdin is None or getattr(stdin, "closed", True):
+        return False
+    try:
+        fd = stdin.fileno()  # type: ignore[attr-defined]
+        mode = os.fstat(fd).st_mode
+    except (OSError, ValueError, AttributeError):
+        return False
+    return os.isatty(fd) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)

@@ -29,6 +29,7 @@ import aiomqtt
 import msgpack
 from pydantic import TypeAdapter, ValidationError
 
+from dreamcommons.contracts.backoff import backoff_delay
 from dreamcommons.contracts.broker_access import broker_credentials, parse_broker_url
 from dreamcommons.contracts.device_protocol import (
     LEAVES,
@@ -84,8 +85,6 @@ _CODE_ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 _SEQ_MODULUS: Final = 2**32
 _BD_MODULUS: Final = 256
 
-_BACKOFF_START_S: Final = 0.2
-_BACKOFF_CAP_S: Final = 5.0
 _KEEPALIVE_S: Final = 30
 _MQTT_TIMEOUT_S: Final = 10.0
 _GOODBYE_TIMEOUT_S: Final = 2.0
@@ -389,7 +388,7 @@ class SimulatedDevice:
     # --- the MQTT session --------------------------------------------------------------------
 
     async def _stay_connected(self) -> None:
-        delay = _BACKOFF_START_S
+        attempt = 0
         if self._start_delay_s > 0.0:
             await self._sleep_unless_stopping(self._start_delay_s)
         while not self._stopping.is_set():
@@ -401,11 +400,11 @@ class SimulatedDevice:
             if self._stopping.is_set():
                 return
             if self.stats.connects > connects:
-                delay = _BACKOFF_START_S  # it was up: start the backoff again from the bottom
-            pause = delay * self._rng.uniform(0.5, 1.0)
+                attempt = 0  # it was up: start the backoff again from the bottom
+            pause = backoff_delay(attempt, self._rng)
+            attempt += 1
             log.debug("%s: reconnecting in %.2fs", self.device_id, pause)
             await self._sleep_unless_stopping(pause)
-            delay = min(_BACKOFF_CAP_S, delay * 2.0)
 
     async def _sleep_unless_stopping(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 
 import pytest
@@ -11,13 +10,9 @@ from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.broker import MosquittoProcess
 from dreamcommons.server.gateway import DreamServer
 from dreamcommons.server.settings import ServerSettings
+from tests.waiting import TIMEOUT_UNIT, within
 
-# Every network wait is a multiple of this, so a slow machine can stretch them all at once.
-TIMEOUT_UNIT = float(os.environ.get("DREAMCOMMONS_TEST_TIMEOUT_UNIT", "1.0"))
-
-
-def within(seconds: float) -> float:
-    return seconds * TIMEOUT_UNIT
+__all__ = ["TIMEOUT_UNIT", "within"]
 
 
 @pytest.fixture

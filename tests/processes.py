@@ -1,9 +1,11 @@
-"""Helpers for tests that run the real ``dreamcommons`` command in child processes."""
+"""Child processes for tests and bench/: a free port, ``dreamcommons`` run for real, and an end
+that is always the same (a signal, a grace time, then SIGKILL)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import socket
 import sys
 from collections.abc import AsyncIterator
@@ -16,27 +18,39 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def dreamcommons(*args: str) -> AsyncIterator[asyncio.subprocess.Process]:
-    """Run ``dreamcommons ARGS`` with pipes; terminated (then killed) on exit, always."""
+async def dreamcommons(
+    *args: str, stdin: int = asyncio.subprocess.PIPE
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """Run ``dreamcommons ARGS`` with pipes (or ``stdin``, e.g. ``asyncio.subprocess.DEVNULL``);
+    terminated (then killed) on exit, always."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "dreamcommons",
         *args,
-        stdin=asyncio.subprocess.PIPE,
+        stdin=stdin,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
     try:
         yield process
     finally:
-        if process.returncode is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 5)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+        await end(process)
+
+
+async def end(
+    process: asyncio.subprocess.Process,
+    grace: float = 5.0,
+    sig: signal.Signals = signal.SIGTERM,
+) -> None:
+    """Send ``sig`` (SIGTERM: stop cleanly), wait ``grace`` seconds, then SIGKILL; always reaped."""
+    if process.returncode is None:
+        process.send_signal(sig)
+        try:
+            await asyncio.wait_for(process.wait(), grace)
+        except TimeoutError:
+            process.kill()
+    await process.wait()
 
 
 async def read_until(process: asyncio.subprocess.Process, needle: str, seconds: float) -> str:

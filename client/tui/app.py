@@ -16,13 +16,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header, Input, Static
 
-from dreamcommons.client.dream_client import DreamClient, split_url
-from dreamcommons.client.errors import DreamClientError
-from dreamcommons.client.tui.actions import carry_out
-from dreamcommons.client.tui.commands import (
+from dreamcommons.client.actions import carry_out
+from dreamcommons.client.commands import (
     FEELINGS,
     HELP,
-    CommandError,
     Feeling,
     HostCommand,
     NetworkCommand,
@@ -31,7 +28,9 @@ from dreamcommons.client.tui.commands import (
     ShowHelp,
     parse,
 )
-from dreamcommons.client.tui.connection import DreamLink, LinkFailed
+from dreamcommons.client.dream_client import DreamClient, split_url
+from dreamcommons.client.errors import CommandError, DreamClientError, LinkFailed
+from dreamcommons.client.tui.connection import DreamLink
 from dreamcommons.client.tui.field import DreamField
 from dreamcommons.client.tui.host import HostPanel
 from dreamcommons.client.tui.panels import DevicesPanel, PeoplePanel, ScenePanel, WhispersPanel

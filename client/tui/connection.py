@@ -1,46 +1,24 @@
-"""``DreamLink``: stay joined to a dream session, whatever the network does.
+"""``DreamLink``: the terminal client's connection, a ``DreamClient`` that stays joined.
 
-It joins, hands each new state to a callback, and when the connection drops (``ConnectionLost``,
-the states ending, a refused socket) it says so and tries again with jittered exponential
-backoff (0.25 s doubling to a 5 s cap), resuming with the last resume token so that the
-participant keeps their identity. When the server no longer knows the token (it restarted
-without its journal) it joins fresh and says so. A refusal that retrying cannot fix (a wrong
-host key, removed by the host, resumed elsewhere) ends ``run()`` with ``LinkFailed``.
+The reconnecting is ``DreamClient``'s own (``reconnect=True``, ``wait_for_server=True``): it
+tries until the server answers, comes back after every drop with its resume token (joining
+fresh when the server no longer knows it), and stops at a close or a refusal that trying again
+cannot fix. The link turns what the client tells it into status lines and hands each new state
+to a callback; when the client stops, ``run()`` ends with ``LinkFailed`` saying why.
 """
 
 from __future__ import annotations
 
-import asyncio
-import random
 from collections.abc import Callable
 
-from websockets.exceptions import WebSocketException
-
 from dreamcommons.client.dream_client import DreamClient
-from dreamcommons.client.errors import ConnectionLost, JoinRefused
-from dreamcommons.contracts.backoff import backoff_delay
-from dreamcommons.contracts.errors import CloseCode, ErrorCode
+from dreamcommons.client.errors import JoinRefused, LinkFailed
+from dreamcommons.client.link import Forgotten, Joined, LinkEvent, Lost, Retrying
 from dreamcommons.contracts.protocol import DreamscapeState, Encoding, Role
-
-# Close codes after which coming back would undo what the server meant.
-_FINAL_CLOSES: dict[int | None, str] = {
-    CloseCode.REMOVED: "removed from the session by the host",
-    CloseCode.REPLACED: "this participant resumed from another connection",
-    CloseCode.SESSION_CLOSED: "the session was closed",
-}
 
 StateHandler = Callable[[DreamscapeState, float], None]
 StatusHandler = Callable[[str], None]
 JoinHandler = Callable[[DreamClient, bool], None]
-
-
-class LinkFailed(Exception):
-    """The link gave up: the reason cannot be fixed by trying again."""
-
-    def __init__(self, reason: str, *, ever_joined: bool) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.ever_joined = ever_joined
 
 
 class DreamLink:
@@ -57,80 +35,62 @@ class DreamLink:
         on_state: StateHandler,
         on_status: StatusHandler,
         on_joined: JoinHandler,
-        rng: random.Random | None = None,
     ) -> None:
         self.url = url
         self.name = name
         self.role: Role = role
-        self.encoding = encoding
-        self.key = key
-        self.dream: DreamClient | None = None
-        self.participant = ""
-        self.resume_token: str | None = None
         self.joins = 0
         self.drops = 0
         self._on_state = on_state
         self._on_status = on_status
         self._on_joined = on_joined
-        self._rng = rng or random.Random()
+        self._client = DreamClient(
+            url,
+            name,
+            role=role,
+            encoding=encoding,
+            key=key,
+            reconnect=True,
+            wait_for_server=True,
+            on_link=self._heard,
+        )
+
+    @property
+    def dream(self) -> DreamClient | None:
+        """The client while it is joined; ``None`` while it is connecting or gone."""
+        return self._client if self._client.connected.is_set() else None
+
+    @property
+    def participant(self) -> str:
+        return self._client.participant
+
+    @property
+    def resume_token(self) -> str | None:
+        return self._client.resume_token
 
     async def run(self) -> None:
-        """Join, follow, and come back after every drop; only ``LinkFailed`` or a cancel end it."""
-        attempt = 0
-        while True:
-            try:
-                await self._follow()
-                attempt = 0  # we were joined: the next retry starts from the short delay
-            except JoinRefused as refusal:
-                if refusal.code is not ErrorCode.BAD_RESUME_TOKEN or self.resume_token is None:
-                    raise LinkFailed(
-                        f"join refused: {refusal.message}", ever_joined=self.joins > 0
-                    ) from None
-                self.resume_token = None
-                self._on_status("the server no longer knows this participant: joining fresh")
-                continue
-            except (ConnectionLost, WebSocketException, OSError, TimeoutError) as error:
-                if self.joins == 0 and attempt == 0:
-                    self._on_status(f"cannot reach {self.url}: {error or type(error).__name__}")
-            delay = backoff_delay(attempt, self._rng)
-            attempt += 1
-            self._on_status(f"reconnecting… (attempt {attempt}, in {delay:.1f} s)")
-            await asyncio.sleep(delay)
-
-    async def _follow(self) -> None:
-        """One connection, from join to drop."""
-        resuming = self.resume_token is not None
-        async with DreamClient(
-            self.url,
-            self.name,
-            role=self.role,
-            encoding=self.encoding,
-            key=self.key,
-            resume=self.resume_token,
-        ) as dream:
-            fresh = not resuming
-            if resuming and dream.participant != self.participant:
-                fresh = True  # a server that hands out a new identity on resume: treat as new
-            self.dream = dream
-            self.participant = dream.participant
-            self.resume_token = dream.resume_token
-            self.joins += 1
-            how = "joined" if fresh else "resumed"
-            self._on_status(f"{how} {dream.session} as {dream.participant} ({self.role})")
-            self._on_joined(dream, fresh)
-            try:
+        """Join, follow, come back after every drop; only ``LinkFailed`` or a cancel end it."""
+        try:
+            async with self._client as dream:
                 async for state in dream.states():
                     self._on_state(state, dream.tick_hz)
-            finally:
-                self.dream = None
-            self.drops += 1
-            final = _FINAL_CLOSES.get(_close_code(dream))
-            if final is not None:
-                raise LinkFailed(final, ever_joined=True)
-            self._on_status("connection lost")
+        except JoinRefused as refusal:
+            raise LinkFailed(f"join refused: {refusal.message}", ever_joined=False) from None
+        raise LinkFailed(self._client.ended or "the connection ended", ever_joined=self.joins > 0)
 
-
-def _close_code(dream: DreamClient) -> int | None:
-    """The close code the server sent, once the connection has ended."""
-    connection = dream._connection  # the client does not expose it (yet)
-    return None if connection is None else connection.close_code
+    def _heard(self, event: LinkEvent) -> None:
+        match event:
+            case Joined(session=session, participant=participant, resumed=resumed):
+                self.joins += 1
+                how = "resumed" if resumed else "joined"
+                self._on_status(f"{how} {session} as {participant} ({self.role})")
+                self._on_joined(self._client, not resumed)
+            case Lost():
+                self.drops += 1
+                self._on_status("connection lost")
+            case Retrying(attempt=attempt, delay=delay, problem=problem):
+                if self.joins == 0 and attempt == 1:
+                    self._on_status(f"cannot reach {self.url}: {problem}")
+                self._on_status(f"reconnecting… (attempt {attempt}, in {delay:.1f} s)")
+            case Forgotten():
+                self._on_status("the server no longer knows this participant: joining fresh")

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import aiomqtt
 
+from dreamcommons.contracts.backoff import backoff_delay
 from dreamcommons.contracts.broker_access import broker_credentials, parse_broker_url
 from dreamcommons.contracts.device_protocol import (
     CommandAck,
@@ -45,8 +46,6 @@ StatusHandler = Callable[[DeviceRecord], None]
 
 _PENDING_COMMANDS_WARNING = 5_000
 _INCOMING_QUEUE = 50_000  # aiomqtt drops (with a warning) beyond this: size it for bursts
-_BACKOFF_START_S = 0.2
-_BACKOFF_CAP_S = 5.0
 
 
 class CommandFailed(DreamcommonsError):
@@ -90,7 +89,7 @@ class DeviceGateway:
 
     async def run(self) -> None:
         """Stay connected until cancelled, reconnecting with backoff."""
-        delay = _BACKOFF_START_S
+        attempt = 0
         while True:
             try:
                 async with aiomqtt.Client(
@@ -111,16 +110,18 @@ class DeviceGateway:
                     self.stats.connects += 1
                     self.connected.set()
                     log.info("listening to devices on mqtt://%s:%d", self.host, self.port)
-                    delay = _BACKOFF_START_S
+                    attempt = 0  # it was up: the next retry starts from the short delay
                     async for message in client.messages:
                         self._dispatch(str(message.topic), message.payload)
             except aiomqtt.MqttError as error:
-                log.warning("device broker connection lost (%s); retrying in %.1fs", error, delay)
+                log.warning("device broker connection lost (%s); reconnecting", error)
             finally:
                 self._client = None
                 self.connected.clear()
-            await asyncio.sleep(delay * self._random.uniform(0.5, 1.0))
-            delay = min(_BACKOFF_CAP_S, delay * 2)
+            delay = backoff_delay(attempt, self._random)
+            attempt += 1
+            log.debug("reconnecting to the device broker in %.2fs", delay)
+            await asyncio.sleep(delay)
 
     # --- incoming ------------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ from dreamcommons.firmware_sim.physiology import order_parameter
 from dreamcommons.server.broker import MosquittoProcess
 from tests.conftest import within
 from tests.processes import dreamcommons, read_until
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -119,16 +120,6 @@ async def recording(broker: MosquittoProcess) -> AsyncIterator[Recorder]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-
-
-async def eventually(condition: Callable[[], bool], seconds: float, what: str) -> None:
-    """Wait for a condition on local state (a device's counters), checked every 20 ms."""
-    try:
-        async with asyncio.timeout(within(seconds)):
-            while not condition():  # noqa: ASYNC110 - plain counters, nothing to await
-                await asyncio.sleep(0.02)
-    except TimeoutError:
-        raise AssertionError(f"not {what} within {seconds}s") from None
 
 
 def pod(device_id: str = "pod-lyra", *, sample_hz: float = 5.0, batch: int = 5) -> DeviceConfig:
@@ -337,7 +328,7 @@ async def test_the_device_comes_back_by_itself_after_a_broker_restart(
         dropped = device.stats.dropped_offline
 
         await mosquitto.stop()
-        await eventually(lambda: device.stats.dropped_offline > dropped, 5, "dropping offline")
+        await eventually(lambda: device.stats.dropped_offline > dropped, "dropping offline")
         await mosquitto.start()
 
         async with recording(mosquitto) as after:

@@ -18,6 +18,7 @@ from dreamcommons.server.devices.body_clock import on_body_clock
 from dreamcommons.server.gateway import DreamServer
 from dreamcommons.server.settings import ServerSettings
 from tests.conftest import within
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -60,9 +61,7 @@ async def test_harmonizing_entrains_the_sleepers_and_heals_the_fracture(
         registry = server.devices.registry
         for device, name in zip(fleet.devices, BOT_NAMES, strict=False):
             sleeper = await stack.enter_async_context(DreamClient(url, name))
-            async with asyncio.timeout(within(5)):
-                while device.device_id not in registry.devices:  # noqa: ASYNC110
-                    await asyncio.sleep(0.02)
+            await eventually(lambda d=device: d.device_id in registry.devices, "announced")
             await sleeper.pair_device(device.config.pairing_code)
 
         fractured = await host.wait_for(lambda s: s.scene.fractured, within(15))
@@ -74,9 +73,9 @@ async def test_harmonizing_entrains_the_sleepers_and_heals_the_fracture(
             await host.host("harmonize")
         paced = await host.wait_for(lambda s: s.scene.harmonizing, within(5))
         assert paced.scene.fractured
-        async with asyncio.timeout(within(5)):  # every device got its pacing command
-            while any(d.pace_hz != venue.harmonize.pace_hz for d in fleet.devices):  # noqa: ASYNC110
-                await asyncio.sleep(0.02)
+        await eventually(  # every device got its pacing command
+            lambda: all(d.pace_hz == venue.harmonize.pace_hz for d in fleet.devices), "paced"
+        )
 
         healed = await host.wait_for(lambda s: not s.scene.fractured, within(20))
         assert healed.scene.coherence is not None

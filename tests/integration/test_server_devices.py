@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import aiomqtt
 import pytest
@@ -24,6 +24,7 @@ from dreamcommons.server.gateway import DreamServer
 from dreamcommons.server.settings import ServerSettings
 from tests.conftest import within
 from tests.processes import dreamcommons, read_until
+from tests.waiting import eventually as until
 
 pytestmark = pytest.mark.integration
 
@@ -45,16 +46,6 @@ async def server(mosquitto: MosquittoProcess) -> AsyncIterator[DreamServer]:
 
 def url_of(server: DreamServer) -> str:
     return f"ws://127.0.0.1:{server.port}/{SESSION}"
-
-
-async def until(condition: Callable[[], object], what: str, seconds: float = 5.0) -> None:
-    """Wait for a condition on the server's own bookkeeping, checked every 20 ms."""
-    try:
-        async with asyncio.timeout(within(seconds)):
-            while not condition():  # noqa: ASYNC110 - plain counters, nothing to await
-                await asyncio.sleep(0.02)
-    except TimeoutError:
-        raise AssertionError(f"not {what} within {seconds}s") from None
 
 
 def record(server: DreamServer, device_id: str) -> DeviceRecord | None:

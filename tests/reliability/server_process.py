@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from tests.conftest import within
+from tests.processes import end
 
 # These tests load the server on purpose: the per-participant contribution rate is not theirs
 # to test (tests/security does that).
@@ -87,13 +88,7 @@ class HostProcess:
         process = self._process
         if process is None:
             return
-        if process.returncode is None:
-            process.send_signal(sig)
-            try:
-                await asyncio.wait_for(process.wait(), within(10))
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+        await end(process, within(10), sig)
         if self._drain is not None:
             await self._drain
 

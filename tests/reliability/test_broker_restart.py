@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 
 import pytest
 
@@ -16,21 +15,17 @@ from dreamcommons.server.devices.registry import DeviceRecord
 from dreamcommons.server.gateway import DreamServer
 from dreamcommons.server.settings import ServerSettings
 from tests.conftest import within
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    """Wait for a condition on plain counters, checked every 20 ms."""
-    async with asyncio.timeout(within(15)):
-        while not condition():  # noqa: ASYNC110 - plain counters, nothing to await
-            await asyncio.sleep(0.02)
 
 
 async def heard(server: DreamServer, device_id: str, messages: int) -> DeviceRecord:
     """The device's record once the server has heard ``messages`` batches from it."""
     devices = server.devices.registry.devices
-    await until(lambda: device_id in devices and devices[device_id].messages >= messages)
+    await eventually(
+        lambda: device_id in devices and devices[device_id].messages >= messages, "heard", 15
+    )
     return devices[device_id]
 
 
@@ -49,7 +44,9 @@ async def test_server_and_devices_come_back_after_a_broker_restart_and_count_the
 
             await mosquitto.stop()
             stats = device.stats
-            await until(lambda: not gateway.connected.is_set() and stats.dropped_offline > 0)
+            await eventually(
+                lambda: not gateway.connected.is_set() and stats.dropped_offline > 0, "lost", 15
+            )
             with caplog.at_level(logging.WARNING):
                 await mosquitto.start()
                 async with asyncio.timeout(within(20)):

@@ -16,12 +16,15 @@ import pytest
 
 from dreamcommons.client.dream_client import DreamClient
 from dreamcommons.client.errors import Refused
+from dreamcommons.client.link import Joined, LinkEvent, Retrying
+from dreamcommons.client.tui.app import DreamApp
 from dreamcommons.contracts.errors import ErrorCode
 from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.gateway import DreamServer
 from dreamcommons.server.journal import Journal, batch, store
 from dreamcommons.server.settings import ServerSettings
 from tests.conftest import within
+from tests.tui.conftest import joined, running, until
 
 pytestmark = pytest.mark.integration
 
@@ -85,3 +88,36 @@ async def test_a_full_disk_stops_the_acks_loudly_until_the_journal_can_write_aga
         await lyra.contribute("lantern")
         assert journal.stats.commit_failures > 0
         assert (await asyncio.to_thread(health, journaled.port))["journal"] == "ok"
+
+
+async def test_a_reconnecting_client_and_the_terminal_client_wait_for_the_journal(
+    journaled: DreamServer, disk: FullDisk
+) -> None:
+    """One behaviour for both: a join the server cannot journal yet is tried again, not given
+    up (the terminal client is built on ``DreamClient``'s own reconnect)."""
+    url = f"ws://127.0.0.1:{journaled.port}/commons"
+    events: list[LinkEvent] = []
+    async with DreamClient(url, "Zara") as zara:
+        disk.full = True
+        with pytest.raises(Refused):
+            await zara.contribute("owl")
+        app = DreamApp(url, "Lyra")
+        patient = DreamClient(
+            url, "Kai", reconnect=True, wait_for_server=True, on_link=events.append
+        )
+        async with running(app, join=False) as pilot:
+            kai = asyncio.create_task(patient.__aenter__(), name="test:kai-joins")
+            await until(pilot, lambda: app.link.drops == 0 and len(app.statuses) >= 3)
+            assert app.failure is None
+            assert "journal cannot be written" in " ".join(app.statuses)
+            disk.full = False
+            await joined(pilot, app)
+            async with asyncio.timeout(within(10)):
+                await kai
+            try:
+                assert app.failure is None
+                assert app.link.joins == 1
+                assert any(isinstance(e, Retrying) and "journal" in e.problem for e in events)
+                assert isinstance(events[-1], Joined)
+            finally:
+                await patient.close()

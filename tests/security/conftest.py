@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from dreamcommons.contracts.venues import load_venue
-from dreamcommons.server.broker import MosquittoProcess, free_port
+from dreamcommons.server.broker import MosquittoProcess
 from dreamcommons.server.broker_config import (
     BrokerConfig,
     Credential,
@@ -20,7 +19,7 @@ from dreamcommons.server.broker_config import (
 )
 from dreamcommons.server.gateway import DreamServer
 from dreamcommons.server.settings import ServerSettings
-from tests.conftest import within
+from tests.processes import free_port
 
 DEVICES = ("pod-victim", "pod-evil", "fabric-victim")
 
@@ -56,14 +55,3 @@ async def closed_server() -> AsyncIterator[DreamServer]:
     settings = ServerSettings(port=0, max_errors=4, contribution_burst=5, contributions_per_s=2)
     async with DreamServer(settings, load_venue("sleep-commons")) as server:
         yield server
-
-
-async def eventually(condition: Callable[[], object], seconds: float = 5.0) -> None:
-    """Wait until ``condition()`` holds, checking it as the event loop turns: for state that
-    announces no change of its own (the server's device registry)."""
-    try:
-        async with asyncio.timeout(within(seconds)):
-            while not condition():  # noqa: ASYNC110
-                await asyncio.sleep(0.01)
-    except TimeoutError:
-        raise AssertionError(f"{condition} did not hold within {seconds}s") from None

@@ -30,13 +30,15 @@ from dreamcommons.contracts.device_protocol import (
 from dreamcommons.contracts.venues import load_venue
 from dreamcommons.firmware_sim.device import DeviceConfig, SimulatedDevice
 from dreamcommons.firmware_sim.fleet import Fleet
-from dreamcommons.server.broker import find_mosquitto, free_port, port_open
+from dreamcommons.server.broker import find_mosquitto, port_open
 from dreamcommons.server.devices.ingest import DeviceGateway
 from dreamcommons.server.devices.send_command import send_command
 from dreamcommons.server.gateway import DreamServer
 from dreamcommons.server.settings import ServerSettings
 from tests.conftest import within
-from tests.security.conftest import SecuredBroker, eventually
+from tests.processes import end, free_port
+from tests.security.conftest import SecuredBroker
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -255,9 +257,7 @@ async def test_the_generated_config_runs_a_fleet_and_the_server(tmp_path: Path) 
         find_mosquitto(), "-c", str(out / "mosquitto.conf"), stderr=asyncio.subprocess.DEVNULL
     )
     try:
-        async with asyncio.timeout(within(10)):
-            while not await port_open("127.0.0.1", port):  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
+        await eventually(lambda: port_open("127.0.0.1", port), "the broker listening", 10)
         server_url = (out / "server.env").read_text().split("=", 1)[1].splitlines()[0]
         passwords = read_device_credentials(out / "devices.txt")
         settings = ServerSettings(port=0, broker=server_url)
@@ -269,8 +269,7 @@ async def test_the_generated_config_runs_a_fleet_and_the_server(tmp_path: Path) 
             registry = server.devices.registry
             await eventually(lambda: set(registry.devices) == set(passwords), seconds=10)
     finally:
-        broker.terminate()
-        await broker.wait()
+        await end(broker)
 
 
 async def test_the_operators_command_tool_works_with_its_own_credentials(

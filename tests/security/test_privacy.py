@@ -19,7 +19,7 @@ from dreamcommons.server.broker import MosquittoProcess
 from dreamcommons.server.gateway import DreamServer
 from dreamcommons.server.settings import ServerSettings
 from tests.conftest import within
-from tests.security.conftest import eventually
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 

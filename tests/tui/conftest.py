@@ -6,7 +6,6 @@ the server and the peers' sockets all really talk over loopback while the test d
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 
@@ -15,7 +14,7 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 
 from dreamcommons.client.tui.app import DreamApp
-from tests.conftest import within
+from tests.waiting import eventually
 
 SIZE = (120, 36)
 
@@ -23,13 +22,11 @@ SIZE = (120, 36)
 async def until(pilot: Pilot[None], condition: Callable[[], bool], seconds: float = 5.0) -> None:
     """Let the app run until ``condition()`` holds; fail after ``seconds`` (scaled)."""
     try:
-        async with asyncio.timeout(within(seconds)):
-            while not condition():
-                await pilot.pause(0.02)
-    except TimeoutError:
+        await eventually(condition, "true", seconds, pause=lambda: pilot.pause(0.02))
+    except AssertionError as failure:
         app = pilot.app
         seen = (app.statuses[-3:], app.notes[-3:]) if isinstance(app, DreamApp) else ()
-        raise AssertionError(f"not true within {seconds} s; status and notes: {seen}") from None
+        raise AssertionError(f"{failure}; status and notes: {seen}") from None
 
 
 async def joined(pilot: Pilot[None], app: DreamApp) -> None:

@@ -102,3 +102,52 @@ async def test_a_url_that_is_not_a_websocket_is_a_clear_error() -> None:
         output, _ = await asyncio.wait_for(join.communicate(), within(15))
     assert join.returncode == 2
     assert "expected a ws:// or wss:// URL" in output.decode()
+
+
+async def test_join_plain_with_nothing_on_stdin_stays_and_follows_the_dream(
+    server_url: str,
+) -> None:
+    async with (
+        DreamClient(server_url, "Zara") as zara,
+        dreamcommons(
+            "join", server_url, "--name", "Lyra", "--plain", "--refresh", "0.2",
+            stdin=asyncio.subprocess.DEVNULL,
+        ) as lyra,
+    ):  # fmt: skip
+        seen = await read_until(lyra, "joined commons as", within(15))
+        await zara.contribute("owl")
+        seen += await read_until(lyra, "owl", within(10))
+        assert lyra.returncode is None
+        assert "Traceback" not in seen
+        assert "PermissionError" not in seen
+
+
+async def test_join_plain_carries_out_commands_from_a_pipe_then_follows_the_dream(
+    dream_server: DreamServer, server_url: str
+) -> None:
+    async with (
+        DreamClient(server_url, "Zara") as zara,
+        dreamcommons("join", server_url, "--name", "Lyra", "--plain", "--refresh", "0.2") as lyra,
+    ):
+        assert lyra.stdin is not None
+        lyra.stdin.write(b"/feel calm\nmoon 0.9\n/share 0.5 stage\n/w the tide turns\n/nonsense\n")
+        await lyra.stdin.drain()
+        lyra.stdin.close()  # the end of input: it carries on watching
+        seen = await read_until(lyra, "joined commons as", within(15))
+        seen += await read_until(lyra, "sharing 50% of your dream and your sleep stage", within(10))
+        seen += await read_until(lyra, "! unknown command /nonsense", within(10))
+        state = await zara.wait_for(
+            lambda s: (
+                any(m.name == "moon" for m in s.motifs)
+                and any(w.text == "the tide turns" for w in s.whispers)
+            ),
+            within(10),
+        )
+        me = next(p.id for p in state.participants if p.name == "Lyra")
+        member = dream_server.sessions["commons"].engine._participants[me]
+        assert (member.share, member.show_stage) == (0.5, True)
+        await zara.contribute("owl")
+        seen += await read_until(lyra, "owl", within(10))
+        assert lyra.returncode is None
+        assert "your next motifs feel calm" in seen
+        assert "Traceback" not in seen

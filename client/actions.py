@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dreamcommons.client.dream_client import DreamClient
-from dreamcommons.client.tui.commands import (
+from dreamcommons.client.commands import (
     Feeling,
     HostCommand,
+    Invite,
     NetworkCommand,
     PairDevice,
     RaiseMotif,
@@ -15,6 +15,7 @@ from dreamcommons.client.tui.commands import (
     SetShare,
     ShowStage,
 )
+from dreamcommons.client.dream_client import DreamClient
 from dreamcommons.contracts.protocol import Paired
 
 
@@ -42,9 +43,10 @@ async def carry_out(dream: DreamClient, command: NetworkCommand, feeling: Feelin
         case SendWhisper(text=text):
             await dream.whisper(text)
             return Outcome("whispered")
-        case SetShare(level=level):
-            await dream.share(level)
-            return Outcome(f"sharing {level:.0%} of your dream")
+        case SetShare(level=level, show_stage=show_stage):
+            await dream.share(level, show_stage=show_stage)
+            stage = " and your sleep stage" if show_stage else ""
+            return Outcome(f"sharing {level:.0%} of your dream{stage}")
         case ShowStage(shown=shown):
             await dream.share(None, show_stage=shown)
             return Outcome(
@@ -57,3 +59,6 @@ async def carry_out(dream: DreamClient, command: NetworkCommand, feeling: Feelin
             await dream.host(action, participant)
             whom = f" {participant}" if participant else ""
             return Outcome(f"host: {action}{whom} done")
+        case Invite(role=role, hours=hours):
+            invitation = await dream.invite(role, hours * 3600)
+            return Outcome(f"invitation for a {invitation.role}: {invitation.token}")

@@ -1,13 +1,14 @@
-"""The little language of the TUI's command line, parsed into typed commands.
+"""The little language of typed commands, parsed into typed commands: one parser for the Textual
+app, its host console and ``join --plain`` alike.
 
-The same words as the plain join loop (``client/join_cli.py``):  ``moon`` or ``moon 0.8``
-raise a motif (with an intensity);  ``/private moon`` keeps one to yourself;  ``/w words``
-whispers;  ``/feel calm`` (or ``/feel 0.4 0.2``, valence and arousal) sets the emotion your next
-motifs carry;  ``/share 0.5`` sets how much of your dream others see;  ``/stage on`` lets them
-see your sleep stage (``/stage off`` hides it again);  ``/pair CODE`` claims a
-device;  as host ``/start``, ``/pause``, ``/resume``, ``/advance``, ``/end``, ``/harmonize``,
-``/remove p3``;  ``/quit`` leaves.  ``parse`` never talks to the network: it only says what
-the line means, or raises ``CommandError`` that says what is wrong with it.
+``moon`` or ``moon 0.8`` raise a motif (with an intensity);  ``/private moon`` keeps one to
+yourself;  ``/w words`` whispers;  ``/feel calm`` (or ``/feel 0.4 0.2``, valence and arousal)
+sets the emotion your next motifs carry;  ``/share 0.5`` sets how much of your dream others see,
+``/share 0.5 stage`` also lets them see your sleep stage;  ``/stage on`` shows it (``/stage off``
+hides it again);  ``/pair CODE`` claims a device;  as host ``/start``, ``/pause``, ``/resume``,
+``/advance``, ``/end``, ``/harmonize``, ``/remove p3``, ``/invite watcher 12`` (an invitation
+for 12 hours);  ``/quit`` leaves.  ``parse`` never talks to the network: it only says what the
+line means, or raises ``CommandError`` that says what is wrong with it.
 """
 
 from __future__ import annotations
@@ -16,15 +17,18 @@ import re
 from dataclasses import dataclass
 from typing import Final, get_args
 
+from dreamcommons.client.dream_client import InvitableRole
+from dreamcommons.client.errors import CommandError
 from dreamcommons.contracts.protocol import HostActionName
 
 HELP: Final = (
-    "motif: 'moon 0.8'  whisper: '/w words'  emotion: '/feel calm'  '/share 0.5'  "
-    "'/private moon'  '/stage on|off'  '/pair CODE'  "
-    "host: '/start' '/pause' '/resume' '/advance' '/end' '/harmonize' '/remove p3'  '/quit'"
+    "motif: 'moon 0.8'  whisper: '/w words'  emotion: '/feel calm'  '/share 0.5 [stage]'  "
+    "'/private moon'  '/stage on|off'  '/pair CODE'  host: '/start' '/pause' '/resume' "
+    "'/advance' '/end' '/harmonize' '/remove p3' '/invite watcher 12'  '/quit'"
 )
 DEFAULT_INTENSITY: Final = 0.7
 HOST_ACTIONS: Final[tuple[str, ...]] = get_args(HostActionName)
+INVITABLE: Final[tuple[str, ...]] = get_args(InvitableRole)
 
 _MOTIF = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 _PAIRING_CODE = re.compile(r"^[A-Z0-9]{6}$")
@@ -57,10 +61,6 @@ FEELINGS: Final[tuple[Feeling, ...]] = (
 FEELING_NAMES: Final = {feeling.name: feeling for feeling in FEELINGS}
 
 
-class CommandError(ValueError):
-    """A typed line that means nothing, or something out of range; the message says which."""
-
-
 @dataclass(frozen=True, slots=True)
 class RaiseMotif:
     motif: str
@@ -75,7 +75,10 @@ class SendWhisper:
 
 @dataclass(frozen=True, slots=True)
 class SetShare:
+    """``show_stage``: True lets the others see your sleep stage too; None leaves it as it was."""
+
     level: float
+    show_stage: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,14 @@ class HostCommand:
 
 
 @dataclass(frozen=True, slots=True)
+class Invite:
+    """As host: an invitation to this session for ``role``, valid ``hours``."""
+
+    role: InvitableRole = "dreamer"
+    hours: float = 24.0
+
+
+@dataclass(frozen=True, slots=True)
 class SetFeeling:
     feeling: Feeling
 
@@ -109,7 +120,7 @@ class ShowHelp:
     pass
 
 
-NetworkCommand = RaiseMotif | SendWhisper | SetShare | ShowStage | PairDevice | HostCommand
+NetworkCommand = RaiseMotif | SendWhisper | SetShare | ShowStage | PairDevice | HostCommand | Invite
 Command = NetworkCommand | SetFeeling | Quit | ShowHelp
 
 
@@ -136,7 +147,9 @@ def parse(line: str) -> Command | None:
     if verb in ("feel", "f"):
         return SetFeeling(_feeling(rest))
     if verb == "share":
-        return SetShare(_unit(rest, "share level"))
+        return _share(rest)
+    if verb == "invite":
+        return _invite(rest)
     if verb == "stage":
         if rest.lower() not in ("on", "off"):
             raise CommandError(
@@ -164,6 +177,32 @@ def _motif(word: str, rest: str, *, private: bool) -> RaiseMotif:
         )
     intensity = _unit(rest, "intensity") if rest else DEFAULT_INTENSITY
     return RaiseMotif(motif, intensity, private)
+
+
+def _share(rest: str) -> SetShare:
+    level, _, stage = rest.partition(" ")
+    stage = stage.strip().lower()
+    if stage not in ("", "stage"):
+        raise CommandError(
+            "'/share 0.5' shares half your dream; '/share 0.5 stage' your sleep stage too"
+        )
+    return SetShare(_unit(level, "share level"), show_stage=True if stage else None)
+
+
+def _invite(rest: str) -> Invite:
+    role, _, hours = rest.partition(" ")
+    role = role.lower() or "dreamer"
+    if role not in INVITABLE:
+        raise CommandError(f"invite whom? one of {', '.join(INVITABLE)}: '/invite watcher 12'")
+    if not hours.strip():
+        return Invite(role)  # type: ignore[arg-type]  # checked against INVITABLE
+    try:
+        ttl = float(hours)
+    except ValueError:
+        raise CommandError(f"hours must be a number, not {hours.strip()!r}") from None
+    if not 0.0 < ttl <= 30 * 24:
+        raise CommandError("an invitation lasts more than 0 and at most 720 hours")
+    return Invite(role, ttl)  # type: ignore[arg-type]
 
 
 def _feeling(rest: str) -> Feeling:

@@ -6,11 +6,11 @@ import re
 
 import pytest
 
-from dreamcommons.client.tui.commands import (
+from dreamcommons.client.commands import (
     FEELING_NAMES,
-    CommandError,
     Feeling,
     HostCommand,
+    Invite,
     PairDevice,
     Quit,
     RaiseMotif,
@@ -19,6 +19,7 @@ from dreamcommons.client.tui.commands import (
     SetShare,
     parse,
 )
+from dreamcommons.client.errors import CommandError, DreamClientError
 
 
 @pytest.mark.parametrize(
@@ -29,6 +30,9 @@ from dreamcommons.client.tui.commands import (
         ("/private moon 0.3", RaiseMotif("moon", 0.3, private=True)),
         ("/w the river <b>hums</b>", SendWhisper("the river <b>hums</b>")),
         ("/share 0.5", SetShare(0.5)),
+        ("/share 0.5 stage", SetShare(0.5, show_stage=True)),
+        ("/invite", Invite()),
+        ("/invite watcher 12", Invite("watcher", 12.0)),
         ("/pair k7q2zd", PairDevice("K7Q2ZD")),
         ("/feel calm", SetFeeling(FEELING_NAMES["calm"])),
         ("/feel -0.5 0.9", SetFeeling(Feeling("your own", -0.5, 0.9))),
@@ -47,6 +51,9 @@ def test_lines_mean_commands(line: str, command: object) -> None:
     [
         ("/share 2", "share level must be from 0 to 1, not 2"),
         ("/share lots", "share level must be a number from 0 to 1, not 'lots'"),
+        ("/share 0.5 everything", "'/share 0.5 stage' your sleep stage too"),
+        ("/invite king", "invite whom?"),
+        ("/invite watcher soon", "hours must be a number, not 'soon'"),
         ("/feel giddy", "feel what?"),
         ("/feel 0.5 2", "arousal must be from 0 to 1"),
         ("/feel -2 0.5", "valence must be from -1 to 1"),
@@ -61,3 +68,8 @@ def test_lines_mean_commands(line: str, command: object) -> None:
 def test_nonsense_says_what_is_wrong(line: str, complaint: str) -> None:
     with pytest.raises(CommandError, match=re.escape(complaint)):
         parse(line)
+
+
+def test_a_command_error_is_one_of_the_clients_errors() -> None:
+    with pytest.raises(DreamClientError):
+        parse("/dance")
