@@ -12,8 +12,8 @@ from dreamcommons.client.dream_client import DreamClient
 from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.gateway import DreamServer
 from dreamcommons.server.settings import ServerSettings
-from tests.conftest import within
 from tests.processes import dreamcommons, free_port, read_until
+from tests.waiting import within
 
 pytestmark = pytest.mark.integration
 
@@ -45,9 +45,9 @@ async def test_a_journaled_session_keeps_its_venue_across_a_restart(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     journal = tmp_path / "dreams.sqlite"
-    async with DreamServer(settings(journal=journal), load_venue("sleep-commons")) as server:
-        async with DreamClient(f"ws://127.0.0.1:{server.port}/festival", "Lyra") as lyra:
-            assert lyra.state.venue == "harmony-festival"
+    first = DreamServer(settings(journal=journal), load_venue("sleep-commons"))
+    async with first, DreamClient(f"ws://127.0.0.1:{first.port}/festival", "Lyra") as lyra:
+        assert lyra.state.venue == "harmony-festival"
     # Restarted with the festival named for another venue: the journal's venue stands.
     renamed = ServerSettings(
         port=0, open_sessions=("*",), journal=journal, session_venues={"festival": "dreamsync"}
