@@ -73,6 +73,16 @@ async def announce(client: aiomqtt.Client, devices: int) -> None:
         await client.publish(device_topic(device_id(index), "status"), pack(ready), 1, True)
 
 
+async def forget(client: aiomqtt.Client, devices: int) -> None:
+    """The bench's devices leave for good: their goodbye, then their retained birth and status
+    cleared, so that no server meets them again on this broker."""
+    for index in range(devices):
+        gone = DeviceStatus(state="disconnected", bd_seq=1)
+        await client.publish(device_topic(device_id(index), "status"), pack(gone), 1, True)
+        for leaf in ("birth", "status"):
+            await client.publish(device_topic(device_id(index), leaf), b"", 1, True)
+
+
 async def announced(client: aiomqtt.Client, port: int, devices: int) -> None:
     """Announce until the server counts every device online. A birth the server hears only
     as the broker's retained copy (it subscribed after it was sent) does not make a device
@@ -158,6 +168,7 @@ async def run_rate(rate: float, devices: int, seconds: float, workdir: Path) -> 
         sent = await publish_at(client, payloads, rate, seconds, skip=warmup)
         await asyncio.sleep(1.0)  # what is still in flight arrives
         last, cpu1, t1 = Scrape.of(port), cpu_seconds(server.pid), time.monotonic()
+        await forget(client, devices)
 
     def delta(name: str) -> float:
         return last.value(name) - first.value(name)

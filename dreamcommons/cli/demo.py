@@ -114,6 +114,7 @@ async def _session(
             acceleration=NIGHT_ACCELERATION,
             time_scale=speed,
             desynchronized=True,
+            ephemeral=True,  # the demo's devices never come back: clear them from the broker
         ) as fleet,
     ):
         _print_addresses(server, venue, bots, speed)

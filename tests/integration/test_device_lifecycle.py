@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import signal
 from collections.abc import AsyncIterator, Callable
 
 import aiomqtt
@@ -22,9 +23,11 @@ from dreamcommons.contracts.device_protocol import (
     pack,
     parse_topic,
     server_subscriptions,
+    unpack,
 )
 from dreamcommons.contracts.venues import load_venue
 from dreamcommons.firmware_sim.device import DeviceConfig, SimulatedDevice
+from dreamcommons.firmware_sim.fleet import fleet_configs
 from dreamcommons.server.broker import MosquittoProcess
 from dreamcommons.server.devices.ingest import DeviceGateway
 from dreamcommons.server.devices.registry import DeviceRecord
@@ -169,6 +172,40 @@ async def test_after_its_will_a_device_needs_a_birth_before_its_samples_count(
         await until(lambda: found.samples == samples + 1, "counted again after a birth")
         assert found.online
         assert rejected["offline_device"] == 3
+
+
+async def test_a_fleet_that_exits_leaves_nothing_retained_and_a_paused_device_keeps_it(
+    mosquitto: MosquittoProcess,
+) -> None:
+    ids = {config.device_id for config in fleet_configs(3, seed=0)}  # the command's defaults
+    async with (
+        mqtt(mosquitto) as watcher,
+        dreamcommons("fleet", "--count", "3", "--broker", mosquitto.url) as fleet,
+    ):
+        await watcher.subscribe(device_topic("+", "status"), qos=1)
+        ready: set[str] = set()
+        async with asyncio.timeout(within(15)):
+            async for message in watcher.messages:
+                where = parse_topic(str(message.topic))
+                assert where is not None
+                assert isinstance(message.payload, bytes)
+                if message.payload and unpack(message.payload, DeviceStatus).state == "ready":
+                    ready.add(where[0])
+                if ready == ids:
+                    break
+        fleet.send_signal(signal.SIGTERM)
+        output, _ = await asyncio.wait_for(fleet.communicate(), within(15))
+        assert fleet.returncode == 0, output.decode()
+    held = await retained_now(mosquitto)
+    assert not [where for where in held if where[0] in ids]
+
+    paused = DeviceConfig.generate("fabric", 5, device_id="fabric-paused", pairing_code="PAUSE1")
+    async with SimulatedDevice(paused, mosquitto.url) as device:
+        async with asyncio.timeout(within(5)):
+            await device.connected.wait()
+    held = await retained_now(mosquitto)
+    assert ("fabric-paused", "birth") in held  # back after a restart, it is still known
+    assert ("fabric-paused", "status") in held
 
 
 async def test_a_stale_retained_ready_is_not_a_device_online(mosquitto: MosquittoProcess) -> None:
