@@ -74,6 +74,28 @@ async def announce(client: aiomqtt.Client, devices: int) -> None:
         await client.publish(device_topic(device_id(index), "status"), pack(ready), 1, True)
 
 
+async def forget(client: aiomqtt.Client, devices: int) -> None:
+    """The bench's devices leave for good: their goodbye, then their retained birth and status
+    cleared, so that no server meets them again on this broker."""
+    for index in range(devices):
+        gone = DeviceStatus(state="disconnected", bd_seq=1)
+        await client.publish(device_topic(device_id(index), "status"), pack(gone), 1, True)
+        for leaf in ("birth", "status"):
+            await client.publish(device_topic(device_id(index), leaf), b"", 1, True)
+
+
+async def announced(client: aiomqtt.Client, port: int, devices: int) -> None:
+    """Announce until the server counts every device online. A birth the server hears only
+    as the broker's retained copy (it subscribed after it was sent) does not make a device
+    online: the device has to speak for itself, so announce again."""
+    for _ in range(11):
+        await announce(client, devices)
+        with contextlib.suppress(RuntimeError):
+            await wait_until(lambda: _devices_online(port) >= devices, "devices online", 5)
+            return
+    raise RuntimeError("timed out waiting for devices online")
+
+
 def sample_payloads(devices: int, per_device: int) -> list[list[bytes]]:
     """Each device's next ``per_device`` batches, packed ahead so the publisher only sends."""
     payloads = []
@@ -131,8 +153,8 @@ async def run_rate(rate: float, devices: int, seconds: float, workdir: Path) -> 
         client = await stack.enter_async_context(
             aiomqtt.Client(broker.host, broker.port, identifier="bench-publisher")
         )
-        await announce(client, devices)
-        await wait_until(lambda: _devices_online(port) >= devices, "devices online", 60)
+        await announced(client, port, devices)
+        before_warmup = _messages(port)
         participants = await connect_all(
             f"ws://127.0.0.1:{port}/{SESSION}", SESSION, devices, 0, Window(), Latencies()
         )
@@ -141,12 +163,13 @@ async def run_rate(rate: float, devices: int, seconds: float, workdir: Path) -> 
         await asyncio.gather(*(p.pair(pairing_code(i)) for i, p in enumerate(participants)))
 
         warmup = await publish_at(client, payloads, rate, 1.0)
-        heard = 2 * devices + warmup  # births, readiness and the warm-up, before measuring
+        heard = before_warmup + warmup  # the warm-up arrives before measuring
         await wait_until(lambda: _messages(port) >= heard, "the warm-up to arrive", 30)
         first, cpu0, t0 = Scrape.of(port), cpu_seconds(server.pid), time.monotonic()
         sent = await publish_at(client, payloads, rate, seconds, skip=warmup)
         await asyncio.sleep(1.0)  # what is still in flight arrives
         last, cpu1, t1 = Scrape.of(port), cpu_seconds(server.pid), time.monotonic()
+        await forget(client, devices)
 
     def delta(name: str) -> float:
         return last.value(name) - first.value(name)

@@ -1,7 +1,9 @@
 """The device commands of ``dreamcommons``: ``device`` (one pod or fabric) and ``fleet`` (many).
 
 Both run until Ctrl-C or SIGTERM (or ``--seconds``), then stop cleanly: every device publishes
-its ``disconnected`` status before it hangs up.
+its ``disconnected`` status before it hangs up. A fleet then leaves for good (it clears its
+devices' retained birth and status; ``--keep-retained`` keeps them), a device only with
+``--leave``.
 """
 
 from __future__ import annotations
@@ -45,6 +47,11 @@ def add_device_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
         "--model", choices=[m for models in MODELS.values() for m in models], help="product"
     )
     device.add_argument("--seed", type=int, default=None, help="physiology seed (random)")
+    device.add_argument(
+        "--leave",
+        action="store_true",
+        help="leave for good at exit: clear the retained birth and status from the broker",
+    )
     _add_sampling(device)
     _add_faults(device)
     _add_duration(device)
@@ -65,6 +72,12 @@ def add_device_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     )
     fleet.add_argument(
         "--status-every", type=float, default=5.0, metavar="S", help="seconds between lines (5)"
+    )
+    fleet.add_argument(
+        "--keep-retained",
+        action="store_true",
+        help="keep the devices' retained birth and status at exit, for a fleet that comes back "
+        "(default: a fleet leaves for good and clears them)",
     )
     _add_sampling(fleet)
     _add_faults(fleet)
@@ -156,7 +169,9 @@ def _run_device(args: argparse.Namespace) -> int:
         if args.stuck_sensor is not None and args.stuck_sensor not in SENSORS[args.kind]:
             raise ValueError(f"a {args.kind} has no sensor {args.stuck_sensor!r} to get stuck")
         password = _passwords(args).get(config.device_id)
-        device = SimulatedDevice(config, args.broker, faults=_faults(args), password=password)
+        device = SimulatedDevice(
+            config, args.broker, faults=_faults(args), password=password, ephemeral=args.leave
+        )
     except ValueError as error:
         return _fail(str(error))
     return asyncio.run(_device_main(device, args.seconds))
@@ -203,6 +218,7 @@ def _run_fleet(args: argparse.Namespace) -> int:
             acceleration=args.acceleration,
             faults=_faults(args),
             passwords=_passwords(args),
+            ephemeral=not args.keep_retained,
         )
     except ValueError as error:
         return _fail(str(error))

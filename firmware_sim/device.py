@@ -4,7 +4,8 @@ A ``SimulatedDevice`` owns a seeded ``Sleeper`` and one MQTT session, named by i
 Its session follows ``server.device_protocol``: a retained ``lost`` will carrying the
 connection's ``bd_seq``, a retained birth (with the pairing code while unpaired) and ``ready``
 status on every connection, sample batches at QoS 0, command acks and events at QoS 1, and a
-retained ``disconnected`` status on a clean stop. When the broker goes away the device backs
+retained ``disconnected`` status on a clean stop; an ``ephemeral`` device, which leaves for
+good, then clears its retained birth and status. When the broker goes away the device backs
 off (exponential, jittered, seeded) and reconnects by itself; batches finished while offline
 are dropped and counted, and ``seq`` keeps counting so the server sees the gap.
 
@@ -214,6 +215,8 @@ class SimulatedDevice:
 
     ``await start()`` / ``await stop()`` do the same without a block. By default the device
     samples on a clock of its own; a fleet passes ``clock=False`` and calls ``tick`` itself.
+    A stop is a pause (a restart keeps the retained birth and status on the broker) unless
+    the device is ``ephemeral``: then it leaves for good and clears them.
     """
 
     def __init__(
@@ -224,9 +227,11 @@ class SimulatedDevice:
         faults: Faults | None = None,
         start_delay_s: float = 0.0,
         password: str | None = None,
+        ephemeral: bool = False,
     ) -> None:
         self.config = config
         self.device_id = config.device_id
+        self.ephemeral = ephemeral
         self.host, self.port = parse_broker_url(broker_url)
         username, from_url = broker_credentials(broker_url)
         # A secured broker knows each device by its id as username (see broker-config).
@@ -473,6 +478,11 @@ class SimulatedDevice:
                 retain=True,
                 timeout=_GOODBYE_TIMEOUT_S,
             )
+            if self.ephemeral:  # gone for good: leave no last words on the broker
+                for leaf in ("birth", "status"):
+                    await client.publish(
+                        self._topics[leaf], b"", qos=1, retain=True, timeout=_GOODBYE_TIMEOUT_S
+                    )
 
     async def _publish_birth(self, client: aiomqtt.Client) -> None:
         if self.bd_seq is None:

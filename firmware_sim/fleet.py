@@ -101,6 +101,7 @@ class Fleet:
         faults: Faults | None = None,
         connect_spread_s: float = 0.0,
         passwords: Mapping[str, str] | None = None,
+        ephemeral: bool = False,
     ) -> None:
         if not configs:
             raise ValueError("a fleet needs at least one device")
@@ -119,6 +120,7 @@ class Fleet:
                 faults=faults,
                 start_delay_s=connect_spread_s * i / count,
                 password=(passwords or {}).get(config.device_id),
+                ephemeral=ephemeral,
             )
             for i, config in enumerate(configs)
         ]
@@ -142,9 +144,11 @@ class Fleet:
         faults: Faults | None = None,
         connect_spread_s: float | None = None,
         passwords: Mapping[str, str] | None = None,
+        ephemeral: bool = False,
     ) -> Fleet:
         """A fleet of ``count`` seeded devices (see ``fleet_configs``). Unless given, the first
-        connections spread over up to 2 s, 2 ms per device."""
+        connections spread over up to 2 s, 2 ms per device. An ``ephemeral`` fleet leaves for
+        good when it stops: its devices clear their retained birth and status."""
         configs = fleet_configs(
             count,
             fabric_share=fabric_share,
@@ -163,6 +167,7 @@ class Fleet:
             faults=faults,
             connect_spread_s=connect_spread_s,
             passwords=passwords,
+            ephemeral=ephemeral,
         )
 
     def device(self, device_id: str) -> SimulatedDevice:

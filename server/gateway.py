@@ -52,6 +52,7 @@ from dreamcommons.contracts.venues import VenuePreset, load_venue
 from dreamcommons.server.auth import Gatekeeper
 from dreamcommons.server.devices.hub import DeviceHub
 from dreamcommons.server.fanout import bound_kernel_buffer
+from dreamcommons.server.join_url import join_through
 from dreamcommons.server.journal import Journal
 from dreamcommons.server.limits import Limits
 from dreamcommons.server.metrics import CONTENT_TYPE, ServerMetrics
@@ -318,6 +319,8 @@ class _ConnectionState:
             )
         if self.member is not None:
             raise NotAllowed(ErrorCode.ALREADY_JOINED, "this connection has already joined")
+        if self.connection.request is not None:
+            request = join_through(request, self.connection.request.path)
         self.server.gatekeeper.admit(request, time.time())
         if request.resume is not None and request.session not in self.server.sessions:
             raise NotAllowed(ErrorCode.BAD_RESUME_TOKEN, "unknown resume token for this session")

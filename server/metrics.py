@@ -153,7 +153,7 @@ class _LiveStatistics:
     def _device_metrics(self) -> Iterator[Metric]:
         registry = self._devices.registry
         yield _gauge(
-            "dreamcommons_devices_online", "Devices whose last word was ready.",
+            "dreamcommons_devices_online", "Devices heard live, and not lost or gone since.",
             registry.online_count(),
         )  # fmt: skip
         yield _counter(

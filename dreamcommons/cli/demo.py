@@ -114,6 +114,7 @@ async def _session(
             acceleration=NIGHT_ACCELERATION,
             time_scale=speed,
             desynchronized=True,
+            ephemeral=True,  # the demo's devices never come back: clear them from the broker
         ) as fleet,
     ):
         _print_addresses(server, venue, bots, speed)
@@ -188,13 +189,14 @@ def _print_addresses(server: DreamServer, venue: VenuePreset, bots: int, speed: 
 
 
 async def _devices_announced(server: DreamServer, fleet: Fleet) -> None:
-    """Wait until the server has heard every device's birth, so that the bots can pair."""
+    """Wait until the server counts every device online, so that the bots can pair."""
     gateway = server.devices.gateway
     assert gateway is not None
     wanted = {device.device_id for device in fleet.devices}
+    devices = server.devices.registry.devices
     async with asyncio.timeout(_READY_WITHIN_S):
         await gateway.connected.wait()
-        while not wanted <= server.devices.registry.devices.keys():  # noqa: ASYNC110
+        while not all(d in devices and devices[d].online for d in wanted):  # noqa: ASYNC110
             await asyncio.sleep(0.05)
 
 

@@ -22,7 +22,12 @@ from typing import Annotated, Any, Final, Literal, TypeVar
 import msgpack
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from dreamcommons.contracts.errors import InvalidField, MalformedFrame, ProtocolError
+from dreamcommons.contracts.errors import (
+    FrameTooLarge,
+    InvalidField,
+    MalformedFrame,
+    ProtocolError,
+)
 
 TOPIC_ROOT: Final = "dreamcommons/v1/devices"
 LEAVES: Final = ("birth", "status", "samples", "events", "commands", "acks")
@@ -137,7 +142,7 @@ def pack(message: BaseModel) -> bytes:
 def unpack(payload: bytes | bytearray, model: type[M]) -> M:
     """The payload as ``model``, or a ``ProtocolError`` saying what is wrong with it."""
     if len(payload) > MAX_PAYLOAD_BYTES:
-        raise MalformedFrame(f"payload of {len(payload)} bytes; the limit is {MAX_PAYLOAD_BYTES}")
+        raise FrameTooLarge(f"payload of {len(payload)} bytes; the limit is {MAX_PAYLOAD_BYTES}")
     try:
         raw: Any = msgpack.unpackb(payload, raw=False, strict_map_key=True)
     except Exception as exc:  # msgpack raises several unrelated types for bad input

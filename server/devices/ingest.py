@@ -36,7 +36,7 @@ from dreamcommons.contracts.device_protocol import (
     server_subscriptions,
     unpack,
 )
-from dreamcommons.contracts.errors import DreamcommonsError
+from dreamcommons.contracts.errors import DreamcommonsError, ErrorCode
 from dreamcommons.server.devices.registry import DeviceRecord, DeviceRegistry
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ class DeviceGateway:
                     log.info("listening to devices on mqtt://%s:%d", self.host, self.port)
                     attempt = 0  # it was up: the next retry starts from the short delay
                     async for message in client.messages:
-                        self._dispatch(str(message.topic), message.payload)
+                        self._dispatch(str(message.topic), message.payload, message.retain)
             except aiomqtt.MqttError as error:
                 log.warning("device broker connection lost (%s); reconnecting", error)
             finally:
@@ -125,7 +125,8 @@ class DeviceGateway:
 
     # --- incoming ------------------------------------------------------------------------
 
-    def _dispatch(self, topic: str, payload: object) -> None:
+    def _dispatch(self, topic: str, payload: object, retained: bool = False) -> None:
+        """One message; ``retained`` when the broker replays its copy at subscribe time."""
         self.stats.messages += 1
         where = parse_topic(topic)
         if where is None:
@@ -133,19 +134,21 @@ class DeviceGateway:
             return
         device_id, leaf = where
         if not isinstance(payload, bytes | bytearray):
-            self._reject("malformed", device_id, "empty or non-binary payload")
+            self._reject(ErrorCode.MALFORMED_FRAME.value, device_id, "a payload that is not bytes")
             return
         if not payload and leaf in ("birth", "status"):
             return  # a retained message being cleared
         try:
-            self._handle(device_id, leaf, payload)
+            self._handle(device_id, leaf, payload, retained)
         except ProtocolError as error:
             record = self.registry.devices.get(device_id)
             if record is not None:
                 record.rejected += 1
             self._reject(error.code.value, device_id, error.message)
 
-    def _handle(self, device_id: str, leaf: str, payload: bytes | bytearray) -> None:
+    def _handle(
+        self, device_id: str, leaf: str, payload: bytes | bytearray, retained: bool
+    ) -> None:
         arrived = time.monotonic()
         if leaf == "samples":
             batch = unpack(payload, SampleBatch)
@@ -154,6 +157,9 @@ class DeviceGateway:
             record = self.registry.on_batch(device_id, batch)
             if record is None:
                 self._reject("unknown_device", device_id, "samples before a birth")
+                return
+            if record.awaiting_birth:
+                self._reject("offline_device", device_id, "samples after its will, before a birth")
                 return
             if record.lost > lost_before:
                 log.warning(
@@ -167,10 +173,12 @@ class DeviceGateway:
             if record.owner is not None:
                 self._on_batch(record, batch, arrived)
         elif leaf == "birth":
-            record = self.registry.on_birth(device_id, unpack(payload, DeviceBirth))
+            birth = unpack(payload, DeviceBirth)
+            record = self.registry.on_birth(device_id, birth, retained=retained)
             self._on_status(record)
         elif leaf == "status":
-            status_record = self.registry.on_status(device_id, unpack(payload, DeviceStatus))
+            status = unpack(payload, DeviceStatus)
+            status_record = self.registry.on_status(device_id, status, retained=retained)
             if status_record is not None:
                 self._on_status(status_record)
         elif leaf == "acks":

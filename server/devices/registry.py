@@ -1,7 +1,15 @@
 """Which devices exist, whether they are up, who they belong to, and what they lost.
 
 Pure bookkeeping, fed by the MQTT ingest: births, statuses and batch sequence numbers in,
-availability, pairing and loss counts out.
+availability, pairing and loss counts out. Two rules keep "online" honest:
+
+- **Only the device itself brings it online.** A birth or status the broker kept (retained,
+  replayed at subscribe time) makes a device known, not online: the broker may be holding the
+  last words of a device that will never come back. A live birth, a live ``ready`` or a
+  sample batch brings it online.
+- **After its last word, a birth.** Once a device's current connection said ``lost`` (its
+  will) or ``disconnected``, its samples are ignored, and counted, until it is born again,
+  as in Sparkplug: a new connection always begins with a birth.
 """
 
 from __future__ import annotations
@@ -25,6 +33,8 @@ class DeviceRecord:
     samples: int = 0
     lost: int = 0
     rejected: int = 0
+    awaiting_birth: bool = False  # its last word was lost or disconnected: samples ignored
+    ignored: int = 0  # sample batches ignored while awaiting a birth
 
     @property
     def kind(self) -> str:
@@ -52,25 +62,40 @@ class DeviceRegistry:
     def online_count(self) -> int:
         return sum(1 for d in self.devices.values() if d.online)
 
-    def on_birth(self, device_id: str, birth: DeviceBirth) -> DeviceRecord:
+    def on_birth(
+        self, device_id: str, birth: DeviceBirth, *, retained: bool = False
+    ) -> DeviceRecord:
+        """A device describes itself: live, it is up; ``retained`` (the broker's copy, heard
+        at subscribe time), it is only known until it speaks for itself."""
         record = self.devices.get(device_id)
         if record is None:
             owner = self._owners.pop(device_id, None)
-            record = self.devices[device_id] = DeviceRecord(device_id, birth, owner=owner)
+            record = self.devices[device_id] = DeviceRecord(
+                device_id, birth, online=False, owner=owner
+            )
         else:
+            if birth.bd_seq != record.birth.bd_seq:
+                record.awaiting_birth = False  # born again since its last word
             record.birth = birth  # seq keeps counting across connections: gaps are losses
-        record.online = True
+        if not retained:
+            record.online = True
+            record.awaiting_birth = False
         return record
 
-    def on_status(self, device_id: str, status: DeviceStatus) -> DeviceRecord | None:
-        """Apply a status; a will left by an older connection (another bd_seq) is ignored."""
+    def on_status(
+        self, device_id: str, status: DeviceStatus, *, retained: bool = False
+    ) -> DeviceRecord | None:
+        """Apply a status; a will left by an older connection (another bd_seq) is ignored,
+        and a retained ``ready`` brings nobody online."""
         record = self.devices.get(device_id)
         if record is None:
             return None
         if status.state == "ready":
-            record.online = True
+            if not retained and not record.awaiting_birth:
+                record.online = True
         elif status.bd_seq == record.birth.bd_seq:
             record.online = False
+            record.awaiting_birth = True
         return record
 
     def on_batch(self, device_id: str, batch: SampleBatch) -> DeviceRecord | None:
@@ -79,11 +104,15 @@ class DeviceRegistry:
         ``seq`` keeps counting across a device's connections, so a gap after a broker restart
         is counted as lost. Going back on the same connection is a duplicate (ignored); going
         back on a new connection means the device restarted and counts from zero again.
+        A device awaiting a birth gets its batch counted in ``ignored`` and nothing else.
         """
         record = self.devices.get(device_id)
         if record is None:
             self.rejected_unknown += 1
             return None
+        if record.awaiting_birth:
+            record.ignored += 1
+            return record
         if record.last_seq is not None:
             gap = (batch.seq - record.last_seq - 1) % _SEQ_MODULUS
             if gap < _SEQ_MODULUS // 2:
