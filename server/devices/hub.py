@@ -118,7 +118,11 @@ class DeviceHub:
             for record in self.registry.owned_by(f"{session.id}/{pid}"):
                 if record.online and "pace" in record.birth.actions:
                     self.gateway.command_soon(
-                        record.device_id, "pace", intent.hz, reference_time=reference
+                        record.device_id,
+                        "pace",
+                        intent.hz,
+                        reference_time=reference,
+                        wait_s=self.command_wait_s,
                     )
         log.info(
             "session %s: %s for %d sleepers",
