@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 
 from websockets.asyncio.server import ServerConnection, broadcast
 
-from dreamcommons.contracts.device_protocol import SampleBatch
 from dreamcommons.contracts.errors import CloseCode, ErrorCode, NotAllowed
 from dreamcommons.contracts.protocol import (
     Ack,
@@ -33,7 +32,6 @@ from dreamcommons.contracts.protocol import (
     encode,
 )
 from dreamcommons.contracts.venues import VenuePreset
-from dreamcommons.server.devices.biometrics import SleeperEstimate, SleeperEstimator
 from dreamcommons.server.engine import (
     DevicesChanged,
     DreamEngine,
@@ -57,9 +55,6 @@ log = logging.getLogger(__name__)
 
 PaceHandler = Callable[["DreamSession", Pace], None]
 
-_ESTIMATE_EVERY_S = 1.0  # the engine hears a sleeper at most this often, unless the stage changes
-_STRESS_STEP = 0.05
-
 
 @dataclass(eq=False, slots=True)
 class Member:
@@ -73,8 +68,6 @@ class Member:
     connection: ServerConnection | None = None
     encoding: Encoding = Encoding.MSGPACK
     last_cid: int = -1
-    estimator: SleeperEstimator | None = None
-    last_estimate: SleeperEstimate | None = None
 
 
 @dataclass(slots=True)
@@ -293,34 +286,17 @@ class DreamSession:
     def member(self, pid: str) -> Member | None:
         return self._members.get(pid)
 
-    def on_samples(self, pid: str, batch: SampleBatch, arrived: float) -> None:
-        """Fold a paired device's batch into the sleeper's estimate; tell the engine when it
-        moved enough to matter (a new stage, a stress step) or a second has passed."""
-        member = self._members.get(pid)
-        if member is None:
-            return
-        if member.estimator is None:
-            member.estimator = SleeperEstimator()
-        estimate = member.estimator.add(batch.samples, arrived)
-        last = member.last_estimate
-        if (
-            last is None
-            or estimate.stage != last.stage
-            or abs(estimate.stress - last.stress) >= _STRESS_STEP
-            or estimate.at - last.at >= _ESTIMATE_EVERY_S
-        ):
-            member.last_estimate = estimate
+    def sleeper_updated(self, update: SleeperUpdated) -> None:
+        """The device side's news of a sleeper (estimated in ``server.devices``), for the
+        engine; ``update.t`` is session time (see ``clock``)."""
+        if update.participant in self._members:
             self.stats.sleeper_updates += 1
-            self._apply(
-                SleeperUpdated(
-                    participant=pid,
-                    stage=None if estimate.stage is None else int(estimate.stage),
-                    stress=estimate.stress,
-                    breath_phase=estimate.breath_phase,
-                    breath_hz=estimate.breath_hz,
-                    t=self.clock(arrived),
-                )
-            )
+            self._apply(update)
+
+    def paired(self, pid: str, device_id: str) -> None:
+        """One of ``pid``'s devices is theirs now: journaled, so it stays theirs after a restart."""
+        if self.journal is not None:
+            self.journal.paired(pid, device_id)
 
     def devices_changed(self, pid: str, online: int) -> None:
         if pid in self._members:
