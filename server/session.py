@@ -33,6 +33,7 @@ from dreamcommons.contracts.protocol import (
 )
 from dreamcommons.contracts.venues import VenuePreset
 from dreamcommons.server.engine import (
+    ContributionRefused,
     DevicesChanged,
     DreamEngine,
     EngineError,
@@ -79,7 +80,7 @@ class SessionStats:
     broadcast_bytes: int = 0
     tick_seconds_max: float = 0.0
     sleeper_updates: int = 0
-    refused: Counter[str] = field(default_factory=Counter)
+    refused: Counter[str] = field(default_factory=Counter)  # counted by the gateway, by code
 
 
 class DreamSession:
@@ -198,7 +199,6 @@ class DreamSession:
 
     def _require_durable(self) -> None:
         if self.journal is not None and not self.journal.accepting:
-            self.stats.refused[ErrorCode.JOURNAL_UNAVAILABLE.value] += 1
             raise self.journal.unavailable()
 
     async def acknowledge(
@@ -220,29 +220,29 @@ class DreamSession:
     # --- contributions -------------------------------------------------------------------
 
     def contribute(self, member: Member, message: Contribute | Whisper) -> Ack:
-        """Validate against the member's role and the session's phase; queue for the next tick."""
-        if member.role in ("watcher", "host"):
-            self.stats.refused["forbidden"] += 1
-            raise NotAllowed(ErrorCode.FORBIDDEN, f"{member.role}s cannot contribute")
-        if self.engine.phase == "ended":
-            self.stats.refused["forbidden"] += 1
-            raise NotAllowed(ErrorCode.FORBIDDEN, "the session has ended")
+        """Queue a contribution for the next tick. Who may contribute is the engine's rule
+        (its ``ContributionRefused`` becomes the ``forbidden`` error here, nothing more)."""
         self._require_durable()
+        event: MotifContributed | Whispered
         if isinstance(message, Contribute):
-            self._apply(
-                MotifContributed(
-                    participant=member.pid,
-                    cid=message.cid,
-                    motif=message.motif,
-                    intensity=message.intensity,
-                    valence=message.valence,
-                    arousal=message.arousal,
-                    private=message.private,
-                )
+            event = MotifContributed(
+                participant=member.pid,
+                cid=message.cid,
+                motif=message.motif,
+                intensity=message.intensity,
+                valence=message.valence,
+                arousal=message.arousal,
+                private=message.private,
             )
+        else:
+            event = Whispered(participant=member.pid, cid=message.cid, text=message.text)
+        try:
+            self._apply(event)
+        except ContributionRefused as refused:
+            raise NotAllowed(ErrorCode.FORBIDDEN, str(refused)) from None
+        if isinstance(event, MotifContributed):
             self.stats.contributions_accepted += 1
         else:
-            self._apply(Whispered(participant=member.pid, cid=message.cid, text=message.text))
             self.stats.whispers_accepted += 1
         member.last_cid = max(member.last_cid, message.cid)
         return Ack(cid=message.cid)
@@ -257,7 +257,6 @@ class DreamSession:
     def host_action(self, member: Member, message: HostAction) -> Ack:
         """Phases, harmonizing and removing someone: for the host only."""
         if member.role != "host":
-            self.stats.refused["forbidden"] += 1
             raise NotAllowed(ErrorCode.FORBIDDEN, "only the host may do that")
         self._require_durable()
         if message.action == "remove":
