@@ -141,6 +141,7 @@ class DreamServer:
                 if self.journal is None
                 else session_journal(self.journal, session_id, self.venue, self.settings),
                 fanout=fanout(self.settings),
+                whisper_max=self.settings.max_whisper_chars,
             )
             self._run(session)
             log.info("session %s opened (venue %s)", session_id, self.venue.name)
@@ -309,14 +310,11 @@ class _ConnectionState:
             raise NotAllowed(ErrorCode.BAD_RESUME_TOKEN, "unknown resume token for this session")
         session = self.server.session(request.session)
         self._joining = session
-        welcome = await session.join(request, self.connection, self.encoding)
-        if request.role == "host":
-            code = self.server.gatekeeper.join_code(session.id)
-            welcome = welcome.model_copy(update={"join_code": code})
-        self.session, self._joining = session, None
-        self.member = next(m for m in session.members if m.pid == welcome.participant)
+        code = self.server.gatekeeper.join_code(session.id) if request.role == "host" else None
+        admitted = await session.join(request, self.connection, self.encoding, join_code=code)
+        self.session, self.member, self._joining = session, admitted.member, None
         log.info("%s joined %s as %s (%s)", request.name, session.id, self.member.pid, request.role)
-        await self._send(welcome)
+        await self._send(admitted.welcome)
 
     def _joined(self, ref: int | None = None) -> tuple[DreamSession, Member]:
         if self.session is None or self.member is None:

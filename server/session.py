@@ -19,6 +19,7 @@ from websockets.asyncio.server import ServerConnection, broadcast
 
 from dreamcommons.contracts.errors import CloseCode, ErrorCode, NotAllowed
 from dreamcommons.contracts.protocol import (
+    MAX_WHISPER_CHARS,
     Ack,
     Contribute,
     Delta,
@@ -71,6 +72,15 @@ class Member:
     last_cid: int = -1
 
 
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What ``DreamSession.join`` gives the gateway: the member it admitted (new or resumed)
+    and their welcome, complete."""
+
+    member: Member
+    welcome: Welcome
+
+
 @dataclass(slots=True)
 class SessionStats:
     ticks: int = 0
@@ -95,9 +105,11 @@ class DreamSession:
         engine: DreamEngine | None = None,
         journal: SessionJournal | None = None,
         fanout: Fanout | None = None,
+        whisper_max: int = MAX_WHISPER_CHARS,
     ) -> None:
         self.id = session_id
         self.venue = venue
+        self.whisper_max = whisper_max  # the server's whisper limit, told in every welcome
         self._on_pace = on_pace
         self.engine = engine if engine is not None else DreamEngine(venue, session_id)
         self.journal = journal
@@ -123,11 +135,17 @@ class DreamSession:
     # --- membership ----------------------------------------------------------------------
 
     async def join(
-        self, request: Join, connection: ServerConnection, encoding: Encoding
-    ) -> Welcome:
+        self,
+        request: Join,
+        connection: ServerConnection,
+        encoding: Encoding,
+        *,
+        join_code: str | None = None,
+    ) -> Admission:
         """Admit a new member, or bring one back by resume token (in the role it was given),
         and start listening once that is durable (the welcome carries the resume token: it
-        must survive a crash). Whether the request may join at all was checked before."""
+        must survive a crash). Whether the request may join at all was checked before;
+        ``join_code`` is for a host's welcome only."""
         self._require_durable()
         if request.resume is not None:
             member = self._by_token.get(token_hash(request.resume))
@@ -160,12 +178,15 @@ class DreamSession:
             self.disconnect(member, connection)
             raise
         self._listeners[encoding].add(connection)
-        return Welcome(
+        welcome = Welcome(
             participant=member.pid,
             resume=member.resume_token,
             tick_hz=self.venue.tick_hz,
+            whisper_max=self.whisper_max,
             state=self.engine.state,
+            join_code=join_code,
         )
+        return Admission(member, welcome)
 
     def disconnect(self, member: Member, connection: ServerConnection) -> None:
         """The connection is gone; the member stays, away, until they resume."""
