@@ -156,6 +156,7 @@ class DreamServer:
                 if self.journal is None
                 else session_journal(self.journal, session_id, venue, self.settings),
                 fanout=fanout(self.settings),
+                whisper_max=self.settings.max_whisper_chars,
             )
             self._run(session)
             log.info("session %s opened (venue %s)", session_id, venue.name)
@@ -242,6 +243,7 @@ class _ConnectionState:
         self.encoding = encoding
         self.session: DreamSession | None = None
         self.member: Member | None = None
+        self._joining: DreamSession | None = None  # where a join frame went, until answered
         self._mistakes: deque[float] = deque()
 
     async def serve(self) -> None:
@@ -257,12 +259,19 @@ class _ConnectionState:
                     error.ref = getattr(message, "cid", None) if error.ref is None else error.ref
                     raise
             except ProtocolError as error:
-                if self.session is not None:
-                    self.session.stats.refused[error.code.value] += 1
+                self._count_refusal(error)
                 await self._send(error_frame(error))
                 if self._too_many_mistakes():
                     await self._close(CloseCode.TOO_MANY_ERRORS, "too many bad frames")
                     return
+
+    def _count_refusal(self, error: ProtocolError) -> None:
+        """The one place a refused frame is counted (``/metrics``' ``frames_refused``), once,
+        against the session it was meant for; a session only raises its refusals."""
+        session = self.session if self.session is not None else self._joining
+        self._joining = None
+        if session is not None:
+            session.stats.refused[error.code.value] += 1
 
     async def _close(self, code: CloseCode, reason: str) -> None:
         """Close, dropping whatever the peer still sends meanwhile: a flood that filled the
@@ -325,14 +334,12 @@ class _ConnectionState:
         if request.resume is not None and request.session not in self.server.sessions:
             raise NotAllowed(ErrorCode.BAD_RESUME_TOKEN, "unknown resume token for this session")
         session = self.server.session(request.session)
-        welcome = await session.join(request, self.connection, self.encoding)
-        if request.role == "host":
-            code = self.server.gatekeeper.join_code(session.id)
-            welcome = welcome.model_copy(update={"join_code": code})
-        self.session = session
-        self.member = next(m for m in session.members if m.pid == welcome.participant)
+        self._joining = session
+        code = self.server.gatekeeper.join_code(session.id) if request.role == "host" else None
+        admitted = await session.join(request, self.connection, self.encoding, join_code=code)
+        self.session, self.member, self._joining = session, admitted.member, None
         log.info("%s joined %s as %s (%s)", request.name, session.id, self.member.pid, request.role)
-        await self._send(welcome)
+        await self._send(admitted.welcome)
 
     def _joined(self, ref: int | None = None) -> tuple[DreamSession, Member]:
         if self.session is None or self.member is None:

@@ -9,21 +9,26 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from urllib.parse import urlsplit
 
 from dreamcommons.contracts.errors import ErrorCode, LimitExceeded
 from dreamcommons.server.settings import ServerSettings
 from dreamcommons.server.token_bucket import TokenBucket
 
+# The limits' defaults are the server settings' own, written once there.
+_DEFAULTS = ServerSettings.model_construct()
+
 
 @dataclass(frozen=True, slots=True)
 class LimitSettings:
-    contributions_per_s: float = 4.0
-    contribution_burst: int = 12
-    max_connections_per_address: int = 256
-    max_whisper_chars: int = 280
-    allowed_origins: tuple[str, ...] = ()  # besides the server's own; "*" allows any
+    """The limits' part of ``ServerSettings``, with the same defaults."""
+
+    contributions_per_s: float = _DEFAULTS.contributions_per_s
+    contribution_burst: int = _DEFAULTS.contribution_burst
+    max_connections_per_address: int = _DEFAULTS.max_connections_per_address
+    max_whisper_chars: int = _DEFAULTS.max_whisper_chars
+    allowed_origins: tuple[str, ...] = _DEFAULTS.allowed_origins  # "*" allows any
 
 
 def origin_allowed(origin: str | None, host: str | None, allowed: Collection[str]) -> bool:
@@ -52,15 +57,8 @@ class Limits:
 
     @classmethod
     def from_settings(cls, settings: ServerSettings) -> Limits:
-        return cls(
-            LimitSettings(
-                contributions_per_s=settings.contributions_per_s,
-                contribution_burst=settings.contribution_burst,
-                max_connections_per_address=settings.max_connections_per_address,
-                max_whisper_chars=settings.max_whisper_chars,
-                allowed_origins=settings.allowed_origins,
-            )
-        )
+        limits = {f.name: getattr(settings, f.name) for f in fields(LimitSettings)}
+        return cls(LimitSettings(**limits))
 
     def check_origin(self, origin: str | None, host: str | None) -> None:
         if not origin_allowed(origin, host, self.settings.allowed_origins):

@@ -55,6 +55,7 @@ async def recover_sessions(
             engine=engine,
             journal=session_journal(journal, recovered.id, venue, settings),
             fanout=fanout(settings),
+            whisper_max=settings.max_whisper_chars,
         )
         for member in recovered.members:
             session.readmit(member)

@@ -101,8 +101,12 @@ class ReplayServer:
         match message:
             case Join(session=session) if session == self.session_id:
                 self._listeners[encoding].add(connection)
-                return Welcome(
-                    participant="replay", resume="", tick_hz=self.tick_hz, state=self.state
+                return Welcome(  # whisper_max 0: a replay is read-only, it takes no whispers
+                    participant="replay",
+                    resume="",
+                    tick_hz=self.tick_hz,
+                    whisper_max=0,
+                    state=self.state,
                 )
             case Join():
                 raise NotAllowed(ErrorCode.INVALID_FIELD, f"this replays {self.session_id} only")

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 from websockets.asyncio.server import ServerConnection, broadcast
 
-from dreamcommons.contracts.device_protocol import SampleBatch
 from dreamcommons.contracts.errors import CloseCode, ErrorCode, NotAllowed
 from dreamcommons.contracts.protocol import (
+    MAX_WHISPER_CHARS,
     Ack,
     Contribute,
     Delta,
@@ -33,8 +33,8 @@ from dreamcommons.contracts.protocol import (
     encode,
 )
 from dreamcommons.contracts.venues import VenuePreset
-from dreamcommons.server.devices.biometrics import SleeperEstimate, SleeperEstimator
 from dreamcommons.server.engine import (
+    ContributionRefused,
     DevicesChanged,
     DreamEngine,
     EngineError,
@@ -57,9 +57,6 @@ log = logging.getLogger(__name__)
 
 PaceHandler = Callable[["DreamSession", Pace], None]
 
-_ESTIMATE_EVERY_S = 1.0  # the engine hears a sleeper at most this often, unless the stage changes
-_STRESS_STEP = 0.05
-
 
 @dataclass(eq=False, slots=True)
 class Member:
@@ -73,8 +70,15 @@ class Member:
     connection: ServerConnection | None = None
     encoding: Encoding = Encoding.MSGPACK
     last_cid: int = -1
-    estimator: SleeperEstimator | None = None
-    last_estimate: SleeperEstimate | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What ``DreamSession.join`` gives the gateway: the member it admitted (new or resumed)
+    and their welcome, complete."""
+
+    member: Member
+    welcome: Welcome
 
 
 @dataclass(slots=True)
@@ -86,7 +90,7 @@ class SessionStats:
     broadcast_bytes: int = 0
     tick_seconds_max: float = 0.0
     sleeper_updates: int = 0
-    refused: Counter[str] = field(default_factory=Counter)
+    refused: Counter[str] = field(default_factory=Counter)  # counted by the gateway, by code
 
 
 class DreamSession:
@@ -101,9 +105,11 @@ class DreamSession:
         engine: DreamEngine | None = None,
         journal: SessionJournal | None = None,
         fanout: Fanout | None = None,
+        whisper_max: int = MAX_WHISPER_CHARS,
     ) -> None:
         self.id = session_id
         self.venue = venue
+        self.whisper_max = whisper_max  # the server's whisper limit, told in every welcome
         self._on_pace = on_pace
         self.engine = engine if engine is not None else DreamEngine(venue, session_id)
         self.journal = journal
@@ -129,11 +135,17 @@ class DreamSession:
     # --- membership ----------------------------------------------------------------------
 
     async def join(
-        self, request: Join, connection: ServerConnection, encoding: Encoding
-    ) -> Welcome:
+        self,
+        request: Join,
+        connection: ServerConnection,
+        encoding: Encoding,
+        *,
+        join_code: str | None = None,
+    ) -> Admission:
         """Admit a new member, or bring one back by resume token (in the role it was given),
         and start listening once that is durable (the welcome carries the resume token: it
-        must survive a crash). Whether the request may join at all was checked before."""
+        must survive a crash). Whether the request may join at all was checked before;
+        ``join_code`` is for a host's welcome only."""
         self._require_durable()
         if request.resume is not None:
             member = self._by_token.get(token_hash(request.resume))
@@ -166,12 +178,15 @@ class DreamSession:
             self.disconnect(member, connection)
             raise
         self._listeners[encoding].add(connection)
-        return Welcome(
+        welcome = Welcome(
             participant=member.pid,
             resume=member.resume_token,
             tick_hz=self.venue.tick_hz,
+            whisper_max=self.whisper_max,
             state=self.engine.state,
+            join_code=join_code,
         )
+        return Admission(member, welcome)
 
     def disconnect(self, member: Member, connection: ServerConnection) -> None:
         """The connection is gone; the member stays, away, until they resume."""
@@ -205,7 +220,6 @@ class DreamSession:
 
     def _require_durable(self) -> None:
         if self.journal is not None and not self.journal.accepting:
-            self.stats.refused[ErrorCode.JOURNAL_UNAVAILABLE.value] += 1
             raise self.journal.unavailable()
 
     async def acknowledge(
@@ -227,29 +241,29 @@ class DreamSession:
     # --- contributions -------------------------------------------------------------------
 
     def contribute(self, member: Member, message: Contribute | Whisper) -> Ack:
-        """Validate against the member's role and the session's phase; queue for the next tick."""
-        if member.role in ("watcher", "host"):
-            self.stats.refused["forbidden"] += 1
-            raise NotAllowed(ErrorCode.FORBIDDEN, f"{member.role}s cannot contribute")
-        if self.engine.phase == "ended":
-            self.stats.refused["forbidden"] += 1
-            raise NotAllowed(ErrorCode.FORBIDDEN, "the session has ended")
+        """Queue a contribution for the next tick. Who may contribute is the engine's rule
+        (its ``ContributionRefused`` becomes the ``forbidden`` error here, nothing more)."""
         self._require_durable()
+        event: MotifContributed | Whispered
         if isinstance(message, Contribute):
-            self._apply(
-                MotifContributed(
-                    participant=member.pid,
-                    cid=message.cid,
-                    motif=message.motif,
-                    intensity=message.intensity,
-                    valence=message.valence,
-                    arousal=message.arousal,
-                    private=message.private,
-                )
+            event = MotifContributed(
+                participant=member.pid,
+                cid=message.cid,
+                motif=message.motif,
+                intensity=message.intensity,
+                valence=message.valence,
+                arousal=message.arousal,
+                private=message.private,
             )
+        else:
+            event = Whispered(participant=member.pid, cid=message.cid, text=message.text)
+        try:
+            self._apply(event)
+        except ContributionRefused as refused:
+            raise NotAllowed(ErrorCode.FORBIDDEN, str(refused)) from None
+        if isinstance(event, MotifContributed):
             self.stats.contributions_accepted += 1
         else:
-            self._apply(Whispered(participant=member.pid, cid=message.cid, text=message.text))
             self.stats.whispers_accepted += 1
         member.last_cid = max(member.last_cid, message.cid)
         return Ack(cid=message.cid)
@@ -264,7 +278,6 @@ class DreamSession:
     def host_action(self, member: Member, message: HostAction) -> Ack:
         """Phases, harmonizing and removing someone: for the host only."""
         if member.role != "host":
-            self.stats.refused["forbidden"] += 1
             raise NotAllowed(ErrorCode.FORBIDDEN, "only the host may do that")
         self._require_durable()
         if message.action == "remove":
@@ -293,34 +306,17 @@ class DreamSession:
     def member(self, pid: str) -> Member | None:
         return self._members.get(pid)
 
-    def on_samples(self, pid: str, batch: SampleBatch, arrived: float) -> None:
-        """Fold a paired device's batch into the sleeper's estimate; tell the engine when it
-        moved enough to matter (a new stage, a stress step) or a second has passed."""
-        member = self._members.get(pid)
-        if member is None:
-            return
-        if member.estimator is None:
-            member.estimator = SleeperEstimator()
-        estimate = member.estimator.add(batch.samples, arrived)
-        last = member.last_estimate
-        if (
-            last is None
-            or estimate.stage != last.stage
-            or abs(estimate.stress - last.stress) >= _STRESS_STEP
-            or estimate.at - last.at >= _ESTIMATE_EVERY_S
-        ):
-            member.last_estimate = estimate
+    def sleeper_updated(self, update: SleeperUpdated) -> None:
+        """The device side's news of a sleeper (estimated in ``server.devices``), for the
+        engine; ``update.t`` is session time (see ``clock``)."""
+        if update.participant in self._members:
             self.stats.sleeper_updates += 1
-            self._apply(
-                SleeperUpdated(
-                    participant=pid,
-                    stage=None if estimate.stage is None else int(estimate.stage),
-                    stress=estimate.stress,
-                    breath_phase=estimate.breath_phase,
-                    breath_hz=estimate.breath_hz,
-                    t=self.clock(arrived),
-                )
-            )
+            self._apply(update)
+
+    def paired(self, pid: str, device_id: str) -> None:
+        """One of ``pid``'s devices is theirs now: journaled, so it stays theirs after a restart."""
+        if self.journal is not None:
+            self.journal.paired(pid, device_id)
 
     def devices_changed(self, pid: str, online: int) -> None:
         if pid in self._members:

@@ -9,7 +9,10 @@
     │   ├── UnsupportedVersion  a protocol version this server does not speak
     │   ├── NotAllowed          valid, but not allowed now or for this role
     │   └── LimitExceeded       valid, but over one of the server's limits
-    └── VenueError              a venue preset is missing or invalid
+    ├── VenueError              a venue preset is missing or invalid
+    ├── EngineError             (server.engine) an event the merge engine cannot apply
+    │   └── ContributionRefused a dream rule refuses it: the role, or the session has ended
+    └── CommandFailed           (server.devices) a device command not sent or not acknowledged
 
 Every ProtocolError carries an ``ErrorCode`` that travels in the error frame, so that
 clients can act on the code and show the message.

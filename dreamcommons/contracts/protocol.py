@@ -293,6 +293,9 @@ class Welcome(_Model):
     tick_hz: float
     state: DreamscapeState
     join_code: str | None = None  # to the host only: the code that lets others in
+    # the longest whisper this server accepts (its ``max_whisper_chars``; 0: none at all);
+    # a welcome without it, from an older server, means the protocol's own bound
+    whisper_max: int = Field(default=MAX_WHISPER_CHARS, ge=0, le=MAX_WHISPER_CHARS)
 
 
 class Snapshot(_Model):

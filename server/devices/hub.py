@@ -1,5 +1,6 @@
 """Devices as the sessions see them: who owns which device, pairing, and commands from a
-participant to their own devices. Routes each paired device's stream to its owner's session."""
+participant to their own devices. Estimates each paired sleeper from their devices' stream
+and tells the owner's session, through its public methods only."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dreamcommons.contracts.errors import ErrorCode, NotAllowed
 from dreamcommons.contracts.protocol import Command, CommandResult, Pair, Paired
 from dreamcommons.server.devices.ingest import CommandFailed, DeviceGateway
 from dreamcommons.server.devices.registry import DeviceRecord, DeviceRegistry, PairingRefused
+from dreamcommons.server.devices.sleepers import SleeperEstimates, as_event
 from dreamcommons.server.engine import Pace
 from dreamcommons.server.session import DreamSession, Member
 
@@ -30,6 +32,7 @@ class DeviceHub:
         command_wait_s: float = 5.0,
     ) -> None:
         self.registry = DeviceRegistry()
+        self.sleepers = SleeperEstimates()
         self.command_wait_s = command_wait_s
         self._find_session = find_session
         self.gateway: DeviceGateway | None = None
@@ -50,10 +53,17 @@ class DeviceHub:
         return None if session is None else (session, pid)
 
     def _batch(self, record: DeviceRecord, batch: SampleBatch, arrived: float) -> None:
+        """Fold a paired device's batch into its sleeper's estimate; their session hears it
+        when it moved enough to matter."""
         owner = self._owner(record)
-        if owner is not None:
-            session, pid = owner
-            session.on_samples(pid, batch, arrived)
+        if owner is None or record.owner is None:
+            return
+        session, pid = owner
+        if session.member(pid) is None:
+            return  # removed from the session: nobody to estimate for
+        estimate = self.sleepers.add(record.owner, batch, arrived)
+        if estimate is not None:
+            session.sleeper_updated(as_event(pid, estimate, session.clock(arrived)))
 
     def _status(self, record: DeviceRecord) -> None:
         owner = self._owner(record)
@@ -69,9 +79,8 @@ class DeviceHub:
             record = self.registry.pair(request.code, f"{session.id}/{member.pid}")
         except PairingRefused as refused:
             raise NotAllowed(ErrorCode.PAIRING_REFUSED, str(refused)) from None
-        gateway.command_soon(record.device_id, "paired")
-        if session.journal is not None:
-            session.journal.paired(member.pid, record.device_id)
+        gateway.command_soon(record.device_id, "paired", wait_s=self.command_wait_s)
+        session.paired(member.pid, record.device_id)
         self._status(record)
         log.info("%s paired %s (%s)", member.pid, record.device_id, record.birth.model)
         return Paired(
@@ -118,7 +127,11 @@ class DeviceHub:
             for record in self.registry.owned_by(f"{session.id}/{pid}"):
                 if record.online and "pace" in record.birth.actions:
                     self.gateway.command_soon(
-                        record.device_id, "pace", intent.hz, reference_time=reference
+                        record.device_id,
+                        "pace",
+                        intent.hz,
+                        reference_time=reference,
+                        wait_s=self.command_wait_s,
                     )
         log.info(
             "session %s: %s for %d sleepers",

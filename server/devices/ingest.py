@@ -9,7 +9,6 @@ their messages, so what was lost meanwhile shows up in the registry's loss count
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import random
@@ -239,14 +238,21 @@ class DeviceGateway:
         value: float | None = None,
         *,
         reference_time: float | None = None,
+        wait_s: float = 5.0,
     ) -> None:
-        """Fire a command in the background; its failure is logged, not raised."""
+        """Fire a command in the background; its failure is logged (a warning naming the
+        device and the action), not raised."""
 
         async def send() -> None:
-            with contextlib.suppress(CommandFailed):
-                ack = await self.command(device_id, action, value, reference_time=reference_time)
-                if not ack.ok:
-                    log.warning("%s refused %s: %s", device_id, action, ack.error)
+            try:
+                ack = await self.command(
+                    device_id, action, value, reference_time=reference_time, wait_s=wait_s
+                )
+            except CommandFailed as failed:
+                log.warning("%s: %s was not carried out: %s", device_id, action, failed)
+                return
+            if not ack.ok:
+                log.warning("%s refused %s: %s", device_id, action, ack.error)
 
         task = asyncio.get_running_loop().create_task(send(), name=f"command-{device_id}")
         self._background.add(task)

@@ -1,6 +1,6 @@
 """The merge engine: a pure, deterministic core that the async layers only feed and drain."""
 
-from dreamcommons.server.engine.core import DreamEngine, EngineError, Pace
+from dreamcommons.server.engine.core import ContributionRefused, DreamEngine, EngineError, Pace
 from dreamcommons.server.engine.events import (
     DevicesChanged,
     Event,
@@ -21,6 +21,7 @@ from dreamcommons.server.engine.snapshot import (
 )
 
 __all__ = [
+    "ContributionRefused",
     "DevicesChanged",
     "DreamEngine",
     "EngineError",

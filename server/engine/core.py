@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from dreamcommons.contracts.errors import DreamcommonsError
 from dreamcommons.contracts.protocol import (
     Delta,
     DreamscapeState,
@@ -60,8 +61,14 @@ _REGION_RADIUS = 0.28
 _REGROUP_EVERY_S = 1.0
 
 
-class EngineError(ValueError):
-    """An event the engine cannot apply (unknown participant, a watcher contributing...)."""
+class EngineError(DreamcommonsError):
+    """An event the engine cannot apply (an unknown participant, an unknown host action...)."""
+
+
+class ContributionRefused(EngineError):
+    """A dream rule refuses the contribution: the role does not contribute, or the session
+    has ended. The engine is the one place that decides; the session only maps this refusal
+    to the ``forbidden`` error frame."""
 
 
 @dataclass(slots=True)
@@ -183,11 +190,12 @@ class DreamEngine:
                 self._host(action)
 
     def _check_may_contribute(self, pid: str) -> None:
+        """Who may contribute: dreamers and wakers, until the session ends."""
         member = self._member(pid)
         if member.role in ("watcher", "host"):
-            raise EngineError(f"participant {pid} watches and cannot contribute")
+            raise ContributionRefused(f"{member.role}s cannot contribute")
         if self._phases.phase == "ended":
-            raise EngineError("the session has ended")
+            raise ContributionRefused("the session has ended")
 
     def _member(self, pid: str) -> _Participant:
         member = self._participants.get(pid)

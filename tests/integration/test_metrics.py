@@ -77,3 +77,20 @@ async def test_metrics_of_a_journaling_server_show_its_commits(tmp_path: Path) -
     assert samples["dreamcommons_journal_commit_seconds_sum{}"] > 0
     assert samples["dreamcommons_journal_events_total{}"] >= 2  # the join and the motif
     assert samples["dreamcommons_journal_commit_failures_total{}"] == 0
+
+
+async def test_a_refused_contribution_is_counted_once(
+    dream_server: DreamServer, server_url: str
+) -> None:
+    """The engine refuses a watcher's contribution; the gateway counts the refusal, once."""
+    async with DreamClient(server_url, "Eamon", role="watcher") as eamon:
+        with pytest.raises(Refused, match="forbidden"):
+            await eamon.contribute("moon")
+        _, once = await asyncio.to_thread(scrape, dream_server.port)
+        with pytest.raises(Refused, match="forbidden"):
+            await eamon.whisper("let me in")
+        _, twice = await asyncio.to_thread(scrape, dream_server.port)
+    assert once["dreamcommons_frames_refused_total{reason=forbidden}"] == 1
+    assert twice["dreamcommons_frames_refused_total{reason=forbidden}"] == 2
+    assert twice["dreamcommons_contributions_accepted_total{kind=motif}"] == 0
+    assert twice["dreamcommons_contributions_accepted_total{kind=whisper}"] == 0

@@ -89,10 +89,9 @@ async def test_a_paired_pod_gives_its_sleeper_a_stage_shown_while_they_share(
 
         await zara.wait_for(lambda _: seen(zara, pid).stage is not None, within(10))
         session = server.sessions[SESSION]
-        member = session.member(lyra.participant)
-        assert member is not None
-        assert member.last_estimate is not None
-        assert member.last_estimate.stage is not None
+        estimate = server.devices.sleepers.last(f"{SESSION}/{pid}")
+        assert estimate is not None
+        assert estimate.stage is not None
         assert seen(zara, pid).devices == 1
         assert seen(zara, pid).stage in ("awake", "light", "deep", "rem")
 

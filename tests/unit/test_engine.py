@@ -8,8 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dreamcommons.contracts.errors import DreamcommonsError
 from dreamcommons.contracts.venues import PhaseDurations, VenuePreset, load_venue
 from dreamcommons.server.engine import (
+    ContributionRefused,
     DevicesChanged,
     DreamEngine,
     EngineError,
@@ -130,10 +132,19 @@ def test_membership_changes_travel_in_the_delta() -> None:
 def test_watchers_and_strangers_cannot_contribute() -> None:
     engine = DreamEngine(VENUE, "test")
     engine.apply(ParticipantJoined(participant="w", name="W", role="watcher"))
-    with pytest.raises(EngineError):
+    engine.apply(ParticipantJoined(participant="h", name="H", role="host"))
+    with pytest.raises(ContributionRefused, match="watchers cannot contribute"):
         engine.apply(contribute("w", 1))
-    with pytest.raises(EngineError):
+    with pytest.raises(ContributionRefused, match="hosts cannot contribute"):
+        engine.apply(Whispered(participant="h", cid=1, text="hello"))
+    with pytest.raises(EngineError) as stranger:
         engine.apply(contribute("nobody", 1))
+    assert not isinstance(stranger.value, ContributionRefused)  # a bug, not a dream rule
+
+
+def test_engine_errors_belong_to_the_one_error_tree() -> None:
+    assert issubclass(ContributionRefused, EngineError)
+    assert issubclass(EngineError, DreamcommonsError)
 
 
 def test_wakers_weigh_less_than_dreamers() -> None:

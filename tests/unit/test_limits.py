@@ -6,6 +6,7 @@ import pytest
 
 from dreamcommons.contracts.errors import ErrorCode, LimitExceeded
 from dreamcommons.server.limits import Limits, LimitSettings, origin_allowed
+from dreamcommons.server.settings import ServerSettings
 
 
 @pytest.mark.parametrize(
@@ -73,3 +74,9 @@ def test_a_refused_origin_is_counted() -> None:
     code = refused_code(lambda: limits.check_origin("http://evil.example", "dream.example"))
     assert code is ErrorCode.BAD_ORIGIN
     assert limits.refused == {"bad_origin": 1}
+
+
+def test_the_limits_defaults_are_the_server_settings_own() -> None:
+    settings = ServerSettings.model_construct()
+    assert Limits.from_settings(settings).settings == LimitSettings()
+    assert LimitSettings().max_whisper_chars == settings.max_whisper_chars

@@ -1,0 +1,125 @@
+"""The welcome, built whole in one place: who you are, the host's join code, and how long a
+whisper this server takes; and ``DreamSession.join`` hands back the member it admitted."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import ServerConnection, serve
+
+from dreamcommons.contracts.protocol import (
+    MAX_WHISPER_CHARS,
+    Encoding,
+    Join,
+    Welcome,
+    decode_client,
+    decode_server,
+    encode,
+)
+from dreamcommons.contracts.venues import load_venue
+from dreamcommons.server.engine import DreamEngine
+from dreamcommons.server.gateway import DreamServer
+from dreamcommons.server.replay_server import ReplayServer
+from dreamcommons.server.session import Admission, DreamSession
+from dreamcommons.server.settings import ServerSettings
+from tests.conftest import within
+
+pytestmark = pytest.mark.integration
+
+VENUE = load_venue("sleep-commons")
+
+
+async def welcome_from(port: int, join: Join) -> Welcome:
+    """Join over a real socket and return the welcome, as a client decodes it."""
+    url = f"ws://127.0.0.1:{port}/{join.session}"
+    async with connect(url, subprotocols=[Encoding.MSGPACK.value]) as ws:  # type: ignore[list-item]
+        await ws.send(encode(join, Encoding.MSGPACK))
+        async with asyncio.timeout(within(5)):
+            reply = decode_server(await ws.recv(), Encoding.MSGPACK)
+    assert isinstance(reply, Welcome), reply
+    return reply
+
+
+@pytest.fixture
+async def short_whispers() -> AsyncIterator[DreamServer]:
+    settings = ServerSettings(port=0, max_whisper_chars=40, open_sessions=("*",))
+    async with DreamServer(settings, VENUE) as server:
+        yield server
+
+
+async def test_the_welcome_tells_the_servers_whisper_limit_and_the_host_its_code(
+    short_whispers: DreamServer,
+) -> None:
+    server = short_whispers
+    dreamer = await welcome_from(server.port, Join(session="commons", name="Lyra"))
+    host = await welcome_from(
+        server.port,
+        Join(session="commons", name="Ada", role="host", key=server.settings.host_key),
+    )
+    assert dreamer.whisper_max == host.whisper_max == 40
+    assert dreamer.join_code is None
+    assert host.join_code == server.gatekeeper.join_code("commons")
+    admitted = server.sessions["commons"].member(host.participant)
+    assert admitted is not None
+    assert admitted.role == "host"
+
+
+async def test_a_replays_welcome_takes_no_whispers() -> None:
+    replay = ReplayServer(DreamEngine(VENUE, "commons").state, VENUE.tick_hz, "127.0.0.1", 0)
+    await replay.start()
+    try:
+        welcome = await welcome_from(replay.port, Join(session="commons", name="Kai"))
+    finally:
+        await replay.close()
+    assert welcome.participant == "replay"
+    assert welcome.whisper_max == 0
+
+
+def test_a_welcome_from_an_older_server_means_the_protocols_bound() -> None:
+    older = {
+        "type": "welcome",
+        "participant": "p1",
+        "resume": "token",
+        "tick_hz": 10.0,
+        "state": DreamEngine(VENUE, "commons").state.model_dump(mode="json"),
+    }
+    welcome = decode_server(encode(Welcome.model_validate(older), Encoding.JSON), Encoding.JSON)
+    assert isinstance(welcome, Welcome)
+    assert welcome.whisper_max == MAX_WHISPER_CHARS
+
+
+async def test_join_returns_the_member_it_admitted_new_or_resumed() -> None:
+    """Over a real socket, straight to a session: the admission holds the member and its
+    complete welcome, the same member object when it comes back with its token."""
+    session = DreamSession("commons", VENUE, whisper_max=64)
+    admissions: list[Admission] = []
+
+    async def handler(connection: ServerConnection) -> None:
+        join = decode_client(await connection.recv(), Encoding.MSGPACK)
+        assert isinstance(join, Join)
+        code = "JOINCODE" if join.role == "host" else None
+        admitted = await session.join(join, connection, Encoding.MSGPACK, join_code=code)
+        admissions.append(admitted)
+        try:
+            await connection.send(encode(admitted.welcome, Encoding.MSGPACK))
+            await connection.wait_closed()
+        finally:
+            session.disconnect(admitted.member, connection)
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        first = await welcome_from(port, Join(session="commons", name="Lyra"))
+        again = await welcome_from(port, Join(session="commons", name="Lyra", resume=first.resume))
+        host = await welcome_from(port, Join(session="commons", name="Ada", role="host"))
+
+    new, resumed, hosting = admissions
+    assert new.member is session.member(first.participant)
+    assert resumed.member is new.member
+    assert (new.welcome, resumed.welcome.participant) == (first, first.participant)
+    assert hosting.member.role == "host"
+    assert hosting.welcome.join_code == host.join_code == "JOINCODE"
+    assert first.join_code is None
+    assert {first.whisper_max, again.whisper_max, host.whisper_max} == {64}
