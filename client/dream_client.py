@@ -45,6 +45,7 @@ from dreamcommons.client.tracker import DeltaOutcome, StateTracker
 from dreamcommons.contracts.backoff import backoff_delay
 from dreamcommons.contracts.errors import ErrorCode
 from dreamcommons.contracts.protocol import (
+    MAX_WHISPER_CHARS,
     Ack,
     Command,
     CommandResult,
@@ -134,6 +135,8 @@ class DreamClient:
         self.connected = asyncio.Event()
         self.participant = ""
         self.tick_hz = 0.0
+        self.whisper_max = MAX_WHISPER_CHARS  # the server's own limit, once it welcomed us
+        self.join_code: str | None = None  # the code that lets others in (a host's welcome)
         self.errors: list[ErrorFrame] = []
         self.acked = 0
         self._tracker: StateTracker | None = None
@@ -215,6 +218,8 @@ class DreamClient:
         self.participant = reply.participant
         self.resume_token = reply.resume
         self.tick_hz = reply.tick_hz
+        self.whisper_max = reply.whisper_max
+        self.join_code = reply.join_code
         self._tracker = StateTracker(reply.state)
         self._tell(Joined(self.session, self.participant, resumed))
 

@@ -52,7 +52,16 @@ HostActionName = Literal["start", "pause", "resume", "advance", "end", "harmoniz
 
 
 class _Model(BaseModel):
+    """What a client sends: the server takes exactly these fields and refuses any other."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _ServerModel(BaseModel):
+    """What the server sends: a client ignores fields it does not know, so a newer server's
+    additions (a new field in the welcome, say) never break an older client."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
 
 # --- client -> server -----------------------------------------------------------------------
@@ -158,7 +167,7 @@ ClientMessage = Annotated[AnyClientMessage, Field(discriminator="type")]
 # --- the dreamscape as clients see it -------------------------------------------------------
 
 
-class MotifView(_Model):
+class MotifView(_ServerModel):
     name: MotifName
     colour: Colour
     weight: float = Field(ge=0.0)
@@ -169,19 +178,19 @@ class MotifView(_Model):
     y: Unit
 
 
-class Mood(_Model):
+class Mood(_ServerModel):
     valence: Signed = 0.0
     arousal: Unit = 0.0
 
 
-class WhisperView(_Model):
+class WhisperView(_ServerModel):
     participant: str
     name: str
     text: str
     t: float
 
 
-class ParticipantView(_Model):
+class ParticipantView(_ServerModel):
     id: str
     name: str
     role: Role
@@ -190,7 +199,7 @@ class ParticipantView(_Model):
     stage: SleepStage | None = None  # only for a sleeper who chose to show it
 
 
-class RegionView(_Model):
+class RegionView(_ServerModel):
     """One part of a fractured dreamscape: whose rhythm it holds and which motifs drift there."""
 
     id: int
@@ -200,7 +209,7 @@ class RegionView(_Model):
     motifs: tuple[str, ...]
 
 
-class SceneView(_Model):
+class SceneView(_ServerModel):
     """The session's arc and the dream rules' state: phase, coherence, fracture, calm."""
 
     phase: PhaseName = "gathering"
@@ -214,7 +223,7 @@ class SceneView(_Model):
     harmonizing: bool = False
 
 
-class Delta(_Model):
+class Delta(_ServerModel):
     """What changed in one tick. ``applied`` maps participant id to the highest cid merged."""
 
     type: Literal["delta"] = "delta"
@@ -242,7 +251,7 @@ class Delta(_Model):
         )
 
 
-class DreamscapeState(_Model):
+class DreamscapeState(_ServerModel):
     """The whole shared dreamscape at one tick. Motifs sorted by name, participants by id."""
 
     session: str
@@ -283,7 +292,7 @@ class DreamscapeState(_Model):
 # --- server -> client -----------------------------------------------------------------------
 
 
-class Welcome(_Model):
+class Welcome(_ServerModel):
     """Answer to a join: who you are, how to come back, and the full current dreamscape."""
 
     type: Literal["welcome"] = "welcome"
@@ -298,26 +307,26 @@ class Welcome(_Model):
     whisper_max: int = Field(default=MAX_WHISPER_CHARS, ge=0, le=MAX_WHISPER_CHARS)
 
 
-class Snapshot(_Model):
+class Snapshot(_ServerModel):
     type: Literal["snapshot"] = "snapshot"
     state: DreamscapeState
 
 
-class Ack(_Model):
+class Ack(_ServerModel):
     """A contribution or whisper was accepted; it is merged at the next tick."""
 
     type: Literal["ack"] = "ack"
     cid: int
 
 
-class ErrorFrame(_Model):
+class ErrorFrame(_ServerModel):
     type: Literal["error"] = "error"
     code: ErrorCode
     message: str
     ref: int | None = None
 
 
-class Paired(_Model):
+class Paired(_ServerModel):
     type: Literal["paired"] = "paired"
     cid: int
     device: str
@@ -325,7 +334,7 @@ class Paired(_Model):
     model: str
 
 
-class CommandResult(_Model):
+class CommandResult(_ServerModel):
     type: Literal["command_result"] = "command_result"
     cid: int
     device: str
@@ -334,7 +343,7 @@ class CommandResult(_Model):
     error: str | None = None
 
 
-class Invitation(_Model):
+class Invitation(_ServerModel):
     """Answer to an invite: the token, and when it stops working (Unix seconds)."""
 
     type: Literal["invitation"] = "invitation"
@@ -344,7 +353,7 @@ class Invitation(_Model):
     expires: int
 
 
-class Pong(_Model):
+class Pong(_ServerModel):
     type: Literal["pong"] = "pong"
     n: int = 0
 

@@ -11,6 +11,9 @@ import pytest
 from playwright.async_api import Page, WebSocketRoute, expect
 
 from dreamcommons.contracts.protocol import (
+    MAX_WHISPER_CHARS as WHISPER_BOUND,
+)
+from dreamcommons.contracts.protocol import (
     Delta,
     DreamscapeState,
     Mood,
@@ -171,6 +174,18 @@ async def contribute(page: Page, motif: str) -> None:
 async def whisper(page: Page, text: str) -> None:
     await page.get_by_test_id("whisper-input").fill(text)
     await page.get_by_test_id("whisper-form").get_by_role("button").click()
+
+
+async def test_the_whisper_box_holds_what_the_server_says_it_takes(pages: Pages) -> None:
+    settings = ServerSettings(port=0, max_whisper_chars=40, open_sessions=("*",))
+    assert settings.max_whisper_chars < WHISPER_BOUND  # else the page's own bound would do
+    async with DreamServer(settings, load_venue("sleep-commons")) as server:
+        page = await open_dream(pages, f"http://127.0.0.1:{server.port}/s/commons?name=Lyra")
+        box = page.get_by_test_id("whisper-input")
+        await expect(box).to_have_attribute("maxlength", "40", timeout=ms(5))
+        await box.evaluate("(input) => { input.removeAttribute('maxlength'); }")
+        await whisper(page, "w" * 41)
+        await expect(page.get_by_text("A whisper is 1 to 40 characters.")).to_be_visible()
 
 
 async def test_two_pages_share_one_dreamscape(pages: Pages, base_url: str) -> None:

@@ -4,12 +4,16 @@ whisper this server takes; and ``DreamSession.join`` hands back the member it ad
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 
+import msgpack
 import pytest
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 
+from dreamcommons.client.dream_client import DreamClient
+from dreamcommons.contracts.errors import InvalidField
 from dreamcommons.contracts.protocol import (
     MAX_WHISPER_CHARS,
     Encoding,
@@ -60,6 +64,10 @@ async def test_the_welcome_tells_the_servers_whisper_limit_and_the_host_its_code
         Join(session="commons", name="Ada", role="host", key=server.settings.host_key),
     )
     assert dreamer.whisper_max == host.whisper_max == 40
+    url = f"ws://127.0.0.1:{server.port}/commons"
+    async with DreamClient(url, "Ada", role="host", key=server.settings.host_key) as client:
+        assert client.whisper_max == 40
+        assert client.join_code == server.gatekeeper.join_code("commons")
     assert dreamer.join_code is None
     assert host.join_code == server.gatekeeper.join_code("commons")
     admitted = server.sessions["commons"].member(host.participant)
@@ -89,6 +97,42 @@ def test_a_welcome_from_an_older_server_means_the_protocols_bound() -> None:
     welcome = decode_server(encode(Welcome.model_validate(older), Encoding.JSON), Encoding.JSON)
     assert isinstance(welcome, Welcome)
     assert welcome.whisper_max == MAX_WHISPER_CHARS
+
+
+def test_a_welcome_from_a_newer_server_decodes_without_its_new_fields() -> None:
+    state = DreamEngine(VENUE, "commons").state.model_dump(mode="json")
+    state["motifs"] = [
+        {
+            "name": "moon",
+            "colour": "#aabbcc",
+            "weight": 1.0,
+            "intensity": 0.5,
+            "valence": 0.0,
+            "arousal": 0.5,
+            "x": 0.5,
+            "y": 0.5,
+            "spin": 3,
+        }
+    ]
+    newer = {
+        "type": "welcome",
+        "participant": "p1",
+        "resume": "token",
+        "tick_hz": 10.0,
+        "state": state,
+        "aurora": {"hue": 0.2},
+    }
+    for encoding in Encoding:
+        frame = json.dumps(newer) if encoding is Encoding.JSON else msgpack.packb(newer)
+        welcome = decode_server(frame, encoding)
+        assert isinstance(welcome, Welcome)
+        assert welcome.state.motifs[0].name == "moon"
+
+
+def test_a_client_frame_with_a_field_the_server_does_not_know_is_refused() -> None:
+    frame = json.dumps({"type": "whisper", "cid": 1, "text": "hello", "loud": True})
+    with pytest.raises(InvalidField, match="loud"):
+        decode_client(frame, Encoding.JSON)
 
 
 async def test_join_returns_the_member_it_admitted_new_or_resumed() -> None:
