@@ -13,8 +13,7 @@ from dreamcommons.contracts.device_protocol import SampleBatch
 from dreamcommons.server.broker import MosquittoProcess
 from dreamcommons.server.devices.ingest import DeviceGateway
 from dreamcommons.server.devices.registry import DeviceRecord, DeviceRegistry
-from tests.conftest import within
-from tests.integration.test_devices import eventually
+from tests.waiting import eventually, within
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +46,7 @@ async def test_a_command_that_cannot_be_sent_is_logged(caplog: pytest.LogCapture
     gateway = gateway_for("mqtt://127.0.0.1:1")  # never connected: nothing can be sent
     with caplog.at_level(logging.WARNING, logger=LOGGER):
         gateway.command_soon("pod-lyra", "light", 0.4)
-        await eventually(lambda: bool(warnings_naming(caplog, "pod-lyra", "light")), 5, "logged")
+        await eventually(lambda: warnings_naming(caplog, "pod-lyra", "light"), "the warning")
     (warning,) = warnings_naming(caplog, "pod-lyra", "light")
     assert "not connected" in warning
 
@@ -61,9 +60,7 @@ async def test_a_command_nobody_acknowledges_is_logged(
         await asyncio.wait_for(gateway.connected.wait(), within(5))
         with caplog.at_level(logging.WARNING, logger=LOGGER):
             gateway.command_soon("pod-nobody", "pace", 0.1, wait_s=0.2)  # no such device
-            await eventually(
-                lambda: bool(warnings_naming(caplog, "pod-nobody", "pace")), 5, "logged"
-            )
+            await eventually(lambda: warnings_naming(caplog, "pod-nobody", "pace"), "the warning")
     finally:
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
