@@ -76,7 +76,7 @@ class Recorder:
     def decoded(self, device_id: str, leaf: str, model: type[M]) -> list[M]:
         return [unpack(r.payload, model) for r in self.raw(device_id, leaf)]
 
-    async def wait_for(self, found: Callable[[], T], seconds: float = 5.0) -> T:
+    async def wait_for(self, found: Callable[[], T | None], seconds: float = 5.0) -> T:
         """The first truthy ``found()``, re-checked on every message, or a failed test."""
         try:
             async with asyncio.timeout(within(seconds)):

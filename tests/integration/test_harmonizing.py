@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import operator
 
 import pytest
 
@@ -61,7 +63,8 @@ async def test_harmonizing_entrains_the_sleepers_and_heals_the_fracture(
         registry = server.devices.registry
         for device, name in zip(fleet.devices, BOT_NAMES, strict=False):
             sleeper = await stack.enter_async_context(DreamClient(url, name))
-            await eventually(lambda d=device: d.device_id in registry.devices, "announced")
+            announced = functools.partial(operator.contains, registry.devices, device.device_id)
+            await eventually(announced, "announced")
             await sleeper.pair_device(device.config.pairing_code)
 
         fractured = await host.wait_for(lambda s: s.scene.fractured, within(15))

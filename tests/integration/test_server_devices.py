@@ -65,9 +65,9 @@ def seen(client: DreamClient, pid: str) -> ParticipantView:
     return next((p for p in client.state.participants if p.id == pid), blank)
 
 
-def pod(device_id: str, code: str, seed: int = 11, **kw: float) -> DeviceConfig:
+def pod(device_id: str, code: str, seed: int = 11) -> DeviceConfig:
     return DeviceConfig.generate(
-        "pod", seed, device_id=device_id, pairing_code=code, acceleration=120.0, **kw
+        "pod", seed, device_id=device_id, pairing_code=code, acceleration=120.0
     )
 
 

@@ -18,9 +18,12 @@ from tests.waiting import within
 pytestmark = pytest.mark.integration
 
 
-def settings(**extra: object) -> ServerSettings:
+def settings(journal: Path | None = None) -> ServerSettings:
     return ServerSettings(
-        port=0, open_sessions=("*",), session_venues={"festival": "harmony-festival"}, **extra
+        port=0,
+        open_sessions=("*",),
+        session_venues={"festival": "harmony-festival"},
+        journal=journal,
     )
 
 

@@ -86,9 +86,9 @@ def frames(draw: st.DrawFn, encoding: Encoding) -> bytes | str:
     """One frame for a connection of ``encoding``: encoded messages, mangled bytes, noise."""
     kind = draw(st.sampled_from(["message", "mangled", "noise", "wrong-kind"]))
     if kind == "noise":
-        return draw(st.binary(max_size=200) if encoding is Encoding.MSGPACK else st.text())
+        return draw(st.binary(max_size=200)) if encoding is Encoding.MSGPACK else draw(st.text())
     if kind == "wrong-kind":  # text on a binary connection, or the other way round
-        return draw(st.text(max_size=50) if encoding is Encoding.MSGPACK else st.binary())
+        return draw(st.text(max_size=50)) if encoding is Encoding.MSGPACK else draw(st.binary())
     frame = pack(draw(mutated_messages()), encoding)
     if frame is None:
         return b"\xc1" if encoding is Encoding.MSGPACK else "{"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -87,7 +88,7 @@ async def test_a_killed_server_resumes_with_every_acknowledged_contribution(
                 line = await second.wait_for_line("recovered at tick", within(10))
                 recovered_tick = int(line.split("recovered at tick ")[1].split()[0])
                 for client in (lyra, zara, kai):
-                    await client.wait_for(lambda _, c=client: c.reconnects == 1, within(20))
+                    await client.wait_for(_reconnected_once(client), within(20))
                 resumed = await kai.wait_for(lambda s: s.seq > seen_before.seq + 5, within(10))
                 for contributor in contributors:
                     contributor.stop.set()
@@ -134,3 +135,7 @@ async def test_clients_come_back_by_themselves_after_a_server_restart(tmp_path: 
                 lambda s: {"moon", "owl"} <= {m.name for m in s.motifs}, within(5)
             )
             assert [p.id for p in state.participants] == [pid]
+
+
+def _reconnected_once(client: DreamClient) -> Callable[[DreamscapeState], bool]:
+    return lambda _: client.reconnects == 1

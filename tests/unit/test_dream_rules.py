@@ -11,8 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dreamcommons.contracts.protocol import Delta, DreamscapeState
-from dreamcommons.contracts.venues import CoherenceRules, HarmonizeRules, PhaseDurations, load_venue
+from dreamcommons.contracts.protocol import Delta, DreamscapeState, PhaseName
+from dreamcommons.contracts.venues import (
+    CoherenceRules,
+    HarmonizeRules,
+    PhaseDurations,
+    VenuePreset,
+    load_venue,
+)
 from dreamcommons.server.engine import (
     DevicesChanged,
     DreamEngine,
@@ -33,16 +39,24 @@ MOTIFS = [m.name for m in VENUE.motifs]
 PEOPLE = [f"p{i}" for i in range(6)]
 
 
-def engine_with(people: Sequence[str] = PEOPLE, venue=VENUE) -> DreamEngine:  # type: ignore[no-untyped-def]
+def engine_with(people: Sequence[str] = PEOPLE, venue: VenuePreset = VENUE) -> DreamEngine:
     engine = DreamEngine(venue, "rules")
     for pid in people:
         engine.apply(ParticipantJoined(participant=pid, name=pid.upper(), role="dreamer"))
     return engine
 
 
-def motif(pid: str, cid: int, name: str, **kw: float | bool) -> MotifContributed:
-    fields: dict = {"intensity": 0.8, "valence": 0.2, "arousal": 0.4, **kw}
-    return MotifContributed(participant=pid, cid=cid, motif=name, **fields)
+def motif(
+    pid: str,
+    cid: int,
+    name: str,
+    *,
+    intensity: float = 0.8,
+    valence: float = 0.2,
+    arousal: float = 0.4,
+    private: bool = False,
+) -> MotifContributed:
+    return MotifContributed(pid, cid, name, intensity, valence, arousal, private)
 
 
 def breathing(
@@ -350,25 +364,29 @@ def test_too_few_sleepers_means_no_coherence_and_no_fracture() -> None:
 # --- phases ---------------------------------------------------------------------------------
 
 
+def phase_of(engine: DreamEngine) -> PhaseName:
+    return engine.state.scene.phase
+
+
 def test_phases_follow_the_preset_and_the_host() -> None:
     phases = PhaseDurations(autostart=False, gathering=1.0, descent=1.0, dream=1.0, awakening=1.0)
     engine = engine_with(venue=VENUE.model_copy(update={"phases": phases}))
     engine.tick(5.0)
-    assert engine.state.scene.phase == "gathering"  # not started: the host has not begun
+    assert phase_of(engine) == "gathering"  # not started: the host has not begun
     engine.apply(HostCommanded(action="start"))
     engine.tick(5.5)
     engine.tick(6.6)
-    assert engine.state.scene.phase == "descent"
+    assert phase_of(engine) == "descent"
     engine.apply(HostCommanded(action="pause"))
     engine.tick(9.0)
-    assert engine.state.scene.phase == "descent"
+    assert phase_of(engine) == "descent"
     assert engine.state.scene.paused
     engine.apply(HostCommanded(action="advance"))
     engine.tick(9.1)
-    assert engine.state.scene.phase == "dream"
+    assert phase_of(engine) == "dream"
     engine.apply(HostCommanded(action="end"))
     engine.tick(9.2)
-    assert engine.state.scene.phase == "ended"
+    assert phase_of(engine) == "ended"
     with pytest.raises(EngineError, match="ended"):
         engine.apply(motif("p0", 1, "moon"))
 

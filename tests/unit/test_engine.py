@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dreamcommons.contracts.errors import DreamcommonsError
+from dreamcommons.contracts.protocol import Delta, DreamscapeState
 from dreamcommons.contracts.venues import PhaseDurations, VenuePreset, load_venue
 from dreamcommons.server.engine import (
     ContributionRefused,
@@ -177,7 +178,7 @@ steps = st.lists(st.lists(contributions, max_size=30), min_size=1, max_size=20)
 Batch = list[tuple[str, str, float, float, float]]
 
 
-def ticked(batches: list[Batch]) -> Iterator[tuple[DreamEngine, tuple[object, object]]]:
+def ticked(batches: list[Batch]) -> Iterator[tuple[DreamEngine, tuple[DreamscapeState, Delta]]]:
     """Feed each batch of contributions to one engine, ticking after each batch."""
     engine = engine_with(*[f"p{i}" for i in range(8)])
     cid = 0
@@ -196,7 +197,7 @@ def ticked(batches: list[Batch]) -> Iterator[tuple[DreamEngine, tuple[object, ob
         yield engine, engine.tick(tick * 0.1)
 
 
-def run(batches: list[Batch]) -> list[object]:
+def run(batches: list[Batch]) -> list[tuple[DreamscapeState, Delta]]:
     return [output for _, output in ticked(batches)]
 
 
@@ -223,11 +224,11 @@ def test_each_delta_carries_the_previous_state_to_the_next(batches: list[Batch])
     outputs = run(batches)
     engine = engine_with()
     previous = engine.state
-    for state, delta in outputs:  # type: ignore[misc]
+    for state, delta in outputs:
         assert previous.apply(delta) == state
         assert state.seq == delta.seq
         previous = state
-    for state, _ in outputs:  # type: ignore[misc]
+    for state, _ in outputs:
         assert len(state.motifs) <= VENUE.max_motifs
 
 

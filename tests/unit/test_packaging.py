@@ -18,7 +18,7 @@ def _setuptools_config() -> dict[str, object]:
 def test_every_package_folder_is_installed_under_the_namespace() -> None:
     config = _setuptools_config()
     folders: dict[str, str] = config["package-dir"]  # type: ignore[assignment]
-    listed = set(config["packages"])  # type: ignore[arg-type]
+    listed: set[str] = set(config["packages"])  # type: ignore[call-overload]
     on_disk = set()
     for prefix, folder in folders.items():
         for init in (ROOT / folder).rglob("__init__.py"):
