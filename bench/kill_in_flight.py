@@ -17,7 +17,6 @@ import contextlib
 import itertools
 import os
 import signal
-import sys
 import tempfile
 from pathlib import Path
 
@@ -26,30 +25,18 @@ from dreamcommons.client.errors import ConnectionLost, Refused
 from dreamcommons.server.engine import MotifContributed
 from dreamcommons.server.journal.reading import iter_events
 from dreamcommons.server.journal.schema import connect_reader
-from tests.processes import end, free_port
+from tests.processes import end, free_port, host_command
 
 MOTIFS = ("moon", "river", "lantern", "owl", "tide", "cocoon")
 
 
 async def start_host(port: int, journal: Path) -> asyncio.subprocess.Process:
-    args = [
-        "-m",
-        "dreamcommons",
-        "host",
-        "--port",
-        str(port),
-        "--journal",
-        str(journal),
-        "--open",
-        "*",
-    ]
     unlimited = {
         "DREAMCOMMONS_CONTRIBUTIONS_PER_S": "100000",
         "DREAMCOMMONS_CONTRIBUTION_BURST": "100000",
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *args,
+        *host_command(port, journal),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         env={**os.environ, **unlimited},  # the point is to have many contributions in flight

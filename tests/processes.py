@@ -9,6 +9,14 @@ import signal
 import socket
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
+
+
+def host_command(port: int, journal: Path | None = None) -> list[str]:
+    """The argv of ``python -m dreamcommons host`` on ``port``, every session open, journaled
+    to ``journal`` when given."""
+    command = [sys.executable, "-m", "dreamcommons", "host", "--port", str(port), "--open", "*"]
+    return command if journal is None else [*command, "--journal", str(journal)]
 
 
 def free_port() -> int:

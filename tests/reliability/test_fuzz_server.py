@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import random
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from dreamcommons.contracts.protocol import (
     encode,
 )
 from tests.conftest import within
-from tests.processes import free_port
+from tests.processes import free_port, host_command
 from tests.reliability.frames import frames, mutants
 
 pytestmark = pytest.mark.integration
@@ -53,18 +52,7 @@ def live_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHost]:
     journal: Path = tmp_path_factory.mktemp("fuzz") / "dreams.sqlite"
     port = free_port()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dreamcommons",
-            "host",
-            "--port",
-            str(port),
-            "--journal",
-            str(journal),
-            "--open",
-            "*",
-        ],
+        host_command(port, journal),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
