@@ -49,6 +49,7 @@ from dreamcommons.server.engine.events import (
 )
 from dreamcommons.server.engine.motifs import MotifStore, ShownMotif
 from dreamcommons.server.engine.phases import PhaseClock
+from dreamcommons.server.engine.weights import contributor_weight, phase_weight
 from dreamcommons.server.engine.wellbeing import input_damping, room_calm
 
 _NEGLIGIBLE_WEIGHT = 1e-6  # a contribution lighter than this changes nothing anyone could see
@@ -341,19 +342,15 @@ class DreamEngine:
         return applied, kept
 
     def _weight_of(self, member: _Participant) -> float:
-        """A sleeper weighs by the stage their devices report; without devices, by role."""
-        if member.stage is not None:
-            return self.venue.stage_weights.for_stage(member.stage)
-        weight: float = getattr(self.venue.role_weights, member.role)
-        return weight
+        """A sleeper who shows their stage weighs by it; everyone else by their role (see
+        ``weights``: a hidden stage must not show through the weight)."""
+        shown = _stage_label(member.stage) if member.stage_shown else None
+        return contributor_weight(
+            self.venue.stage_weights, self.venue.role_weights, member.role, shown
+        )
 
     def _phase_weight(self) -> float:
-        phases = self.venue.phases
-        return {
-            "gathering": phases.gathering_weight,
-            "descent": phases.descent_weight,
-            "awakening": phases.awakening_weight,
-        }.get(self._phases.phase, 1.0)
+        return phase_weight(self.venue.phases, self._phases.phase)
 
     def _drop_departed(self) -> None:
         """Forget participants who left once nothing they contributed is left."""

@@ -21,6 +21,7 @@ from dreamcommons.server.engine import (
     ParticipantJoined,
     ParticipantLeft,
     PresenceChanged,
+    ShareChanged,
     SleeperUpdated,
     Whispered,
 )
@@ -232,13 +233,15 @@ def test_each_delta_carries_the_previous_state_to_the_next(batches: list[Batch])
         assert len(state.motifs) <= VENUE.max_motifs
 
 
-def test_a_sleeper_in_rem_shapes_the_dream_more_than_one_awake() -> None:
+def rem_and_awake(*, show_stage: bool) -> DreamEngine:
+    """Ten dreamers, then one sleeper in REM and one awake, each raising one motif."""
     engine = engine_with(*[f"p{i}" for i in range(10)])
     for i in range(10):
         engine.apply(contribute(f"p{i}", 1, motif=MOTIFS[i]))
     engine.apply(ParticipantJoined(participant="rem", name="R", role="dreamer"))
     engine.apply(ParticipantJoined(participant="awake", name="A", role="dreamer"))
     for pid, stage in (("rem", 4), ("awake", 0)):
+        engine.apply(ShareChanged(participant=pid, level=None, show_stage=show_stage))
         engine.apply(
             SleeperUpdated(
                 participant=pid, stage=stage, stress=0.0, breath_phase=None, breath_hz=None, t=0
@@ -247,9 +250,19 @@ def test_a_sleeper_in_rem_shapes_the_dream_more_than_one_awake() -> None:
     engine.apply(contribute("rem", 1, motif="star"))
     engine.apply(contribute("awake", 1, motif="mirror"))
     engine.tick(0.1)
+    return engine
+
+
+def test_a_sleeper_in_rem_who_shows_it_shapes_the_dream_more_than_one_awake() -> None:
+    engine = rem_and_awake(show_stage=True)
     ratio = weight(engine, "mirror") / weight(engine, "star")
     stages = VENUE.stage_weights
     assert ratio == pytest.approx(stages.wake / stages.rem, rel=0.01)
+
+
+def test_a_hidden_stage_weighs_as_the_role_does() -> None:
+    engine = rem_and_awake(show_stage=False)
+    assert weight(engine, "mirror") == weight(engine, "star") == weight(engine, MOTIFS[0])
 
 
 def test_device_counts_show_in_the_participant_view() -> None:

@@ -14,7 +14,6 @@ from typing import Any
 import msgpack
 import pytest
 
-from dreamcommons.contracts.protocol import Delta, DreamscapeState
 from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.engine import DreamEngine, engine_to_snapshot
 from dreamcommons.server.journal import (
@@ -35,6 +34,15 @@ OLD_JOURNAL = FIXTURES / "journal-pickle-snapshots.sqlite"
 OLD_EXPECTED = json.loads((FIXTURES / "journal-pickle-snapshots.json").read_text())
 VENUE = load_venue("sleep-commons")
 READING = "dreamcommons.server.journal.reading"
+# What the weighting rules decide. A journal keeps events, not weights, so replaying one from
+# before a change of those rules (a hidden stage no longer weighs) gives today's weights.
+WEIGHED = ("weight", "intensity", "valence", "arousal")
+
+
+def beyond_the_weights(frame: dict[str, Any]) -> dict[str, Any]:
+    """A state or delta as JSON, without what the weighting rules decide."""
+    motifs = [{k: v for k, v in m.items() if k not in WEIGHED} for m in frame["motifs"]]
+    return {**frame, "motifs": motifs, "mood": None}
 
 
 async def record(path: Path, ticks: int = 80, snapshot_every: int = 25) -> DreamEngine:
@@ -164,12 +172,17 @@ async def test_a_journal_with_pickled_snapshots_recovers_to_the_state_it_had(
     assert [m.pid for m in session.members] == [pid for pid, _, _ in PEOPLE]
     assert sorted(session.pairings) == [("p1", "pod-a1"), ("p3", "pod-c3")]
     engine = restore(session)
+    replayed = [state for state, _ in replay_file(old_journal, "commons")]
+    assert engine.state == replayed[-1]
     expected = OLD_EXPECTED["last_state"]
-    assert json.loads(engine.state.model_dump_json()) == expected
-    assert engine.state == DreamscapeState.model_validate(expected)
+    assert beyond_the_weights(json.loads(engine.state.model_dump_json())) == beyond_the_weights(
+        expected
+    )
     state, delta = engine.tick(OLD_EXPECTED["next_t"])
-    assert state == DreamscapeState.model_validate(OLD_EXPECTED["next_state"])
-    assert delta == Delta.model_validate(OLD_EXPECTED["next_delta"])
+    for got, was in ((state, "next_state"), (delta, "next_delta")):
+        assert beyond_the_weights(json.loads(got.model_dump_json())) == beyond_the_weights(
+            OLD_EXPECTED[was]
+        )
 
 
 async def test_an_upgraded_journal_goes_on_with_snapshots_of_the_new_format(
@@ -193,7 +206,8 @@ async def test_an_upgraded_journal_goes_on_with_snapshots_of_the_new_format(
 def test_replay_reads_a_journal_from_before_without_changing_it(old_journal: Path) -> None:
     before = old_journal.read_bytes()
     states = [state for state, _ in replay_file(old_journal, "commons")]
-    assert json.loads(states[-1].model_dump_json()) == OLD_EXPECTED["last_state"]
+    last = json.loads(states[-1].model_dump_json())
+    assert beyond_the_weights(last) == beyond_the_weights(OLD_EXPECTED["last_state"])
     assert old_journal.read_bytes() == before
     assert meta_schema(old_journal) == "1"
 
