@@ -53,7 +53,9 @@ class RoleWeights(_Strict):
 
 
 class StageWeights(_Strict):
-    """How much a contribution weighs by the sleep stage the contributor's devices report.
+    """How much a contribution weighs by the sleep stage the contributor's devices report, while
+    the contributor shows that stage (a hidden stage weighs as the role, so that weights never
+    tell it; a shown light stage weighs the mean of ``n1`` and ``n2``, as both show as light).
 
     Dreams are most vivid in REM; someone awake only nudges the scene."""
 
