@@ -56,7 +56,12 @@ from dreamcommons.server.join_url import join_through
 from dreamcommons.server.journal import Journal
 from dreamcommons.server.limits import Limits
 from dreamcommons.server.metrics import CONTENT_TYPE, ServerMetrics
-from dreamcommons.server.recovery import fanout, recover_sessions, session_journal
+from dreamcommons.server.recovery import (
+    absence_policy,
+    fanout,
+    recover_sessions,
+    session_journal,
+)
 from dreamcommons.server.session import DreamSession, Member
 from dreamcommons.server.settings import ServerSettings
 from dreamcommons.server.web import web_response
@@ -157,6 +162,7 @@ class DreamServer:
                 else session_journal(self.journal, session_id, venue, self.settings),
                 fanout=fanout(self.settings),
                 whisper_max=self.settings.max_whisper_chars,
+                absences=absence_policy(self.settings),
             )
             self._run(session)
             log.info("session %s opened (venue %s)", session_id, venue.name)
@@ -241,6 +247,7 @@ class _ConnectionState:
         self.server = server
         self.connection = connection
         self.encoding = encoding
+        self.address = str(connection.remote_address[0])
         self.session: DreamSession | None = None
         self.member: Member | None = None
         self._joining: DreamSession | None = None  # where a join frame went, until answered
@@ -333,6 +340,8 @@ class _ConnectionState:
         self.server.gatekeeper.admit(request, time.time())
         if request.resume is not None and request.session not in self.server.sessions:
             raise NotAllowed(ErrorCode.BAD_RESUME_TOKEN, "unknown resume token for this session")
+        if request.resume is None:
+            self.server.limits.check_new_member(self.address, time.monotonic())
         session = self.server.session(request.session)
         self._joining = session
         code = self.server.gatekeeper.join_code(session.id) if request.role == "host" else None

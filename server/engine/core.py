@@ -156,6 +156,8 @@ class DreamEngine:
                 share = self.venue.default_share
                 self._participants[pid] = _Participant(name=name, role=role, share=share)
                 self._changed_people.add(pid)
+                if pid in self._left_people:  # back in the tick they left: listed, not gone
+                    self._left_people.remove(pid)
             case PresenceChanged(participant=pid, present=present):
                 self._member(pid).present = present
                 self._changed_people.add(pid)
