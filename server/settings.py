@@ -91,3 +91,18 @@ class ServerSettings(BaseSettings):
     new_member_burst: int = Field(
         default=60, ge=1, description="new members from one address at once"
     )
+    # --- wrong credentials (server.guessing) ---
+    guess_free_failures: int = Field(
+        default=5, ge=0, description="wrong credentials from one address before it is locked out"
+    )
+    guess_lockout_s: float = Field(
+        default=1.0, gt=0.0, description="the first lockout; each further wrong one doubles it"
+    )
+    guess_max_lockout_s: float = Field(default=300.0, gt=0.0, description="the longest lockout")
+    guess_forget_s: float = Field(
+        default=900.0, gt=0.0, description="an address's failures are forgotten this long after"
+    )
+    session_guesses_per_s: float = Field(
+        default=1.0, gt=0.0, description="wrong credentials a session takes from everyone"
+    )
+    session_guess_burst: int = Field(default=100, ge=1, description="of them at once")

@@ -92,6 +92,8 @@ async def test_thousands_of_join_and_leave_cycles_leave_the_welcome_small() -> N
         await join_and_leave(server, 2000)
         session = server.sessions["commons"]
         await eventually(lambda: session.present_count() == 0, "everyone gone")
+        ticks = session.stats.ticks  # the welcome's dreamscape is the last tick's
+        await eventually(lambda: session.stats.ticks > ticks, "a tick after they left")
         async with joined(server, name="Lyra") as (_, welcome):
             people = listed(welcome)
             assert len(people) <= 8 + 1
