@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import itertools
 import logging
 import secrets
 import time
@@ -76,6 +77,7 @@ class Member:
     encoding: Encoding = Encoding.MSGPACK
     last_cid: int = -1
     share: ShareChanged | None = None  # their last share change, for when they are listed again
+    tag: int | None = None  # tells them apart from others of the same name (ParticipantView.tag)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +127,7 @@ class DreamSession:
         self._members: dict[str, Member] = {}
         self._by_token: dict[str, Member] = {}
         self.absences = Absences(absences if absences is not None else AbsencePolicy())
+        self._recovered_tags: dict[str, int | None] | None = None  # the dream's, at recovery
         self._listeners: dict[Encoding, set[ServerConnection]] = {e: set() for e in Encoding}
         self._next_pid = 1
         self._t0: float | None = None
@@ -183,11 +186,15 @@ class DreamSession:
             self._next_pid += 1
             token = secrets.token_urlsafe(24)
             member = Member(pid, request.name, request.role, token, token_hash(token))
+            member.tag = self._tag_for(member)
             self._members[pid] = member
             self._by_token[member.token_digest] = member
             if self.journal is not None:
                 self.journal.member_joined(pid, member.name, member.role, token)
-            self._apply(ParticipantJoined(participant=pid, name=member.name, role=request.role))
+            joined = ParticipantJoined(
+                participant=pid, name=member.name, role=request.role, tag=member.tag
+            )
+            self._apply(joined)
         member.connection = connection
         member.encoding = encoding
         try:
@@ -224,6 +231,9 @@ class DreamSession:
             return
         member = Member(recovered.pid, recovered.name, recovered.role, "", recovered.token_hash)
         member.last_cid = recovered.last_cid
+        if self._recovered_tags is None:
+            self._recovered_tags = {p.id: p.tag for p in self.engine.state.participants}
+        member.tag = self._recovered_tags.get(member.pid)
         self._members[member.pid] = member
         self._by_token[member.token_digest] = member
         number = recovered.pid.removeprefix("p")
@@ -250,9 +260,26 @@ class DreamSession:
     def _list_again(self, member: Member) -> None:
         """A hidden member resumed: listed again as the same participant, with their share."""
         role = cast(Role, member.role)  # a role the session gave them when they joined
-        self._apply(ParticipantJoined(participant=member.pid, name=member.name, role=role))
+        member.tag = self._tag_for(member)
+        joined = ParticipantJoined(
+            participant=member.pid, name=member.name, role=role, tag=member.tag
+        )
+        self._apply(joined)
         if member.share is not None:
             self._apply(member.share)
+
+    def _tag_for(self, member: Member) -> int | None:
+        """The smallest number from 2 that no listed member of the same name (case-folded)
+        holds, or None when nobody else listed has that name (an untagged one holds 1)."""
+        key = member.name.casefold()
+        taken = {
+            other.tag or 1
+            for other in self._members.values()
+            if other is not member and other.name.casefold() == key and self._listed(other.pid)
+        }
+        if not taken:
+            return None
+        return next(n for n in itertools.count(2) if n not in taken)
 
     def _moved(self, moved: Moved) -> None:
         """Members who stopped being listed leave the dream (a ``left`` in the next delta);
