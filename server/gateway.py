@@ -362,7 +362,11 @@ class _ConnectionState:
         """Around checking a credential for ``session`` (the guard's one rule for every kind):
         refused before it is looked at while this address is locked out; a wrong one counted."""
         guard = self.server.guard
-        guard.check(self.address, session, time.monotonic(), ref=ref)
+        try:
+            guard.check(self.address, session, time.monotonic(), ref=ref)
+        except LimitExceeded as locked:
+            self.server.limits.refused[locked.code.value] += 1  # counted with every limit
+            raise
         try:
             yield
         except NotAllowed as refused:

@@ -75,6 +75,7 @@ async def test_many_connections_from_one_address_check_only_a_few_guesses() -> N
         assert sum(codes.values()) == 16 * 7
         assert codes[ErrorCode.BAD_INVITATION.value] == 3 + 1  # free, then the one that locks
         assert codes[ErrorCode.RATE_LIMITED.value] == 16 * 7 - 4
+        assert server.limits.refused[ErrorCode.RATE_LIMITED.value] == 16 * 7 - 4
         right = server.gatekeeper.join_code("commons")
         (locked,) = await attempts(server, [join(right)])
         assert locked["code"] == ErrorCode.RATE_LIMITED.value  # never told it was right
