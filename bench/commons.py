@@ -34,8 +34,14 @@ from tests.processes import end, free_port
 from tests.waiting import eventually
 
 SESSION = "commons"
-# Every bench participant connects from 127.0.0.1: lift the per-address connection limit.
-SERVER_ENVIRONMENT = {"DREAMCOMMONS_MAX_CONNECTIONS_PER_ADDRESS": "100000"}
+# Every bench participant connects from 127.0.0.1 into one session: lift the per-address
+# connection and new-member limits and the session's member bound.
+SERVER_ENVIRONMENT = {
+    "DREAMCOMMONS_MAX_CONNECTIONS_PER_ADDRESS": "100000",
+    "DREAMCOMMONS_NEW_MEMBERS_PER_S": "100000",
+    "DREAMCOMMONS_NEW_MEMBER_BURST": "100000",
+    "DREAMCOMMONS_MAX_MEMBERS": "100000",
+}
 SERVER_CORE, LOAD_CORE = 0, 1
 COLUMNS = (
     ("participants", "N"), ("devices", "M"), ("latency_p50_ms", "p50 ms"),

@@ -42,6 +42,7 @@ def render(state: DreamscapeState, me: str = "", motif_rows: int = 10) -> str:
     people = ", ".join(
         ("*" if p.id == me else "")
         + p.name
+        + (f" #{p.tag}" if p.tag else "")
         + ("" if p.present else " (away)")
         + ("" if p.role == "dreamer" else f" [{p.role}]")
         + (f" ({p.devices} device{'s' if p.devices > 1 else ''})" if p.devices else "")
@@ -49,5 +50,6 @@ def render(state: DreamscapeState, me: str = "", motif_rows: int = 10) -> str:
     )
     lines.append(f"here: {people or 'nobody'}")
     for whisper in state.whispers[-3:]:
-        lines.append(f'  {whisper.name} whispers: "{whisper.text}"')
+        tag = f" #{whisper.tag}" if whisper.tag else ""
+        lines.append(f'  {whisper.name}{tag} whispers: "{whisper.text}"')
     return "\n".join(lines)

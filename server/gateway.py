@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from http import HTTPStatus
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -52,11 +52,17 @@ from dreamcommons.contracts.venues import VenuePreset, load_venue
 from dreamcommons.server.auth import Gatekeeper
 from dreamcommons.server.devices.hub import DeviceHub
 from dreamcommons.server.fanout import bound_kernel_buffer
+from dreamcommons.server.guessing import WRONG_CREDENTIAL, CredentialGuard, GuessPolicy
 from dreamcommons.server.join_url import join_through
 from dreamcommons.server.journal import Journal
 from dreamcommons.server.limits import Limits
 from dreamcommons.server.metrics import CONTENT_TYPE, ServerMetrics
-from dreamcommons.server.recovery import fanout, recover_sessions, session_journal
+from dreamcommons.server.recovery import (
+    absence_policy,
+    fanout,
+    recover_sessions,
+    session_journal,
+)
 from dreamcommons.server.session import DreamSession, Member
 from dreamcommons.server.settings import ServerSettings
 from dreamcommons.server.web import web_response
@@ -85,6 +91,7 @@ class DreamServer:
             settings.secret, operator_key=settings.host_key, open_sessions=settings.open_sessions
         )
         self.limits = Limits.from_settings(settings)
+        self.guard = CredentialGuard(GuessPolicy.from_settings(settings))
         self.journal = None if settings.journal is None else Journal(settings.journal)
         self.metrics = ServerMetrics(self.sessions.values, self.devices, self.limits, self.journal)
 
@@ -157,6 +164,7 @@ class DreamServer:
                 else session_journal(self.journal, session_id, venue, self.settings),
                 fanout=fanout(self.settings),
                 whisper_max=self.settings.max_whisper_chars,
+                absences=absence_policy(self.settings),
             )
             self._run(session)
             log.info("session %s opened (venue %s)", session_id, venue.name)
@@ -241,6 +249,7 @@ class _ConnectionState:
         self.server = server
         self.connection = connection
         self.encoding = encoding
+        self.address = str(connection.remote_address[0])
         self.session: DreamSession | None = None
         self.member: Member | None = None
         self._joining: DreamSession | None = None  # where a join frame went, until answered
@@ -313,7 +322,9 @@ class _ConnectionState:
                 await self._send(issue(session.id, member.role, message, time.time()))
             case Pair():
                 session, member = self._joined()
-                await self._send(self.server.devices.pair(session, member, message))
+                with self._credentials(session.id, ref=message.cid):
+                    paired = self.server.devices.pair(session, member, message)
+                await self._send(paired)
             case Command():
                 session, member = self._joined()
                 await self._send(await self.server.devices.command(session, member, message))
@@ -330,16 +341,39 @@ class _ConnectionState:
             raise NotAllowed(ErrorCode.ALREADY_JOINED, "this connection has already joined")
         if self.connection.request is not None:
             request = join_through(request, self.connection.request.path)
-        self.server.gatekeeper.admit(request, time.time())
-        if request.resume is not None and request.session not in self.server.sessions:
-            raise NotAllowed(ErrorCode.BAD_RESUME_TOKEN, "unknown resume token for this session")
-        session = self.server.session(request.session)
-        self._joining = session
-        code = self.server.gatekeeper.join_code(session.id) if request.role == "host" else None
-        admitted = await session.join(request, self.connection, self.encoding, join_code=code)
+        with self._credentials(request.session):
+            self.server.gatekeeper.admit(request, time.time())
+            if request.resume is not None and request.session not in self.server.sessions:
+                raise NotAllowed(
+                    ErrorCode.BAD_RESUME_TOKEN, "unknown resume token for this session"
+                )
+            if request.resume is None:
+                self.server.limits.check_new_member(self.address, time.monotonic())
+            session = self.server.session(request.session)
+            self._joining = session
+            code = self.server.gatekeeper.join_code(session.id) if request.role == "host" else None
+            admitted = await session.join(request, self.connection, self.encoding, join_code=code)
         self.session, self.member, self._joining = session, admitted.member, None
         log.info("%s joined %s as %s (%s)", request.name, session.id, self.member.pid, request.role)
         await self._send(admitted.welcome)
+
+    @contextlib.contextmanager
+    def _credentials(self, session: str, ref: int | None = None) -> Iterator[None]:
+        """Around checking a credential for ``session`` (the guard's one rule for every kind):
+        refused before it is looked at while this address is locked out; a wrong one counted."""
+        guard = self.server.guard
+        try:
+            guard.check(self.address, session, time.monotonic(), ref=ref)
+        except LimitExceeded as locked:
+            self.server.limits.refused[locked.code.value] += 1  # counted with every limit
+            raise
+        try:
+            yield
+        except NotAllowed as refused:
+            if refused.code in WRONG_CREDENTIAL:
+                guard.failed(self.address, session, time.monotonic())
+            raise
+        guard.succeeded(self.address, session, time.monotonic())
 
     def _joined(self, ref: int | None = None) -> tuple[DreamSession, Member]:
         if self.session is None or self.member is None:

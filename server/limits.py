@@ -1,8 +1,9 @@
 """The server's limits on what one peer may cost it, and the count of what they refused.
 
-Contributions per second per participant (a token bucket each), connections per address,
-whisper length, and the Origin of browser connections. Pure bookkeeping: the gateway asks,
-and each refusal is a ``LimitExceeded`` whose code travels in the error frame.
+Contributions per second per participant and new members per address (a token bucket each),
+connections per address, whisper length, and the Origin of browser connections. Pure
+bookkeeping: the gateway asks, and each refusal is a ``LimitExceeded`` whose code travels in
+the error frame.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dreamcommons.server.token_bucket import TokenBucket
 
 # The limits' defaults are the server settings' own, written once there.
 _DEFAULTS = ServerSettings.model_construct()
+_MAX_ADDRESS_BUCKETS = 4096  # past this many addresses, the refilled buckets are dropped
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +31,8 @@ class LimitSettings:
     max_connections_per_address: int = _DEFAULTS.max_connections_per_address
     max_whisper_chars: int = _DEFAULTS.max_whisper_chars
     allowed_origins: tuple[str, ...] = _DEFAULTS.allowed_origins  # "*" allows any
+    new_members_per_s: float = _DEFAULTS.new_members_per_s
+    new_member_burst: int = _DEFAULTS.new_member_burst
 
 
 def origin_allowed(origin: str | None, host: str | None, allowed: Collection[str]) -> bool:
@@ -54,6 +58,7 @@ class Limits:
     refused: Counter[str] = field(default_factory=Counter)
     _buckets: dict[tuple[str, str], TokenBucket] = field(default_factory=dict)
     _connections: Counter[str] = field(default_factory=Counter)
+    _new_members: dict[str, TokenBucket] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: ServerSettings) -> Limits:
@@ -81,6 +86,28 @@ class Limits:
 
     def connections(self, address: str) -> int:
         return self._connections[address]
+
+    def check_new_member(self, address: str, now: float) -> None:
+        """Refuse a join that would create one more member from ``address`` over its rate
+        (a resume creates none); an accepted one spends a token of the address's bucket."""
+        bucket = self._new_members.get(address)
+        if bucket is None:
+            if len(self._new_members) >= _MAX_ADDRESS_BUCKETS:
+                self._forget_refilled(self._new_members, now)
+            bucket = self._new_members[address] = TokenBucket(
+                self.settings.new_members_per_s, self.settings.new_member_burst
+            )
+        if not bucket.allow(now):
+            self._refuse(
+                ErrorCode.RATE_LIMITED,
+                f"too many new members from your address; try again in {bucket.wait_s():.1f} s",
+            )
+
+    @staticmethod
+    def _forget_refilled(buckets: dict[str, TokenBucket], now: float) -> None:
+        """Drop the buckets that have refilled: a fresh one is the same, and costs nothing."""
+        for key in [k for k, b in buckets.items() if b.full_at(now)]:
+            del buckets[key]
 
     def check_contribution(
         self, session: str, participant: str, now: float, *, ref: int, whisper: str | None = None

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 
 from dreamcommons.contracts.venues import VenuePreset
+from dreamcommons.server.absences import AbsencePolicy
 from dreamcommons.server.fanout import Fanout
 from dreamcommons.server.journal import Journal, restore
 from dreamcommons.server.journal.session_journal import SessionJournal
@@ -35,6 +36,17 @@ def fanout(settings: ServerSettings) -> Fanout:
     return Fanout(settings.slow_client_bytes, settings.slow_client_grace_s)
 
 
+def absence_policy(settings: ServerSettings) -> AbsencePolicy:
+    """How long, and how many, members who left a session are listed and kept for resuming."""
+    return AbsencePolicy(
+        max_members=settings.max_members,
+        away_shown_s=settings.away_shown_s,
+        max_away_shown=settings.max_away_shown,
+        resume_window_s=settings.resume_window_s,
+        max_resumable=settings.max_resumable,
+    )
+
+
 async def recover_sessions(
     journal: Journal,
     settings: ServerSettings,
@@ -56,6 +68,7 @@ async def recover_sessions(
             journal=session_journal(journal, recovered.id, venue, settings),
             fanout=fanout(settings),
             whisper_max=settings.max_whisper_chars,
+            absences=absence_policy(settings),
         )
         for member in recovered.members:
             session.readmit(member)

@@ -8,16 +8,20 @@ encoded once per encoding per tick.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import itertools
 import logging
 import secrets
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 from websockets.asyncio.server import ServerConnection, broadcast
 
-from dreamcommons.contracts.errors import CloseCode, ErrorCode, NotAllowed
+from dreamcommons.contracts.errors import CloseCode, ErrorCode, LimitExceeded, NotAllowed
 from dreamcommons.contracts.protocol import (
     MAX_WHISPER_CHARS,
     Ack,
@@ -26,6 +30,7 @@ from dreamcommons.contracts.protocol import (
     Encoding,
     HostAction,
     Join,
+    Role,
     Share,
     Snapshot,
     Welcome,
@@ -33,6 +38,7 @@ from dreamcommons.contracts.protocol import (
     encode,
 )
 from dreamcommons.contracts.venues import VenuePreset
+from dreamcommons.server.absences import AbsencePolicy, Absences, Moved
 from dreamcommons.server.engine import (
     ContributionRefused,
     DevicesChanged,
@@ -70,6 +76,8 @@ class Member:
     connection: ServerConnection | None = None
     encoding: Encoding = Encoding.MSGPACK
     last_cid: int = -1
+    share: ShareChanged | None = None  # their last share change, for when they are listed again
+    tag: int | None = None  # tells them apart from others of the same name (ParticipantView.tag)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +114,7 @@ class DreamSession:
         journal: SessionJournal | None = None,
         fanout: Fanout | None = None,
         whisper_max: int = MAX_WHISPER_CHARS,
+        absences: AbsencePolicy | None = None,
     ) -> None:
         self.id = session_id
         self.venue = venue
@@ -117,6 +126,8 @@ class DreamSession:
         self.stats = SessionStats()
         self._members: dict[str, Member] = {}
         self._by_token: dict[str, Member] = {}
+        self.absences = Absences(absences if absences is not None else AbsencePolicy())
+        self._recovered_tags: dict[str, int | None] | None = None  # the dream's, at recovery
         self._listeners: dict[Encoding, set[ServerConnection]] = {e: set() for e in Encoding}
         self._next_pid = 1
         self._t0: float | None = None
@@ -131,6 +142,10 @@ class DreamSession:
 
     def present_count(self) -> int:
         return sum(1 for m in self._members.values() if m.connection is not None)
+
+    def listed_count(self) -> int:
+        """Members every welcome lists: present, and away for a while (not yet hidden)."""
+        return len(self._members) - self.absences.hidden
 
     # --- membership ----------------------------------------------------------------------
 
@@ -153,23 +168,33 @@ class DreamSession:
                 raise NotAllowed(
                     ErrorCode.BAD_RESUME_TOKEN, "unknown resume token for this session"
                 )
+            if self.absences.is_hidden(member.pid):
+                self._make_room()
             member.resume_token = request.resume
             previous = member.connection
             if previous is not None and previous is not connection:
                 self._listeners[member.encoding].discard(previous)
                 previous_close = previous.close(CloseCode.REPLACED, "resumed elsewhere")
                 asyncio.get_running_loop().create_task(previous_close, name=f"close-{member.pid}")
-            self._apply(PresenceChanged(participant=member.pid, present=True))
+            if self.absences.returned(member.pid):
+                self._list_again(member)
+            else:
+                self._apply(PresenceChanged(participant=member.pid, present=True))
         else:
+            self._make_room()
             pid = f"p{self._next_pid}"
             self._next_pid += 1
             token = secrets.token_urlsafe(24)
             member = Member(pid, request.name, request.role, token, token_hash(token))
+            member.tag = self._tag_for(member)
             self._members[pid] = member
             self._by_token[member.token_digest] = member
             if self.journal is not None:
                 self.journal.member_joined(pid, member.name, member.role, token)
-            self._apply(ParticipantJoined(participant=pid, name=member.name, role=request.role))
+            joined = ParticipantJoined(
+                participant=pid, name=member.name, role=request.role, tag=member.tag
+            )
+            self._apply(joined)
         member.connection = connection
         member.encoding = encoding
         try:
@@ -189,19 +214,26 @@ class DreamSession:
         return Admission(member, welcome)
 
     def disconnect(self, member: Member, connection: ServerConnection) -> None:
-        """The connection is gone; the member stays, away, until they resume."""
+        """The connection is gone; the member stays, away, until they resume (see
+        ``server.absences`` for how long they are listed and how long they may resume)."""
         self._listeners[member.encoding].discard(connection)
         self.fanout.forget(connection)
         if member.connection is connection:
             member.connection = None
             self._apply(PresenceChanged(participant=member.pid, present=False))
+            self._moved(self.absences.left(member.pid, time.monotonic()))
 
     def readmit(self, recovered: RecoveredMember) -> None:
-        """Bring back a member the journal remembers, away until they resume with their token."""
+        """Bring back a member the journal remembers, away until they resume with their token;
+        one the recovered dream no longer lists (hidden before the restart) is resumable for
+        the resume window from now, and the oldest past ``max_resumable`` are forgotten."""
         if recovered.left:
             return
         member = Member(recovered.pid, recovered.name, recovered.role, "", recovered.token_hash)
         member.last_cid = recovered.last_cid
+        if self._recovered_tags is None:
+            self._recovered_tags = {p.id: p.tag for p in self.engine.state.participants}
+        member.tag = self._recovered_tags.get(member.pid)
         self._members[member.pid] = member
         self._by_token[member.token_digest] = member
         number = recovered.pid.removeprefix("p")
@@ -210,7 +242,63 @@ class DreamSession:
         try:
             self._apply(PresenceChanged(participant=member.pid, present=False))
         except EngineError:
-            log.warning("session %s: %s is not in the recovered dream", self.id, member.pid)
+            self._moved(self.absences.hidden_at_recovery(member.pid, time.monotonic()))
+        else:
+            self._moved(self.absences.left(member.pid, time.monotonic()))
+
+    def _make_room(self) -> None:
+        """Before listing one more member: hide the longest away if the session would list
+        more than ``max_members``; refuse when everyone listed is here."""
+        hidden = self.absences.make_room(self.listed_count())
+        if hidden is None:
+            limit = self.absences.policy.max_members
+            raise LimitExceeded(
+                ErrorCode.SESSION_FULL, f"this session has its {limit} members; try again later"
+            )
+        self._moved(Moved(hidden=hidden))
+
+    def _list_again(self, member: Member) -> None:
+        """A hidden member resumed: listed again as the same participant, with their share."""
+        role = cast(Role, member.role)  # a role the session gave them when they joined
+        member.tag = self._tag_for(member)
+        joined = ParticipantJoined(
+            participant=member.pid, name=member.name, role=role, tag=member.tag
+        )
+        self._apply(joined)
+        if member.share is not None:
+            self._apply(member.share)
+
+    def _tag_for(self, member: Member) -> int | None:
+        """The smallest number from 2 that no listed member of the same name (case-folded)
+        holds, or None when nobody else listed has that name (an untagged one holds 1)."""
+        key = member.name.casefold()
+        taken = {
+            other.tag or 1
+            for other in self._members.values()
+            if other is not member and other.name.casefold() == key and self._listed(other.pid)
+        }
+        if not taken:
+            return None
+        return next(n for n in itertools.count(2) if n not in taken)
+
+    def _moved(self, moved: Moved) -> None:
+        """Members who stopped being listed leave the dream (a ``left`` in the next delta);
+        those who can no longer resume are forgotten, here and in the journal."""
+        for pid in moved.hidden:
+            with contextlib.suppress(EngineError):  # recovered, and not in the dream
+                self._apply(ParticipantLeft(participant=pid))
+        for pid in moved.forgotten:
+            member = self._members.pop(pid, None)
+            if member is not None:
+                self._by_token.pop(member.token_digest, None)
+                if self.journal is not None:
+                    self.journal.member_left(pid)
+
+    def expire_absences(self, now: float) -> None:
+        """Hide and forget, as ``server.absences`` says, whoever has been gone long enough."""
+        moved = self.absences.expire(now)
+        if moved.hidden or moved.forgotten:
+            self._moved(moved)
 
     def _apply(self, event: Event) -> None:
         """Hand the engine an event, then journal it (only accepted events are journaled)."""
@@ -270,9 +358,11 @@ class DreamSession:
 
     def share(self, member: Member, message: Share) -> Ack:
         self._require_durable()
-        self._apply(
-            ShareChanged(participant=member.pid, level=message.level, show_stage=message.show_stage)
+        change = ShareChanged(
+            participant=member.pid, level=message.level, show_stage=message.show_stage
         )
+        self._apply(change)
+        member.share = _merged_share(member.share, change)
         return Ack(cid=message.cid)
 
     def host_action(self, member: Member, message: HostAction) -> Ack:
@@ -292,6 +382,7 @@ class DreamSession:
         if member is None:
             raise NotAllowed(ErrorCode.INVALID_FIELD, f"no participant {pid!r} in this session")
         self._by_token.pop(member.token_digest, None)
+        self.absences.discard(pid)
         if member.connection is not None:
             self._listeners[member.encoding].discard(member.connection)
             closing = member.connection.close(CloseCode.REMOVED, "removed by the host")
@@ -309,7 +400,7 @@ class DreamSession:
     def sleeper_updated(self, update: SleeperUpdated) -> None:
         """The device side's news of a sleeper (estimated in ``server.devices``), for the
         engine; ``update.t`` is session time (see ``clock``)."""
-        if update.participant in self._members:
+        if self._listed(update.participant):
             self.stats.sleeper_updates += 1
             self._apply(update)
 
@@ -319,8 +410,11 @@ class DreamSession:
             self.journal.paired(pid, device_id)
 
     def devices_changed(self, pid: str, online: int) -> None:
-        if pid in self._members:
+        if self._listed(pid):
             self._apply(DevicesChanged(participant=pid, online=online))
+
+    def _listed(self, pid: str) -> bool:
+        return pid in self._members and not self.absences.is_hidden(pid)
 
     def clock(self, monotonic: float) -> float:
         """Session time (seconds since the first tick) of a ``loop.time()`` instant."""
@@ -367,6 +461,7 @@ class DreamSession:
         return delta
 
     def _advance(self, now: float) -> Delta:
+        self.expire_absences(time.monotonic())
         _, delta = self.engine.tick(now)
         self.stats.ticks += 1
         for intent in self.engine.drain_intents():
@@ -384,3 +479,15 @@ class DreamSession:
                     connections.discard(dropped)
                 self.stats.broadcast_frames += len(connections)
                 self.stats.broadcast_bytes += len(frame) * len(connections)
+
+
+def _merged_share(before: ShareChanged | None, change: ShareChanged) -> ShareChanged:
+    """A member's share as one change: the latest level and stage consent, each kept when a
+    later change leaves it unchanged (None)."""
+    if before is None:
+        return change
+    return ShareChanged(
+        participant=change.participant,
+        level=before.level if change.level is None else change.level,
+        show_stage=before.show_stage if change.show_stage is None else change.show_stage,
+    )

@@ -69,3 +69,40 @@ class ServerSettings(BaseSettings):
     snapshot_every_s: float = Field(
         default=30.0, gt=0.0, description="session time between snapshots"
     )
+    # --- members who left (server.absences) and how fast an address may make new ones ---
+    max_members: int = Field(
+        default=512, ge=2, description="members a session lists at once (present and away)"
+    )
+    away_shown_s: float = Field(
+        default=900.0, ge=0.0, description="how long a member who left is still listed, away"
+    )
+    max_away_shown: int = Field(
+        default=64, ge=0, description="away members listed at once; the longest away go first"
+    )
+    resume_window_s: float = Field(
+        default=6 * 3600.0, gt=0.0, description="how long one who left may resume as themselves"
+    )
+    max_resumable: int = Field(
+        default=2048, ge=0, description="members who left kept for resuming, per session"
+    )
+    new_members_per_s: float = Field(
+        default=1.0, gt=0.0, description="new members one address may create per second"
+    )
+    new_member_burst: int = Field(
+        default=60, ge=1, description="new members from one address at once"
+    )
+    # --- wrong credentials (server.guessing) ---
+    guess_free_failures: int = Field(
+        default=5, ge=0, description="wrong credentials from one address before it is locked out"
+    )
+    guess_lockout_s: float = Field(
+        default=1.0, gt=0.0, description="the first lockout; each further wrong one doubles it"
+    )
+    guess_max_lockout_s: float = Field(default=300.0, gt=0.0, description="the longest lockout")
+    guess_forget_s: float = Field(
+        default=900.0, gt=0.0, description="an address's failures are forgotten this long after"
+    )
+    session_guesses_per_s: float = Field(
+        default=1.0, gt=0.0, description="wrong credentials a session takes from everyone"
+    )
+    session_guess_burst: int = Field(default=100, ge=1, description="of them at once")

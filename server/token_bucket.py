@@ -33,6 +33,11 @@ class TokenBucket:
             return True
         return False
 
+    def full_at(self, now: float) -> bool:
+        """Whether the bucket has refilled by ``now``: as good as a new one."""
+        since = 0.0 if self.updated is None else max(0.0, now - self.updated)
+        return self.tokens + since * self.rate >= self.burst
+
     def wait_s(self, cost: float = 1.0) -> float:
         """Seconds until ``cost`` tokens are there again (0 when they already are)."""
         return max(0.0, (cost - self.tokens) / self.rate)

@@ -113,6 +113,8 @@ def participant_text(person: ParticipantView, me: str) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append("● " if person.present else "○ ", style="#8fb339" if person.present else "dim")
     text.append(person.name, style="bold" if person.id == me else "")
+    if person.tag:
+        text.append(f" #{person.tag}", style="bold #e0a458")
     text.append(f" {person.id}", style="dim")
     text.append(f"  {person.role}", style="italic")
     if person.stage in STAGES:
@@ -160,6 +162,8 @@ def whispers_text(whispers: Sequence[WhisperView]) -> Text:
     text = Text()
     for whisper in whispers[-WHISPERS_SHOWN:]:
         text.append(whisper.name, style="bold #7fb7be")
+        if whisper.tag:
+            text.append(f" #{whisper.tag}", style="bold #e0a458")
         text.append(": ")
         text.append(whisper.text)
         text.append("\n")

@@ -46,6 +46,7 @@ class ErrorCode(StrEnum):
     BAD_ORIGIN = "bad_origin"
     INTERNAL = "internal"
     JOURNAL_UNAVAILABLE = "journal_unavailable"  # nothing can be made durable: not acknowledged
+    SESSION_FULL = "session_full"  # as many members listed as the session takes, all present
 
 
 class CloseCode(IntEnum):

@@ -9,11 +9,22 @@ raise a ``ProtocolError`` whose code says what was wrong; ``encode`` does the re
 from __future__ import annotations
 
 import json
+import unicodedata
 from enum import StrEnum
 from typing import Annotated, Any, Literal, TypeVar
 
 import msgpack
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    model_serializer,
+)
 
 from dreamcommons.contracts.errors import (
     ErrorCode,
@@ -36,7 +47,32 @@ class Encoding(StrEnum):
 
 SESSION_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 SessionId = Annotated[str, StringConstraints(pattern=SESSION_ID_PATTERN)]
-DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+# Characters that show as nothing but are letters or symbols to Unicode: shown as a space.
+_BLANKS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+_HIDDEN = frozenset({"Cc", "Cf", "Co", "Cs"})  # controls, format (zero-width, bidi), private
+
+
+def normalise_name(value: object) -> object:
+    """A display name as everyone sees it: NFKC, without controls, format characters (zero
+    widths, bidi overrides) or private-use ones, blanks as spaces, whitespace collapsed;
+    ``ValueError`` when nothing visible is left (a letter, digit, punctuation or symbol)."""
+    if not isinstance(value, str):
+        return value  # the str validation after this says what is wrong
+    kept = []
+    for char in unicodedata.normalize("NFKC", value):
+        if char.isspace() or char in _BLANKS:
+            kept.append(" ")
+        elif unicodedata.category(char) not in _HIDDEN:
+            kept.append(char)
+    name = " ".join("".join(kept).split())
+    if not any(unicodedata.category(char)[0] in "LNPS" for char in name):
+        raise ValueError("a name needs something visible: a letter, a digit or a symbol")
+    return name
+
+
+DisplayName = Annotated[
+    str, BeforeValidator(normalise_name), StringConstraints(min_length=1, max_length=32)
+]
 MotifName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,31}$")]
 Colour = Annotated[str, StringConstraints(pattern=r"^#[0-9a-f]{6}$")]
 WhisperText = Annotated[
@@ -183,20 +219,36 @@ class Mood(_ServerModel):
     arousal: Unit = 0.0
 
 
-class WhisperView(_ServerModel):
+class _Tagged(_ServerModel):
+    """A view that names a participant, with their tag only when they have one: a room
+    without two members of the same name is sent exactly as before tags existed."""
+
+    tag: int | None = None
+
+    @model_serializer(mode="wrap")
+    def _untagged_without_tag(self, handler: SerializerFunctionWrapHandler) -> Any:
+        plain = handler(self)
+        if isinstance(plain, dict) and plain.get("tag") is None:
+            plain.pop("tag", None)
+        return plain
+
+
+class WhisperView(_Tagged):
     participant: str
     name: str
     text: str
     t: float
 
 
-class ParticipantView(_ServerModel):
+class ParticipantView(_Tagged):
     id: str
     name: str
     role: Role
     present: bool = True
     devices: int = 0
     stage: SleepStage | None = None  # only for a sleeper who chose to show it
+    # ``tag`` (from _Tagged): set when another member had the same name (case-folded) as
+    # this one joined; shown with it ("Lyra #2"), so that nobody can pass for someone else
 
 
 class RegionView(_ServerModel):

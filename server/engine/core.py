@@ -84,6 +84,7 @@ class _Participant:
     devices: int = 0
     rhythm: Rhythm | None = None
     show_stage: bool = False
+    tag: int | None = None
 
     @property
     def stage_shown(self) -> bool:
@@ -151,12 +152,14 @@ class DreamEngine:
     def apply(self, event: Event) -> None:
         """Take one event; contributions wait for the next tick, membership changes too."""
         match event:
-            case ParticipantJoined(participant=pid, name=name, role=role):
+            case ParticipantJoined(participant=pid, name=name, role=role, tag=tag):
                 if pid in self._participants and not self._participants[pid].left:
                     raise EngineError(f"participant {pid} already joined")
                 share = self.venue.default_share
-                self._participants[pid] = _Participant(name=name, role=role, share=share)
+                self._participants[pid] = _Participant(name=name, role=role, share=share, tag=tag)
                 self._changed_people.add(pid)
+                if pid in self._left_people:  # back in the tick they left: listed, not gone
+                    self._left_people.remove(pid)
             case PresenceChanged(participant=pid, present=present):
                 self._member(pid).present = present
                 self._changed_people.add(pid)
@@ -317,7 +320,11 @@ class DreamEngine:
             if isinstance(event, Whispered):
                 whispers.append(
                     WhisperView(
-                        participant=event.participant, name=member.name, text=event.text, t=now
+                        participant=event.participant,
+                        name=member.name,
+                        text=event.text,
+                        t=now,
+                        tag=member.tag,
                     )
                 )
                 continue
@@ -511,6 +518,7 @@ class DreamEngine:
                 present=p.present,
                 devices=p.devices,
                 stage=_stage_label(p.stage) if p.stage_shown else None,
+                tag=p.tag,
             )
         for pid in self._left_people:
             self._views.pop(pid, None)

@@ -16,6 +16,7 @@ class ParticipantJoined:
     participant: str
     name: str
     role: Role
+    tag: int | None = None  # tells apart members of the same name (ParticipantView.tag)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ Format 1 (lists keep the engine's order: float sums depend on it)::
     seq           the number of the last tick
     state         the dreamscape of the last tick, as the wire's DreamscapeState
     participants  [{id, name, role, share, present, left, stage, stress, devices,
-                    rhythm: [phase, hz, t] or None, show_stage}]
+                    rhythm: [phase, hz, t] or None, show_stage, tag (may be missing)}]
     pending       what was applied since the last tick and waits for the next one:
                   [{kind: "MotifContributed", participant, cid, motif, intensity, valence,
                     arousal, private} or {kind: "Whispered", participant, cid, text}]
@@ -110,6 +110,7 @@ def engine_to_snapshot(engine: DreamEngine) -> Snapshot:
                 "devices": p.devices,
                 "rhythm": None if p.rhythm is None else [p.rhythm.phase, p.rhythm.hz, p.rhythm.t],
                 "show_stage": p.show_stage,
+                "tag": p.tag,
             }
             for pid, p in engine._participants.items()
         ],
@@ -243,6 +244,7 @@ def _participant(item: Mapping[str, object]) -> tuple[str, _Participant]:
         devices=_int(item, "devices"),
         rhythm=None if rhythm is None else Rhythm(*_floats(rhythm, 3, "rhythm")),
         show_stage=_bool(item, "show_stage"),
+        tag=_opt_int(item, "tag") if "tag" in item else None,  # snapshots before tags: none
     )
     return _str(item, "id"), member
 

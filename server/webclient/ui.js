@@ -154,13 +154,15 @@ export class DreamPage {
       $("participants"),
       people,
       (p) => p.id,
-      (p) => JSON.stringify([p.name, p.role, p.present, p.devices, p.stage, p.id === this.me]),
+      (p) =>
+        JSON.stringify([p.name, p.tag, p.role, p.present, p.devices, p.stage, p.id === this.me]),
       (p) => {
         const devices = p.devices === 1 ? "1 device" : `${p.devices} devices`;
         const item = el(
           "li",
           { "data-pid": p.id, "data-role": p.role, "data-present": p.present },
           el("span", { class: "name" }, p.name),
+          ...(p.tag ? [el("span", { class: "tag" }, `#${p.tag}`)] : []),
           el("span", { class: `role ${p.role}` }, p.role),
           el("span", { class: "muted" }, devices),
         );
@@ -184,7 +186,10 @@ export class DreamPage {
       newest,
       (w) => `${w.participant}@${w.t}:${w.text}`,
       () => "",
-      (w) => el("li", {}, el("span", { class: "who" }, w.name), el("span", {}, w.text)),
+      (w) => {
+        const who = w.tag ? `${w.name} #${w.tag}` : w.name;
+        return el("li", {}, el("span", { class: "who" }, who), el("span", {}, w.text));
+      },
     );
   }
 
