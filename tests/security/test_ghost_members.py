@@ -9,6 +9,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.integration
 
 VENUE = load_venue("sleep-commons")
 SECRET = "ghost-members-test-secret"
-Frame = dict[str, object]
+Frame = dict[str, Any]  # a decoded JSON frame, read field by field
 
 
 def settings(**overrides: object) -> ServerSettings:
