@@ -22,6 +22,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from dreamcommons.contracts.errors import (
+    SERVER_FAULTS,
     CloseCode,
     ErrorCode,
     FrameTooLarge,
@@ -32,6 +33,7 @@ from dreamcommons.contracts.errors import (
 )
 from dreamcommons.contracts.protocol import (
     PROTOCOL_VERSION,
+    Ack,
     Command,
     Contribute,
     Encoding,
@@ -261,13 +263,14 @@ class _ConnectionState:
             except ProtocolError as error:
                 self._count_refusal(error)
                 await self._send(error_frame(error))
-                if self._too_many_mistakes():
+                if error.code not in SERVER_FAULTS and self._too_many_mistakes():
                     await self._close(CloseCode.TOO_MANY_ERRORS, "too many bad frames")
                     return
 
     def _count_refusal(self, error: ProtocolError) -> None:
         """The one place a refused frame is counted (``/metrics``' ``frames_refused``), once,
-        against the session it was meant for; a session only raises its refusals."""
+        against the session it was meant for; a session only raises its refusals (or, for an
+        acknowledgement the journal could not make durable, hands them here later)."""
         session = self.session if self.session is not None else self._joining
         self._joining = None
         if session is not None:
@@ -295,18 +298,18 @@ class _ConnectionState:
                     session.id, member.pid, time.monotonic(), ref=message.cid, whisper=text
                 )
                 ack = session.contribute(member, message)
-                await session.acknowledge(self.connection, self.encoding, ack)
+                await self._acknowledge(session, ack)
             case Resync():
                 session, _ = self._joined()
                 await self._send(session.snapshot())
             case Share():
                 session, member = self._joined()
                 ack = session.share(member, message)
-                await session.acknowledge(self.connection, self.encoding, ack)
+                await self._acknowledge(session, ack)
             case HostAction():
                 session, member = self._joined()
                 ack = session.host_action(member, message)
-                await session.acknowledge(self.connection, self.encoding, ack)
+                await self._acknowledge(session, ack)
             case Invite():
                 session, member = self._joined(message.cid)
                 issue = self.server.gatekeeper.invitation
@@ -340,6 +343,10 @@ class _ConnectionState:
         self.session, self.member, self._joining = session, admitted.member, None
         log.info("%s joined %s as %s (%s)", request.name, session.id, self.member.pid, request.role)
         await self._send(admitted.welcome)
+
+    async def _acknowledge(self, session: DreamSession, ack: Ack) -> None:
+        """Acknowledge once durable; a refusal that comes later is counted like any other."""
+        await session.acknowledge(self.connection, self.encoding, ack, refused=self._count_refusal)
 
     def _joined(self, ref: int | None = None) -> tuple[DreamSession, Member]:
         if self.session is None or self.member is None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from websockets.asyncio.server import ServerConnection, broadcast
 
-from dreamcommons.contracts.errors import CloseCode, ErrorCode, NotAllowed
+from dreamcommons.contracts.errors import CloseCode, ErrorCode, NotAllowed, ProtocolError
 from dreamcommons.contracts.protocol import (
     MAX_WHISPER_CHARS,
     Ack,
@@ -26,11 +26,14 @@ from dreamcommons.contracts.protocol import (
     Encoding,
     HostAction,
     Join,
+    Notice,
+    NoticeCode,
     Share,
     Snapshot,
     Welcome,
     Whisper,
     encode,
+    error_frame,
 )
 from dreamcommons.contracts.venues import VenuePreset
 from dreamcommons.server.engine import (
@@ -223,15 +226,26 @@ class DreamSession:
             raise self.journal.unavailable()
 
     async def acknowledge(
-        self, connection: ServerConnection, encoding: Encoding, reply: Ack
+        self,
+        connection: ServerConnection,
+        encoding: Encoding,
+        reply: Ack,
+        *,
+        refused: Callable[[ProtocolError], None] | None = None,
     ) -> None:
-        """Send ``reply`` once what it acknowledges is durable; an error frame if it cannot be."""
+        """Send ``reply`` once what it acknowledges is durable; an error frame if it cannot be
+        (and ``refused(error)``, for whoever counts refusals)."""
         if self.journal is None:
             await connection.send(encode(reply, encoding))
-        else:
-            self.journal.acknowledge(
-                reply, lambda frame: broadcast([connection], encode(frame, encoding))
-            )
+            return
+
+        def send(answer: Ack | ProtocolError) -> None:
+            if isinstance(answer, ProtocolError) and refused is not None:
+                refused(answer)
+            frame = error_frame(answer) if isinstance(answer, ProtocolError) else answer
+            broadcast([connection], encode(frame, encoding))
+
+        self.journal.acknowledge(reply, send)
 
     async def durable(self) -> None:
         """Wait until everything this session recorded so far is on disk."""
@@ -350,7 +364,10 @@ class DreamSession:
                 elif self.journal.tick_allowed():
                     delta = self._advance(started - self._t0)
                     self._broadcast(delta)  # shown at once; acknowledged once the commit is done
+                    writable = self.journal.writable
                     await self.journal.tick(delta.t, self.engine)
+                    if self.journal.writable != writable:
+                        self._tell_journal(self.journal.writable)
                 elapsed = loop.time() - started
                 self.stats.tick_seconds_max = max(self.stats.tick_seconds_max, elapsed)
                 if self.tick_observer is not None:
@@ -373,6 +390,22 @@ class DreamSession:
             if self._on_pace is not None:
                 self._on_pace(self, intent)
         return delta
+
+    def _tell_journal(self, writable: bool) -> None:
+        """Tell every connected member that contributions are refused, or accepted again."""
+        if writable:
+            notice = Notice(
+                code=NoticeCode.JOURNAL_AVAILABLE,
+                message="the journal writes again: contributions are acknowledged",
+            )
+        else:
+            notice = Notice(
+                code=NoticeCode.JOURNAL_UNAVAILABLE,
+                message="the journal cannot be written: contributions are refused for now",
+            )
+        for encoding, connections in self._listeners.items():
+            if connections:
+                broadcast(connections, encode(notice, encoding))
 
     def _broadcast(self, delta: Delta) -> None:
         now = asyncio.get_running_loop().time()

@@ -48,6 +48,11 @@ class ErrorCode(StrEnum):
     JOURNAL_UNAVAILABLE = "journal_unavailable"  # nothing can be made durable: not acknowledged
 
 
+# Refusals that are the server's own fault, not the client's: they never count against a
+# connection's error budget (``max_errors``), so a server in trouble disconnects nobody.
+SERVER_FAULTS = frozenset({ErrorCode.INTERNAL, ErrorCode.JOURNAL_UNAVAILABLE})
+
+
 class CloseCode(IntEnum):
     """Application close codes (4000-4999) sent when the server ends a connection."""
 
