@@ -247,6 +247,7 @@ class _ConnectionState:
         self.member: Member | None = None
         self._joining: DreamSession | None = None  # where a join frame went, until answered
         self._mistakes: deque[float] = deque()
+        self._budgets = server.limits.connection_budgets()
 
     async def serve(self) -> None:
         limit = self.server.settings.max_frame_bytes
@@ -301,7 +302,9 @@ class _ConnectionState:
                 await self._acknowledge(session, ack)
             case Resync():
                 session, _ = self._joined()
-                await self._send(session.snapshot())
+                if not session.resync_pending(self.connection):
+                    self._budgets.spend("resync", time.monotonic())
+                    session.resync(self.connection)
             case Share():
                 session, member = self._joined()
                 ack = session.share(member, message)

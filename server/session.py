@@ -121,6 +121,7 @@ class DreamSession:
         self._members: dict[str, Member] = {}
         self._by_token: dict[str, Member] = {}
         self._listeners: dict[Encoding, set[ServerConnection]] = {e: set() for e in Encoding}
+        self._resyncing: set[ServerConnection] = set()  # snapshots asked for the next tick
         self._next_pid = 1
         self._t0: float | None = None
         self.tick_observer: Callable[[float], None] | None = None
@@ -194,6 +195,7 @@ class DreamSession:
     def disconnect(self, member: Member, connection: ServerConnection) -> None:
         """The connection is gone; the member stays, away, until they resume."""
         self._listeners[member.encoding].discard(connection)
+        self._resyncing.discard(connection)
         self.fanout.forget(connection)
         if member.connection is connection:
             member.connection = None
@@ -343,8 +345,14 @@ class DreamSession:
     def snapshot(self) -> Snapshot:
         return Snapshot(state=self.engine.state)
 
-    def _encoded_snapshot(self, encoding: Encoding) -> bytes | str:
-        return encode(self.snapshot(), encoding)
+    def resync(self, connection: ServerConnection) -> None:
+        """Send ``connection`` a snapshot at the next tick, in place of that tick's delta."""
+        self._resyncing.add(connection)
+
+    def resync_pending(self, connection: ServerConnection) -> bool:
+        """Whether ``connection`` waits for a snapshot already: that one answers another
+        resync too, at no further cost."""
+        return connection in self._resyncing
 
     # --- ticking -------------------------------------------------------------------------
 
@@ -391,6 +399,16 @@ class DreamSession:
                 self._on_pace(self, intent)
         return delta
 
+    def _snapshot_frame(self, encoding: Encoding) -> Callable[[], bytes | str]:
+        """This tick's snapshot in ``encoding``, encoded on first use and once: every
+        connection that gets one this tick (asked for, or caught up) gets the same bytes."""
+
+        @functools.cache
+        def frame() -> bytes | str:
+            return encode(self.snapshot(), encoding)
+
+        return frame
+
     def _tell_journal(self, writable: bool) -> None:
         """Tell every connected member that contributions are refused, or accepted again."""
         if writable:
@@ -409,11 +427,13 @@ class DreamSession:
 
     def _broadcast(self, delta: Delta) -> None:
         now = asyncio.get_running_loop().time()
+        resyncing, self._resyncing = self._resyncing, set()
         for encoding, connections in self._listeners.items():
             if connections:
                 frame = encode(delta, encoding)
-                catch_up = functools.partial(self._encoded_snapshot, encoding)
-                for dropped in self.fanout.send(connections, frame, catch_up, now):
+                catch_up = self._snapshot_frame(encoding)
+                sent = self.fanout.send(connections, frame, catch_up, now, resyncing=resyncing)
+                for dropped in sent:
                     connections.discard(dropped)
                 self.stats.broadcast_frames += len(connections)
                 self.stats.broadcast_bytes += len(frame) * len(connections)
