@@ -34,6 +34,7 @@ from dreamcommons.contracts.errors import (
 from dreamcommons.contracts.protocol import (
     PROTOCOL_VERSION,
     Ack,
+    AnyClientMessage,
     Command,
     Contribute,
     Encoding,
@@ -288,7 +289,8 @@ class _ConnectionState:
                 pass
         await closing
 
-    async def _dispatch(self, message: object) -> None:
+    async def _dispatch(self, message: AnyClientMessage) -> None:
+        self._spend(message)
         match message:
             case Join():
                 await self._join(message)
@@ -325,6 +327,13 @@ class _ConnectionState:
                 await self._send(await self.server.devices.command(session, member, message))
             case Ping(n=n):
                 await self._send(Pong(n=n))
+
+    def _spend(self, message: AnyClientMessage) -> None:
+        """Spend a token of the message type's budget (``limits.BUDGETS``), or refuse it. Not
+        here: a join (once per connection), contributions and whispers (the participant's
+        budget, in ``check_contribution``) and resyncs (only one that asks for a snapshot)."""
+        if not isinstance(message, Join | Contribute | Whisper | Resync):
+            self._budgets.spend(message.type, time.monotonic())
 
     async def _join(self, request: Join) -> None:
         if request.v != PROTOCOL_VERSION:

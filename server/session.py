@@ -285,10 +285,14 @@ class DreamSession:
         return Ack(cid=message.cid)
 
     def share(self, member: Member, message: Share) -> Ack:
+        """Set what the member shares; one that sets what is set is acknowledged, no more: no
+        event, nothing journaled."""
         self._require_durable()
-        self._apply(
-            ShareChanged(participant=member.pid, level=message.level, show_stage=message.show_stage)
+        event = ShareChanged(
+            participant=member.pid, level=message.level, show_stage=message.show_stage
         )
+        if self.engine.share_changes(event):
+            self._apply(event)
         return Ack(cid=message.cid)
 
     def host_action(self, member: Member, message: HostAction) -> Ack:
