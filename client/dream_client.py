@@ -59,6 +59,7 @@ from dreamcommons.contracts.protocol import (
     Invitation,
     Invite,
     Join,
+    Notice,
     Pair,
     Paired,
     Resync,
@@ -138,6 +139,7 @@ class DreamClient:
         self.whisper_max = MAX_WHISPER_CHARS  # the server's own limit, once it welcomed us
         self.join_code: str | None = None  # the code that lets others in (a host's welcome)
         self.errors: list[ErrorFrame] = []
+        self.notices: list[Notice] = []  # the server's news, oldest first (journal outages)
         self.acked = 0
         self._tracker: StateTracker | None = None
         self._connection: ClientConnection | None = None
@@ -439,6 +441,9 @@ class DreamClient:
                     future.set_exception(Refused(message.code, message.message))
                 else:
                     self.errors.append(message)
+            case Notice():
+                self.notices.append(message)
+                changed = True
         if changed:
             async with self._changed:
                 self._changed.notify_all()

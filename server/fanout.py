@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
 from websockets.asyncio.server import ServerConnection, broadcast
@@ -29,6 +29,8 @@ class FanoutStats:
     behind: int = 0  # times a connection fell behind
     resynced: int = 0  # brought back with a snapshot
     dropped: int = 0  # closed for staying behind
+    snapshots: int = 0  # sent because the client asked for one (resync)
+    folded: int = 0  # asked for while behind: the snapshot it gets on catching up answers it
 
 
 class Fanout:
@@ -47,20 +49,30 @@ class Fanout:
         frame: Frame,
         catch_up: Callable[[], Frame],
         now: float,
+        *,
+        resyncing: Collection[ServerConnection] = (),
     ) -> list[ServerConnection]:
-        """Send ``frame`` to every connection that keeps up; ``catch_up()`` (a snapshot) to
-        one that caught up again; close the ones behind for too long, and return them."""
+        """Send ``frame`` to every connection that keeps up; ``catch_up()`` (a snapshot: the
+        same frame each time it is called) instead to one that caught up again or asked for it
+        (``resyncing``, unless it is behind: it gets one when it catches up); close the ones
+        behind for too long, and return them."""
         ready: list[ServerConnection] = []
         dropped: list[ServerConnection] = []
         for connection in connections:
             buffered = _buffered(connection)
             since = self._behind.get(connection)
-            if since is None:
-                if buffered <= self.max_buffered:
-                    ready.append(connection)
+            if since is None and buffered <= self.max_buffered:
+                if connection in resyncing:
+                    self.stats.snapshots += 1
+                    broadcast([connection], catch_up())
                 else:
-                    self._behind[connection] = now
-                    self.stats.behind += 1
+                    ready.append(connection)
+                continue
+            if connection in resyncing:
+                self.stats.folded += 1
+            if since is None:
+                self._behind[connection] = now
+                self.stats.behind += 1
             elif buffered <= self.max_buffered // 4:
                 del self._behind[connection]
                 self.stats.resynced += 1

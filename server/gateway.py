@@ -22,6 +22,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from dreamcommons.contracts.errors import (
+    SERVER_FAULTS,
     CloseCode,
     ErrorCode,
     FrameTooLarge,
@@ -32,6 +33,8 @@ from dreamcommons.contracts.errors import (
 )
 from dreamcommons.contracts.protocol import (
     PROTOCOL_VERSION,
+    Ack,
+    AnyClientMessage,
     Command,
     Contribute,
     Encoding,
@@ -254,6 +257,7 @@ class _ConnectionState:
         self.member: Member | None = None
         self._joining: DreamSession | None = None  # where a join frame went, until answered
         self._mistakes: deque[float] = deque()
+        self._budgets = server.limits.connection_budgets()
 
     async def serve(self) -> None:
         limit = self.server.settings.max_frame_bytes
@@ -270,13 +274,14 @@ class _ConnectionState:
             except ProtocolError as error:
                 self._count_refusal(error)
                 await self._send(error_frame(error))
-                if self._too_many_mistakes():
+                if error.code not in SERVER_FAULTS and self._too_many_mistakes():
                     await self._close(CloseCode.TOO_MANY_ERRORS, "too many bad frames")
                     return
 
     def _count_refusal(self, error: ProtocolError) -> None:
         """The one place a refused frame is counted (``/metrics``' ``frames_refused``), once,
-        against the session it was meant for; a session only raises its refusals."""
+        against the session it was meant for; a session only raises its refusals (or, for an
+        acknowledgement the journal could not make durable, hands them here later)."""
         session = self.session if self.session is not None else self._joining
         self._joining = None
         if session is not None:
@@ -293,7 +298,8 @@ class _ConnectionState:
                 pass
         await closing
 
-    async def _dispatch(self, message: object) -> None:
+    async def _dispatch(self, message: AnyClientMessage) -> None:
+        self._spend(message)
         match message:
             case Join():
                 await self._join(message)
@@ -304,18 +310,20 @@ class _ConnectionState:
                     session.id, member.pid, time.monotonic(), ref=message.cid, whisper=text
                 )
                 ack = session.contribute(member, message)
-                await session.acknowledge(self.connection, self.encoding, ack)
+                await self._acknowledge(session, ack)
             case Resync():
                 session, _ = self._joined()
-                await self._send(session.snapshot())
+                if not session.resync_pending(self.connection):
+                    self._budgets.spend("resync", time.monotonic())
+                    session.resync(self.connection)
             case Share():
                 session, member = self._joined()
                 ack = session.share(member, message)
-                await session.acknowledge(self.connection, self.encoding, ack)
+                await self._acknowledge(session, ack)
             case HostAction():
                 session, member = self._joined()
                 ack = session.host_action(member, message)
-                await session.acknowledge(self.connection, self.encoding, ack)
+                await self._acknowledge(session, ack)
             case Invite():
                 session, member = self._joined(message.cid)
                 issue = self.server.gatekeeper.invitation
@@ -330,6 +338,13 @@ class _ConnectionState:
                 await self._send(await self.server.devices.command(session, member, message))
             case Ping(n=n):
                 await self._send(Pong(n=n))
+
+    def _spend(self, message: AnyClientMessage) -> None:
+        """Spend a token of the message type's budget (``limits.BUDGETS``), or refuse it. Not
+        here: a join (once per connection), contributions and whispers (the participant's
+        budget, in ``check_contribution``) and resyncs (only one that asks for a snapshot)."""
+        if not isinstance(message, Join | Contribute | Whisper | Resync):
+            self._budgets.spend(message.type, time.monotonic())
 
     async def _join(self, request: Join) -> None:
         if request.v != PROTOCOL_VERSION:
@@ -374,6 +389,10 @@ class _ConnectionState:
                 guard.failed(self.address, session, time.monotonic())
             raise
         guard.succeeded(self.address, session, time.monotonic())
+
+    async def _acknowledge(self, session: DreamSession, ack: Ack) -> None:
+        """Acknowledge once durable; a refusal that comes later is counted like any other."""
+        await session.acknowledge(self.connection, self.encoding, ack, refused=self._count_refusal)
 
     def _joined(self, ref: int | None = None) -> tuple[DreamSession, Member]:
         if self.session is None or self.member is None:

@@ -1,16 +1,17 @@
 """The server's limits on what one peer may cost it, and the count of what they refused.
 
-Contributions per second per participant and new members per address (a token bucket each),
-connections per address, whisper length, and the Origin of browser connections. Pure
-bookkeeping: the gateway asks, and each refusal is a ``LimitExceeded`` whose code travels in
-the error frame.
+A budget for every message type a client sends (``BUDGETS``: contributions per participant,
+the others per connection, a token bucket each), new members per address, connections per
+address, whisper length, and the Origin of browser connections. Pure bookkeeping: the gateway
+asks, and each refusal is a ``LimitExceeded`` whose code travels in the error frame.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields
+from types import MappingProxyType
 from urllib.parse import urlsplit
 
 from dreamcommons.contracts.errors import ErrorCode, LimitExceeded
@@ -21,6 +22,40 @@ from dreamcommons.server.token_bucket import TokenBucket
 _DEFAULTS = ServerSettings.model_construct()
 _MAX_ADDRESS_BUCKETS = 4096  # past this many addresses, the refilled buckets are dropped
 
+# Every message type a client sends after its join, and the two settings of its budget: so
+# many a second after a burst of so many (a token bucket). Contributions and whispers share
+# one bucket per participant (a reconnect does not refill it); the others have one per
+# connection. A join is once per connection: a failed one is a mistake (``max_errors``).
+BUDGETS: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "contribute": ("contributions_per_s", "contribution_burst"),
+        "whisper": ("contributions_per_s", "contribution_burst"),
+        "share": ("shares_per_s", "share_burst"),
+        "host": ("host_actions_per_s", "host_action_burst"),
+        "invite": ("invites_per_s", "invite_burst"),
+        "pair": ("pairings_per_s", "pairing_burst"),
+        "command": ("commands_per_s", "command_burst"),
+        "resync": ("resyncs_per_s", "resync_burst"),
+        "ping": ("pings_per_s", "ping_burst"),
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """At most ``burst`` at once, then ``per_s`` a second."""
+
+    per_s: float
+    burst: int
+
+
+def budgets_of(settings: object) -> dict[str, Budget]:
+    """Each message type's budget as ``settings`` (a ``ServerSettings``) sets it."""
+    return {
+        kind: Budget(getattr(settings, rate), getattr(settings, burst))
+        for kind, (rate, burst) in BUDGETS.items()
+    }
+
 
 @dataclass(frozen=True, slots=True)
 class LimitSettings:
@@ -28,6 +63,8 @@ class LimitSettings:
 
     contributions_per_s: float = _DEFAULTS.contributions_per_s
     contribution_burst: int = _DEFAULTS.contribution_burst
+    # the other message types' budgets (contributions' above); a type not here is unmetered
+    budgets: Mapping[str, Budget] = field(default_factory=lambda: budgets_of(_DEFAULTS))
     max_connections_per_address: int = _DEFAULTS.max_connections_per_address
     max_whisper_chars: int = _DEFAULTS.max_whisper_chars
     allowed_origins: tuple[str, ...] = _DEFAULTS.allowed_origins  # "*" allows any
@@ -62,8 +99,14 @@ class Limits:
 
     @classmethod
     def from_settings(cls, settings: ServerSettings) -> Limits:
-        limits = {f.name: getattr(settings, f.name) for f in fields(LimitSettings)}
-        return cls(LimitSettings(**limits))
+        limits = {
+            f.name: getattr(settings, f.name) for f in fields(LimitSettings) if f.name != "budgets"
+        }
+        return cls(LimitSettings(**limits, budgets=budgets_of(settings)))
+
+    def connection_budgets(self) -> ConnectionBudgets:
+        """The buckets of one new connection, refusing through these limits."""
+        return ConnectionBudgets(self)
 
     def check_origin(self, origin: str | None, host: str | None) -> None:
         if not origin_allowed(origin, host, self.settings.allowed_origins):
@@ -138,3 +181,27 @@ class Limits:
     def _refuse(self, code: ErrorCode, message: str, *, ref: int | None = None) -> None:
         self.refused[code.value] += 1
         raise LimitExceeded(code, message, ref=ref)
+
+
+@dataclass(slots=True)
+class ConnectionBudgets:
+    """One connection's budgets: a token bucket per message type, made on first use."""
+
+    limits: Limits
+    _buckets: dict[str, TokenBucket] = field(default_factory=dict)
+
+    def spend(self, kind: str, now: float, *, ref: int | None = None) -> None:
+        """Spend one of ``kind``'s tokens, or refuse it with ``rate_limited`` and the wait."""
+        budget = self.limits.settings.budgets.get(kind)
+        if budget is None:
+            return
+        bucket = self._buckets.get(kind)
+        if bucket is None:
+            bucket = self._buckets[kind] = TokenBucket(budget.per_s, budget.burst)
+        if not bucket.allow(now):
+            self.limits._refuse(
+                ErrorCode.RATE_LIMITED,
+                f"more than {budget.per_s:g} {kind} messages a second; "
+                f"try again in {bucket.wait_s():.1f} s",
+                ref=ref,
+            )

@@ -21,7 +21,13 @@ from typing import cast
 
 from websockets.asyncio.server import ServerConnection, broadcast
 
-from dreamcommons.contracts.errors import CloseCode, ErrorCode, LimitExceeded, NotAllowed
+from dreamcommons.contracts.errors import (
+    CloseCode,
+    ErrorCode,
+    LimitExceeded,
+    NotAllowed,
+    ProtocolError,
+)
 from dreamcommons.contracts.protocol import (
     MAX_WHISPER_CHARS,
     Ack,
@@ -30,12 +36,15 @@ from dreamcommons.contracts.protocol import (
     Encoding,
     HostAction,
     Join,
+    Notice,
+    NoticeCode,
     Role,
     Share,
     Snapshot,
     Welcome,
     Whisper,
     encode,
+    error_frame,
 )
 from dreamcommons.contracts.venues import VenuePreset
 from dreamcommons.server.absences import AbsencePolicy, Absences, Moved
@@ -129,6 +138,7 @@ class DreamSession:
         self.absences = Absences(absences if absences is not None else AbsencePolicy())
         self._recovered_tags: dict[str, int | None] | None = None  # the dream's, at recovery
         self._listeners: dict[Encoding, set[ServerConnection]] = {e: set() for e in Encoding}
+        self._resyncing: set[ServerConnection] = set()  # snapshots asked for the next tick
         self._next_pid = 1
         self._t0: float | None = None
         self.tick_observer: Callable[[float], None] | None = None
@@ -217,6 +227,7 @@ class DreamSession:
         """The connection is gone; the member stays, away, until they resume (see
         ``server.absences`` for how long they are listed and how long they may resume)."""
         self._listeners[member.encoding].discard(connection)
+        self._resyncing.discard(connection)
         self.fanout.forget(connection)
         if member.connection is connection:
             member.connection = None
@@ -311,15 +322,26 @@ class DreamSession:
             raise self.journal.unavailable()
 
     async def acknowledge(
-        self, connection: ServerConnection, encoding: Encoding, reply: Ack
+        self,
+        connection: ServerConnection,
+        encoding: Encoding,
+        reply: Ack,
+        *,
+        refused: Callable[[ProtocolError], None] | None = None,
     ) -> None:
-        """Send ``reply`` once what it acknowledges is durable; an error frame if it cannot be."""
+        """Send ``reply`` once what it acknowledges is durable; an error frame if it cannot be
+        (and ``refused(error)``, for whoever counts refusals)."""
         if self.journal is None:
             await connection.send(encode(reply, encoding))
-        else:
-            self.journal.acknowledge(
-                reply, lambda frame: broadcast([connection], encode(frame, encoding))
-            )
+            return
+
+        def send(answer: Ack | ProtocolError) -> None:
+            if isinstance(answer, ProtocolError) and refused is not None:
+                refused(answer)
+            frame = error_frame(answer) if isinstance(answer, ProtocolError) else answer
+            broadcast([connection], encode(frame, encoding))
+
+        self.journal.acknowledge(reply, send)
 
     async def durable(self) -> None:
         """Wait until everything this session recorded so far is on disk."""
@@ -357,12 +379,15 @@ class DreamSession:
         return Ack(cid=message.cid)
 
     def share(self, member: Member, message: Share) -> Ack:
+        """Set what the member shares; one that sets what is set is acknowledged, no more: no
+        event, nothing journaled."""
         self._require_durable()
         change = ShareChanged(
             participant=member.pid, level=message.level, show_stage=message.show_stage
         )
-        self._apply(change)
-        member.share = _merged_share(member.share, change)
+        if self.engine.share_changes(change):
+            self._apply(change)
+            member.share = _merged_share(member.share, change)
         return Ack(cid=message.cid)
 
     def host_action(self, member: Member, message: HostAction) -> Ack:
@@ -423,8 +448,14 @@ class DreamSession:
     def snapshot(self) -> Snapshot:
         return Snapshot(state=self.engine.state)
 
-    def _encoded_snapshot(self, encoding: Encoding) -> bytes | str:
-        return encode(self.snapshot(), encoding)
+    def resync(self, connection: ServerConnection) -> None:
+        """Send ``connection`` a snapshot at the next tick, in place of that tick's delta."""
+        self._resyncing.add(connection)
+
+    def resync_pending(self, connection: ServerConnection) -> bool:
+        """Whether ``connection`` waits for a snapshot already: that one answers another
+        resync too, at no further cost."""
+        return connection in self._resyncing
 
     # --- ticking -------------------------------------------------------------------------
 
@@ -444,7 +475,10 @@ class DreamSession:
                 elif self.journal.tick_allowed():
                     delta = self._advance(started - self._t0)
                     self._broadcast(delta)  # shown at once; acknowledged once the commit is done
+                    writable = self.journal.writable
                     await self.journal.tick(delta.t, self.engine)
+                    if self.journal.writable != writable:
+                        self._tell_journal(self.journal.writable)
                 elapsed = loop.time() - started
                 self.stats.tick_seconds_max = max(self.stats.tick_seconds_max, elapsed)
                 if self.tick_observer is not None:
@@ -469,13 +503,41 @@ class DreamSession:
                 self._on_pace(self, intent)
         return delta
 
+    def _snapshot_frame(self, encoding: Encoding) -> Callable[[], bytes | str]:
+        """This tick's snapshot in ``encoding``, encoded on first use and once: every
+        connection that gets one this tick (asked for, or caught up) gets the same bytes."""
+
+        @functools.cache
+        def frame() -> bytes | str:
+            return encode(self.snapshot(), encoding)
+
+        return frame
+
+    def _tell_journal(self, writable: bool) -> None:
+        """Tell every connected member that contributions are refused, or accepted again."""
+        if writable:
+            notice = Notice(
+                code=NoticeCode.JOURNAL_AVAILABLE,
+                message="the journal writes again: contributions are acknowledged",
+            )
+        else:
+            notice = Notice(
+                code=NoticeCode.JOURNAL_UNAVAILABLE,
+                message="the journal cannot be written: contributions are refused for now",
+            )
+        for encoding, connections in self._listeners.items():
+            if connections:
+                broadcast(connections, encode(notice, encoding))
+
     def _broadcast(self, delta: Delta) -> None:
         now = asyncio.get_running_loop().time()
+        resyncing, self._resyncing = self._resyncing, set()
         for encoding, connections in self._listeners.items():
             if connections:
                 frame = encode(delta, encoding)
-                catch_up = functools.partial(self._encoded_snapshot, encoding)
-                for dropped in self.fanout.send(connections, frame, catch_up, now):
+                catch_up = self._snapshot_frame(encoding)
+                sent = self.fanout.send(connections, frame, catch_up, now, resyncing=resyncing)
+                for dropped in sent:
                     connections.discard(dropped)
                 self.stats.broadcast_frames += len(connections)
                 self.stats.broadcast_bytes += len(frame) * len(connections)

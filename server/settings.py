@@ -46,6 +46,24 @@ class ServerSettings(BaseSettings):
     )
     contributions_per_s: float = Field(default=4.0, gt=0.0, description="per participant")
     contribution_burst: int = Field(default=12, ge=1, description="contributions at once")
+    # The budget of each other message type a client sends (server/limits.py's BUDGETS):
+    # a token bucket per connection, this many a second after a burst of that many.
+    shares_per_s: float = Field(default=2.0, gt=0.0)
+    share_burst: int = Field(default=10, ge=1)
+    host_actions_per_s: float = Field(default=2.0, gt=0.0)
+    host_action_burst: int = Field(default=10, ge=1)
+    invites_per_s: float = Field(default=0.5, gt=0.0)
+    invite_burst: int = Field(default=5, ge=1)
+    pairings_per_s: float = Field(default=0.5, gt=0.0)
+    pairing_burst: int = Field(default=5, ge=1)
+    commands_per_s: float = Field(default=4.0, gt=0.0)
+    command_burst: int = Field(default=12, ge=1)
+    resyncs_per_s: float = Field(
+        default=0.5, gt=0.0, description="snapshots a connection may ask for, after the burst"
+    )
+    resync_burst: int = Field(default=3, ge=1)
+    pings_per_s: float = Field(default=5.0, gt=0.0)
+    ping_burst: int = Field(default=20, ge=1)
     max_connections_per_address: int = Field(default=256, ge=1)
     max_whisper_chars: int = Field(default=280, ge=1, le=MAX_WHISPER_CHARS)
     allowed_origins: tuple[str, ...] = Field(

@@ -26,6 +26,7 @@ from dreamcommons.contracts.protocol import (
     Encoding,
     HostActionName,
     MotifName,
+    NoticeCode,
     SessionId,
 )
 from dreamcommons.contracts.tokens import INVITABLE_ROLES
@@ -73,6 +74,7 @@ def browser_contracts() -> str:
         ("CLIENT_MESSAGES", json.dumps(_message_types(AnyClientMessage)), "types a client sends"),
         ("SERVER_MESSAGES", json.dumps(_message_types(AnyServerMessage)), "types it receives"),
         ("ERROR_CODES", json.dumps([code.value for code in ErrorCode]), "an error frame's code"),
+        ("NOTICE_CODES", json.dumps([code.value for code in NoticeCode]), "a notice's code"),
     ]
     lines = [
         "// Generated from dreamcommons/contracts by dreamcommons.contracts.browser: do not edit.",

@@ -49,6 +49,11 @@ class ErrorCode(StrEnum):
     SESSION_FULL = "session_full"  # as many members listed as the session takes, all present
 
 
+# Refusals that are the server's own fault, not the client's: they never count against a
+# connection's error budget (``max_errors``), so a server in trouble disconnects nobody.
+SERVER_FAULTS = frozenset({ErrorCode.INTERNAL, ErrorCode.JOURNAL_UNAVAILABLE})
+
+
 class CloseCode(IntEnum):
     """Application close codes (4000-4999) sent when the server ends a connection."""
 

@@ -410,8 +410,33 @@ class Pong(_ServerModel):
     n: int = 0
 
 
+class NoticeCode(StrEnum):
+    """Stable codes of the server's notices. Never renamed once published."""
+
+    JOURNAL_UNAVAILABLE = "journal_unavailable"  # contributions are refused until it writes
+    JOURNAL_AVAILABLE = "journal_available"  # it writes again: contributions are acknowledged
+
+
+class Notice(_ServerModel):
+    """News about the server that answers no request, sent to every connected member.
+    ``code`` is one of ``NoticeCode``, or one a newer server added (a client ignores those)."""
+
+    type: Literal["notice"] = "notice"
+    code: str
+    message: str
+
+
 AnyServerMessage = (
-    Welcome | Snapshot | Delta | Ack | ErrorFrame | Paired | CommandResult | Invitation | Pong
+    Welcome
+    | Snapshot
+    | Delta
+    | Ack
+    | ErrorFrame
+    | Paired
+    | CommandResult
+    | Invitation
+    | Pong
+    | Notice
 )
 ServerMessage = Annotated[AnyServerMessage, Field(discriminator="type")]
 

@@ -242,6 +242,17 @@ class DreamEngine:
             return False
         return True
 
+    def share_changes(self, event: ShareChanged) -> bool:
+        """Whether applying ``event`` would change anything (an unknown participant: it would
+        be refused, so True); setting what is already set changes nothing."""
+        member = self._participants.get(event.participant)
+        if member is None or member.left:
+            return True
+        level = None if event.level is None else min(1.0, max(0.0, event.level))
+        return (level is not None and level != member.share) or (
+            event.show_stage is not None and event.show_stage != member.show_stage
+        )
+
     def shares(self) -> dict[str, float]:
         """Each participant's share of the scene shown at the last tick."""
         shared = self._shared_totals()

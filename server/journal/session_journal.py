@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable
 
 from dreamcommons.contracts.errors import ErrorCode, NotAllowed
-from dreamcommons.contracts.protocol import Ack, ErrorFrame, error_frame
+from dreamcommons.contracts.protocol import Ack
 from dreamcommons.contracts.venues import VenuePreset
 from dreamcommons.server.engine import DreamEngine, Event
 from dreamcommons.server.journal.codec import Tick
@@ -29,6 +29,7 @@ from dreamcommons.server.journal.store import Journal
 log = logging.getLogger(__name__)
 
 Release = Callable[[bool], None]
+Reply = Ack | NotAllowed  # an acknowledgement, or the refusal that takes its place
 
 
 class SessionJournal:
@@ -52,6 +53,11 @@ class SessionJournal:
         self._failing = False
         key_hash = None if host_key is None else token_hash(host_key)
         journal.record_session(session_id, venue, key_hash)
+
+    @property
+    def writable(self) -> bool:
+        """False from a failed commit until one succeeds again."""
+        return not self._failing
 
     @property
     def accepting(self) -> bool:
@@ -78,8 +84,8 @@ class SessionJournal:
             "the session's journal cannot be written: nothing can be acknowledged now",
         )
 
-    def acknowledge(self, reply: Ack, send: Callable[[Ack | ErrorFrame], None]) -> None:
-        """``send(reply)`` once what it acknowledges is durable; an error frame if it is not."""
+    def acknowledge(self, reply: Ack, send: Callable[[Reply], None]) -> None:
+        """``send(reply)`` once what it acknowledges is durable; a refusal if it is not."""
 
         def release(durable: bool) -> None:
             if durable:
@@ -90,7 +96,7 @@ class SessionJournal:
                 "not acknowledged: the journal could not be written",
                 ref=reply.cid,
             )
-            send(error_frame(refusal))
+            send(refusal)
 
         self.when_durable(release)
 

@@ -56,7 +56,8 @@ class Identity {
 /**
  * One participant's link to a session. Handlers (all optional):
  * onStatus(status, detail, error) with status connecting | connected | reconnecting | refused
- * (error: the join's error frame) | replaced | removed;
+ * (error: the join's error frame) | replaced | removed; a server's notice (its journal cannot
+ * be written, or writes again) comes as connected with the notice's message as detail;
  * onState(state, why) after a welcome, an applied delta or a snapshot;
  * onReply(message, request) for ack, paired and command_result; onApplied(cid);
  * onRefused(error, request) for an error frame (request is null when it answers nothing we sent).
@@ -247,6 +248,8 @@ export class DreamConnection {
         return this.emit("onReply", message, this.settle(message.cid));
       case "error":
         return this.onError(message);
+      case "notice": // the server's news, such as its journal writing again
+        return this.emit("onStatus", "connected", message.message);
       default:
         return undefined; // pong, or a message type newer than this page
     }

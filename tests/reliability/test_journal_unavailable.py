@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import json
 import logging
 import sqlite3
@@ -19,6 +20,7 @@ from dreamcommons.client.errors import Refused
 from dreamcommons.client.link import Joined, LinkEvent, Retrying
 from dreamcommons.client.tui.app import DreamApp
 from dreamcommons.contracts.errors import ErrorCode
+from dreamcommons.contracts.protocol import DreamscapeState, NoticeCode
 from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.gateway import DreamServer
 from dreamcommons.server.journal import Journal, batch, store
@@ -58,6 +60,23 @@ async def journaled(tmp_path: Path) -> AsyncIterator[DreamServer]:
         yield server
 
 
+@pytest.fixture
+async def strict(tmp_path: Path) -> AsyncIterator[DreamServer]:
+    """A journaled server that closes a connection after 3 mistakes in 1 s (and lets anyone
+    contribute as fast as they like: the rate limit is not under test here)."""
+    settings = ServerSettings(
+        port=0,
+        journal=tmp_path / "dreams.sqlite",
+        open_sessions=("*",),
+        max_errors=3,
+        error_window_s=1.0,
+        contributions_per_s=1000.0,
+        contribution_burst=1000,
+    )
+    async with DreamServer(settings, load_venue("sleep-commons")) as server:
+        yield server
+
+
 def health(port: int) -> dict[str, object]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=within(5)) as reply:
         return json.loads(reply.read())  # type: ignore[no-any-return]
@@ -81,7 +100,8 @@ async def test_a_full_disk_stops_the_acks_loudly_until_the_journal_can_write_aga
             assert later.value.code is ErrorCode.JOURNAL_UNAVAILABLE
         assert "JOURNAL UNAVAILABLE" in caplog.text
         assert (await asyncio.to_thread(health, journaled.port))["journal"] == "unavailable"
-        assert journaled.sessions["commons"].stats.refused["journal_unavailable"] >= 1
+        # each refusal counted once, whether refused at once or when the commit failed
+        assert journaled.sessions["commons"].stats.refused["journal_unavailable"] == 2
 
         disk.full = False
         await lyra.wait_for(lambda _: journal.healthy, within(5))
@@ -121,3 +141,59 @@ async def test_a_reconnecting_client_and_the_terminal_client_wait_for_the_journa
                 assert isinstance(events[-1], Joined)
             finally:
                 await patient.close()
+
+
+def heard(client: DreamClient, code: NoticeCode) -> bool:
+    return any(notice.code == code for notice in client.notices)
+
+
+async def test_writers_stay_connected_through_a_full_disk_and_hear_when_it_writes_again(
+    strict: DreamServer, disk: FullDisk
+) -> None:
+    """Refusals that are the server's fault are not the writers' mistakes: through an outage
+    longer than the error window they stay, see the dream go on, and are told it is over."""
+    url = f"ws://127.0.0.1:{strict.port}/commons"
+    session_refused = 0
+    async with (
+        DreamClient(url, "Lyra") as lyra,
+        DreamClient(url, "Kai") as kai,
+        DreamClient(url, "Zara") as zara,
+    ):
+        writers = (lyra, kai, zara)
+        for writer in writers:
+            await writer.contribute("moon")
+        disk.full = True
+        ticks = round(strict.venue.tick_hz * strict.settings.error_window_s * 2)
+        outage_ends = lyra.state.seq + ticks  # two error windows of ticks from now
+        while lyra.state.seq < outage_ends:
+            seen = lyra.state.seq
+            for writer in writers:  # more than max_errors each within the window
+                with pytest.raises(Refused) as refused:
+                    await writer.contribute("owl")
+                assert refused.value.code is ErrorCode.JOURNAL_UNAVAILABLE
+                session_refused += 1
+            await lyra.wait_for(functools.partial(_later_than, seen), within(5))
+        assert session_refused > strict.settings.max_errors * len(writers)
+        for writer in writers:
+            await writer.wait_for(lambda state: state.seq >= outage_ends, within(5))
+            assert writer.connected.is_set()
+            assert heard(writer, NoticeCode.JOURNAL_UNAVAILABLE)
+            assert not heard(writer, NoticeCode.JOURNAL_AVAILABLE)
+
+        disk.full = False
+        for writer in writers:
+            await writer.wait_for(
+                functools.partial(_hears, writer, NoticeCode.JOURNAL_AVAILABLE), within(5)
+            )
+            await writer.contribute("lantern")
+            assert writer.connected.is_set()
+        stats = strict.sessions["commons"].stats
+        assert stats.refused == {"journal_unavailable": session_refused}
+
+
+def _later_than(seq: int, state: DreamscapeState) -> bool:
+    return state.seq > seq
+
+
+def _hears(client: DreamClient, code: NoticeCode, _: DreamscapeState) -> bool:
+    return heard(client, code)

@@ -147,3 +147,32 @@ async def test_a_client_that_reads_again_soon_is_resynced_with_a_snapshot(
     finally:
         await dreamer.close()
         await slow.close()
+
+
+async def test_a_slow_reader_that_asks_for_a_snapshot_gets_one_not_two(
+    patient: DreamServer,
+) -> None:
+    """A resync sent while behind is answered by the snapshot of catching up, not queued."""
+    url = f"ws://127.0.0.1:{patient.port}/commons"
+    slow = await small_window_client(patient.port)
+    slow.transport.pause_reading()
+    dreamer = await a_busy_dream(url)
+    try:
+        async with DreamClient(url, "Zara") as zara:
+            session = patient.sessions["commons"]
+            await follow_until(zara, session, lambda s: s.fanout.stats.behind == 1)
+            await slow.send(msgpack.packb({"type": "resync"}))
+            await follow_until(zara, session, lambda s: s.fanout.stats.folded == 1)
+            slow.transport.resume_reading()
+            snapshots = 0
+            async with asyncio.timeout(within(15)):
+                while (frame := msgpack.unpackb(await slow.recv()))["type"] != "delta" or (
+                    snapshots == 0
+                ):
+                    snapshots += frame["type"] == "snapshot"
+            assert snapshots == 1
+            assert session.fanout.stats.snapshots == 0
+            assert session.fanout.stats.resynced == 1
+    finally:
+        await dreamer.close()
+        await slow.close()

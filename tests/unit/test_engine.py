@@ -271,3 +271,16 @@ def test_device_counts_show_in_the_participant_view() -> None:
     state, delta = engine.tick(0.1)
     assert state.participants[0].devices == 2
     assert delta.participants[0].devices == 2
+
+
+def test_a_share_that_sets_what_is_set_changes_nothing() -> None:
+    engine = engine_with("lyra")
+    assert not engine.share_changes(ShareChanged(participant="lyra", level=1.0))
+    assert not engine.share_changes(ShareChanged(participant="lyra", level=3.0))  # clamped: 1
+    assert not engine.share_changes(ShareChanged(participant="lyra", level=None, show_stage=False))
+    assert not engine.share_changes(ShareChanged(participant="lyra", level=None))
+    assert engine.share_changes(ShareChanged(participant="lyra", level=0.5))
+    engine.apply(ShareChanged(participant="lyra", level=0.5, show_stage=True))
+    assert not engine.share_changes(ShareChanged(participant="lyra", level=0.5, show_stage=True))
+    assert engine.share_changes(ShareChanged(participant="lyra", level=None, show_stage=False))
+    assert engine.share_changes(ShareChanged(participant="nobody", level=0.5))  # to be refused

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dreamcommons.contracts.errors import ErrorCode, LimitExceeded
-from dreamcommons.server.limits import Limits, LimitSettings, origin_allowed
+from dreamcommons.server.limits import Budget, Limits, LimitSettings, budgets_of, origin_allowed
 from dreamcommons.server.settings import ServerSettings
 
 
@@ -80,3 +80,29 @@ def test_the_limits_defaults_are_the_server_settings_own() -> None:
     settings = ServerSettings.model_construct()
     assert Limits.from_settings(settings).settings == LimitSettings()
     assert LimitSettings().max_whisper_chars == settings.max_whisper_chars
+
+
+def test_every_message_type_after_the_join_has_a_budget_in_the_settings() -> None:
+    settings = ServerSettings(resyncs_per_s=0.5, resync_burst=2, shares_per_s=3.0)
+    budgets = budgets_of(settings)
+    sent = {"contribute", "whisper", "share", "host", "invite", "pair", "command", "resync"}
+    assert set(budgets) == sent | {"ping"}
+    assert budgets["resync"] == Budget(0.5, 2)
+    assert budgets["share"].per_s == 3.0
+    assert Limits.from_settings(settings).settings.budgets == budgets
+    assert LimitSettings().budgets == budgets_of(ServerSettings())
+
+
+def test_a_connections_budget_refills_at_its_rate_and_refuses_with_the_wait() -> None:
+    limits = Limits(LimitSettings(budgets={"resync": Budget(per_s=0.5, burst=2)}))
+    mine, theirs = limits.connection_budgets(), limits.connection_budgets()
+    mine.spend("resync", 0.0)
+    mine.spend("resync", 0.0)
+    with pytest.raises(LimitExceeded) as refused:
+        mine.spend("resync", 0.0, ref=7)
+    assert (refused.value.code, refused.value.ref) == (ErrorCode.RATE_LIMITED, 7)
+    assert "try again in 2.0 s" in refused.value.message
+    theirs.spend("resync", 0.0)  # a connection of its own, a bucket of its own
+    mine.spend("resync", 2.0)
+    mine.spend("share", 0.0)  # a type without a budget here is not metered
+    assert limits.refused == {"rate_limited": 1}
