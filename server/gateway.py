@@ -313,7 +313,7 @@ class _ConnectionState:
                 await self._send(issue(session.id, member.role, message, time.time()))
             case Pair():
                 session, member = self._joined()
-                await self._send(self.server.devices.pair(session, member, message))
+                await self._send(await self.server.devices.pair(session, member, message))
             case Command():
                 session, member = self._joined()
                 await self._send(await self.server.devices.command(session, member, message))

@@ -36,7 +36,7 @@ from dreamcommons.contracts.device_protocol import (
     unpack,
 )
 from dreamcommons.contracts.errors import DreamcommonsError, ErrorCode
-from dreamcommons.server.devices.registry import DeviceRecord, DeviceRegistry
+from dreamcommons.server.devices.registry import DeviceRecord, DeviceRegistry, UnprovenStatus
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +144,8 @@ class DeviceGateway:
             if record is not None:
                 record.rejected += 1
             self._reject(error.code.value, device_id, error.message)
+        except UnprovenStatus as unproven:
+            self._reject("unproven_status", device_id, str(unproven))
 
     def _handle(
         self, device_id: str, leaf: str, payload: bytes | bytearray, retained: bool
