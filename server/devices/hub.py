@@ -49,6 +49,7 @@ class DeviceHub:
                 self.registry,
                 on_batch=self._batch,
                 on_status=self._status,
+                on_broker_lost=self._broker_lost,
                 client_id=f"dreamcommons-server-{secrets.token_hex(4)}",  # brokers are shared
             )
 
@@ -84,6 +85,10 @@ class DeviceHub:
         if session is not None:
             online = sum(1 for d in self.registry.owned_by(owner_key) if d.online)
             session.devices_changed(pid, online)
+
+    def _broker_lost(self, were_online: list[DeviceRecord]) -> None:
+        for owner_key in {d.owner for d in were_online}:
+            self._tell_owner(owner_key)
 
     async def pair(self, session: DreamSession, member: Member, request: Pair) -> Paired:
         """Give the device showing ``code`` to ``member``; the code is spent. A device that was
@@ -172,7 +177,8 @@ class DeviceHub:
         devices = self.registry.devices.values()
         stats = self.gateway.stats if self.gateway else None
         return {
-            "devices_online": self.registry.online_count(),
+            "broker_connected": int(self.registry.broker_connected),
+            "devices_online": self.registry.online_count() or 0,
             "devices_paired": sum(1 for d in devices if d.owner is not None),
             "bio_messages": sum(d.messages for d in devices),
             "bio_samples": sum(d.samples for d in devices),

@@ -11,6 +11,9 @@ availability, pairing and loss counts out. Two rules keep "online" honest:
   will) or ``disconnected``, its samples are ignored, and counted, until it is born again,
   as in Sparkplug: a new connection always begins with a birth. A last word counts only when
   it shows the key whose digest the connection's birth published.
+- **Nothing is online while the broker is away.** When the server's broker connection drops,
+  every device becomes unknown (not online; ``last_seen`` says when it was last heard) until
+  it is heard again.
 
 Pairing: a birth may offer a pairing (``PairingOffer``: never the code, a salted scrypt of
 it). A typed code is checked against the offers filed under its first two characters, of
@@ -48,6 +51,7 @@ class DeviceRecord:
     rejected: int = 0
     awaiting_birth: bool = False  # its last word was lost or disconnected: samples ignored
     ignored: int = 0  # sample batches ignored while awaiting a birth
+    last_seen: float | None = None  # Unix time of its last live message
     spent: set[str] = field(default_factory=set)  # verifiers that paired it once
 
     @property
@@ -73,6 +77,7 @@ class DeviceRegistry:
         self.devices: dict[str, DeviceRecord] = {}
         self.rejected_unknown = 0
         self._owners: dict[str, str] = {}  # pairings from before a restart, for devices unheard
+        self.broker_connected = False
 
     def remember_owner(self, device_id: str, owner: str) -> None:
         """A pairing the journal kept across a restart: the device is ``owner``'s again."""
@@ -82,8 +87,23 @@ class DeviceRegistry:
         else:
             record.owner = owner
 
-    def online_count(self) -> int:
+    def online_count(self) -> int | None:
+        """Devices online, or None while the broker is away: then nobody knows."""
+        if not self.broker_connected:
+            return None
         return sum(1 for d in self.devices.values() if d.online)
+
+    def broker_up(self) -> None:
+        self.broker_connected = True
+
+    def broker_lost(self) -> list[DeviceRecord]:
+        """The server no longer hears the broker: every device is unknown until heard again.
+        The records that were online."""
+        self.broker_connected = False
+        were = [d for d in self.devices.values() if d.online]
+        for record in were:
+            record.online = False
+        return were
 
     def on_birth(
         self, device_id: str, birth: DeviceBirth, *, retained: bool = False

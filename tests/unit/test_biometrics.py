@@ -121,6 +121,7 @@ def test_losses_are_counted_from_sequence_gaps_and_wraparound() -> None:
 
 def test_a_will_from_an_old_connection_does_not_mark_a_new_one_lost() -> None:
     registry = DeviceRegistry()
+    registry.broker_up()
     registry.on_birth("pod-1", birth(bd_seq=1))
     registry.on_birth("pod-1", birth(bd_seq=2))
     registry.on_status("pod-1", DeviceStatus(state="lost", bd_seq=1))
@@ -162,6 +163,19 @@ def test_a_device_set_up_for_a_session_pairs_only_there() -> None:
         registry.pair("K7QMXHD2PQ", "festival/p1")
     assert str(refused.value) == "no device is waiting for that pairing code"  # says no more
     assert registry.pair("K7QMXHD2PQ", "commons/p1").owner == "commons/p1"
+
+
+def test_nothing_is_online_while_the_broker_is_away() -> None:
+    registry = DeviceRegistry()
+    registry.broker_up()
+    registry.on_birth("pod-1", birth())
+    assert registry.online_count() == 1
+    assert [d.device_id for d in registry.broker_lost()] == ["pod-1"]
+    assert registry.online_count() is None
+    registry.broker_up()
+    assert registry.online_count() == 0  # until it is heard again
+    registry.on_batch("pod-1", batch(0))
+    assert registry.online_count() == 1
 
 
 def test_the_breathing_rate_follows_the_phase_even_when_the_body_runs_faster() -> None:
