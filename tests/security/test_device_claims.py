@@ -5,22 +5,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 
 import aiomqtt
 import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Subprotocol
 
 from dreamcommons.client.dream_client import DreamClient
 from dreamcommons.client.errors import Refused
 from dreamcommons.contracts.device_protocol import DeviceStatus, device_topic, pack
 from dreamcommons.contracts.errors import ErrorCode
 from dreamcommons.contracts.pairing import format_code
+from dreamcommons.contracts.protocol import Encoding
 from dreamcommons.contracts.venues import load_venue
 from dreamcommons.firmware_sim.device import DeviceConfig, SimulatedDevice
 from dreamcommons.server.broker import MosquittoProcess
 from dreamcommons.server.gateway import DreamServer
 from dreamcommons.server.settings import ServerSettings
 from tests.conftest import within
+from tests.processes import dreamcommons, read_until
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -177,3 +182,59 @@ async def test_a_spoofed_last_word_does_not_take_a_device_offline(
 
         await pod.stop()  # its own goodbye carries the key: believed
         await eventually(lambda: not record.online, "the pod offline after its goodbye")
+
+
+async def test_a_code_typed_in_lower_case_with_dashes_pairs_over_a_raw_socket(
+    mosquitto: MosquittoProcess,
+) -> None:
+    """The server itself reads the code as typed, whatever the client did before sending."""
+    config = DeviceConfig.generate("pod", 10, device_id="pod-typed", pairing_code="TYPED234ZZ")
+    async with pod_and_server(mosquitto, config) as (server, _):
+        url = f"ws://127.0.0.1:{server.port}/commons"
+        code = server.gatekeeper.join_code("commons")
+        async with connect(url, subprotocols=[Subprotocol(Encoding.JSON.value)]) as ws:
+            join = {"type": "join", "session": "commons", "name": "Lyra", "code": code}
+            assert (await reply(ws, json.dumps(join)))["type"] == "welcome"
+            typed = {"type": "pair", "cid": 1, "code": " typed-234z z "}
+            paired = await reply(ws, json.dumps(typed))
+    assert paired["type"] == "paired", paired
+    assert paired["device"] == "pod-typed"
+
+
+async def reply(ws: ClientConnection, frame: str) -> dict[str, object]:
+    """The answer to ``frame``: the next frame that is not a delta."""
+    await ws.send(frame)
+    async with asyncio.timeout(within(5)):
+        while True:
+            answer: dict[str, object] = json.loads(await ws.recv(decode=True))
+            if answer["type"] != "delta":
+                return answer
+
+
+async def test_the_device_command_binds_to_its_session_and_a_reset_shows_a_fresh_code(
+    mosquitto: MosquittoProcess,
+) -> None:
+    settings = ServerSettings(port=0, broker=mosquitto.url)
+    seeded = DeviceConfig.generate("pod", 11, device_id="pod-cli")
+    async with (
+        DreamServer(settings, load_venue("sleep-commons")) as server,
+        dreamcommons(
+            *("device", "pod", "--broker", mosquitto.url, "--id", "pod-cli", "--seed", "11"),
+            *("--session", "commons", "--reset"),
+        ) as device,
+        client(server, "festival", "Mallory") as mallory,
+        client(server, "commons", "Lyra") as lyra,
+    ):
+        shown = await read_until(device, "pairing code", within(15))
+        line = next(line for line in shown.splitlines() if "pairing code" in line)
+        code = line.split()[2]
+        assert line.endswith("(for session commons)")
+        assert code.count("-") == 2  # grouped for reading aloud
+        assert code.replace("-", "") != seeded.pairing_code  # reset: not the seed's code
+        registry = server.devices.registry
+        await eventually(
+            lambda: "pod-cli" in registry.devices and registry.devices["pod-cli"].online
+        )
+        with pytest.raises(Refused):
+            await mallory.pair_device(code)
+        assert (await lyra.pair_device(code)).device == "pod-cli"
