@@ -59,17 +59,10 @@ async def test_harmonizing_entrains_the_sleepers_and_heals_the_fracture(
         async with asyncio.timeout(within(5)):
             await fleet.wait_connected()
         registry = server.devices.registry
-        sleepers = []
         for device, name in zip(fleet.devices, BOT_NAMES, strict=False):
-            sleepers.append(await stack.enter_async_context(DreamClient(url, name)))
+            sleeper = await stack.enter_async_context(DreamClient(url, name))
             await eventually(lambda d=device: d.device_id in registry.devices, "announced")
-        # all at once, as a room does: the scene fractures in one step, not sleeper by sleeper
-        await asyncio.gather(
-            *(
-                sleeper.pair_device(device.config.pairing_code)
-                for sleeper, device in zip(sleepers, fleet.devices, strict=False)
-            )
-        )
+            await sleeper.pair_device(device.config.pairing_code)
 
         fractured = await host.wait_for(lambda s: s.scene.fractured, within(15))
         assert fractured.scene.coherence is not None
