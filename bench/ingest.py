@@ -16,8 +16,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
+import random
 import sys
 import tempfile
 import time
@@ -33,10 +35,12 @@ from dreamcommons.contracts.device_protocol import (
     BioSample,
     DeviceBirth,
     DeviceStatus,
+    PairingOffer,
     SampleBatch,
     device_topic,
     pack,
 )
+from dreamcommons.contracts.pairing import new_code
 from dreamcommons.firmware_sim.physiology import Sleeper
 from dreamcommons.server.broker import MosquittoProcess
 from tests.processes import free_port
@@ -58,7 +62,13 @@ def device_id(index: int) -> str:
 
 
 def pairing_code(index: int) -> str:
-    return f"B{index:05d}"
+    return new_code(random.Random(f"bench-pod:{index}"))
+
+
+@functools.cache
+def pairing_offer(index: int) -> PairingOffer:
+    """The birth's offer of the device's code (a scrypt: made once per device)."""
+    return PairingOffer.of(pairing_code(index), f"{index:032x}")
 
 
 async def announce(client: aiomqtt.Client, devices: int) -> None:
@@ -67,7 +77,7 @@ async def announce(client: aiomqtt.Client, devices: int) -> None:
         birth = DeviceBirth(
             kind="pod", model="bench pod", firmware="bench", bd_seq=1, sample_hz=5.0,
             sensors=("hr", "hrv", "resp", "phase", "eeg", "move"), actions=("pace",),
-            pairing_code=pairing_code(index),
+            pairing=pairing_offer(index),
         )  # fmt: skip
         await client.publish(device_topic(device_id(index), "birth"), pack(birth), 1, True)
         ready = DeviceStatus(state="ready", bd_seq=1)
@@ -153,6 +163,7 @@ async def run_rate(rate: float, devices: int, seconds: float, workdir: Path) -> 
         client = await stack.enter_async_context(
             aiomqtt.Client(broker.host, broker.port, identifier="bench-publisher")
         )
+        await asyncio.to_thread(lambda: [pairing_offer(i) for i in range(devices)])
         await announced(client, port, devices)
         before_warmup = _messages(port)
         participants = await connect_all(

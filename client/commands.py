@@ -19,6 +19,7 @@ from typing import Final, get_args
 
 from dreamcommons.client.dream_client import InvitableRole
 from dreamcommons.client.errors import CommandError
+from dreamcommons.contracts.pairing import CODE_PATTERN, normalize_code
 from dreamcommons.contracts.protocol import HostActionName
 
 HELP: Final = (
@@ -31,7 +32,7 @@ HOST_ACTIONS: Final[tuple[str, ...]] = get_args(HostActionName)
 INVITABLE: Final[tuple[str, ...]] = get_args(InvitableRole)
 
 _MOTIF = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
-_PAIRING_CODE = re.compile(r"^[A-Z0-9]{6}$")
+_PAIRING_CODE = re.compile(CODE_PATTERN)
 _PARTICIPANT = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
@@ -160,9 +161,12 @@ def parse(line: str) -> Command | None:
         motif, _, intensity = rest.partition(" ")
         return _motif(motif, intensity.strip(), private=True)
     if verb == "pair":
-        code = rest.upper()
-        if not _PAIRING_CODE.match(code):
-            raise CommandError("a pairing code is 6 letters or digits, e.g. '/pair K7Q2ZD'")
+        code = normalize_code(rest)
+        if not isinstance(code, str) or not _PAIRING_CODE.match(code):
+            raise CommandError(
+                "a pairing code is the 10 letters and digits your device shows, "
+                "e.g. '/pair K7QM-XHD2-PQ'"
+            )
         return PairDevice(code)
     if verb in HOST_ACTIONS:
         return _host(verb, rest)

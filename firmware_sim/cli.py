@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from dreamcommons.contracts.broker_access import read_device_credentials, without_credentials
+from dreamcommons.contracts.pairing import format_code
 from dreamcommons.firmware_sim.device import (
     MODELS,
     SENSORS,
@@ -41,7 +42,18 @@ def add_device_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     )
     device.add_argument("kind", choices=sorted(MODELS), help="pod or fabric")
     _add_broker(device)
-    device.add_argument("--pair", metavar="CODE", help="pairing code, 6 of A-Z 0-9 (generated)")
+    device.add_argument(
+        "--pair", metavar="CODE", help="pairing code, 10 of 2-9 A-Z without I L O U (generated)"
+    )
+    device.add_argument(
+        "--session", metavar="S", help="set up for this session: only it may pair the device"
+    )
+    device.add_argument(
+        "--reset",
+        action="store_true",
+        help="start factory-reset: a fresh code (not the seed's), whose pairing takes the "
+        "device from whoever had it",
+    )
     device.add_argument("--id", dest="device_id", help="device id (default: KIND-<6 hex>)")
     device.add_argument(
         "--model", choices=[m for models in MODELS.values() for m in models], help="product"
@@ -69,6 +81,9 @@ def add_device_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     fleet.add_argument("--seed", type=int, default=0, help="seed of the whole fleet (0)")
     fleet.add_argument(
         "--codes", metavar="FILE", help="write 'device_id kind code' lines here ('-': stdout)"
+    )
+    fleet.add_argument(
+        "--session", metavar="S", help="set up for this session: only it may pair the devices"
     )
     fleet.add_argument(
         "--status-every", type=float, default=5.0, metavar="S", help="seconds between lines (5)"
@@ -163,7 +178,10 @@ def _run_device(args: argparse.Namespace) -> int:
             sample_hz=args.hz,
             batch=args.batch,
             acceleration=args.acceleration,
+            session=args.session,
         )
+        if args.reset:
+            config = config.reset()
         if args.model is not None and args.model not in MODELS[args.kind]:
             raise ValueError(f"{args.model} is not a {args.kind}")
         if args.stuck_sensor is not None and args.stuck_sensor not in SENSORS[args.kind]:
@@ -184,7 +202,8 @@ async def _device_main(device: SimulatedDevice, seconds: float | None) -> int:
         f"on mqtt://{device.host}:{device.port}",
         flush=True,
     )
-    print(f"pairing code: {config.pairing_code}", flush=True)
+    bound = f" (for session {config.session})" if config.session else ""
+    print(f"pairing code: {format_code(config.pairing_code)}{bound}", flush=True)
     with _stop_signals() as stop:
         async with device, asyncio.TaskGroup() as group:
             watcher = group.create_task(_announce(device), name="cli:announce")
@@ -219,6 +238,7 @@ def _run_fleet(args: argparse.Namespace) -> int:
             faults=_faults(args),
             passwords=_passwords(args),
             ephemeral=not args.keep_retained,
+            session=args.session,
         )
     except ValueError as error:
         return _fail(str(error))
@@ -237,7 +257,7 @@ def _run_fleet(args: argparse.Namespace) -> int:
 
 def _write_codes(fleet: Fleet, where: str) -> None:
     lines = "".join(
-        f"{device.device_id} {device.kind} {device.config.pairing_code}\n"
+        f"{device.device_id} {device.kind} {format_code(device.config.pairing_code)}\n"
         for device in fleet.devices
     )
     if where == "-":

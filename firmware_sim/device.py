@@ -1,8 +1,9 @@
 """One simulated sleep pod or smart-fabric device that behaves like real firmware on MQTT.
 
 A ``SimulatedDevice`` owns a seeded ``Sleeper`` and one MQTT session, named by its device id.
-Its session follows ``server.device_protocol``: a retained ``lost`` will carrying the
-connection's ``bd_seq``, a retained birth (with the pairing code while unpaired) and ``ready``
+Its session follows ``contracts.device_protocol``: a retained ``lost`` will carrying the
+connection's ``bd_seq`` and status key, a retained birth (with a pairing offer while unpaired:
+a salted scrypt of the code, never the code, which only the device's owner sees) and ``ready``
 status on every connection, sample batches at QoS 0, command acks and events at QoS 1, and a
 retained ``disconnected`` status on a clean stop; an ``ephemeral`` device, which leaves for
 good, then clears its retained birth and status. When the broker goes away the device backs
@@ -17,9 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import math
 import random
+import re
+import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
@@ -45,12 +49,15 @@ from dreamcommons.contracts.device_protocol import (
     DeviceKind,
     DeviceStatus,
     PairingCode,
+    PairingOffer,
     ProtocolError,
     SampleBatch,
     device_topic,
     pack,
     unpack,
 )
+from dreamcommons.contracts.pairing import SALT_BYTES, new_code, status_digest
+from dreamcommons.contracts.protocol import SESSION_ID_PATTERN
 from dreamcommons.firmware_sim.faults import FaultInjector, Faults
 from dreamcommons.firmware_sim.physiology import Sample, Sleeper
 from dreamcommons.firmware_sim.stopping import finish_or_cancel
@@ -82,7 +89,6 @@ ACTIONS: Final[dict[DeviceKind, tuple[CommandAction, ...]]] = {
     "fabric": ("warmth", "pressure", "pace", "paired", "unpaired"),
 }
 _LEVEL_ACTIONS: Final = frozenset({"light", "sound", "warmth", "pressure"})
-_CODE_ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 _SEQ_MODULUS: Final = 2**32
 _BD_MODULUS: Final = 256
 
@@ -97,6 +103,7 @@ _INBOX_SIZE: Final = 64
 
 _device_ids: TypeAdapter[str] = TypeAdapter(DeviceId)
 _pairing_codes: TypeAdapter[str] = TypeAdapter(PairingCode)
+_SESSION = re.compile(SESSION_ID_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +115,8 @@ class DeviceConfig:
     devices paced by one command converge on one phase; tests may raise it to watch
     entrainment sooner. ``breath_phase`` starts the sleeper's breathing at that phase (radians;
     drawn from the seed when None), so that a fleet can start its sleepers out of step.
+    ``pairing_code`` may be given as typed (any case, dashes); it is kept normalized, with the
+    ``pairing_salt`` (hex) its offer is salted with. ``session`` binds the offer to a session.
     """
 
     device_id: str
@@ -120,6 +129,8 @@ class DeviceConfig:
     acceleration: float = 60.0
     time_scale: float = 1.0
     breath_phase: float | None = None
+    pairing_salt: str = ""
+    session: str | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -129,11 +140,18 @@ class DeviceConfig:
                 f"device id {self.device_id!r} must match ^[a-z0-9][a-z0-9-]{{2,47}}$"
             ) from None
         try:
-            _pairing_codes.validate_python(self.pairing_code)
+            code = _pairing_codes.validate_python(self.pairing_code)
         except ValidationError:
             raise ValueError(
-                f"pairing code {self.pairing_code!r} must be 6 characters of A-Z and 0-9"
+                f"pairing code {self.pairing_code!r} must be 10 characters of "
+                "2-9 and A-Z without I, L, O and U"
             ) from None
+        object.__setattr__(self, "pairing_code", code)
+        if not self.pairing_salt:
+            draw = random.Random(f"dreamcommons.pairing-salt:{self.seed}:{self.device_id}")
+            object.__setattr__(self, "pairing_salt", draw.randbytes(SALT_BYTES).hex())
+        if self.session is not None and not _SESSION.match(self.session):
+            raise ValueError(f"session {self.session!r} is not a session name")
         if self.kind not in MODELS:
             raise ValueError(f"kind must be pod or fabric, got {self.kind!r}")
         if not 1 <= len(self.model) <= 64:
@@ -163,13 +181,14 @@ class DeviceConfig:
         acceleration: float = 60.0,
         time_scale: float = 1.0,
         breath_phase: float | None = None,
+        session: str | None = None,
     ) -> DeviceConfig:
         """A device of ``kind``; id (``pod-<6 hex>``), model and code drawn from ``seed``."""
         if kind not in MODELS:
             raise ValueError(f"kind must be pod or fabric, got {kind!r}")
         rng = random.Random(f"dreamcommons.device:{seed}")
         drawn_id = f"{kind}-{rng.getrandbits(24):06x}"
-        drawn_code = "".join(rng.choice(_CODE_ALPHABET) for _ in range(6))
+        drawn_code = new_code(rng)
         drawn_model = rng.choice(MODELS[kind])
         return cls(
             device_id=device_id or drawn_id,
@@ -182,6 +201,14 @@ class DeviceConfig:
             acceleration=acceleration,
             time_scale=time_scale,
             breath_phase=breath_phase,
+            session=session,
+        )
+
+    def reset(self) -> DeviceConfig:
+        """The same device after a factory reset: a fresh code and salt, from the system's
+        randomness."""
+        return dataclasses.replace(
+            self, pairing_code=new_code(), pairing_salt=secrets.token_bytes(SALT_BYTES).hex()
         )
 
 
@@ -268,6 +295,9 @@ class SimulatedDevice:
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._topics = {leaf: device_topic(config.device_id, leaf) for leaf in LEAVES}
+        self._offer: PairingOffer | None = None  # the scrypt of the code, made once
+        self._client: aiomqtt.Client | None = None
+        self._status_key = secrets.token_hex(16)
 
     @property
     def kind(self) -> DeviceKind:
@@ -281,6 +311,25 @@ class SimulatedDevice:
     @property
     def online(self) -> bool:
         return self._online
+
+    async def offer(self) -> PairingOffer:
+        """What the birth says of the pairing code (made once, in a thread: a scrypt)."""
+        if self._offer is None:
+            config = self.config
+            self._offer = await asyncio.to_thread(
+                PairingOffer.of, config.pairing_code, config.pairing_salt, config.session
+            )
+        return self._offer
+
+    async def reset(self) -> str:
+        """A factory reset: forget the pairing, show a fresh code (returned) and offer it; the
+        next pairing takes the device, from whoever had it."""
+        self.config = self.config.reset()
+        self._offer = None
+        self.paired = False
+        if self._client is not None:
+            await self._publish_birth(self._client)
+        return self.config.pairing_code
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -419,9 +468,12 @@ class SimulatedDevice:
     async def _session(self) -> None:
         """One connection, from CONNECT (with its will) to a clean or broken end."""
         bd_seq = self._next_bd_seq
+        # Only this connection knows its key; the birth shows its digest, the last words the key.
+        self._status_key = secrets.token_hex(16)
+        await self.offer()
         will = aiomqtt.Will(
             self._topics["status"],
-            pack(DeviceStatus(state="lost", bd_seq=bd_seq)),
+            pack(DeviceStatus(state="lost", bd_seq=bd_seq, key=self._status_key)),
             qos=1,
             retain=True,
         )
@@ -451,6 +503,7 @@ class SimulatedDevice:
             )
             log.info("%s: ready on %s:%d (bd_seq %d)", self.device_id, self.host, self.port, bd_seq)
             try:
+                self._client = client
                 self._online = True
                 self.connected.set()
                 self.disconnected.clear()
@@ -465,6 +518,7 @@ class SimulatedDevice:
                     sender.cancel()
                     listener.cancel()
             finally:
+                self._client = None
                 self._online = False
                 self.connected.clear()
                 self.disconnected.set()
@@ -473,7 +527,7 @@ class SimulatedDevice:
                     self.stats.dropped_offline += 1
             await client.publish(
                 self._topics["status"],
-                pack(DeviceStatus(state="disconnected", bd_seq=bd_seq)),
+                pack(DeviceStatus(state="disconnected", bd_seq=bd_seq, key=self._status_key)),
                 qos=1,
                 retain=True,
                 timeout=_GOODBYE_TIMEOUT_S,
@@ -495,7 +549,8 @@ class SimulatedDevice:
             sample_hz=self.config.sample_hz,
             sensors=SENSORS[self.config.kind],
             actions=ACTIONS[self.config.kind],
-            pairing_code=None if self.paired else self.config.pairing_code,
+            pairing=None if self.paired else await self.offer(),
+            status_digest=status_digest(self._status_key),
         )
         await client.publish(self._topics["birth"], pack(birth), qos=1, retain=True)
 

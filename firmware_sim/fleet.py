@@ -52,10 +52,12 @@ def fleet_configs(
     acceleration: float = 60.0,
     time_scale: float = 1.0,
     desynchronized: bool = False,
+    session: str | None = None,
 ) -> list[DeviceConfig]:
     """``count`` devices, ``round(count * fabric_share)`` of them fabric, with unique ids and
     pairing codes, all drawn from ``seed``. ``desynchronized`` starts their sleepers' breathing
-    evenly spread around the cycle (no common rhythm at all), rather than at seeded phases."""
+    evenly spread around the cycle (no common rhythm at all), rather than at seeded phases.
+    With a ``session``, only that session may pair them."""
     if count < 1:
         raise ValueError(f"a fleet needs at least one device, got {count}")
     if not 0.0 <= fabric_share <= 1.0:
@@ -77,6 +79,7 @@ def fleet_configs(
                 acceleration=acceleration,
                 time_scale=time_scale,
                 breath_phase=math.tau * i / count if desynchronized else None,
+                session=session,
             )
             if config.device_id not in ids and config.pairing_code not in codes:
                 break
@@ -145,6 +148,7 @@ class Fleet:
         connect_spread_s: float | None = None,
         passwords: Mapping[str, str] | None = None,
         ephemeral: bool = False,
+        session: str | None = None,
     ) -> Fleet:
         """A fleet of ``count`` seeded devices (see ``fleet_configs``). Unless given, the first
         connections spread over up to 2 s, 2 ms per device. An ``ephemeral`` fleet leaves for
@@ -158,6 +162,7 @@ class Fleet:
             acceleration=acceleration,
             time_scale=time_scale,
             desynchronized=desynchronized,
+            session=session,
         )
         if connect_spread_s is None:
             connect_spread_s = min(_MAX_SPREAD_S, count * _SPREAD_PER_DEVICE_S)
@@ -174,7 +179,7 @@ class Fleet:
         return self._by_id[device_id]
 
     def codes(self) -> dict[str, str]:
-        """Every device's pairing code, by device id."""
+        """Every device's pairing code (normalized), by device id."""
         return {device.device_id: device.config.pairing_code for device in self.devices}
 
     def connected_count(self) -> int:

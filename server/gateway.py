@@ -331,7 +331,7 @@ class _ConnectionState:
             case Pair():
                 session, member = self._joined()
                 with self._credentials(session.id, ref=message.cid):
-                    paired = self.server.devices.pair(session, member, message)
+                    paired = await self.server.devices.pair(session, member, message)
                 await self._send(paired)
             case Command():
                 session, member = self._joined()

@@ -152,10 +152,18 @@ class _LiveStatistics:
 
     def _device_metrics(self) -> Iterator[Metric]:
         registry = self._devices.registry
-        yield _gauge(
-            "dreamcommons_devices_online", "Devices heard live, and not lost or gone since.",
-            registry.online_count(),
-        )  # fmt: skip
+        if self._devices.gateway is not None:
+            yield _gauge(
+                "dreamcommons_broker_connected",
+                "1 while the server hears the device broker, 0 while it does not.",
+                1.0 if registry.broker_connected else 0.0,
+            )
+        online = registry.online_count() if self._devices.gateway is not None else 0
+        if online is not None:  # absent while the broker is away: nobody knows
+            yield _gauge(
+                "dreamcommons_devices_online", "Devices heard live, and not lost or gone since.",
+                online,
+            )  # fmt: skip
         yield _counter(
             "dreamcommons_samples_lost",
             "Biometric samples lost on the way, counted from the devices' sequence numbers.",

@@ -115,6 +115,7 @@ async def _session(
             time_scale=speed,
             desynchronized=True,
             ephemeral=True,  # the demo's devices never come back: clear them from the broker
+            session=SESSION,  # set up for the demo's session: only it may pair them
         ) as fleet,
     ):
         _print_addresses(server, venue, bots, speed)

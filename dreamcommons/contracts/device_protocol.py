@@ -16,6 +16,7 @@ old connection cannot mark a newer one lost.
 
 from __future__ import annotations
 
+import hmac
 import math
 from typing import Annotated, Any, Final, Literal, TypeVar
 
@@ -28,12 +29,21 @@ from dreamcommons.contracts.errors import (
     MalformedFrame,
     ProtocolError,
 )
+from dreamcommons.contracts.pairing import (
+    HINT_PATTERN,
+    PairingCode,
+    code_hint,
+    code_verifier,
+    status_digest,
+)
+from dreamcommons.contracts.protocol import SESSION_ID_PATTERN
 
 TOPIC_ROOT: Final = "dreamcommons/v1/devices"
 LEAVES: Final = ("birth", "status", "samples", "events", "commands", "acks")
 
 DeviceId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{2,47}$")]
-PairingCode = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{6}$")]
+Hex16 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+Hex32 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 DeviceKind = Literal["pod", "fabric"]
 CommandAction = Literal["light", "sound", "pace", "warmth", "pressure", "paired", "unpaired"]
 ByteSeq = Annotated[int, Field(ge=0, le=255)]
@@ -62,6 +72,33 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class PairingOffer(_Model):
+    """What a birth says of the pairing code the device shows its owner: never the code. The
+    ``hint`` (its first two characters) files the offer; a typed code is the device's when its
+    salted scrypt equals ``verifier``. With a ``session``, only that session may pair it."""
+
+    hint: Annotated[str, StringConstraints(pattern=HINT_PATTERN)]
+    salt: Hex16
+    verifier: Hex32
+    session: Annotated[str, StringConstraints(pattern=SESSION_ID_PATTERN)] | None = None
+
+    @classmethod
+    def of(cls, code: str, salt_hex: str, session: str | None = None) -> PairingOffer:
+        """The offer of ``code`` (a scrypt: about 20 ms)."""
+        return cls(
+            hint=code_hint(code),
+            salt=salt_hex,
+            verifier=code_verifier(code, salt_hex),
+            session=session,
+        )
+
+    def accepts(self, code: str) -> bool:
+        """Whether ``code`` (normalized) is the device's: the scrypt check, about 20 ms."""
+        return code_hint(code) == self.hint and hmac.compare_digest(
+            code_verifier(code, self.salt), self.verifier
+        )
+
+
 class DeviceBirth(_Model):
     """Retained description of a device, published on every (re)connection."""
 
@@ -72,7 +109,9 @@ class DeviceBirth(_Model):
     sample_hz: float = Field(gt=0.0, le=100.0)
     sensors: tuple[str, ...] = Field(max_length=16)
     actions: tuple[CommandAction, ...] = Field(max_length=16)
-    pairing_code: PairingCode | None = None  # shown while the device waits to be paired
+    pairing: PairingOffer | None = None  # while the device waits to be paired
+    # SHA-256 of this connection's status key: a lost or disconnected status must show the key
+    status_digest: Hex32 | None = None
 
 
 class DeviceStatus(_Model):
@@ -81,6 +120,16 @@ class DeviceStatus(_Model):
 
     state: Literal["ready", "disconnected", "lost"]
     bd_seq: ByteSeq
+    key: Hex16 | None = None  # on lost and disconnected: the key whose digest the birth carries
+
+    def proves(self, birth: DeviceBirth) -> bool:
+        """Whether this last word is the connection's own: the birth set no key, or the status
+        shows the key whose digest the birth published."""
+        if birth.status_digest is None:
+            return True
+        return self.key is not None and hmac.compare_digest(
+            status_digest(self.key), birth.status_digest
+        )
 
 
 class BioSample(_Model):
@@ -164,6 +213,8 @@ __all__ = [
     "DeviceCommand",
     "DeviceEvent",
     "DeviceStatus",
+    "PairingCode",
+    "PairingOffer",
     "ProtocolError",
     "SampleBatch",
     "device_topic",

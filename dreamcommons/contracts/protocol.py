@@ -33,6 +33,7 @@ from dreamcommons.contracts.errors import (
     ProtocolError,
     UnknownMessageType,
 )
+from dreamcommons.contracts.pairing import PairingCode
 
 PROTOCOL_VERSION = 1
 MAX_WHISPER_CHARS = 1000  # the server's own limit (settings) is this or lower
@@ -148,7 +149,7 @@ class Pair(_Model):
 
     type: Literal["pair"] = "pair"
     cid: ContributionId
-    code: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{6}$", to_upper=True)]
+    code: PairingCode  # typed in any case, with or without dashes and spaces
 
 
 class Command(_Model):

@@ -4,16 +4,22 @@ and tells the owner's session, through its public methods only."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
 from collections.abc import Callable
 
-from dreamcommons.contracts.device_protocol import SampleBatch
+from dreamcommons.contracts.device_protocol import PairingOffer, SampleBatch
 from dreamcommons.contracts.errors import ErrorCode, NotAllowed
 from dreamcommons.contracts.protocol import Command, CommandResult, Pair, Paired
 from dreamcommons.server.devices.ingest import CommandFailed, DeviceGateway
-from dreamcommons.server.devices.registry import DeviceRecord, DeviceRegistry, PairingRefused
+from dreamcommons.server.devices.registry import (
+    NO_OFFER,
+    DeviceRecord,
+    DeviceRegistry,
+    PairingRefused,
+)
 from dreamcommons.server.devices.sleepers import SleeperEstimates, as_event
 from dreamcommons.server.engine import Pace
 from dreamcommons.server.session import DreamSession, Member
@@ -35,6 +41,7 @@ class DeviceHub:
         self.sleepers = SleeperEstimates()
         self.command_wait_s = command_wait_s
         self._find_session = find_session
+        self._checking = asyncio.Lock()
         self.gateway: DeviceGateway | None = None
         if broker_url is not None:
             self.gateway = DeviceGateway(
@@ -42,6 +49,7 @@ class DeviceHub:
                 self.registry,
                 on_batch=self._batch,
                 on_status=self._status,
+                on_broker_lost=self._broker_lost,
                 client_id=f"dreamcommons-server-{secrets.token_hex(4)}",  # brokers are shared
             )
 
@@ -66,26 +74,51 @@ class DeviceHub:
             session.sleeper_updated(as_event(pid, estimate, session.clock(arrived)))
 
     def _status(self, record: DeviceRecord) -> None:
-        owner = self._owner(record)
-        if owner is not None and record.owner is not None:
-            session, pid = owner
-            online = sum(1 for d in self.registry.owned_by(record.owner) if d.online)
+        self._tell_owner(record.owner)
+
+    def _tell_owner(self, owner_key: str | None) -> None:
+        """The owner's session hears how many of their devices are online now."""
+        if owner_key is None:
+            return
+        session_id, pid = owner_key.split("/", 1)
+        session = self._find_session(session_id)
+        if session is not None:
+            online = sum(1 for d in self.registry.owned_by(owner_key) if d.online)
             session.devices_changed(pid, online)
 
-    def pair(self, session: DreamSession, member: Member, request: Pair) -> Paired:
-        """Give the device showing ``code`` to ``member``; the code is spent."""
+    def _broker_lost(self, were_online: list[DeviceRecord]) -> None:
+        for owner_key in {d.owner for d in were_online}:
+            self._tell_owner(owner_key)
+
+    async def pair(self, session: DreamSession, member: Member, request: Pair) -> Paired:
+        """Give the device showing ``code`` to ``member``; the code is spent. A device that was
+        reset (it offers a new code) passes from its previous owner to ``member``."""
         gateway = self._require_gateway()
+        owner = f"{session.id}/{member.pid}"
         try:
-            record = self.registry.pair(request.code, f"{session.id}/{member.pid}")
+            device, offer = await self._check_code(request.code, session.id)
+            previous = self.registry.claim(device, offer, owner)
         except PairingRefused as refused:
             raise NotAllowed(ErrorCode.PAIRING_REFUSED, str(refused)) from None
-        gateway.command_soon(record.device_id, "paired", wait_s=self.command_wait_s)
-        session.paired(member.pid, record.device_id)
-        self._status(record)
-        log.info("%s paired %s (%s)", member.pid, record.device_id, record.birth.model)
+        gateway.command_soon(device.device_id, "paired", wait_s=self.command_wait_s)
+        session.paired(member.pid, device.device_id)
+        self._status(device)
+        if previous is not None and previous != owner:
+            self._tell_owner(previous)
+            log.info("%s passes from %s to %s/%s", device.device_id, previous, *owner.split("/"))
+        log.info("%s paired %s (%s)", member.pid, device.device_id, device.birth.model)
         return Paired(
-            cid=request.cid, device=record.device_id, kind=record.kind, model=record.birth.model
+            cid=request.cid, device=device.device_id, kind=device.kind, model=device.birth.model
         )
+
+    async def _check_code(self, code: str, session_id: str) -> tuple[DeviceRecord, PairingOffer]:
+        """The offer ``code`` opens: the scrypt checks run in a thread, one at a time, so that
+        guessing costs the event loop nothing and the server one core at most."""
+        for record, offer in self.registry.offers(code, session_id):
+            async with self._checking:
+                if await asyncio.to_thread(offer.accepts, code):
+                    return record, offer
+        raise PairingRefused(NO_OFFER)
 
     async def command(
         self, session: DreamSession, member: Member, request: Command
@@ -144,7 +177,8 @@ class DeviceHub:
         devices = self.registry.devices.values()
         stats = self.gateway.stats if self.gateway else None
         return {
-            "devices_online": self.registry.online_count(),
+            "broker_connected": int(self.registry.broker_connected),
+            "devices_online": self.registry.online_count() or 0,
             "devices_paired": sum(1 for d in devices if d.owner is not None),
             "bio_messages": sum(d.messages for d in devices),
             "bio_samples": sum(d.samples for d in devices),

@@ -36,12 +36,13 @@ from dreamcommons.contracts.device_protocol import (
     unpack,
 )
 from dreamcommons.contracts.errors import DreamcommonsError, ErrorCode
-from dreamcommons.server.devices.registry import DeviceRecord, DeviceRegistry
+from dreamcommons.server.devices.registry import DeviceRecord, DeviceRegistry, UnprovenStatus
 
 log = logging.getLogger(__name__)
 
 BatchHandler = Callable[[DeviceRecord, SampleBatch, float], None]
 StatusHandler = Callable[[DeviceRecord], None]
+BrokerLostHandler = Callable[[list[DeviceRecord]], None]
 
 _PENDING_COMMANDS_WARNING = 5_000
 _INCOMING_QUEUE = 50_000  # aiomqtt drops (with a warning) beyond this: size it for bursts
@@ -69,6 +70,7 @@ class DeviceGateway:
         *,
         on_batch: BatchHandler,
         on_status: StatusHandler,
+        on_broker_lost: BrokerLostHandler | None = None,
         client_id: str = "dreamcommons-server",
     ) -> None:
         self.host, self.port = parse_broker_url(broker_url)
@@ -78,6 +80,7 @@ class DeviceGateway:
         self.connected = asyncio.Event()
         self._on_batch = on_batch
         self._on_status = on_status
+        self._on_broker_lost = on_broker_lost
         self._client_id = client_id
         self._client: aiomqtt.Client | None = None
         self._acks: dict[int, asyncio.Future[CommandAck]] = {}
@@ -107,6 +110,7 @@ class DeviceGateway:
                         await client.subscribe(topic, qos=1)
                     self._client = client
                     self.stats.connects += 1
+                    self.registry.broker_up()
                     self.connected.set()
                     log.info("listening to devices on mqtt://%s:%d", self.host, self.port)
                     attempt = 0  # it was up: the next retry starts from the short delay
@@ -117,10 +121,17 @@ class DeviceGateway:
             finally:
                 self._client = None
                 self.connected.clear()
+                self._broker_lost()
             delay = backoff_delay(attempt, self._random)
             attempt += 1
             log.debug("reconnecting to the device broker in %.2fs", delay)
             await asyncio.sleep(delay)
+
+    def _broker_lost(self) -> None:
+        """Nothing is known of the devices while the broker is away."""
+        were_online = self.registry.broker_lost()
+        if self._on_broker_lost is not None and were_online:
+            self._on_broker_lost(were_online)
 
     # --- incoming ------------------------------------------------------------------------
 
@@ -144,6 +155,8 @@ class DeviceGateway:
             if record is not None:
                 record.rejected += 1
             self._reject(error.code.value, device_id, error.message)
+        except UnprovenStatus as unproven:
+            self._reject("unproven_status", device_id, str(unproven))
 
     def _handle(
         self, device_id: str, leaf: str, payload: bytes | bytearray, retained: bool
@@ -153,10 +166,12 @@ class DeviceGateway:
             batch = unpack(payload, SampleBatch)
             known = self.registry.devices.get(device_id)
             lost_before = 0 if known is None else known.lost
+            was_online = known is not None and known.online
             record = self.registry.on_batch(device_id, batch)
             if record is None:
                 self._reject("unknown_device", device_id, "samples before a birth")
                 return
+            record.last_seen = time.time()
             if record.awaiting_birth:
                 self._reject("offline_device", device_id, "samples after its will, before a birth")
                 return
@@ -169,16 +184,22 @@ class DeviceGateway:
                     record.lost,
                 )
             self.stats.samples += len(batch.samples)
+            if record.online and not was_online:
+                self._on_status(record)  # heard again: back online
             if record.owner is not None:
                 self._on_batch(record, batch, arrived)
         elif leaf == "birth":
             birth = unpack(payload, DeviceBirth)
             record = self.registry.on_birth(device_id, birth, retained=retained)
+            if not retained:
+                record.last_seen = time.time()
             self._on_status(record)
         elif leaf == "status":
             status = unpack(payload, DeviceStatus)
             status_record = self.registry.on_status(device_id, status, retained=retained)
             if status_record is not None:
+                if not retained:
+                    status_record.last_seen = time.time()
                 self._on_status(status_record)
         elif leaf == "acks":
             ack = unpack(payload, CommandAck)

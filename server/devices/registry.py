@@ -9,14 +9,30 @@ availability, pairing and loss counts out. Two rules keep "online" honest:
   sample batch brings it online.
 - **After its last word, a birth.** Once a device's current connection said ``lost`` (its
   will) or ``disconnected``, its samples are ignored, and counted, until it is born again,
-  as in Sparkplug: a new connection always begins with a birth.
+  as in Sparkplug: a new connection always begins with a birth. A last word counts only when
+  it shows the key whose digest the connection's birth published.
+- **Nothing is online while the broker is away.** When the server's broker connection drops,
+  every device becomes unknown (not online; ``last_seen`` says when it was last heard) until
+  it is heard again.
+
+Pairing: a birth may offer a pairing (``PairingOffer``: never the code, a salted scrypt of
+it). A typed code is checked against the offers filed under its first two characters, of
+devices that are online and bound to the pairing's session or to none. A verifier that paired
+once is spent; a device that was reset offers a new one, and its next pairing replaces the
+owner.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from dreamcommons.contracts.device_protocol import DeviceBirth, DeviceStatus, SampleBatch
+from dreamcommons.contracts.device_protocol import (
+    DeviceBirth,
+    DeviceStatus,
+    PairingOffer,
+    SampleBatch,
+)
+from dreamcommons.contracts.pairing import code_hint
 
 _SEQ_MODULUS = 2**32
 
@@ -35,6 +51,8 @@ class DeviceRecord:
     rejected: int = 0
     awaiting_birth: bool = False  # its last word was lost or disconnected: samples ignored
     ignored: int = 0  # sample batches ignored while awaiting a birth
+    last_seen: float | None = None  # Unix time of its last live message
+    spent: set[str] = field(default_factory=set)  # verifiers that paired it once
 
     @property
     def kind(self) -> str:
@@ -42,7 +60,16 @@ class DeviceRecord:
 
 
 class PairingRefused(ValueError):
-    """No device waits for that code, or it is already someone else's."""
+    """No device waits for that code (none offers it, it is spent, or it is bound to another
+    session: the refusal does not say which)."""
+
+
+class UnprovenStatus(ValueError):
+    """A ``lost`` or ``disconnected`` without the key of the connection's birth: not the
+    device's own last word."""
+
+
+NO_OFFER = "no device is waiting for that pairing code"
 
 
 class DeviceRegistry:
@@ -50,6 +77,7 @@ class DeviceRegistry:
         self.devices: dict[str, DeviceRecord] = {}
         self.rejected_unknown = 0
         self._owners: dict[str, str] = {}  # pairings from before a restart, for devices unheard
+        self.broker_connected = False
 
     def remember_owner(self, device_id: str, owner: str) -> None:
         """A pairing the journal kept across a restart: the device is ``owner``'s again."""
@@ -59,8 +87,23 @@ class DeviceRegistry:
         else:
             record.owner = owner
 
-    def online_count(self) -> int:
+    def online_count(self) -> int | None:
+        """Devices online, or None while the broker is away: then nobody knows."""
+        if not self.broker_connected:
+            return None
         return sum(1 for d in self.devices.values() if d.online)
+
+    def broker_up(self) -> None:
+        self.broker_connected = True
+
+    def broker_lost(self) -> list[DeviceRecord]:
+        """The server no longer hears the broker: every device is unknown until heard again.
+        The records that were online."""
+        self.broker_connected = False
+        were = [d for d in self.devices.values() if d.online]
+        for record in were:
+            record.online = False
+        return were
 
     def on_birth(
         self, device_id: str, birth: DeviceBirth, *, retained: bool = False
@@ -86,7 +129,8 @@ class DeviceRegistry:
         self, device_id: str, status: DeviceStatus, *, retained: bool = False
     ) -> DeviceRecord | None:
         """Apply a status; a will left by an older connection (another bd_seq) is ignored,
-        and a retained ``ready`` brings nobody online."""
+        and a retained ``ready`` brings nobody online. ``UnprovenStatus`` for a last word of
+        the current connection without its key."""
         record = self.devices.get(device_id)
         if record is None:
             return None
@@ -94,6 +138,8 @@ class DeviceRegistry:
             if not retained and not record.awaiting_birth:
                 record.online = True
         elif status.bd_seq == record.birth.bd_seq:
+            if not status.proves(record.birth):
+                raise UnprovenStatus(f"a {status.state} without its connection's key")
             record.online = False
             record.awaiting_birth = True
         return record
@@ -126,16 +172,42 @@ class DeviceRegistry:
         record.samples += len(batch.samples)
         return record
 
-    def pair(self, code: str, owner: str) -> DeviceRecord:
-        """Give the device that shows ``code`` to ``owner``; the code then stops working."""
+    def offers(self, code: str, session_id: str) -> list[tuple[DeviceRecord, PairingOffer]]:
+        """The offers ``code`` might be (filed under its hint), for a pairing in ``session_id``:
+        of online devices, not spent, bound to that session or to none."""
+        hint = code_hint(code)
+        found = []
         for record in self.devices.values():
-            if record.birth.pairing_code == code and record.online:
-                if record.owner is not None and record.owner != owner:
-                    raise PairingRefused("that device is already paired")
-                record.owner = owner
-                record.birth = record.birth.model_copy(update={"pairing_code": None})
+            offer = record.birth.pairing
+            if (
+                record.online
+                and offer is not None
+                and offer.hint == hint
+                and offer.verifier not in record.spent
+                and offer.session in (None, session_id)
+            ):
+                found.append((record, offer))
+        return found
+
+    def claim(self, record: DeviceRecord, offer: PairingOffer, owner: str) -> str | None:
+        """Give the device to ``owner`` for the ``offer`` a code was checked against (still
+        its offer, or ``PairingRefused``); the offer is spent. The previous owner, if any."""
+        if not record.online or record.birth.pairing != offer or offer.verifier in record.spent:
+            raise PairingRefused(NO_OFFER)
+        previous, record.owner = record.owner, owner
+        record.spent.add(offer.verifier)
+        record.birth = record.birth.model_copy(update={"pairing": None})
+        return previous
+
+    def pair(self, code: str, owner: str) -> DeviceRecord:
+        """Check ``code`` against the offers (a scrypt each: the hub runs this part in a
+        thread) and give its device to ``owner`` ("session/participant")."""
+        session_id = owner.split("/", 1)[0]
+        for record, offer in self.offers(code, session_id):
+            if offer.accepts(code):
+                self.claim(record, offer, owner)
                 return record
-        raise PairingRefused("no device is waiting for that pairing code")
+        raise PairingRefused(NO_OFFER)
 
     def owned_by(self, owner: str) -> list[DeviceRecord]:
         return [d for d in self.devices.values() if d.owner == owner]

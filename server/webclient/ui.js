@@ -248,9 +248,9 @@ export class DreamPage {
     $("pair-form")?.addEventListener("submit", (event) => {
       event.preventDefault();
       const input = event.currentTarget.elements.code;
-      const code = input.value.trim().toUpperCase();
+      const code = input.value.replace(/[\s-]/g, "").toUpperCase();
       if (!PAIR_CODE.test(code)) {
-        this.showError("A pairing code is the 6 letters and digits your device shows.");
+        this.showError("A pairing code is the 10 letters and digits your device shows.");
         return;
       }
       if (sent(actions.pair(code), `pairing code ${code}`)) input.value = "";

@@ -79,10 +79,10 @@ def record(server: DreamServer, device_id: str) -> DeviceRecord | None:
     return server.devices.registry.devices.get(device_id)
 
 
-def birth(bd_seq: int, code: str = "GHOST1") -> DeviceBirth:
+def birth(bd_seq: int) -> DeviceBirth:
     return DeviceBirth(
         kind="pod", model="Chrono-Cocoon", firmware="test", bd_seq=bd_seq, sample_hz=5.0,
-        sensors=("hr",), actions=("light",), pairing_code=code,
+        sensors=("hr",), actions=("light",),
     )  # fmt: skip
 
 
@@ -143,7 +143,7 @@ async def test_after_its_will_a_device_needs_a_birth_before_its_samples_count(
     async with (
         dream_server(mosquitto) as server,
         dreamcommons(
-            "device", "pod", "--broker", mosquitto.url, "--id", "pod-zombie", "--pair", "ZOMBIE"
+            "device", "pod", "--broker", mosquitto.url, "--id", "pod-zombie", "--pair", "ZZMBE2ZZZZ"
         ) as device,
         mqtt(mosquitto) as zombie,
     ):
@@ -199,7 +199,9 @@ async def test_a_fleet_that_exits_leaves_nothing_retained_and_a_paused_device_ke
     held = await retained_now(mosquitto)
     assert not [where for where in held if where[0] in ids]
 
-    paused = DeviceConfig.generate("fabric", 5, device_id="fabric-paused", pairing_code="PAUSE1")
+    paused = DeviceConfig.generate(
+        "fabric", 5, device_id="fabric-paused", pairing_code="PAWSE2ZZZZ"
+    )
     async with SimulatedDevice(paused, mosquitto.url) as device:
         async with asyncio.timeout(within(5)):
             await device.connected.wait()
@@ -213,7 +215,7 @@ async def test_a_stale_retained_ready_is_not_a_device_online(mosquitto: Mosquitt
         await ghost.publish(device_topic("pod-ghost", "birth"), pack(birth(4)), qos=1, retain=True)
         ready = pack(DeviceStatus(state="ready", bd_seq=4))
         await ghost.publish(device_topic("pod-ghost", "status"), ready, qos=1, retain=True)
-    live = DeviceConfig.generate("pod", 6, device_id="pod-live", pairing_code="LIVE01")
+    live = DeviceConfig.generate("pod", 6, device_id="pod-live", pairing_code="VVVE22ZZZZ")
     async with dream_server(mosquitto) as server, SimulatedDevice(live, mosquitto.url):
         await until(lambda: (r := record(server, "pod-live")) and r.messages > 2, "pod-live")
         ghost_record = record(server, "pod-ghost")

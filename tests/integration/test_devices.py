@@ -124,7 +124,7 @@ async def recording(broker: MosquittoProcess) -> AsyncIterator[Recorder]:
 
 def pod(device_id: str = "pod-lyra", *, sample_hz: float = 5.0, batch: int = 5) -> DeviceConfig:
     return DeviceConfig.generate(
-        "pod", 11, device_id=device_id, pairing_code="LYRA42", sample_hz=sample_hz, batch=batch
+        "pod", 11, device_id=device_id, pairing_code="KYRA42ZZZZ", sample_hz=sample_hz, batch=batch
     )
 
 
@@ -166,7 +166,9 @@ async def test_birth_and_ready_are_retained_for_a_late_subscriber(
     assert birth[0].retain
     assert status[0].retain
     described = unpack(birth[0].payload, DeviceBirth)
-    assert described.pairing_code == "LYRA42"
+    assert described.pairing is not None
+    assert described.pairing.accepts("KYRA42ZZZZ")
+    assert b"KYRA42ZZZZ" not in birth[0].payload  # only its salted scrypt is published
     assert described.kind == "pod"
     assert described.model in MODELS["pod"]
     assert described.sensors == ("hr", "hrv", "resp", "phase", "eeg", "move")
@@ -223,7 +225,9 @@ async def test_a_killed_device_leaves_its_will_and_a_stopped_one_says_goodbye(
         code = (await read_until(killed, "pairing code", within(15))).split()[-1]
         await heard.wait_for(lambda: state("pod-killed") == "ready", 15)
         await heard.wait_for(lambda: state("fabric-stopped") == "ready", 15)
-        assert heard.decoded("pod-killed", "birth", DeviceBirth)[-1].pairing_code == code
+        offer = heard.decoded("pod-killed", "birth", DeviceBirth)[-1].pairing
+        assert offer is not None
+        assert offer.accepts(code.replace("-", ""))
 
         killed.kill()  # no DISCONNECT: the broker must send the will
         await killed.wait()
@@ -310,8 +314,8 @@ async def test_pairing_hides_the_code_and_unpairing_shows_it_again(
         await heard.command("pod-lyra", DeviceCommand(id=2, action="unpaired"))
         assert (await heard.ack("pod-lyra", 2)).ok
         await heard.wait_for(lambda: len(births()) == 3)
-    assert retained[0].pairing_code is None
-    assert [b.pairing_code for b in births()] == ["LYRA42", None, "LYRA42"]
+    assert retained[0].pairing is None
+    assert [b.pairing is not None for b in births()] == [True, False, True]
 
 
 # --- reconnection ----------------------------------------------------------------------------
@@ -482,7 +486,9 @@ async def test_a_fleet_of_fifty_connects_publishes_and_stops_cleanly(
             }
             running = fleet.stats()
         await heard.wait_for(lambda: len(said("disconnected")) == 50)
-    assert {device_id: b.pairing_code for device_id, b in births.items()} == codes
+    assert {device_id: b.pairing and b.pairing.hint for device_id, b in births.items()} == {
+        device_id: code[:2] for device_id, code in codes.items()
+    }
     assert running.connected == 50
     assert running.totals.messages >= 50
     assert fleet.stats().connected == 0

@@ -69,7 +69,8 @@ async def test_harmonizing_entrains_the_sleepers_and_heals_the_fracture(
 
         fractured = await host.wait_for(lambda s: s.scene.fractured, within(15))
         assert fractured.scene.coherence is not None
-        assert fractured.scene.coherence < rules.fracture_below
+        # the wire rounds coherence to 2 decimals: 0.298 fractures a scene and shows as 0.3
+        assert fractured.scene.coherence <= rules.fracture_below
         assert len(fractured.scene.regions) >= 2
         if not venue.harmonize.auto:
             assert all(device.pace_hz is None for device in fleet.devices)

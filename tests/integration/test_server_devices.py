@@ -75,15 +75,15 @@ async def test_a_paired_pod_gives_its_sleeper_a_stage_shown_while_they_share(
     server: DreamServer, mosquitto: MosquittoProcess
 ) -> None:
     async with (
-        SimulatedDevice(pod("pod-lyra", "LYRA42"), mosquitto.url),
+        SimulatedDevice(pod("pod-lyra", "KYRA42ZZZZ"), mosquitto.url),
         DreamClient(url_of(server), "Lyra") as lyra,
         DreamClient(url_of(server), "Zara") as zara,
     ):
         await announced(server, "pod-lyra")
-        paired = await lyra.pair_device("LYRA42")
+        paired = await lyra.pair_device("KYRA42ZZZZ")
         assert (paired.device, paired.kind) == ("pod-lyra", "pod")
         with pytest.raises(Refused, match="pairing_refused"):
-            await zara.pair_device("LYRA42")  # spent: nobody else can claim Lyra's pod
+            await zara.pair_device("KYRA42ZZZZ")  # spent: nobody else can claim Lyra's pod
         pid = lyra.participant
         await lyra.share(None, show_stage=True)  # Lyra lets the others see her stage
 
@@ -111,13 +111,13 @@ async def test_a_killed_device_goes_offline_through_its_will(
 ) -> None:
     async with (
         dreamcommons(
-            "device", "pod", "--broker", mosquitto.url, "--id", "pod-killed", "--pair", "KILL01"
+            "device", "pod", "--broker", mosquitto.url, "--id", "pod-killed", "--pair", "KQKK23ZZZZ"
         ) as device,
         DreamClient(url_of(server), "Tariq") as tariq,
     ):
         await read_until(device, "pairing code", within(15))
         await announced(server, "pod-killed")
-        await tariq.pair_device("KILL01")
+        await tariq.pair_device("KQKK23ZZZZ")
         pid = tariq.participant
         await tariq.wait_for(lambda _: seen(tariq, pid).devices == 1, within(5))
         device.kill()  # no goodbye: only the broker's copy of the will can tell
@@ -180,20 +180,20 @@ async def test_garbage_is_counted_and_dropped_and_the_stream_goes_on(
 ) -> None:
     faulty = SimulatedDevice(
         DeviceConfig.generate(
-            "fabric", 3, device_id="fabric-noisy", pairing_code="NOISY1", batch=1
+            "fabric", 3, device_id="fabric-noisy", pairing_code="NQSY22ZZZZ", batch=1
         ),
         mosquitto.url,
         faults=Faults(garbage=0.4),
     )
     async with (
         faulty,
-        SimulatedDevice(pod("pod-clean", "CLEAN1"), mosquitto.url),
+        SimulatedDevice(pod("pod-clean", "CQEAN2ZZZZ"), mosquitto.url),
         DreamClient(url_of(server), "Eamon") as eamon,
         aiomqtt.Client(mosquitto.host, mosquitto.port, identifier="test-vandal") as vandal,
     ):
         await announced(server, "fabric-noisy")
         await announced(server, "pod-clean")
-        await eamon.pair_device("NOISY1")
+        await eamon.pair_device("NQSY22ZZZZ")
         for leaf, payload in (
             ("birth", b"\xc1\xc1"),
             ("status", b"\x93\x01\x02\x03"),
@@ -227,17 +227,17 @@ async def test_garbage_is_counted_and_dropped_and_the_stream_goes_on(
 async def test_commands_reach_their_device_and_are_acknowledged(
     server: DreamServer, mosquitto: MosquittoProcess
 ) -> None:
-    fabric = DeviceConfig.generate("fabric", 4, device_id="fabric-mia", pairing_code="MIAMIA")
+    fabric = DeviceConfig.generate("fabric", 4, device_id="fabric-mia", pairing_code="MAMAMAZZZZ")
     async with (
-        SimulatedDevice(pod("pod-leo", "LEOLEO"), mosquitto.url) as leo_pod,
+        SimulatedDevice(pod("pod-leo", "KEQKEQZZZZ"), mosquitto.url) as leo_pod,
         SimulatedDevice(fabric, mosquitto.url) as mia_fabric,
         DreamClient(url_of(server), "Leo") as leo,
         DreamClient(url_of(server), "Mia") as mia,
     ):
         await announced(server, "pod-leo")
         await announced(server, "fabric-mia")
-        await leo.pair_device("LEOLEO")
-        await mia.pair_device("MIAMIA")
+        await leo.pair_device("KEQKEQZZZZ")
+        await mia.pair_device("MAMAMAZZZZ")
 
         light = await leo.command("pod-leo", "light", 0.4)
         paced = await leo.command("pod-leo", "pace", 0.1)
@@ -274,13 +274,13 @@ async def test_a_command_to_a_silent_device_times_out(
 ) -> None:
     async with (
         dreamcommons(
-            "device", "pod", "--broker", mosquitto.url, "--id", "pod-frozen", "--pair", "FROZEN"
+            "device", "pod", "--broker", mosquitto.url, "--id", "pod-frozen", "--pair", "FRQZEN23ZZ"
         ) as device,
         DreamClient(url_of(server), "Nia") as nia,
     ):
         await read_until(device, "pairing code", within(15))
         await announced(server, "pod-frozen")
-        await nia.pair_device("FROZEN")
+        await nia.pair_device("FRQZEN23ZZ")
         assert (await nia.command("pod-frozen", "light", 0.1)).ok
         device.send_signal(signal.SIGSTOP)  # connected, but no longer answering
         try:

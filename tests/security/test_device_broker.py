@@ -22,6 +22,7 @@ from dreamcommons.contracts.device_protocol import (
     CommandAck,
     DeviceBirth,
     DeviceCommand,
+    PairingOffer,
     SampleBatch,
     device_topic,
     pack,
@@ -65,7 +66,7 @@ async def device_client(broker: SecuredBroker, device_id: str) -> AsyncIterator[
 
 @contextlib.asynccontextmanager
 async def victim(broker: SecuredBroker) -> AsyncIterator[SimulatedDevice]:
-    config = DeviceConfig.generate("pod", 7, device_id="pod-victim", pairing_code="VICTIM")
+    config = DeviceConfig.generate("pod", 7, device_id="pod-victim", pairing_code="VKCTMZZZZZ")
     password = broker.device("pod-victim").password
     async with SimulatedDevice(config, broker.url(), password=password) as device:
         await asyncio.wait_for(device.connected.wait(), within(10))
@@ -73,6 +74,7 @@ async def victim(broker: SecuredBroker) -> AsyncIterator[SimulatedDevice]:
 
 
 def birth(code: str | None = None) -> bytes:
+    offer = None if code is None else PairingOffer.of(code, "00" * 16)
     return pack(
         DeviceBirth(
             kind="pod",
@@ -82,7 +84,7 @@ def birth(code: str | None = None) -> bytes:
             sample_hz=5.0,
             sensors=["hr"],
             actions=["light"],
-            pairing_code=code,
+            pairing=offer,
         )
     )
 
@@ -132,7 +134,7 @@ async def test_anonymous_clients_and_wrong_passwords_are_refused(
 async def test_a_device_cannot_publish_as_another(secured_broker: SecuredBroker) -> None:
     async with served(secured_broker) as server, device_client(secured_broker, "pod-evil") as evil:
         registry = server.devices.registry
-        await evil.publish(device_topic("pod-victim", "birth"), birth("EVIL42"), qos=1)
+        await evil.publish(device_topic("pod-victim", "birth"), birth("EVVV42ZZZZ"), qos=1)
         await evil.publish(device_topic("pod-victim", "samples"), batch(0), qos=1)
         await evil.publish(device_topic("pod-evil", "birth"), birth(), qos=1)  # its own: heard
         await eventually(lambda: "pod-evil" in registry.devices)

@@ -15,6 +15,7 @@ from websockets.exceptions import ConnectionClosed
 from dreamcommons.client.dream_client import DreamClient
 from dreamcommons.client.errors import Refused
 from dreamcommons.contracts.errors import ErrorCode
+from dreamcommons.contracts.pairing import ALPHABET
 from dreamcommons.contracts.protocol import Encoding
 from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.broker import MosquittoProcess
@@ -124,6 +125,6 @@ async def test_wrong_pairing_codes_lock_the_address_out(mosquitto: MosquittoProc
             refusals = []
             for n in range(5):
                 with pytest.raises(Refused) as refused:
-                    await mallory.pair_device(f"WRONG{n}")
+                    await mallory.pair_device(f"WRNGCDEXX{ALPHABET[n]}")  # no device shows it
                 refusals.append(refused.value.code)
         assert refusals == [ErrorCode.PAIRING_REFUSED] * 4 + [ErrorCode.RATE_LIMITED]

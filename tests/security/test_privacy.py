@@ -102,7 +102,7 @@ async def test_private_motifs_never_leave_the_engine(closed_server: DreamServer)
 async def test_raw_biometrics_never_reach_other_participants(mosquitto: MosquittoProcess) -> None:
     settings = ServerSettings(port=0, broker=mosquitto.url)
     config = DeviceConfig.generate(
-        "pod", 3, device_id="pod-lyra", pairing_code="LYRA01", sample_hz=20.0, batch=2
+        "pod", 3, device_id="pod-lyra", pairing_code="KYRA23ZZZZ", sample_hz=20.0, batch=2
     )
     async with (
         DreamServer(settings, load_venue("sleep-commons")) as server,
@@ -118,7 +118,7 @@ async def test_raw_biometrics_never_reach_other_participants(mosquitto: Mosquitt
             eavesdropping(server, role="dreamer") as dreamer,
             DreamClient(url, "Lyra", code=code) as lyra,
         ):
-            await lyra.pair_device("LYRA01")
+            await lyra.pair_device("KYRA23ZZZZ")
             record = registry.devices["pod-lyra"]
             heard = record.samples
             await eventually(lambda: record.samples >= heard + 20)  # the sleeper keeps talking

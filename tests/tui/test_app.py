@@ -85,7 +85,7 @@ async def test_nonsense_is_explained_and_refusals_are_shown(server_url: str) -> 
         assert app.query_one("#note").has_class("error")
         await type_line(pilot, "/harmonize")
         await until(pilot, lambda: "only the host may do that" in shown(app, "#note"))
-        await type_line(pilot, "/pair ABC123")
+        await type_line(pilot, "/pair ABCD-2345-67")
         await until(
             pilot, lambda: app.notes[-1] == "! no_devices: this server has no device broker"
         )

@@ -29,12 +29,12 @@ async def test_a_device_paired_with_its_code_shows_in_the_app(
     server_with_devices: DreamServer, mosquitto: MosquittoProcess
 ) -> None:
     server = server_with_devices
-    config = DeviceConfig.generate("pod", 7, device_id="pod-lyra", pairing_code="LYRA42")
+    config = DeviceConfig.generate("pod", 7, device_id="pod-lyra", pairing_code="KYRA42ZZZZ")
     app = DreamApp(f"ws://127.0.0.1:{server.port}/commons", "Lyra")
     async with SimulatedDevice(config, mosquitto.url), running(app) as pilot:
         await until(pilot, lambda: "pod-lyra" in server.devices.registry.devices, 10)
         await pilot.press("f6")
-        await type_line(pilot, "lyra42")
+        await type_line(pilot, "kyra-42zz-zz")  # as typed: any case, dashes
         await until(pilot, lambda: app.notes[-1].startswith("paired pod-lyra (pod, "))
         await until(pilot, lambda: "1 device shaping your dream" in shown(app, "#devices"), 10)
         assert "pod-lyra" in shown(app, "#devices")
@@ -47,5 +47,5 @@ async def test_a_device_paired_with_its_code_shows_in_the_app(
         stages = [f"{icon} {word}" for icon, word, _ in STAGES.values()]
         await type_line(pilot, "/stage on")  # shown to anyone only by the sleeper's consent
         await until(pilot, lambda: any(stage in my_line() for stage in stages), 10)
-        await type_line(pilot, "/pair LYRA42")  # a code is spent once used
+        await type_line(pilot, "/pair KYRA-42ZZ-ZZ")  # a code is spent once used
         await until(pilot, lambda: app.notes[-1].startswith("! pairing_refused"))

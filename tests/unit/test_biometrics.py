@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 
 import pytest
 
-from dreamcommons.contracts.device_protocol import BioSample, DeviceBirth, DeviceStatus, SampleBatch
+from dreamcommons.contracts.device_protocol import (
+    BioSample,
+    DeviceBirth,
+    DeviceStatus,
+    PairingOffer,
+    SampleBatch,
+)
 from dreamcommons.firmware_sim.physiology import Sample, Sleeper
 from dreamcommons.server.devices.biometrics import SleeperEstimate, SleeperEstimator, SleepStage
 from dreamcommons.server.devices.registry import DeviceRegistry, PairingRefused
@@ -77,7 +84,18 @@ def test_breathing_rhythm_is_reported_and_clock_skew_is_ignored() -> None:
 # --- the registry ---------------------------------------------------------------------------
 
 
-def birth(code: str | None = "ABC123", bd_seq: int = 0) -> DeviceBirth:
+@functools.cache
+def offer(code: str, salt: str = "00" * 16, session: str | None = None) -> PairingOffer:
+    return PairingOffer.of(code, salt, session)
+
+
+def birth(
+    code: str | None = "ABCD234567",
+    bd_seq: int = 0,
+    *,
+    salt: str = "00" * 16,
+    session: str | None = None,
+) -> DeviceBirth:
     return DeviceBirth(
         kind="pod",
         model="Chrono-Cocoon",
@@ -86,7 +104,7 @@ def birth(code: str | None = "ABC123", bd_seq: int = 0) -> DeviceBirth:
         sample_hz=5.0,
         sensors=("hr",),
         actions=("pace",),
-        pairing_code=code,
+        pairing=None if code is None else offer(code, salt, session),
     )
 
 
@@ -108,6 +126,7 @@ def test_losses_are_counted_from_sequence_gaps_and_wraparound() -> None:
 
 def test_a_will_from_an_old_connection_does_not_mark_a_new_one_lost() -> None:
     registry = DeviceRegistry()
+    registry.broker_up()
     registry.on_birth("pod-1", birth(bd_seq=1))
     registry.on_birth("pod-1", birth(bd_seq=2))
     registry.on_status("pod-1", DeviceStatus(state="lost", bd_seq=1))
@@ -119,16 +138,49 @@ def test_a_will_from_an_old_connection_does_not_mark_a_new_one_lost() -> None:
 
 def test_a_pairing_code_works_once_and_for_one_owner() -> None:
     registry = DeviceRegistry()
-    registry.on_birth("pod-1", birth("K7Q4ZP"))
-    assert registry.pair("K7Q4ZP", "s/p1").device_id == "pod-1"
+    registry.on_birth("pod-1", birth("K7QMXHD2PQ"))
+    assert registry.pair("K7QMXHD2PQ", "s/p1").device_id == "pod-1"
+    assert registry.devices["pod-1"].birth.pairing is None
     with pytest.raises(PairingRefused):
-        registry.pair("K7Q4ZP", "s/p2")
-    registry.on_birth("pod-1", birth("K7Q4ZP", bd_seq=1))  # re-announced after a restart
+        registry.pair("K7QMXHD2PQ", "s/p2")
+    registry.on_birth("pod-1", birth("K7QMXHD2PQ", bd_seq=1))  # re-announced after a restart
     with pytest.raises(PairingRefused):
-        registry.pair("K7Q4ZP", "s/p2")
+        registry.pair("K7QMXHD2PQ", "s/p2")  # the same offer: spent
     assert [d.device_id for d in registry.owned_by("s/p1")] == ["pod-1"]
     with pytest.raises(PairingRefused):
-        registry.pair("ZZZZZZ", "s/p1")
+        registry.pair("K7QMXHD2PR", "s/p1")
+
+
+def test_a_reset_device_goes_to_whoever_pairs_it_next() -> None:
+    registry = DeviceRegistry()
+    registry.on_birth("pod-1", birth("K7QMXHD2PQ"))
+    registry.pair("K7QMXHD2PQ", "s/p1")
+    registry.on_birth("pod-1", birth("K7QMXHD2PQ", bd_seq=1, salt="11" * 16))  # a new offer
+    assert registry.devices["pod-1"].owner == "s/p1"  # until someone pairs it
+    assert registry.pair("K7QMXHD2PQ", "t/p2").owner == "t/p2"
+    assert registry.owned_by("s/p1") == []
+
+
+def test_a_device_set_up_for_a_session_pairs_only_there() -> None:
+    registry = DeviceRegistry()
+    registry.on_birth("pod-1", birth("K7QMXHD2PQ", session="commons"))
+    with pytest.raises(PairingRefused) as refused:
+        registry.pair("K7QMXHD2PQ", "festival/p1")
+    assert str(refused.value) == "no device is waiting for that pairing code"  # says no more
+    assert registry.pair("K7QMXHD2PQ", "commons/p1").owner == "commons/p1"
+
+
+def test_nothing_is_online_while_the_broker_is_away() -> None:
+    registry = DeviceRegistry()
+    registry.broker_up()
+    registry.on_birth("pod-1", birth())
+    assert registry.online_count() == 1
+    assert [d.device_id for d in registry.broker_lost()] == ["pod-1"]
+    assert registry.online_count() is None
+    registry.broker_up()
+    assert registry.online_count() == 0  # until it is heard again
+    registry.on_batch("pod-1", batch(0))
+    assert registry.online_count() == 1
 
 
 def test_the_breathing_rate_follows_the_phase_even_when_the_body_runs_faster() -> None:
