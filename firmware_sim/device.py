@@ -27,7 +27,6 @@ import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from types import TracebackType
 from typing import Final, Literal
 
 import aiomqtt
@@ -60,7 +59,7 @@ from dreamcommons.contracts.pairing import SALT_BYTES, new_code, status_digest
 from dreamcommons.contracts.protocol import SESSION_ID_PATTERN
 from dreamcommons.firmware_sim.faults import FaultInjector, Faults
 from dreamcommons.firmware_sim.physiology import Sample, Sleeper
-from dreamcommons.firmware_sim.stopping import finish_or_cancel
+from dreamcommons.firmware_sim.stopping import BackgroundRun
 
 __all__ = [
     "ACTIONS",
@@ -237,7 +236,7 @@ class DeviceStats:
         return out
 
 
-class SimulatedDevice:
+class SimulatedDevice(BackgroundRun):
     """One pod or fabric: ``async with SimulatedDevice(config, broker_url) as device: ...``.
 
     ``await start()`` / ``await stop()`` do the same without a block. By default the device
@@ -292,8 +291,7 @@ class SimulatedDevice:
         self._first_tick: float | None = None
         self._outbox: asyncio.Queue[bytes] = asyncio.Queue(_OUTBOX_SIZE)
         self._online = False
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        super().__init__()
         self._topics = {leaf: device_topic(config.device_id, leaf) for leaf in LEAVES}
         self._offer: PairingOffer | None = None  # the scrypt of the code, made once
         self._client: aiomqtt.Client | None = None
@@ -334,32 +332,9 @@ class SimulatedDevice:
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self, *, clock: bool = True) -> None:
-        """Run the device in a background task until ``stop()``."""
-        if self._task is not None:
-            raise RuntimeError(f"device {self.device_id} already started")
-        self._task = asyncio.create_task(self.run(clock=clock), name=f"device:{self.device_id}")
-
-    def request_stop(self) -> None:
-        """Ask the device to stop cleanly (``disconnected`` status, then DISCONNECT)."""
-        self._stopping.set()
-
-    async def stop(self, grace_s: float = 5.0) -> None:
-        """Stop cleanly, or cancel after ``grace_s`` seconds."""
-        self.request_stop()
-        task, self._task = self._task, None
-        await finish_or_cancel(task, grace_s)
-
-    async def __aenter__(self) -> SimulatedDevice:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
+        """Run the device in a background task until ``stop()``; stopping says
+        ``disconnected``, then DISCONNECTs."""
+        self._launch(self.run(clock=clock), f"device:{self.device_id}")
 
     async def run(self, *, clock: bool = True) -> None:
         """Keep the MQTT session up (and, with ``clock``, sample) until ``request_stop()``."""

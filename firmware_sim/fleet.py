@@ -13,7 +13,6 @@ import math
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from types import TracebackType
 
 from dreamcommons.contracts.device_protocol import DeviceKind
 from dreamcommons.firmware_sim.device import (
@@ -23,7 +22,7 @@ from dreamcommons.firmware_sim.device import (
     run_sample_clock,
 )
 from dreamcommons.firmware_sim.faults import Faults
-from dreamcommons.firmware_sim.stopping import finish_or_cancel
+from dreamcommons.firmware_sim.stopping import BackgroundRun
 
 __all__ = ["Fleet", "FleetStats", "fleet_configs"]
 
@@ -89,12 +88,14 @@ def fleet_configs(
     return configs
 
 
-class Fleet:
+class Fleet(BackgroundRun):
     """Devices sharing one event loop and one sampling clock.
 
     ``async with Fleet(url, configs) as fleet:`` or ``await fleet.start()`` / ``await
     fleet.stop()``; ``Fleet.generate(url, count, ...)`` draws the configs from a seed.
     """
+
+    grace_s = 10.0
 
     def __init__(
         self,
@@ -128,8 +129,7 @@ class Fleet:
             for i, config in enumerate(configs)
         ]
         self._by_id = {device.device_id: device for device in self.devices}
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        super().__init__()
 
     @classmethod
     def generate(
@@ -212,28 +212,6 @@ class Fleet:
                 device.request_stop()
 
     async def start(self) -> None:
-        """Run the fleet in a background task until ``stop()``."""
-        if self._task is not None:
-            raise RuntimeError("fleet already started")
-        self._task = asyncio.create_task(self.run(), name="fleet")
-
-    def request_stop(self) -> None:
-        self._stopping.set()
-
-    async def stop(self, grace_s: float = 10.0) -> None:
-        """Stop every device cleanly, or cancel what is left after ``grace_s`` seconds."""
-        self.request_stop()
-        task, self._task = self._task, None
-        await finish_or_cancel(task, grace_s)
-
-    async def __aenter__(self) -> Fleet:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
+        """Run the fleet in a background task until ``stop()``, which stops every device
+        cleanly or cancels what is left after ``grace_s``."""
+        self._launch(self.run(), "fleet")

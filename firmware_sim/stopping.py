@@ -1,9 +1,13 @@
-"""Stopping a background task politely: let it finish, then cancel it past a grace time."""
+"""Running in the background until asked to stop, and stopping politely: let the task finish,
+then cancel it past a grace time."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Coroutine
+from types import TracebackType
+from typing import Self
 
 
 async def finish_or_cancel(task: asyncio.Task[None] | None, grace_s: float) -> None:
@@ -18,3 +22,45 @@ async def finish_or_cancel(task: asyncio.Task[None] | None, grace_s: float) -> N
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+class BackgroundRun:
+    """A device or a fleet: ``start()`` runs it in a task until ``stop()`` (or the end of an
+    ``async with``); ``run()`` itself returns once ``request_stop()`` was called."""
+
+    grace_s = 5.0
+
+    def __init__(self) -> None:
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def _launch(self, work: Coroutine[object, object, None], name: str) -> None:
+        if self._task is not None:
+            work.close()
+            raise RuntimeError(f"{name} already started")
+        self._task = asyncio.create_task(work, name=name)
+
+    async def start(self) -> None:
+        raise NotImplementedError
+
+    def request_stop(self) -> None:
+        """Ask it to stop cleanly; ``run()`` returns soon after."""
+        self._stopping.set()
+
+    async def stop(self, grace_s: float | None = None) -> None:
+        """Stop cleanly, or cancel after ``grace_s`` seconds (the class's ``grace_s``)."""
+        self.request_stop()
+        task, self._task = self._task, None
+        await finish_or_cancel(task, self.grace_s if grace_s is None else grace_s)
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()

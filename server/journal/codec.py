@@ -16,18 +16,7 @@ from typing import Any
 
 import msgpack
 
-from dreamcommons.server.engine.events import (
-    DevicesChanged,
-    Event,
-    HostCommanded,
-    MotifContributed,
-    ParticipantJoined,
-    ParticipantLeft,
-    PresenceChanged,
-    ShareChanged,
-    SleeperUpdated,
-    Whispered,
-)
+from dreamcommons.server.engine.events import Event, MotifContributed, Whispered
 from dreamcommons.server.journal.errors import JournalCorrupt
 
 
@@ -50,19 +39,8 @@ class Erased:
 JournalEvent = Event | Tick | Erased
 """Everything a journal row can decode to."""
 
-EVENT_CLASSES: tuple[type[JournalEvent], ...] = (
-    ParticipantJoined,
-    PresenceChanged,
-    ParticipantLeft,
-    MotifContributed,
-    Whispered,
-    SleeperUpdated,
-    DevicesChanged,
-    ShareChanged,
-    HostCommanded,
-    Tick,
-    Erased,
-)
+# Every engine event, in the order of the ``Event`` union, and the journal's own two.
+EVENT_CLASSES: tuple[type[JournalEvent], ...] = (*typing.get_args(Event), Tick, Erased)
 
 _BY_KIND: dict[str, type[JournalEvent]] = {cls.__name__: cls for cls in EVENT_CLASSES}
 
