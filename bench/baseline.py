@@ -6,10 +6,11 @@ No rules, no journal, no devices: the shape of a well-built room server, and the
 Python server reaches on this workload. It speaks just enough of the dreamcommons wire for
 the same load generator (``bench.loadgen``) to drive it unchanged: ``join`` is answered with
 a ``welcome`` (a participant id and a snapshot), ``contribute`` with an ``ack``, and 10 times
-a second one ``delta`` (``seq``, the motifs that changed, who joined and left, and
-``applied``: the highest contribution merged per participant who contributed in that tick)
-is encoded once with msgpack and sent to everyone with ``websockets.broadcast``. A tick in
-which nothing changed sends nothing. ``/metrics`` serves the tick histogram under the name
+a second one ``delta`` (``seq``, the weights of the motifs that changed, who joined and left,
+and ``applied``: the highest contribution merged per participant who contributed in that
+tick) is encoded once with msgpack (floats as float32, fields only when there is something
+in them) and sent to everyone with ``websockets.broadcast``. A tick in which nothing changed
+sends nothing. ``/metrics`` serves the tick histogram under the name
 the bench reads for dreamcommons, so that both rows fill the same columns.
 """
 
@@ -41,26 +42,6 @@ TICK_BUCKETS = (
 
 
 @dataclass(slots=True)
-class Motif:
-    """A motif's running totals: its weight is the sum of the intensities given to it."""
-
-    weight: float = 0.0
-    valence: float = 0.0
-    arousal: float = 0.0
-    count: int = 0
-
-    def add(self, valence: float, arousal: float, intensity: float) -> None:
-        self.count += 1
-        self.weight += intensity
-        self.valence += (valence - self.valence) / self.count
-        self.arousal += (arousal - self.arousal) / self.count
-
-    def view(self, name: str) -> dict[str, Any]:
-        return {"name": name, "weight": round(self.weight, 3),
-                "valence": round(self.valence, 3), "arousal": round(self.arousal, 3)}  # fmt: skip
-
-
-@dataclass(slots=True)
 class Room:
     """One session: who is in, the motifs, and what changed since the last tick."""
 
@@ -68,7 +49,7 @@ class Room:
     tick_hz: float
     seq: int = 0
     connections: set[ServerConnection] = field(default_factory=set)
-    motifs: dict[str, Motif] = field(default_factory=dict)
+    motifs: dict[str, float] = field(default_factory=dict)  # name -> sum of intensities
     touched: set[str] = field(default_factory=set)
     applied: dict[str, int] = field(default_factory=dict)
     joined: list[str] = field(default_factory=list)
@@ -83,7 +64,7 @@ class Room:
 
     def welcome(self, pid: str) -> bytes:
         state = {"session": self.session, "seq": self.seq,
-                 "motifs": [m.view(name) for name, m in sorted(self.motifs.items())],
+                 "motifs": self.motifs,
                  "present": len(self.connections) + 1}  # fmt: skip
         return _pack({"type": "welcome", "v": 1, "participant": pid, "resume": "",
                       "tick_hz": self.tick_hz, "state": state})  # fmt: skip
@@ -96,8 +77,8 @@ class Room:
             return _error("bad_frame", "contribute needs an integer cid and a motif name")
         if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
             return _error("bad_frame", "valence, arousal and intensity are numbers", cid)
-        valence, arousal, intensity = (float(v) for v in values)  # type: ignore[arg-type]
-        self.motifs.setdefault(motif, Motif()).add(valence, arousal, intensity)
+        intensity = float(values[2])  # type: ignore[arg-type]
+        self.motifs[motif] = self.motifs.get(motif, 0.0) + intensity
         self.touched.add(motif)
         self.applied[pid] = cid
         return _pack({"type": "ack", "cid": cid})
@@ -107,16 +88,21 @@ class Room:
         self.seq += 1
         if not (self.touched or self.applied or self.joined or self.left):
             return None
-        frame = _pack({"type": "delta", "seq": self.seq, "t": round(time.time(), 3),
-                       "motifs": [self.motifs[name].view(name) for name in sorted(self.touched)],
-                       "participants": self.joined, "left": self.left,
-                       "applied": self.applied})  # fmt: skip
+        delta: dict[str, Any] = {"type": "delta", "seq": self.seq, "t": self.seq / self.tick_hz,
+                                 "applied": self.applied}  # fmt: skip
+        if self.touched:
+            delta["motifs"] = {name: self.motifs[name] for name in self.touched}
+        if self.joined:
+            delta["participants"] = self.joined
+        if self.left:
+            delta["left"] = self.left
+        frame = _pack(delta)
         self.touched, self.applied, self.joined, self.left = set(), {}, [], []
         return frame
 
 
 def _pack(message: dict[str, Any]) -> bytes:
-    packed: bytes = msgpack.packb(message)
+    packed: bytes = msgpack.packb(message, use_single_float=True)
     return packed
 
 
