@@ -35,7 +35,8 @@ test: test-setup lint
 demo: setup
 	$(BIN)/dreamcommons demo $(ARGS)
 
-# The "commons" workload of BENCH.md: one Markdown table, a row per N; ARGS="--json" for JSON.
+# The "commons" workload of BENCH.md on dreamcommons and on a bare broadcast (bench/baseline.py),
+# side by side: one Markdown table, a row per N and system; ARGS="--json" for JSON.
 bench: setup
 	$(BIN)/python -m bench.commons $(ARGS)
 

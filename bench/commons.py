@@ -1,12 +1,18 @@
-"""The "commons" workload of BENCH.md against a real dreamcommons server.
+"""The "commons" workload of BENCH.md against a real dreamcommons server and the baseline.
 
     python -m bench.commons                      # the standard ladder, one Markdown table
-    python -m bench.commons --ladder 300 --json  # one row, then one JSON line
+    python -m bench.commons --ladder 300 --json  # one rung, then one JSON line
+    python -m bench.commons --systems dreamcommons   # without the baseline
 
 Each row starts its own server process (pinned to core 0), its own Mosquitto and a fleet of
 simulated devices at 5 Hz (pinned to core 1, with this load generator), joins N
 participants over real WebSockets, pairs a device to each of the first M, lets them
 contribute once a second on a fixed schedule, and measures over the steady window.
+
+Each rung runs every chosen system, one after the other, with the same load generator:
+dreamcommons, then the bare websockets + msgpack broadcast of ``bench.baseline`` (no rules,
+no journal, no devices). The dreamcommons row then carries its ratios to the baseline's row
+of the same rung and run: p99, server CPU, KB per client per second, seconds to seat N.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import platform
@@ -43,16 +50,25 @@ SERVER_ENVIRONMENT = {
     "DREAMCOMMONS_MAX_MEMBERS": "100000",
 }
 SERVER_CORE, LOAD_CORE = 0, 1
+SYSTEMS = ("dreamcommons", "baseline")
+# dreamcommons ÷ baseline, field by field, for the rows of one rung in one run
+RATIOS = (
+    ("latency_p99_ms", "p99_ratio"), ("server_cpu_pct", "cpu_ratio"),
+    ("kb_per_client_s", "kb_ratio"), ("seat_s", "seat_ratio"),
+)  # fmt: skip
 COLUMNS = (
-    ("participants", "N"), ("devices", "M"), ("latency_p50_ms", "p50 ms"),
+    ("system", "system"), ("participants", "N"), ("devices", "M"), ("latency_p50_ms", "p50 ms"),
     ("latency_p95_ms", "p95 ms"), ("latency_p99_ms", "p99 ms"),
     ("observer_p99_ms", "observer p99"), ("missing", "missing"), ("tick_p99_ms", "tick p99 ms"),
     ("server_cpu_pct", "server CPU %"), ("server_rss_mb", "server RSS MB"),
     ("rss_kb_per_participant", "KB/participant"), ("loadgen_cpu_pct", "loadgen CPU %"),
     ("fleet_cpu_pct", "fleet CPU %"), ("msgs_per_client_s", "msgs/client/s"),
     ("kb_per_client_s", "KB/client/s"), ("mqtt_msgs_per_s", "MQTT msg/s"),
-    ("samples_lost", "samples lost"), ("journal_commit_ms", "commit ms"),
+    ("samples_lost", "samples lost"), ("journal_commit_ms", "commit ms"), ("seat_s", "seat s"),
+    ("p99_ratio", "p99 ×"), ("cpu_ratio", "CPU ×"), ("kb_ratio", "KB/s ×"),
+    ("seat_ratio", "seat ×"),
 )  # fmt: skip
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,17 +82,21 @@ class Workload:
 
 
 @contextlib.asynccontextmanager
-async def child(*args: str, log: Path, core: int) -> AsyncIterator[asyncio.subprocess.Process]:
-    """A ``dreamcommons`` child process, pinned to ``core``, its output in ``log``."""
+async def child(
+    *args: str, log: Path, core: int, module: str = "dreamcommons"
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """``python -m module ARGS`` (``dreamcommons``, or ``bench.baseline``) as a child process,
+    pinned to ``core``, its output in ``log``."""
     with log.open("wb") as out:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "dreamcommons",
+            module,
             *args,
             stdout=out,
             stderr=asyncio.subprocess.STDOUT,
             env={**os.environ, **SERVER_ENVIRONMENT},
+            cwd=ROOT,
         )
     pin(process.pid, core)
     try:
@@ -98,22 +118,33 @@ def _answers(port: int) -> bool:
     return True
 
 
-async def run_row(work: Workload, workdir: Path) -> dict[str, Any]:
-    """Measure one rung of the ladder; a row of the table."""
+async def run_row(work: Workload, workdir: Path, system: str = "dreamcommons") -> dict[str, Any]:
+    """Measure one rung of the ladder on one system; a row of the table. The baseline has no
+    devices: its rows have M = 0 whatever the workload asks."""
+    if system not in SYSTEMS:
+        raise ValueError(f"unknown system {system!r}; one of {', '.join(SYSTEMS)}")
+    if system == "baseline":
+        work = dataclasses.replace(work, devices=0)
     port = free_port()
     async with contextlib.AsyncExitStack() as stack:
         scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="dreamcommons-journal-"))
         broker_args: tuple[str, ...] = ()
-        if work.devices:
+        if system == "baseline":
+            server = await stack.enter_async_context(
+                child("--port", str(port), log=workdir / f"baseline-{work.participants}.log",
+                      core=SERVER_CORE, module="bench.baseline")
+            )  # fmt: skip
+        elif work.devices:
             broker = await stack.enter_async_context(MosquittoProcess())
             assert broker._process is not None
             pin(broker._process.pid, LOAD_CORE)
             broker_args = ("--broker", broker.url)
-        server = await stack.enter_async_context(
-            child("host", "--port", str(port), "--venue", work.venue, "--open", SESSION,
-                  "--journal", str(Path(scratch) / "dreams.sqlite"), *broker_args,
-                  log=workdir / f"server-{work.participants}.log", core=SERVER_CORE)
-        )  # fmt: skip
+        if system == "dreamcommons":
+            server = await stack.enter_async_context(
+                child("host", "--port", str(port), "--venue", work.venue, "--open", SESSION,
+                      "--journal", str(Path(scratch) / "dreams.sqlite"), *broker_args,
+                      log=workdir / f"server-{work.participants}.log", core=SERVER_CORE)
+            )  # fmt: skip
         await wait_until(lambda: _answers(port), "the server", 30)
         rss_before = rss_bytes(server.pid)
         codes: list[str] = []
@@ -133,9 +164,11 @@ async def run_row(work: Workload, workdir: Path) -> dict[str, Any]:
 
         window, latencies = Window(), Latencies()
         url = f"ws://127.0.0.1:{port}/{SESSION}"
+        seating = time.monotonic()
         participants = await connect_all(
             url, SESSION, work.participants, work.probes, window, latencies
         )
+        seat_s = time.monotonic() - seating
         for participant in participants:
             stack.callback(participant.close)
         await asyncio.gather(*(p.pair(code) for p, code in zip(participants, codes, strict=False)))
@@ -164,6 +197,7 @@ async def run_row(work: Workload, workdir: Path) -> dict[str, Any]:
     span = last.at - first.at
     n = work.participants
     return {
+        "system": system,
         "participants": n,
         "devices": work.devices,
         "contributions": sent,
@@ -194,7 +228,54 @@ async def run_row(work: Workload, workdir: Path) -> dict[str, Any]:
         "journal_commit_ms": _ms(
             _mean_between(first.metrics, last.metrics, "dreamcommons_journal_commit_seconds")
         ),
+        "seat_s": round(seat_s, 3),
     }
+
+
+async def run_ladder(
+    rungs: list[Workload], workdir: Path, systems: tuple[str, ...] = SYSTEMS
+) -> list[dict[str, Any]]:
+    """Every rung on every system, one after the other; the dreamcommons rows with their
+    ratios to the baseline's row of the same rung."""
+    rows = []
+    for work in rungs:
+        for system in systems:
+            m = 0 if system == "baseline" else work.devices
+            print(f"# {system} N={work.participants} M={m} ...", file=sys.stderr, flush=True)
+            rows.append(await run_row(work, workdir, system))
+            if rows[-1]["loadgen_cpu_pct"] > 80:
+                print(
+                    f"# note: the load generator's core was {rows[-1]['loadgen_cpu_pct']}% "
+                    "busy; latencies at this N are partly its own",
+                    file=sys.stderr,
+                )
+        if work.devices and "baseline" in systems and "dreamcommons" in systems:
+            print(
+                f"# note: at N={work.participants} dreamcommons had {work.devices} devices "
+                "and the baseline none; --devices none compares like with like",
+                file=sys.stderr,
+            )
+    return with_ratios(rows)
+
+
+def with_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each dreamcommons row gains ``p99_ratio``, ``cpu_ratio``, ``kb_ratio`` and
+    ``seat_ratio``: its figure divided by the baseline's at the same N in these rows (None
+    when there is no such row, or a figure is missing or zero)."""
+    baselines = {row["participants"]: row for row in rows if row["system"] == "baseline"}
+    out = []
+    for row in rows:
+        baseline = baselines.get(row["participants"])
+        if row["system"] == "dreamcommons" and baseline is not None:
+            row = {**row, **{ratio: _ratio(row[key], baseline[key]) for key, ratio in RATIOS}}
+        out.append(row)
+    return out
+
+
+def _ratio(ours: float | None, theirs: float | None) -> float | None:
+    if ours is None or not theirs:
+        return None
+    return round(ours / theirs, 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,24 +348,26 @@ def ladder(spec: str, devices: str) -> list[Workload]:
     return rungs
 
 
+def systems(spec: str) -> tuple[str, ...]:
+    """``dreamcommons,baseline``: which systems run, in that order."""
+    chosen = tuple(part.strip() for part in spec.split(",") if part.strip())
+    unknown = [name for name in chosen if name not in SYSTEMS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"systems are {', '.join(SYSTEMS)}, not {spec!r}")
+    return chosen
+
+
 async def main_async(args: argparse.Namespace) -> int:
     pin(os.getpid(), LOAD_CORE)
-    rows = []
     with tempfile.TemporaryDirectory(prefix="dreamcommons-bench-") as scratch:
         folder = Path(args.logs or scratch)
         await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
-        for rung in ladder(args.ladder, args.devices):
-            work = Workload(
-                rung.participants, rung.devices, args.warmup, args.window, args.probes, args.venue
-            )
-            print(f"# N={work.participants} M={work.devices} ...", file=sys.stderr, flush=True)
-            rows.append(await run_row(work, folder))
-            if rows[-1]["loadgen_cpu_pct"] > 80:
-                print(
-                    f"# note: the load generator's core was {rows[-1]['loadgen_cpu_pct']}% busy; "
-                    "latencies at this N are partly its own",
-                    file=sys.stderr,
-                )
+        rungs = [
+            Workload(rung.participants, rung.devices, args.warmup, args.window, args.probes,
+                     args.venue)
+            for rung in ladder(args.ladder, args.devices)
+        ]  # fmt: skip
+        rows = await run_ladder(rungs, folder, args.systems)
     print(table(rows))
     if args.json:
         print(json.dumps({"rows": rows, "machine": machine()}))
@@ -299,6 +382,8 @@ def main() -> int:
     parser.add_argument("--window", type=float, default=20.0, help="steady seconds (20)")
     parser.add_argument("--probes", type=int, default=50, help="fully decoding clients (50)")
     parser.add_argument("--venue", default="sleep-commons")
+    parser.add_argument("--systems", type=systems, default=SYSTEMS,
+                        help="dreamcommons,baseline (both, in that order)")  # fmt: skip
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     parser.add_argument("--logs", metavar="DIR", help="keep the server's and fleet's logs here")
     return asyncio.run(main_async(parser.parse_args()))

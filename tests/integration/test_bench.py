@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.commons import Workload, run_row
+from bench.commons import RATIOS, Workload, run_ladder, run_row, table
 from bench.ingest import run_rate
 
 pytestmark = pytest.mark.integration
@@ -22,6 +22,30 @@ async def test_a_tiny_rung_sees_every_contribution_and_every_device(tmp_path: Pa
     assert row["mqtt_msgs_per_s"] > 0
     assert row["samples_lost"] == 0
     assert row["msgs_per_client_s"] >= 5  # ten deltas a second, whatever the load
+
+
+async def test_one_run_measures_both_systems_and_divides_them_side_by_side(
+    tmp_path: Path,
+) -> None:
+    rung = Workload(participants=6, devices=2, warmup_s=1.0, window_s=2.0)
+    rows = await run_ladder([rung], tmp_path, ("dreamcommons", "baseline"))
+    assert [row["system"] for row in rows] == ["dreamcommons", "baseline"]
+    ours, theirs = rows
+    assert (ours["devices"], theirs["devices"]) == (2, 0)  # the baseline has no devices
+    for row in rows:
+        assert row["participants"] == 6
+        assert row["missing"] == 0  # the same load generator sees every contribution on both
+        assert row["latency_p99_ms"] is not None
+        assert row["tick_p99_ms"] is not None
+        assert row["seat_s"] > 0
+    for key, ratio in RATIOS:
+        # a figure too small to read (CPU ticks are 10 ms) gives no ratio rather than a wrong one
+        expected = round(ours[key] / theirs[key], 2) if theirs[key] else None
+        assert ours[ratio] == expected
+        assert ratio not in theirs
+    header = table(rows).splitlines()[0]
+    assert "| system |" in header
+    assert "| p99 × | CPU × | KB/s × | seat × |" in header
 
 
 async def test_the_ingest_bench_counts_every_offered_message(tmp_path: Path) -> None:
