@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import os
 import re
@@ -75,6 +76,19 @@ def _parser() -> argparse.ArgumentParser:
     host.add_argument(
         "--journal", default=None, help="SQLite journal file: sessions survive a crash or restart"
     )
+    host.add_argument(
+        "--state-dir",
+        default=None,
+        help="where the secret and the operator key are kept across restarts "
+        "(default: beside the journal, else $XDG_STATE_HOME/dreamcommons)",
+    )
+    host.add_argument(
+        "--ephemeral-secret",
+        action="store_true",
+        default=None,
+        help="keep no secret: join codes, invitation links, the operator key and resumes "
+        "stop working when the server stops",
+    )
     host.set_defaults(run=_host)
 
     command = commands.add_parser("command", help="send one command to a device, await its ack")
@@ -144,23 +158,50 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _host(args: argparse.Namespace) -> int:
-    overrides = {
-        k: v
-        for k, v in vars(args).items()
-        if k in ("venue", "host", "port", "broker", "open_sessions", "journal") and v is not None
-    }
+    overrides = {k: v for k, v in vars(args).items() if k in _HOST_SETTINGS and v is not None}
     named = args.sessions or [("commons", None)]
     overrides["session_venues"] = {session: venue for session, venue in named if venue}
-    settings = ServerSettings(**overrides)
+    from dreamcommons.server.kept_secrets import SecretUnavailable, keep_secrets
+
+    try:
+        kept = keep_secrets(ServerSettings(**overrides))
+    except SecretUnavailable as error:
+        print(f"dreamcommons: {error}", file=sys.stderr)
+        return 2
+    settings = kept.settings
+    if kept.note is not None:
+        print(kept.note, flush=True)
     venue = load_venue(settings.venue)
     serving = _serve(settings, venue, [session for session, _ in named])
-    if settings.event_loop == "uvloop":
-        import uvloop  # its transports write and poll for a thousand sockets at half the cost
+    try:
+        if settings.event_loop == "uvloop":
+            import uvloop  # its transports write and poll for a thousand sockets at half the cost
 
-        uvloop.run(serving)
-    else:
-        asyncio.run(serving)
+            uvloop.run(serving)
+        else:
+            asyncio.run(serving)
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        print(
+            f"dreamcommons: {settings.host}:{settings.port} is already in use (another "
+            "dreamcommons host?); stop that one, or choose another port with --port",
+            file=sys.stderr,
+        )
+        return 2
     return 0
+
+
+_HOST_SETTINGS = (
+    "venue",
+    "host",
+    "port",
+    "broker",
+    "open_sessions",
+    "journal",
+    "state_dir",
+    "ephemeral_secret",
+)
 
 
 async def _serve(settings: ServerSettings, venue: VenuePreset, sessions: list[str]) -> None:
