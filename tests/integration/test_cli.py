@@ -14,7 +14,7 @@ import pytest
 
 from dreamcommons.server.broker import MosquittoProcess
 from tests.conftest import within
-from tests.processes import dreamcommons, free_port, read_until
+from tests.processes import dreamcommons, end, free_port, read_until
 
 pytestmark = pytest.mark.integration
 
@@ -165,6 +165,18 @@ async def test_a_port_in_use_is_one_line_that_says_what_to_do(tmp_path: Path) ->
     assert f"127.0.0.1:{port} is already in use" in text
     assert "--port" in text
     assert "Traceback" not in text
+    assert _listing(tmp_path) == ["dreams.sqlite"]  # the journal was closed again, unlocked
+
+
+async def test_a_clean_stop_leaves_no_lock_file_beside_the_journal(tmp_path: Path) -> None:
+    journal = tmp_path / "dreams.sqlite"
+    args = ("--port", str(free_port()), "--journal", str(journal))
+    async with dreamcommons("host", *args) as host:
+        await read_until(host, "browser:", within(15))
+        assert "dreams.sqlite.lock" in _listing(tmp_path)  # held while the server runs
+        await end(host)  # SIGTERM: a clean stop
+    assert host.returncode == 0
+    assert "dreams.sqlite.lock" not in _listing(tmp_path)
 
 
 def _get_json(url: str) -> dict[str, object]:
