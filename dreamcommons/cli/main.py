@@ -137,14 +137,27 @@ def _parser() -> argparse.ArgumentParser:
     console.set_defaults(run=_host_console)
 
     demo = commands.add_parser("demo", help="a whole session with bot dreamers, in one process")
-    demo.add_argument("--venue", default="sleep-commons")
-    demo.add_argument("--seconds", type=float, default=None, help="default: until Ctrl-C")
-    demo.add_argument("--bots", type=int, default=8)
-    demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--port", type=int, default=0, help="default: a free port")
+    demo.add_argument(
+        "--venue",
+        default="sleep-commons",
+        help=f"the session's venue ({', '.join(available_venues())}; default sleep-commons)",
+    )
+    demo.add_argument(
+        "--seconds", type=float, default=None, help="how long (default: until Ctrl-C)"
+    )
+    demo.add_argument("--bots", type=int, default=8, help="bot dreamers, each with a device (8)")
+    demo.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    demo.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     demo.add_argument("--json", action="store_true", help="end with one JSON summary line")
-    demo.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="used when listening")
-    demo.add_argument("--speed", type=float, default=3.0, help="body rhythms' speed-up (3)")
+    demo.add_argument(
+        "--broker",
+        default=None,
+        help="mqtt://HOST:PORT of the device broker, used when it answers, else a Mosquitto "
+        "of the demo's own (default: $DREAMCOMMONS_BROKER, else mqtt://127.0.0.1:1883)",
+    )
+    demo.add_argument(
+        "--speed", type=float, default=3.0, help="how much faster the bodies breathe (3)"
+    )
     demo.set_defaults(run=_demo)
 
     from dreamcommons.cli.broker_config import add_broker_config_command
@@ -306,9 +319,10 @@ def _interactive() -> bool:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from dreamcommons.cli.demo import run_demo
+    from dreamcommons.cli.demo import DEFAULT_BROKER, run_demo
 
     venue = load_venue(args.venue)
+    broker = args.broker or ServerSettings().broker or DEFAULT_BROKER  # as `host` reads it
     asyncio.run(
         run_demo(
             venue,
@@ -317,7 +331,7 @@ def _demo(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             json_summary=args.json,
-            broker=args.broker,
+            broker=broker,
             speed=args.speed,
         )
     )

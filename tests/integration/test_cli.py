@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import re
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from dreamcommons.cli.main import _parser
 from dreamcommons.server.broker import MosquittoProcess
 from tests.conftest import within
 from tests.processes import dreamcommons, end, free_port, read_until
@@ -56,6 +58,23 @@ async def test_demo_uses_a_broker_that_is_already_listening(mosquitto: Mosquitto
     assert demo.returncode == 0, text
     assert f"devices on {mosquitto.url} (the broker already there)" in text
     assert json.loads(text.strip().splitlines()[-1])["devices_paired"] == 3
+
+
+async def test_demo_takes_its_broker_from_the_environment_as_host_does(
+    mosquitto: MosquittoProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DREAMCOMMONS_BROKER", mosquitto.url)  # the child inherits it
+    async with dreamcommons("demo", "--seconds", "1", "--bots", "2", "--json") as demo:
+        output, _ = await asyncio.wait_for(demo.communicate(), within(45))
+    text = output.decode()
+    assert demo.returncode == 0, text
+    assert f"devices on {mosquitto.url} (the broker already there)" in text
+
+
+def test_every_demo_option_says_what_it_does() -> None:
+    commands = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    demo: argparse.ArgumentParser = commands.choices["demo"]
+    assert [action.dest for action in demo._actions if not action.help] == []
 
 
 async def test_host_and_two_joins_see_each_others_contributions() -> None:
