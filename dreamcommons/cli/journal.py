@@ -53,6 +53,9 @@ def add_journal_commands(commands: Any) -> None:
         help="one participant's own data: their resume token, which proves who they are;"
         " write --resume-token=TOKEN (a token may begin with '-'), or '-' to read it from stdin",
     )
+    out.add_argument(
+        "--ticks", action="store_true", help="the ticks too (ten a second; left out by default)"
+    )
     out.set_defaults(run=_export)
 
     erase = commands.add_parser(
@@ -140,10 +143,10 @@ def _export(args: argparse.Namespace) -> int:
         )
     try:
         if args.resume_token is None:
-            paths = export(args.journal, args.out)
+            paths = export(args.journal, args.out, ticks=args.ticks)
         else:
             session, pid = _owner(args)
-            paths = export_participant(args.journal, args.out, session, pid)
+            paths = export_participant(args.journal, args.out, session, pid, ticks=args.ticks)
     except JournalError as error:
         return _fail(str(error))
     for path in paths:

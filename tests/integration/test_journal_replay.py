@@ -125,7 +125,8 @@ async def test_export_writes_the_events_and_a_hypnogram_per_sleeper(tmp_path: Pa
         output, _ = await asyncio.wait_for(exporting.communicate(), within(30))
     assert exporting.returncode == 0, output.decode()
     lines = (out / "events.jsonl").read_text().splitlines()
-    assert len(lines) == 1 + 2 * len(stages)
+    assert len(lines) == 1 + len(stages)  # no ticks unless asked for
+    assert "Tick" not in {json.loads(line)["kind"] for line in lines}
     first = json.loads(lines[0])
     assert first["kind"] == "ParticipantJoined"
     assert first["fields"]["name"] == "Lyra"
@@ -133,6 +134,16 @@ async def test_export_writes_the_events_and_a_hypnogram_per_sleeper(tmp_path: Pa
         table = list(csv.DictReader(rows))
     assert [int(row["stage"]) for row in table] == stages
     assert [int(row["t"]) for row in table] == [30 * n for n in range(len(stages))]
+    args = ("export", str(journal), "--out", str(tmp_path / "ticks"), "--ticks")
+    async with dreamcommons(*args) as exporting:
+        output, _ = await asyncio.wait_for(exporting.communicate(), within(30))
+    assert exporting.returncode == 0, output.decode()
+    kinds = [json.loads(line)["kind"] for line in _lines(tmp_path / "ticks" / "events.jsonl")]
+    assert kinds.count("Tick") == len(stages)
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines()
 
 
 async def test_replaying_an_unknown_session_names_the_ones_there_are(
