@@ -67,7 +67,7 @@ async def test_the_replayed_states_equal_the_recorded_ones(
         assert again[state.seq] == state
 
 
-async def test_replay_prints_the_session_with_the_plain_view(
+async def test_replay_prints_what_changed_then_where_the_session_ended(
     recorded: tuple[Path, list[DreamscapeState]],
 ) -> None:
     journal, _ = recorded
@@ -76,9 +76,12 @@ async def test_replay_prints_the_session_with_the_plain_view(
         output, _ = await asyncio.wait_for(replay.communicate(), within(30))
     text = output.decode()
     assert replay.returncode == 0, text
-    assert f"tick {last} " in text
-    assert 'Lyra whispers: "the cocoons pulse together"' in text
-    assert "replay of commons ended" in text
+    changed, _, ended = text.partition("\n~ ")
+    assert changed.count('Lyra whispers: "the cocoons pulse together"') == 1, text
+    assert "Lyra joined" in changed
+    assert f"tick {last} " in ended  # the last state, in the plain view
+    assert text.count(f"tick {last - 1} ") == 0  # not every state
+    assert "replay of commons ended" in ended
 
 
 async def test_a_served_replay_is_watched_like_a_live_session_and_refuses_contributions(
