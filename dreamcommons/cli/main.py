@@ -230,7 +230,7 @@ async def _serve(settings: ServerSettings, venue: VenuePreset, sessions: list[st
         print(
             f"hosting on ws://{settings.host}:{server.port}/SESSION "
             f"(for example ws://{settings.host}:{server.port}/{sessions[0]}); "
-            f"sessions not named below are of the {server.venue.title}",
+            f"sessions not named below are of {server.venue.title}",
             flush=True,
         )
         print(f"operator key: {settings.host_key}  (the host key of every session)", flush=True)
