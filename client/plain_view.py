@@ -53,3 +53,59 @@ def render(state: DreamscapeState, me: str = "", motif_rows: int = 10) -> str:
         tag = f" #{whisper.tag}" if whisper.tag else ""
         lines.append(f'  {whisper.name}{tag} whispers: "{whisper.text}"')
     return "\n".join(lines)
+
+
+def changes(before: DreamscapeState, after: DreamscapeState) -> list[str]:
+    """What a reader notices from one state to the next, a line each (none when nothing did):
+    who came and went, motifs that appeared or faded, new whispers, the phase, a fracture or
+    its healing, harmonizing, a pause, the mood's words."""
+    at = f"t={after.t:7.1f}s "
+    lines = [at + line for line in _people(before, after)]
+    names = {m.name for m in before.motifs}
+    now = {m.name for m in after.motifs}
+    lines += [f"{at}+ {name}" for name in sorted(now - names)]
+    lines += [f"{at}- {name} faded" for name in sorted(names - now)]
+    heard = {(w.participant, w.t, w.text) for w in before.whispers}
+    for whisper in after.whispers:
+        if (whisper.participant, whisper.t, whisper.text) not in heard:
+            tag = f" #{whisper.tag}" if whisper.tag else ""
+            lines.append(f'{at}{whisper.name}{tag} whispers: "{whisper.text}"')
+    lines += [at + line for line in _scene(before, after)]
+    was = mood_words(before.mood.valence, before.mood.arousal)
+    mood = mood_words(after.mood.valence, after.mood.arousal)
+    if mood != was:
+        lines.append(f"{at}mood: {mood}")
+    return lines
+
+
+def _people(before: DreamscapeState, after: DreamscapeState) -> list[str]:
+    known = {p.id: p for p in before.participants}
+    lines = []
+    for person in after.participants:
+        name = person.name + (f" #{person.tag}" if person.tag else "")
+        was = known.pop(person.id, None)
+        if was is None:
+            role = "" if person.role == "dreamer" else f" as {person.role}"
+            lines.append(f"{name} joined{role}" if person.present else f"{name} (away)")
+        elif person.present and not was.present:
+            lines.append(f"{name} came back")
+        elif was.present and not person.present:
+            lines.append(f"{name} left")
+    lines += [f"{gone.name} left" for gone in known.values() if gone.present]
+    return lines
+
+
+def _scene(before: DreamscapeState, after: DreamscapeState) -> list[str]:
+    was, scene = before.scene, after.scene
+    lines = []
+    if scene.phase != was.phase:
+        lines.append(f"phase: {scene.phase}")
+    if scene.fractured and not was.fractured:
+        lines.append(f"FRACTURED into {len(scene.regions)} regions")
+    elif was.fractured and not scene.fractured:
+        lines.append("healed")
+    if scene.harmonizing != was.harmonizing:
+        lines.append("harmonizing" if scene.harmonizing else "harmonizing ended")
+    if scene.paused != was.paused:
+        lines.append("paused" if scene.paused else "resumed")
+    return lines

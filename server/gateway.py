@@ -147,7 +147,11 @@ class DreamServer:
             await self.journal.close()
 
     async def __aenter__(self) -> DreamServer:
-        await self.start()
+        try:
+            await self.start()
+        except BaseException:
+            await self.close()  # a port in use: the journal opened first is closed again
+            raise
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

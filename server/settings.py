@@ -13,6 +13,14 @@ from dreamcommons.contracts.protocol import MAX_WHISPER_CHARS, SessionId
 from dreamcommons.contracts.venues import VenueName
 
 
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def new_host_key() -> str:
+    return secrets.token_hex(16)
+
+
 class ServerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DREAMCOMMONS_", extra="forbid")
 
@@ -32,14 +40,26 @@ class ServerSettings(BaseSettings):
         default=5.0, gt=0.0, le=60.0, description="how long a device has to acknowledge a command"
     )
     host_key: str = Field(
-        default_factory=lambda: secrets.token_hex(16),
-        description="the operator's key: host of every session; generated when not given",
+        default_factory=new_host_key,
+        description="the operator's key: host of every session; generated when not given "
+        "(`dreamcommons host` keeps the one it generates in the state directory)",
     )
     secret: str = Field(
-        default_factory=lambda: secrets.token_urlsafe(32),
+        default_factory=new_secret,
         min_length=16,
-        description="signs invitations and derives host secrets and join codes; set it to "
-        "keep them valid across restarts; generated when not given",
+        description="signs invitations and derives host secrets and join codes; generated when "
+        "not given (`dreamcommons host` keeps the one it generates in the state directory, so "
+        "they stay valid across restarts)",
+    )
+    state_dir: Path | None = Field(
+        default=None,
+        description="where `dreamcommons host` keeps the secret and the operator key it "
+        "generates (default: beside the journal, else $XDG_STATE_HOME/dreamcommons)",
+    )
+    ephemeral_secret: bool = Field(
+        default=False,
+        description="`dreamcommons host` keeps no secret: codes, invitations and the operator "
+        "key it generates die with the process",
     )
     open_sessions: tuple[str, ...] = Field(
         default=(), description="sessions anyone may join without a code; '*' opens all"

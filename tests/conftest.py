@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
@@ -13,6 +14,22 @@ from dreamcommons.server.settings import ServerSettings
 from tests.waiting import TIMEOUT_UNIT, within
 
 __all__ = ["TIMEOUT_UNIT", "within"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _state_dir_of_the_tests(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every ``dreamcommons host`` the tests start keeps its secret here, never in the home
+    directory of whoever runs them (child processes inherit the environment)."""
+    kept = {name: os.environ.get(name) for name in ("DREAMCOMMONS_STATE_DIR", "XDG_STATE_HOME")}
+    state = tmp_path_factory.mktemp("state")
+    os.environ["DREAMCOMMONS_STATE_DIR"] = str(state / "dreamcommons")
+    os.environ["XDG_STATE_HOME"] = str(state)
+    yield
+    for name, value in kept.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture

@@ -38,7 +38,11 @@ def add_journal_commands(commands: Any) -> None:
     )
     replay.add_argument("--host", default="127.0.0.1", help="with --serve: address to listen on")
     replay.add_argument("--port", type=int, default=8765, help="with --serve: port (0: any free)")
-    replay.add_argument("--plain", action="store_true", help="print each state (without --serve)")
+    replay.add_argument(
+        "--plain",
+        action="store_true",
+        help="print what changes, and the last state (the default without --serve)",
+    )
     replay.set_defaults(run=_replay)
 
     out = commands.add_parser("export", help="events as JSON lines, a hypnogram CSV per sleeper")
@@ -52,6 +56,9 @@ def add_journal_commands(commands: Any) -> None:
         default=None,
         help="one participant's own data: their resume token, which proves who they are;"
         " write --resume-token=TOKEN (a token may begin with '-'), or '-' to read it from stdin",
+    )
+    out.add_argument(
+        "--ticks", action="store_true", help="the ticks too (ten a second; left out by default)"
     )
     out.set_defaults(run=_export)
 
@@ -81,21 +88,24 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 async def _play(args: argparse.Namespace, info: SessionInfo, speed: float) -> None:
-    from dreamcommons.client.plain_view import render
+    from dreamcommons.client.plain_view import changes, render
     from dreamcommons.server.replay_server import ReplayServer
 
     server: ReplayServer | None = None
     printing = args.plain or not args.serve
+    venue = info.preset()
+    initial = DreamEngine(venue, info.id).state
+    shown = [initial]  # the last state printed from
 
     async def sink(state: DreamscapeState, delta: Delta) -> None:
         if server is not None:
             await server.show(state, delta)
         if printing:
-            print(render(state) + "\n", flush=True)
+            for line in changes(shown[0], state):
+                print(line, flush=True)
+            shown[0] = state
 
     if args.serve:
-        venue = info.preset()
-        initial = DreamEngine(venue, info.id).state
         server = ReplayServer(initial, venue.tick_hz, args.host, args.port)
         await server.start()
         print(
@@ -103,7 +113,9 @@ async def _play(args: argparse.Namespace, info: SessionInfo, speed: float) -> No
             flush=True,
         )
     try:
-        await play(args.journal, info.id, speed, sink, venue=info.preset())
+        await play(args.journal, info.id, speed, sink, venue=venue)
+        if printing:
+            print("\n" + render(shown[0]) + "\n", flush=True)  # where the session ended
         print(f"replay of {info.id} ended", flush=True)
         if server is not None:
             await _until_stopped()
@@ -140,10 +152,10 @@ def _export(args: argparse.Namespace) -> int:
         )
     try:
         if args.resume_token is None:
-            paths = export(args.journal, args.out)
+            paths = export(args.journal, args.out, ticks=args.ticks)
         else:
             session, pid = _owner(args)
-            paths = export_participant(args.journal, args.out, session, pid)
+            paths = export_participant(args.journal, args.out, session, pid, ticks=args.ticks)
     except JournalError as error:
         return _fail(str(error))
     for path in paths:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import os
 import re
@@ -75,6 +76,19 @@ def _parser() -> argparse.ArgumentParser:
     host.add_argument(
         "--journal", default=None, help="SQLite journal file: sessions survive a crash or restart"
     )
+    host.add_argument(
+        "--state-dir",
+        default=None,
+        help="where the secret and the operator key are kept across restarts "
+        "(default: beside the journal, else $XDG_STATE_HOME/dreamcommons)",
+    )
+    host.add_argument(
+        "--ephemeral-secret",
+        action="store_true",
+        default=None,
+        help="keep no secret: join codes, invitation links, the operator key and resumes "
+        "stop working when the server stops",
+    )
     host.set_defaults(run=_host)
 
     command = commands.add_parser("command", help="send one command to a device, await its ack")
@@ -123,14 +137,27 @@ def _parser() -> argparse.ArgumentParser:
     console.set_defaults(run=_host_console)
 
     demo = commands.add_parser("demo", help="a whole session with bot dreamers, in one process")
-    demo.add_argument("--venue", default="sleep-commons")
-    demo.add_argument("--seconds", type=float, default=None, help="default: until Ctrl-C")
-    demo.add_argument("--bots", type=int, default=8)
-    demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--port", type=int, default=0, help="default: a free port")
+    demo.add_argument(
+        "--venue",
+        default="sleep-commons",
+        help=f"the session's venue ({', '.join(available_venues())}; default sleep-commons)",
+    )
+    demo.add_argument(
+        "--seconds", type=float, default=None, help="how long (default: until Ctrl-C)"
+    )
+    demo.add_argument("--bots", type=int, default=8, help="bot dreamers, each with a device (8)")
+    demo.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    demo.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     demo.add_argument("--json", action="store_true", help="end with one JSON summary line")
-    demo.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="used when listening")
-    demo.add_argument("--speed", type=float, default=3.0, help="body rhythms' speed-up (3)")
+    demo.add_argument(
+        "--broker",
+        default=None,
+        help="mqtt://HOST:PORT of the device broker, used when it answers, else a Mosquitto "
+        "of the demo's own (default: $DREAMCOMMONS_BROKER, else mqtt://127.0.0.1:1883)",
+    )
+    demo.add_argument(
+        "--speed", type=float, default=3.0, help="how much faster the bodies breathe (3)"
+    )
     demo.set_defaults(run=_demo)
 
     from dreamcommons.cli.broker_config import add_broker_config_command
@@ -144,23 +171,50 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _host(args: argparse.Namespace) -> int:
-    overrides = {
-        k: v
-        for k, v in vars(args).items()
-        if k in ("venue", "host", "port", "broker", "open_sessions", "journal") and v is not None
-    }
+    overrides = {k: v for k, v in vars(args).items() if k in _HOST_SETTINGS and v is not None}
     named = args.sessions or [("commons", None)]
     overrides["session_venues"] = {session: venue for session, venue in named if venue}
-    settings = ServerSettings(**overrides)
+    from dreamcommons.server.kept_secrets import SecretUnavailable, keep_secrets
+
+    try:
+        kept = keep_secrets(ServerSettings(**overrides))
+    except SecretUnavailable as error:
+        print(f"dreamcommons: {error}", file=sys.stderr)
+        return 2
+    settings = kept.settings
+    if kept.note is not None:
+        print(kept.note, flush=True)
     venue = load_venue(settings.venue)
     serving = _serve(settings, venue, [session for session, _ in named])
-    if settings.event_loop == "uvloop":
-        import uvloop  # its transports write and poll for a thousand sockets at half the cost
+    try:
+        if settings.event_loop == "uvloop":
+            import uvloop  # its transports write and poll for a thousand sockets at half the cost
 
-        uvloop.run(serving)
-    else:
-        asyncio.run(serving)
+            uvloop.run(serving)
+        else:
+            asyncio.run(serving)
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        print(
+            f"dreamcommons: {settings.host}:{settings.port} is already in use (another "
+            "dreamcommons host?); stop that one, or choose another port with --port",
+            file=sys.stderr,
+        )
+        return 2
     return 0
+
+
+_HOST_SETTINGS = (
+    "venue",
+    "host",
+    "port",
+    "broker",
+    "open_sessions",
+    "journal",
+    "state_dir",
+    "ephemeral_secret",
+)
 
 
 async def _serve(settings: ServerSettings, venue: VenuePreset, sessions: list[str]) -> None:
@@ -176,7 +230,7 @@ async def _serve(settings: ServerSettings, venue: VenuePreset, sessions: list[st
         print(
             f"hosting on ws://{settings.host}:{server.port}/SESSION "
             f"(for example ws://{settings.host}:{server.port}/{sessions[0]}); "
-            f"sessions not named below are of the {server.venue.title}",
+            f"sessions not named below are of {server.venue.title}",
             flush=True,
         )
         print(f"operator key: {settings.host_key}  (the host key of every session)", flush=True)
@@ -265,9 +319,10 @@ def _interactive() -> bool:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from dreamcommons.cli.demo import run_demo
+    from dreamcommons.cli.demo import DEFAULT_BROKER, run_demo
 
     venue = load_venue(args.venue)
+    broker = args.broker or ServerSettings().broker or DEFAULT_BROKER  # as `host` reads it
     asyncio.run(
         run_demo(
             venue,
@@ -276,7 +331,7 @@ def _demo(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             json_summary=args.json,
-            broker=args.broker,
+            broker=broker,
             speed=args.speed,
         )
     )

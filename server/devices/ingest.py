@@ -92,6 +92,8 @@ class DeviceGateway:
     async def run(self) -> None:
         """Stay connected until cancelled, reconnecting with backoff."""
         attempt = 0
+        up = False  # connected since the last complaint: a failure now is a loss
+        complained = False  # said once that the broker does not answer; quiet until it does
         while True:
             try:
                 async with aiomqtt.Client(
@@ -114,10 +116,12 @@ class DeviceGateway:
                     self.connected.set()
                     log.info("listening to devices on mqtt://%s:%d", self.host, self.port)
                     attempt = 0  # it was up: the next retry starts from the short delay
+                    up, complained = True, False
                     async for message in client.messages:
                         self._dispatch(str(message.topic), message.payload, message.retain)
             except aiomqtt.MqttError as error:
-                log.warning("device broker connection lost (%s); reconnecting", error)
+                self._complain(error, lost=up, again=complained)
+                up, complained = False, True
             finally:
                 self._client = None
                 self.connected.clear()
@@ -126,6 +130,22 @@ class DeviceGateway:
             attempt += 1
             log.debug("reconnecting to the device broker in %.2fs", delay)
             await asyncio.sleep(delay)
+
+    def _complain(self, error: aiomqtt.MqttError, *, lost: bool, again: bool) -> None:
+        """A connection that was up and dropped is lost; one that never came up is a broker
+        that does not answer, said once until it does (the retries go to the debug log)."""
+        url = f"mqtt://{self.host}:{self.port}"
+        if lost:
+            log.warning("device broker connection lost (%s); reconnecting", error)
+        elif again:
+            log.debug("device broker at %s still unreachable (%s)", url, error)
+        else:
+            log.warning(
+                "device broker unreachable (%s): is Mosquitto running at %s? "
+                "retrying until it answers",
+                error,
+                url,
+            )
 
     def _broker_lost(self) -> None:
         """Nothing is known of the devices while the broker is away."""

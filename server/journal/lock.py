@@ -2,11 +2,16 @@
 
 A ``Journal`` holds a shared lock on ``<journal>.lock`` while it is open; erasing takes it
 exclusively and is refused while any server holds it. ``flock`` locks go with the process,
-so a killed server leaves nothing behind. The lock file stays (removing it would race).
+so a killed server holds nothing (its file stays, harmless, until the next clean stop).
+
+The last one to let go removes the file: it takes the lock exclusively first, so nobody
+holds it then, and whoever opened the file just before it went finds, once it has the lock,
+that its file is no longer the one at the path, and starts over with a new one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 from pathlib import Path
@@ -37,6 +42,15 @@ class JournalLock:
     def _take(self, mode: int, busy: str) -> JournalLock:
         if self._fd is not None:
             raise RuntimeError(f"{self.path} is already held")
+        for _ in range(_ATTEMPTS):
+            fd = self._lock(mode, busy)
+            if _same_file(fd, self.path):
+                self._fd = fd
+                return self
+            os.close(fd)  # removed by its last holder meanwhile: take the new one
+        raise JournalUnavailable(f"cannot lock {self.path}: it keeps being removed")
+
+    def _lock(self, mode: int, busy: str) -> int:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError as exc:
@@ -49,11 +63,33 @@ class JournalLock:
         except OSError as exc:
             os.close(fd)
             raise JournalUnavailable(f"cannot lock {self.path}: {exc}") from exc
-        self._fd = fd
-        return self
+        return fd
 
     def release(self) -> None:
-        """Let go (closing the file releases the lock)."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        """Let go (closing the file releases the lock); the last holder removes the file."""
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            pass  # another holder still has it: the file is theirs to remove
+        else:
+            if _same_file(fd, self.path):
+                with contextlib.suppress(OSError):
+                    os.unlink(self.path)
+        finally:
+            os.close(fd)
+
+
+_ATTEMPTS = 8
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """``fd`` is still the file at ``path`` (not one removed since it was opened)."""
+    try:
+        at_path = os.stat(path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (held.st_dev, held.st_ino) == (at_path.st_dev, at_path.st_ino)

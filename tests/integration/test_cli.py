@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import re
+import socket
+import stat
 import urllib.request
+from pathlib import Path
 
 import pytest
 
+from dreamcommons.cli.main import _parser
 from dreamcommons.server.broker import MosquittoProcess
 from tests.conftest import within
-from tests.processes import dreamcommons, free_port, read_until
+from tests.processes import dreamcommons, end, free_port, read_until
 
 pytestmark = pytest.mark.integration
 
@@ -53,6 +58,23 @@ async def test_demo_uses_a_broker_that_is_already_listening(mosquitto: Mosquitto
     assert demo.returncode == 0, text
     assert f"devices on {mosquitto.url} (the broker already there)" in text
     assert json.loads(text.strip().splitlines()[-1])["devices_paired"] == 3
+
+
+async def test_demo_takes_its_broker_from_the_environment_as_host_does(
+    mosquitto: MosquittoProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DREAMCOMMONS_BROKER", mosquitto.url)  # the child inherits it
+    async with dreamcommons("demo", "--seconds", "1", "--bots", "2", "--json") as demo:
+        output, _ = await asyncio.wait_for(demo.communicate(), within(45))
+    text = output.decode()
+    assert demo.returncode == 0, text
+    assert f"devices on {mosquitto.url} (the broker already there)" in text
+
+
+def test_every_demo_option_says_what_it_does() -> None:
+    commands = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    demo: argparse.ArgumentParser = commands.choices["demo"]
+    assert [action.dest for action in demo._actions if not action.help] == []
 
 
 async def test_host_and_two_joins_see_each_others_contributions() -> None:
@@ -108,6 +130,72 @@ async def test_joining_a_private_session_without_its_code_says_what_is_missing()
     assert eve.returncode == 1
     assert "invitation_required" in output.decode()
     assert "--code" in output.decode()
+
+
+async def test_a_restarted_host_keeps_its_join_codes_and_operator_key(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    banners = []
+    for _ in range(2):
+        args = ("--port", str(free_port()), "--state-dir", str(state))
+        async with dreamcommons("host", *args) as host:
+            banners.append(await read_until(host, "browser:", within(15)))
+    first, again = (_credentials(banner) for banner in banners)
+    assert first == again
+    assert f"the secret in {state / 'secret'}" in banners[0]
+    assert _mode(state / "secret") == 0o600
+
+
+async def test_an_ephemeral_secret_is_not_kept_and_the_host_is_told(tmp_path: Path) -> None:
+    args = ("--state-dir", str(tmp_path), "--ephemeral-secret")
+    async with dreamcommons("host", "--port", str(free_port()), *args) as host:
+        banner = await read_until(host, "browser:", within(15))
+    assert "stop working when this server stops" in banner
+    assert _listing(tmp_path) == []
+
+
+def _credentials(banner: str) -> tuple[str, str]:
+    """The join code and the operator key a host printed."""
+    code = re.search(r"join code (\S+)", banner)
+    key = re.search(r"operator key: (\S+)", banner)
+    assert code is not None, banner
+    assert key is not None, banner
+    return code[1], key[1]
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _listing(directory: Path) -> list[str]:
+    return sorted(path.name for path in directory.iterdir())
+
+
+async def test_a_port_in_use_is_one_line_that_says_what_to_do(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        journal = tmp_path / "dreams.sqlite"
+        args = ("--port", str(port), "--journal", str(journal))
+        async with dreamcommons("host", *args, stdin=asyncio.subprocess.DEVNULL) as host:
+            output, _ = await asyncio.wait_for(host.communicate(), within(15))
+    text = output.decode()
+    assert host.returncode == 2, text
+    assert f"127.0.0.1:{port} is already in use" in text
+    assert "--port" in text
+    assert "Traceback" not in text
+    assert _listing(tmp_path) == ["dreams.sqlite"]  # the journal was closed again, unlocked
+
+
+async def test_a_clean_stop_leaves_no_lock_file_beside_the_journal(tmp_path: Path) -> None:
+    journal = tmp_path / "dreams.sqlite"
+    args = ("--port", str(free_port()), "--journal", str(journal))
+    async with dreamcommons("host", *args) as host:
+        await read_until(host, "browser:", within(15))
+        assert "dreams.sqlite.lock" in _listing(tmp_path)  # held while the server runs
+        await end(host)  # SIGTERM: a clean stop
+    assert host.returncode == 0
+    assert "dreams.sqlite.lock" not in _listing(tmp_path)
 
 
 def _get_json(url: str) -> dict[str, object]:

@@ -67,7 +67,7 @@ async def test_the_replayed_states_equal_the_recorded_ones(
         assert again[state.seq] == state
 
 
-async def test_replay_prints_the_session_with_the_plain_view(
+async def test_replay_prints_what_changed_then_where_the_session_ended(
     recorded: tuple[Path, list[DreamscapeState]],
 ) -> None:
     journal, _ = recorded
@@ -76,9 +76,12 @@ async def test_replay_prints_the_session_with_the_plain_view(
         output, _ = await asyncio.wait_for(replay.communicate(), within(30))
     text = output.decode()
     assert replay.returncode == 0, text
-    assert f"tick {last} " in text
-    assert 'Lyra whispers: "the cocoons pulse together"' in text
-    assert "replay of commons ended" in text
+    changed, _, ended = text.partition("\n~ ")
+    assert changed.count('Lyra whispers: "the cocoons pulse together"') == 1, text
+    assert "Lyra joined" in changed
+    assert f"tick {last} " in ended  # the last state, in the plain view
+    assert text.count(f"tick {last - 1} ") == 0  # not every state
+    assert "replay of commons ended" in ended
 
 
 async def test_a_served_replay_is_watched_like_a_live_session_and_refuses_contributions(
@@ -125,7 +128,8 @@ async def test_export_writes_the_events_and_a_hypnogram_per_sleeper(tmp_path: Pa
         output, _ = await asyncio.wait_for(exporting.communicate(), within(30))
     assert exporting.returncode == 0, output.decode()
     lines = (out / "events.jsonl").read_text().splitlines()
-    assert len(lines) == 1 + 2 * len(stages)
+    assert len(lines) == 1 + len(stages)  # no ticks unless asked for
+    assert "Tick" not in {json.loads(line)["kind"] for line in lines}
     first = json.loads(lines[0])
     assert first["kind"] == "ParticipantJoined"
     assert first["fields"]["name"] == "Lyra"
@@ -133,6 +137,16 @@ async def test_export_writes_the_events_and_a_hypnogram_per_sleeper(tmp_path: Pa
         table = list(csv.DictReader(rows))
     assert [int(row["stage"]) for row in table] == stages
     assert [int(row["t"]) for row in table] == [30 * n for n in range(len(stages))]
+    args = ("export", str(journal), "--out", str(tmp_path / "ticks"), "--ticks")
+    async with dreamcommons(*args) as exporting:
+        output, _ = await asyncio.wait_for(exporting.communicate(), within(30))
+    assert exporting.returncode == 0, output.decode()
+    kinds = [json.loads(line)["kind"] for line in _lines(tmp_path / "ticks" / "events.jsonl")]
+    assert kinds.count("Tick") == len(stages)
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines()
 
 
 async def test_replaying_an_unknown_session_names_the_ones_there_are(
