@@ -19,7 +19,6 @@ import contextlib
 import json
 import os
 import sqlite3
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -30,7 +29,7 @@ from websockets.exceptions import ConnectionClosed
 
 from dreamcommons.client.dream_client import DreamClient
 from dreamcommons.contracts.protocol import Encoding
-from tests.processes import end, free_port
+from tests.processes import end, free_port, host_command
 
 MOTIFS = ("moon", "river", "lantern", "owl", "tide", "cocoon")
 MiB = 1024 * 1024
@@ -42,12 +41,8 @@ async def start_host(
     env = dict(os.environ)
     if max_errors is not None:
         env["DREAMCOMMONS_MAX_ERRORS"] = str(max_errors)
-    args = ["host", "--port", str(port), "--journal", str(journal), "--open", "*"]
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "dreamcommons",
-        *args,
+        *host_command(port, journal),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         env=env,

@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import json
 import os
-import sys
 import time
 from collections import Counter
 from typing import Any
@@ -27,7 +26,7 @@ from websockets.asyncio.client import connect
 from bench.measure import rss_bytes
 from dreamcommons.contracts.protocol import Encoding, Join, Welcome, decode_server, encode
 from dreamcommons.server.auth import Gatekeeper
-from tests.processes import end, free_port
+from tests.processes import end, free_port, host_command
 from tests.waiting import eventually, within
 
 SECRET = "bench-ghosts-secret-not-for-use"
@@ -66,14 +65,7 @@ async def run(cycles: int, parallel: int) -> dict[str, Any]:
     port = free_port()
     url = f"ws://127.0.0.1:{port}/{SESSION}"
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "dreamcommons",
-        "host",
-        "--port",
-        str(port),
-        "--session",
-        SESSION,
+        *host_command(port, private=SESSION),
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
         env={**os.environ, **ENVIRONMENT},

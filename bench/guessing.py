@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import json
 import os
-import sys
 import time
 from collections import Counter
 from typing import Any
@@ -25,7 +24,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from bench.ghosts import answers
-from tests.processes import end, free_port
+from tests.processes import end, free_port, host_command
 from tests.waiting import eventually
 
 SESSION = "commons"
@@ -53,14 +52,7 @@ async def run(connections: int, seconds: float) -> dict[str, Any]:
     port = free_port()
     url = f"ws://127.0.0.1:{port}/{SESSION}"
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "dreamcommons",
-        "host",
-        "--port",
-        str(port),
-        "--session",
-        SESSION,
+        *host_command(port, private=SESSION),
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
         env=dict(os.environ),

@@ -12,10 +12,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 
-def host_command(port: int, journal: Path | None = None) -> list[str]:
-    """The argv of ``python -m dreamcommons host`` on ``port``, every session open, journaled
-    to ``journal`` when given."""
-    command = [sys.executable, "-m", "dreamcommons", "host", "--port", str(port), "--open", "*"]
+def host_command(
+    port: int, journal: Path | None = None, *, private: str | None = None
+) -> list[str]:
+    """The argv of ``python -m dreamcommons host`` on ``port``: every session open, or only the
+    ``private`` session, behind its join code; journaled to ``journal`` when given."""
+    command = [sys.executable, "-m", "dreamcommons", "host", "--port", str(port)]
+    command += ["--open", "*"] if private is None else ["--session", private]
     return command if journal is None else [*command, "--journal", str(journal)]
 
 
