@@ -4,6 +4,7 @@ snapshot when it reads again soon enough, and dropped with a clear close code wh
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator, Callable
 
@@ -123,56 +124,56 @@ async def test_a_client_that_stops_reading_is_dropped_and_nobody_waits(
         await slow.close()
 
 
-async def test_a_client_that_reads_again_soon_is_resynced_with_a_snapshot(
-    patient: DreamServer,
-) -> None:
-    url = f"ws://127.0.0.1:{patient.port}/commons"
-    slow = await small_window_client(patient.port)
+@contextlib.asynccontextmanager
+async def a_reader_behind(
+    server: DreamServer,
+) -> AsyncIterator[tuple[ClientConnection, DreamClient, DreamSession]]:
+    """A reader that stopped reading while a busy dream goes on, once the session counts it
+    behind; with Zara, a reader that keeps up, and the session."""
+    url = f"ws://127.0.0.1:{server.port}/commons"
+    slow = await small_window_client(server.port)
     slow.transport.pause_reading()
     dreamer = await a_busy_dream(url)
     try:
         async with DreamClient(url, "Zara") as zara:
-            session = patient.sessions["commons"]
+            session = server.sessions["commons"]
             await follow_until(zara, session, lambda s: s.fanout.stats.behind == 1)
-            slow.transport.resume_reading()
-            async with asyncio.timeout(within(15)):
-                while (frame := msgpack.unpackb(await slow.recv()))["type"] != "snapshot":
-                    pass
-                after = msgpack.unpackb(await slow.recv())
-            assert session.fanout.stats.resynced == 1
-            assert session.fanout.stats.dropped == 0
-            assert after["type"] == "delta"
-            assert after["seq"] == frame["state"]["seq"] + 1
-            assert zara.resyncs == 0
+            yield slow, zara, session
     finally:
         await dreamer.close()
         await slow.close()
+
+
+async def test_a_client_that_reads_again_soon_is_resynced_with_a_snapshot(
+    patient: DreamServer,
+) -> None:
+    async with a_reader_behind(patient) as (slow, zara, session):
+        slow.transport.resume_reading()
+        async with asyncio.timeout(within(15)):
+            while (frame := msgpack.unpackb(await slow.recv()))["type"] != "snapshot":
+                pass
+            after = msgpack.unpackb(await slow.recv())
+        assert session.fanout.stats.resynced == 1
+        assert session.fanout.stats.dropped == 0
+        assert after["type"] == "delta"
+        assert after["seq"] == frame["state"]["seq"] + 1
+        assert zara.resyncs == 0
 
 
 async def test_a_slow_reader_that_asks_for_a_snapshot_gets_one_not_two(
     patient: DreamServer,
 ) -> None:
     """A resync sent while behind is answered by the snapshot of catching up, not queued."""
-    url = f"ws://127.0.0.1:{patient.port}/commons"
-    slow = await small_window_client(patient.port)
-    slow.transport.pause_reading()
-    dreamer = await a_busy_dream(url)
-    try:
-        async with DreamClient(url, "Zara") as zara:
-            session = patient.sessions["commons"]
-            await follow_until(zara, session, lambda s: s.fanout.stats.behind == 1)
-            await slow.send(msgpack.packb({"type": "resync"}))
-            await follow_until(zara, session, lambda s: s.fanout.stats.folded == 1)
-            slow.transport.resume_reading()
-            snapshots = 0
-            async with asyncio.timeout(within(15)):
-                while (frame := msgpack.unpackb(await slow.recv()))["type"] != "delta" or (
-                    snapshots == 0
-                ):
-                    snapshots += frame["type"] == "snapshot"
-            assert snapshots == 1
-            assert session.fanout.stats.snapshots == 0
-            assert session.fanout.stats.resynced == 1
-    finally:
-        await dreamer.close()
-        await slow.close()
+    async with a_reader_behind(patient) as (slow, zara, session):
+        await slow.send(msgpack.packb({"type": "resync"}))
+        await follow_until(zara, session, lambda s: s.fanout.stats.folded == 1)
+        slow.transport.resume_reading()
+        snapshots = 0
+        async with asyncio.timeout(within(15)):
+            while (frame := msgpack.unpackb(await slow.recv()))["type"] != "delta" or (
+                snapshots == 0
+            ):
+                snapshots += frame["type"] == "snapshot"
+        assert snapshots == 1
+        assert session.fanout.stats.snapshots == 0
+        assert session.fanout.stats.resynced == 1
