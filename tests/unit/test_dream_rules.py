@@ -19,19 +19,7 @@ from dreamcommons.contracts.venues import (
     VenuePreset,
     load_venue,
 )
-from dreamcommons.server.engine import (
-    DevicesChanged,
-    DreamEngine,
-    EngineError,
-    Event,
-    HostCommanded,
-    MotifContributed,
-    ParticipantJoined,
-    PresenceChanged,
-    ShareChanged,
-    SleeperUpdated,
-    Whispered,
-)
+from dreamcommons.server.engine import DreamEngine, EngineError, events
 
 DREAMING = PhaseDurations(gathering=0.0, descent=0.0, dream=1e9)
 VENUE = load_venue("sleep-commons").model_copy(update={"phases": DREAMING})
@@ -42,7 +30,7 @@ PEOPLE = [f"p{i}" for i in range(6)]
 def engine_with(people: Sequence[str] = PEOPLE, venue: VenuePreset = VENUE) -> DreamEngine:
     engine = DreamEngine(venue, "rules")
     for pid in people:
-        engine.apply(ParticipantJoined(participant=pid, name=pid.upper(), role="dreamer"))
+        engine.apply(events.ParticipantJoined(participant=pid, name=pid.upper(), role="dreamer"))
     return engine
 
 
@@ -55,14 +43,14 @@ def motif(
     valence: float = 0.2,
     arousal: float = 0.4,
     private: bool = False,
-) -> MotifContributed:
-    return MotifContributed(pid, cid, name, intensity, valence, arousal, private)
+) -> events.MotifContributed:
+    return events.MotifContributed(pid, cid, name, intensity, valence, arousal, private)
 
 
 def breathing(
     pid: str, phase: float, t: float, stage: int = 4, stress: float = 0.0
-) -> SleeperUpdated:
-    return SleeperUpdated(
+) -> events.SleeperUpdated:
+    return events.SleeperUpdated(
         participant=pid,
         stage=stage,
         stress=stress,
@@ -96,7 +84,7 @@ def run(  # type: ignore[no-untyped-def]
     x_whispers_only: bool = False,
 ):
     engine = engine_with([*PEOPLE, "x"])
-    engine.apply(ShareChanged(participant="x", level=x_share))
+    engine.apply(events.ShareChanged(participant="x", level=x_share))
     outputs: list[tuple[DreamscapeState, Delta]] = []
     cid = 0
     for tick, batch in enumerate(batches):
@@ -105,7 +93,7 @@ def run(  # type: ignore[no-untyped-def]
             if pid == "x" and (not with_x or (x_whispers_only and kind == "motif")):
                 continue
             if kind == "whisper":
-                engine.apply(Whispered(participant=pid, cid=cid, text=f"{name} {cid}"))
+                engine.apply(events.Whispered(participant=pid, cid=cid, text=f"{name} {cid}"))
             elif kind == "sleep":  # stage, stress and breathing from the sleeper's devices
                 stage = cid % 5
                 engine.apply(breathing(pid, math.pi * valence, tick * 0.1, stage, intensity))
@@ -146,11 +134,11 @@ def test_lowering_the_share_applies_to_what_came_before() -> None:
         engine.apply(motif(pid, 1, MOTIFS[i]))
     engine.tick(0.1)
     assert MOTIFS[0] in {m.name for m in engine.state.motifs}
-    engine.apply(ShareChanged(participant="p0", level=0.0))
+    engine.apply(events.ShareChanged(participant="p0", level=0.0))
     state, delta = engine.tick(0.2)
     assert MOTIFS[0] not in {m.name for m in state.motifs}
     assert delta.removed == (MOTIFS[0],)
-    engine.apply(ShareChanged(participant="p0", level=1.0))
+    engine.apply(events.ShareChanged(participant="p0", level=1.0))
     state, _ = engine.tick(0.3)
     assert MOTIFS[0] in {m.name for m in state.motifs}
 
@@ -167,7 +155,7 @@ equity_stream = st.lists(
             st.floats(0.0, 1.0),
         ),
         st.builds(
-            lambda p, level: ShareChanged(participant=p, level=level),
+            lambda p, level: events.ShareChanged(participant=p, level=level),
             st.sampled_from(PEOPLE),
             st.floats(0.0, 1.0),
         ),
@@ -202,7 +190,7 @@ def test_someone_sharing_next_to_nothing_does_not_hold_the_room_to_an_equal_spli
     engine = engine_with()
     engine.apply(motif("p0", 0, "forest", intensity=1.0))
     engine.tick(0.1)
-    engine.apply(ShareChanged(participant="p0", level=1.175494351e-38))
+    engine.apply(events.ShareChanged(participant="p0", level=1.175494351e-38))
     engine.tick(0.2)
     engine.apply(motif("p1", 0, "forest", intensity=1.0))
     engine.apply(motif("p2", 0, "forest", intensity=0.5))
@@ -270,7 +258,7 @@ def fractured_engine(auto: bool = False) -> DreamEngine:
     )
     engine = engine_with(venue=venue)
     for i, pid in enumerate(PEOPLE):
-        engine.apply(DevicesChanged(participant=pid, online=1))
+        engine.apply(events.DevicesChanged(participant=pid, online=1))
         engine.apply(motif(pid, 1, MOTIFS[i]))
     spread = [2 * math.pi * i / len(PEOPLE) for i in range(len(PEOPLE))]
     for k in range(1, 11):
@@ -325,7 +313,7 @@ def test_fractured_regions_regroup_once_a_second_not_every_tick() -> None:
 def test_harmonizing_paces_the_sleepers_and_stops_once_healed() -> None:
     engine = fractured_engine()
     assert engine.drain_intents() == []
-    engine.apply(HostCommanded(action="harmonize"))
+    engine.apply(events.HostCommanded(action="harmonize"))
     engine.tick(1.1)
     (pace,) = engine.drain_intents()
     assert pace.hz == VENUE.harmonize.pace_hz
@@ -373,18 +361,18 @@ def test_phases_follow_the_preset_and_the_host() -> None:
     engine = engine_with(venue=VENUE.model_copy(update={"phases": phases}))
     engine.tick(5.0)
     assert phase_of(engine) == "gathering"  # not started: the host has not begun
-    engine.apply(HostCommanded(action="start"))
+    engine.apply(events.HostCommanded(action="start"))
     engine.tick(5.5)
     engine.tick(6.6)
     assert phase_of(engine) == "descent"
-    engine.apply(HostCommanded(action="pause"))
+    engine.apply(events.HostCommanded(action="pause"))
     engine.tick(9.0)
     assert phase_of(engine) == "descent"
     assert engine.state.scene.paused
-    engine.apply(HostCommanded(action="advance"))
+    engine.apply(events.HostCommanded(action="advance"))
     engine.tick(9.1)
     assert phase_of(engine) == "dream"
-    engine.apply(HostCommanded(action="end"))
+    engine.apply(events.HostCommanded(action="end"))
     engine.tick(9.2)
     assert phase_of(engine) == "ended"
     with pytest.raises(EngineError, match="ended"):
@@ -398,8 +386,8 @@ def test_gathering_contributions_weigh_less_than_in_the_dream() -> None:
     for i, pid in enumerate(PEOPLE[:3]):
         engine.apply(motif(pid, 1, MOTIFS[i]))
     engine.tick(0.1)
-    engine.apply(HostCommanded(action="advance"))
-    engine.apply(HostCommanded(action="advance"))
+    engine.apply(events.HostCommanded(action="advance"))
+    engine.apply(events.HostCommanded(action="advance"))
     for i, pid in enumerate(PEOPLE[3:]):
         engine.apply(motif(pid, 1, MOTIFS[i + 3]))
     state, _ = engine.tick(0.1)
@@ -411,7 +399,7 @@ def test_gathering_contributions_weigh_less_than_in_the_dream() -> None:
 
 people = st.sampled_from(PEOPLE)
 unit = st.floats(0, 1)
-events = st.lists(
+event_streams = st.lists(
     st.one_of(
         st.builds(
             lambda p, m, c: motif(p, c, m), people, st.sampled_from(MOTIFS), st.integers(0, 99)
@@ -419,20 +407,29 @@ events = st.lists(
         st.builds(
             lambda p, ph, s: breathing(p, ph, 0.0, stress=s), people, st.floats(0, 6.28), unit
         ),
-        st.builds(lambda p, level: ShareChanged(participant=p, level=level), people, unit),
-        st.builds(lambda p, c: Whispered(participant=p, cid=c, text="hush"), people, st.integers()),
-        st.builds(lambda p, n: DevicesChanged(participant=p, online=n), people, st.integers(0, 2)),
-        st.builds(lambda p, b: PresenceChanged(participant=p, present=b), people, st.booleans()),
+        st.builds(lambda p, level: events.ShareChanged(participant=p, level=level), people, unit),
+        st.builds(
+            lambda p, c: events.Whispered(participant=p, cid=c, text="hush"), people, st.integers()
+        ),
+        st.builds(
+            lambda p, n: events.DevicesChanged(participant=p, online=n), people, st.integers(0, 2)
+        ),
+        st.builds(
+            lambda p, b: events.PresenceChanged(participant=p, present=b), people, st.booleans()
+        ),
         st.builds(lambda p, m: motif(p, 0, m, private=True), people, st.sampled_from(MOTIFS)),
         st.sampled_from(
-            [HostCommanded(action=a) for a in ("harmonize", "advance", "pause", "resume", "end")]
+            [
+                events.HostCommanded(action=a)
+                for a in ("harmonize", "advance", "pause", "resume", "end")
+            ]
         ),
     ),
     max_size=60,
 )
 
 
-def replay(stream: list[Event]) -> list[object]:
+def replay(stream: list[events.Event]) -> list[object]:
     """Every state, delta and pacing intent the engine gives out for ``stream``."""
     engine = engine_with(venue=VENUE.model_copy(update={"coherence": RULES}))
     outputs: list[object] = []
@@ -446,19 +443,19 @@ def replay(stream: list[Event]) -> list[object]:
 
 
 @settings(max_examples=50, deadline=None)
-@given(events)
-def test_the_same_events_always_give_the_same_states(stream: list[Event]) -> None:
+@given(event_streams)
+def test_the_same_events_always_give_the_same_states(stream: list[events.Event]) -> None:
     assert replay(stream) == replay(stream)
 
 
 def test_a_sleepers_stage_shows_only_while_they_share() -> None:
     engine = engine_with()
-    engine.apply(ShareChanged(participant="p0", level=None, show_stage=True))
+    engine.apply(events.ShareChanged(participant="p0", level=None, show_stage=True))
     engine.apply(breathing("p0", 0.0, 0.0, stage=4))
     state, delta = engine.tick(0.1)
     view = {p.id: p for p in state.participants}["p0"]
     assert view.stage == "rem"
-    engine.apply(ShareChanged(participant="p0", level=0.0))
+    engine.apply(events.ShareChanged(participant="p0", level=0.0))
     state, delta = engine.tick(0.2)
     assert {p.id: p for p in state.participants}["p0"].stage is None
     assert [p.stage for p in delta.participants if p.id == "p0"] == [None]

@@ -11,20 +11,7 @@ from hypothesis import strategies as st
 from dreamcommons.contracts.errors import DreamcommonsError
 from dreamcommons.contracts.protocol import Delta, DreamscapeState
 from dreamcommons.contracts.venues import PhaseDurations, VenuePreset, load_venue
-from dreamcommons.server.engine import (
-    ContributionRefused,
-    DevicesChanged,
-    DreamEngine,
-    EngineError,
-    Event,
-    MotifContributed,
-    ParticipantJoined,
-    ParticipantLeft,
-    PresenceChanged,
-    ShareChanged,
-    SleeperUpdated,
-    Whispered,
-)
+from dreamcommons.server.engine import ContributionRefused, DreamEngine, EngineError, events
 
 # Phases that go straight to the dream and stay there, so that weights are easy to predict.
 VENUE = load_venue("sleep-commons").model_copy(
@@ -36,14 +23,14 @@ MOTIFS = [m.name for m in VENUE.motifs]
 def engine_with(*names: str, venue: VenuePreset = VENUE) -> DreamEngine:
     engine = DreamEngine(venue, "test")
     for name in names:
-        engine.apply(ParticipantJoined(participant=name, name=name.title(), role="dreamer"))
+        engine.apply(events.ParticipantJoined(participant=name, name=name.title(), role="dreamer"))
     return engine
 
 
 def contribute(
     pid: str, cid: int, motif: str = "forest", intensity: float = 1.0
-) -> MotifContributed:
-    return MotifContributed(
+) -> events.MotifContributed:
+    return events.MotifContributed(
         participant=pid, cid=cid, motif=motif, intensity=intensity, valence=0.5, arousal=0.5
     )
 
@@ -110,7 +97,7 @@ def test_one_loud_participant_is_held_to_the_equity_cap() -> None:
 def test_whispers_keep_the_most_recent() -> None:
     engine = engine_with("p1")
     for cid in range(VENUE.max_whispers + 5):
-        engine.apply(Whispered(participant="p1", cid=cid, text=f"w{cid}"))
+        engine.apply(events.Whispered(participant="p1", cid=cid, text=f"w{cid}"))
     state, delta = engine.tick(1.0)
     assert len(state.whispers) == VENUE.max_whispers
     assert state.whispers[-1].text == f"w{VENUE.max_whispers + 4}"
@@ -122,10 +109,10 @@ def test_membership_changes_travel_in_the_delta() -> None:
     engine = engine_with("p1", "p2")
     state, delta = engine.tick(0.1)
     assert [p.id for p in delta.participants] == ["p1", "p2"]
-    engine.apply(PresenceChanged(participant="p2", present=False))
+    engine.apply(events.PresenceChanged(participant="p2", present=False))
     state, delta = engine.tick(0.2)
     assert [(p.id, p.present) for p in delta.participants] == [("p2", False)]
-    engine.apply(ParticipantLeft(participant="p1"))
+    engine.apply(events.ParticipantLeft(participant="p1"))
     state, delta = engine.tick(0.3)
     assert delta.left == ("p1",)
     assert [p.id for p in state.participants] == ["p2"]
@@ -133,12 +120,12 @@ def test_membership_changes_travel_in_the_delta() -> None:
 
 def test_watchers_and_strangers_cannot_contribute() -> None:
     engine = DreamEngine(VENUE, "test")
-    engine.apply(ParticipantJoined(participant="w", name="W", role="watcher"))
-    engine.apply(ParticipantJoined(participant="h", name="H", role="host"))
+    engine.apply(events.ParticipantJoined(participant="w", name="W", role="watcher"))
+    engine.apply(events.ParticipantJoined(participant="h", name="H", role="host"))
     with pytest.raises(ContributionRefused, match="watchers cannot contribute"):
         engine.apply(contribute("w", 1))
     with pytest.raises(ContributionRefused, match="hosts cannot contribute"):
-        engine.apply(Whispered(participant="h", cid=1, text="hello"))
+        engine.apply(events.Whispered(participant="h", cid=1, text="hello"))
     with pytest.raises(EngineError) as stranger:
         engine.apply(contribute("nobody", 1))
     assert not isinstance(stranger.value, ContributionRefused)  # a bug, not a dream rule
@@ -153,8 +140,8 @@ def test_wakers_weigh_less_than_dreamers() -> None:
     engine = engine_with(*[f"p{i}" for i in range(10)])
     for i in range(10):
         engine.apply(contribute(f"p{i}", 1, motif=MOTIFS[i]))
-    engine.apply(ParticipantJoined(participant="d", name="D", role="dreamer"))
-    engine.apply(ParticipantJoined(participant="w", name="W", role="waker"))
+    engine.apply(events.ParticipantJoined(participant="d", name="D", role="dreamer"))
+    engine.apply(events.ParticipantJoined(participant="w", name="W", role="waker"))
     engine.apply(contribute("d", 1, motif="star"))
     engine.apply(contribute("w", 1, motif="mirror"))
     engine.tick(0.1)
@@ -186,7 +173,7 @@ def ticked(batches: list[Batch]) -> Iterator[tuple[DreamEngine, tuple[Dreamscape
     for tick, batch in enumerate(batches):
         for pid, motif, intensity, valence, arousal in batch:
             cid += 1
-            event: Event = MotifContributed(
+            event: events.Event = events.MotifContributed(
                 participant=pid,
                 cid=cid,
                 motif=motif,
@@ -238,12 +225,12 @@ def rem_and_awake(*, show_stage: bool) -> DreamEngine:
     engine = engine_with(*[f"p{i}" for i in range(10)])
     for i in range(10):
         engine.apply(contribute(f"p{i}", 1, motif=MOTIFS[i]))
-    engine.apply(ParticipantJoined(participant="rem", name="R", role="dreamer"))
-    engine.apply(ParticipantJoined(participant="awake", name="A", role="dreamer"))
+    engine.apply(events.ParticipantJoined(participant="rem", name="R", role="dreamer"))
+    engine.apply(events.ParticipantJoined(participant="awake", name="A", role="dreamer"))
     for pid, stage in (("rem", 4), ("awake", 0)):
-        engine.apply(ShareChanged(participant=pid, level=None, show_stage=show_stage))
+        engine.apply(events.ShareChanged(participant=pid, level=None, show_stage=show_stage))
         engine.apply(
-            SleeperUpdated(
+            events.SleeperUpdated(
                 participant=pid, stage=stage, stress=0.0, breath_phase=None, breath_hz=None, t=0
             )
         )
@@ -267,7 +254,7 @@ def test_a_hidden_stage_weighs_as_the_role_does() -> None:
 
 def test_device_counts_show_in_the_participant_view() -> None:
     engine = engine_with("p1")
-    engine.apply(DevicesChanged(participant="p1", online=2))
+    engine.apply(events.DevicesChanged(participant="p1", online=2))
     state, delta = engine.tick(0.1)
     assert state.participants[0].devices == 2
     assert delta.participants[0].devices == 2
@@ -275,12 +262,22 @@ def test_device_counts_show_in_the_participant_view() -> None:
 
 def test_a_share_that_sets_what_is_set_changes_nothing() -> None:
     engine = engine_with("lyra")
-    assert not engine.share_changes(ShareChanged(participant="lyra", level=1.0))
-    assert not engine.share_changes(ShareChanged(participant="lyra", level=3.0))  # clamped: 1
-    assert not engine.share_changes(ShareChanged(participant="lyra", level=None, show_stage=False))
-    assert not engine.share_changes(ShareChanged(participant="lyra", level=None))
-    assert engine.share_changes(ShareChanged(participant="lyra", level=0.5))
-    engine.apply(ShareChanged(participant="lyra", level=0.5, show_stage=True))
-    assert not engine.share_changes(ShareChanged(participant="lyra", level=0.5, show_stage=True))
-    assert engine.share_changes(ShareChanged(participant="lyra", level=None, show_stage=False))
-    assert engine.share_changes(ShareChanged(participant="nobody", level=0.5))  # to be refused
+    assert not engine.share_changes(events.ShareChanged(participant="lyra", level=1.0))
+    assert not engine.share_changes(
+        events.ShareChanged(participant="lyra", level=3.0)
+    )  # clamped: 1
+    assert not engine.share_changes(
+        events.ShareChanged(participant="lyra", level=None, show_stage=False)
+    )
+    assert not engine.share_changes(events.ShareChanged(participant="lyra", level=None))
+    assert engine.share_changes(events.ShareChanged(participant="lyra", level=0.5))
+    engine.apply(events.ShareChanged(participant="lyra", level=0.5, show_stage=True))
+    assert not engine.share_changes(
+        events.ShareChanged(participant="lyra", level=0.5, show_stage=True)
+    )
+    assert engine.share_changes(
+        events.ShareChanged(participant="lyra", level=None, show_stage=False)
+    )
+    assert engine.share_changes(
+        events.ShareChanged(participant="nobody", level=0.5)
+    )  # to be refused

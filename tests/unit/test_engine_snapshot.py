@@ -23,22 +23,13 @@ from dreamcommons.contracts.venues import (
     load_venue,
 )
 from dreamcommons.server.engine import (
-    DevicesChanged,
     DreamEngine,
     EngineError,
-    Event,
-    HostCommanded,
-    MotifContributed,
-    ParticipantJoined,
-    ParticipantLeft,
-    PresenceChanged,
-    ShareChanged,
-    SleeperUpdated,
     SnapshotError,
     SnapshotVersionError,
-    Whispered,
     engine_from_snapshot,
     engine_to_snapshot,
+    events,
 )
 from dreamcommons.server.engine.snapshot import FORMAT
 
@@ -93,17 +84,17 @@ def internals(value: object) -> object:
     return (type(value).__name__, [(k, internals(v)) for k, v in attrs.items()])
 
 
-events = st.one_of(
+engine_events = st.one_of(
     st.builds(
-        ParticipantJoined,
+        events.ParticipantJoined,
         st.sampled_from(PIDS),
         st.sampled_from(["Lyra", "Kai", "Mira\udcff"]),
         st.sampled_from(["dreamer", "dreamer", "waker", "watcher"]),
     ),
-    st.builds(PresenceChanged, st.sampled_from(PIDS), st.booleans()),
-    st.builds(ParticipantLeft, st.sampled_from(PIDS)),
+    st.builds(events.PresenceChanged, st.sampled_from(PIDS), st.booleans()),
+    st.builds(events.ParticipantLeft, st.sampled_from(PIDS)),
     st.builds(
-        MotifContributed,
+        events.MotifContributed,
         st.sampled_from(PIDS),
         st.integers(0, 1000),
         st.sampled_from(MOTIFS),
@@ -112,9 +103,9 @@ events = st.one_of(
         st.floats(0.0, 1.0),
         st.booleans(),
     ),
-    st.builds(Whispered, st.sampled_from(PIDS), st.integers(0, 1000), st.text(max_size=8)),
+    st.builds(events.Whispered, st.sampled_from(PIDS), st.integers(0, 1000), st.text(max_size=8)),
     st.builds(
-        SleeperUpdated,
+        events.SleeperUpdated,
         st.sampled_from(PIDS),
         st.one_of(st.none(), st.integers(0, 4)),
         st.floats(0.0, 1.0),
@@ -122,25 +113,27 @@ events = st.one_of(
         st.one_of(st.none(), st.floats(0.05, 0.5)),
         st.floats(0.0, 30.0),
     ),
-    st.builds(DevicesChanged, st.sampled_from(PIDS), st.integers(0, 3)),
+    st.builds(events.DevicesChanged, st.sampled_from(PIDS), st.integers(0, 3)),
     st.builds(
-        ShareChanged,
+        events.ShareChanged,
         st.sampled_from(PIDS),
         st.one_of(st.none(), st.floats(0.0, 1.0)),
         st.one_of(st.none(), st.booleans()),
     ),
     st.builds(
-        HostCommanded,
+        events.HostCommanded,
         st.sampled_from(["start", "pause", "resume", "advance", "end", "harmonize", "sing"]),
     ),
 )
 # A step: events, then a tick after ``dt`` seconds (None: no tick, the events wait).
 steps = st.lists(
-    st.tuples(st.lists(events, max_size=8), st.one_of(st.none(), st.floats(0.0, 2.0))),
+    st.tuples(st.lists(engine_events, max_size=8), st.one_of(st.none(), st.floats(0.0, 2.0))),
     max_size=25,
 )
-Program = list[tuple[list[Event], float | None]]
-JOINS: list[Event] = [ParticipantJoined(pid, pid.upper(), "dreamer") for pid in PIDS[:3]]
+Program = list[tuple[list[events.Event], float | None]]
+JOINS: list[events.Event] = [
+    events.ParticipantJoined(pid, pid.upper(), "dreamer") for pid in PIDS[:3]
+]
 
 
 def play(engine: DreamEngine, program: Program) -> list[object]:
@@ -167,14 +160,14 @@ def ids_not_reused(programs: list[Program]) -> list[Program]:
     for program in programs:
         steps = []
         for batch, dt in program:
-            events = []
+            admitted = []
             for event in batch:
-                if isinstance(event, ParticipantJoined) and event.participant in gone:
+                if isinstance(event, events.ParticipantJoined) and event.participant in gone:
                     continue
-                if isinstance(event, ParticipantLeft):
+                if isinstance(event, events.ParticipantLeft):
                     gone.add(event.participant)
-                events.append(event)
-            steps.append((events, dt))
+                admitted.append(event)
+            steps.append((admitted, dt))
         kept.append(steps)
     return kept
 
@@ -184,12 +177,12 @@ def restored(engine: DreamEngine) -> DreamEngine:
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.sampled_from([COMMONS, BRISK]), steps, steps, st.lists(events, max_size=4))
+@given(st.sampled_from([COMMONS, BRISK]), steps, steps, st.lists(engine_events, max_size=4))
 def test_a_restored_engine_goes_on_exactly_as_the_original(
     venue: VenuePreset,
     before: Program,
     after: Program,
-    waiting: list[Event],
+    waiting: list[events.Event],
 ) -> None:
     original = DreamEngine(venue, "commons")
     start = [(JOINS, 0.1), *before, (waiting, None)]  # ``waiting``: not ticked yet
@@ -208,21 +201,21 @@ def busy_engine(venue: VenuePreset = BRISK) -> DreamEngine:
     engine = DreamEngine(venue, "commons")
     program: Program = [(JOINS, 0.1)]
     for n in range(60):
-        batch: list[Event] = [
-            MotifContributed(PIDS[n % 3], n, MOTIFS[n % len(MOTIFS)], 0.8, 0.3, 0.4)
+        batch: list[events.Event] = [
+            events.MotifContributed(PIDS[n % 3], n, MOTIFS[n % len(MOTIFS)], 0.8, 0.3, 0.4)
         ]
         if n % 5 == 0:
             batch += [
-                SleeperUpdated(pid, 2, 0.5, 2.1 * i, 0.25, n * 0.1)
+                events.SleeperUpdated(pid, 2, 0.5, 2.1 * i, 0.25, n * 0.1)
                 for i, pid in enumerate(PIDS[:3])
             ]
-            batch.append(DevicesChanged(PIDS[n % 3], 1))
+            batch.append(events.DevicesChanged(PIDS[n % 3], 1))
         if n == 7:
-            batch.append(Whispered("p0", 999, "the cocoons pulse together"))
+            batch.append(events.Whispered("p0", 999, "the cocoons pulse together"))
         if n == 11:
-            batch.append(ShareChanged("p1", 0.4, show_stage=True))
+            batch.append(events.ShareChanged("p1", 0.4, show_stage=True))
         if n == 40:
-            batch.append(ParticipantLeft("p2"))
+            batch.append(events.ParticipantLeft("p2"))
         program.append((batch, 0.1))
     play(engine, program)
     return engine
@@ -235,7 +228,7 @@ def test_a_busy_engine_is_restored_whole() -> None:
     copy = restored(engine)
     assert internals(copy) == internals(engine)
     more: Program = [
-        ([MotifContributed("p0", 2000 + n, "moon", 0.6, 0.2, 0.3)], 0.1) for n in range(30)
+        ([events.MotifContributed("p0", 2000 + n, "moon", 0.6, 0.2, 0.3)], 0.1) for n in range(30)
     ]
     assert play(copy, more) == play(engine, more)
 

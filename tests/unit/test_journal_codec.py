@@ -10,18 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dreamcommons.server.engine import (
-    DevicesChanged,
-    Event,
-    HostCommanded,
-    MotifContributed,
-    ParticipantJoined,
-    ParticipantLeft,
-    PresenceChanged,
-    ShareChanged,
-    SleeperUpdated,
-    Whispered,
-)
+from dreamcommons.server.engine import events
 from dreamcommons.server.journal import (
     Erased,
     JournalCorrupt,
@@ -39,12 +28,12 @@ units = st.floats(min_value=0.0, max_value=1.0)
 cids = st.integers(min_value=0, max_value=2**53)
 roles = st.sampled_from(["dreamer", "waker", "watcher", "host"])
 
-events: st.SearchStrategy[JournalEvent] = st.one_of(
-    st.builds(ParticipantJoined, participant=pids, name=texts, role=roles),
-    st.builds(PresenceChanged, participant=pids, present=st.booleans()),
-    st.builds(ParticipantLeft, participant=pids),
+journal_events: st.SearchStrategy[JournalEvent] = st.one_of(
+    st.builds(events.ParticipantJoined, participant=pids, name=texts, role=roles),
+    st.builds(events.PresenceChanged, participant=pids, present=st.booleans()),
+    st.builds(events.ParticipantLeft, participant=pids),
     st.builds(
-        MotifContributed,
+        events.MotifContributed,
         participant=pids,
         cid=cids,
         motif=texts,
@@ -53,9 +42,9 @@ events: st.SearchStrategy[JournalEvent] = st.one_of(
         arousal=units,
         private=st.booleans(),
     ),
-    st.builds(Whispered, participant=pids, cid=cids, text=texts),
+    st.builds(events.Whispered, participant=pids, cid=cids, text=texts),
     st.builds(
-        SleeperUpdated,
+        events.SleeperUpdated,
         participant=pids,
         stage=st.none() | st.integers(min_value=0, max_value=4),
         stress=floats,
@@ -63,15 +52,17 @@ events: st.SearchStrategy[JournalEvent] = st.one_of(
         breath_hz=st.none() | floats,
         t=floats,
     ),
-    st.builds(DevicesChanged, participant=pids, online=st.integers(min_value=0, max_value=99)),
-    st.builds(ShareChanged, participant=pids, level=units),
-    st.builds(HostCommanded, action=texts),
+    st.builds(
+        events.DevicesChanged, participant=pids, online=st.integers(min_value=0, max_value=99)
+    ),
+    st.builds(events.ShareChanged, participant=pids, level=units),
+    st.builds(events.HostCommanded, action=texts),
     st.builds(Tick, t=floats),
     st.builds(Erased, participant=pids, kind=st.sampled_from(["Whispered", "SleeperUpdated"])),
 )
 
 
-@given(events)
+@given(journal_events)
 def test_every_event_round_trips_exactly(event: JournalEvent) -> None:
     decoded = decode_event(kind_of(event), encode_event(event))
     assert decoded == event
@@ -87,17 +78,17 @@ def test_floats_round_trip_bit_for_bit(t: float) -> None:
 
 
 def test_the_codec_knows_every_engine_event() -> None:
-    assert set(typing.get_args(Event)) <= set(EVENT_CLASSES)
+    assert set(typing.get_args(events.Event)) <= set(EVENT_CLASSES)
     assert {Tick, Erased} <= set(EVENT_CLASSES)
 
 
 def test_kind_is_the_class_name() -> None:
     assert kind_of(Tick(1.5)) == "Tick"
-    assert kind_of(ParticipantLeft("p1")) == "ParticipantLeft"
+    assert kind_of(events.ParticipantLeft("p1")) == "ParticipantLeft"
 
 
 def test_lone_surrogates_in_text_survive() -> None:
-    event = Whispered(participant="p1", cid=1, text="moon \ud800 tide")
+    event = events.Whispered(participant="p1", cid=1, text="moon \ud800 tide")
     assert decode_event("Whispered", encode_event(event)) == event
 
 

@@ -12,18 +12,7 @@ from hypothesis import strategies as st
 
 from dreamcommons.contracts.protocol import Delta, DreamscapeState, Encoding, Role, encode
 from dreamcommons.contracts.venues import PhaseDurations, VenuePreset, load_venue
-from dreamcommons.server.engine import (
-    DevicesChanged,
-    DreamEngine,
-    Event,
-    HostCommanded,
-    MotifContributed,
-    ParticipantJoined,
-    PresenceChanged,
-    ShareChanged,
-    SleeperUpdated,
-    Whispered,
-)
+from dreamcommons.server.engine import DreamEngine, events
 
 # Short phases, so that a stream runs through the whole arc and every phase weight; few
 # motifs, so that the heaviest are kept and the others forgotten; a cap that holds back.
@@ -50,7 +39,7 @@ class Sleep:
     phase: float
 
 
-Step = Event | Sleep | None  # None: a tick
+Step = events.Event | Sleep | None  # None: a tick
 
 
 def steps(sleeper_consents: bool) -> st.SearchStrategy[list[Step]]:
@@ -63,7 +52,7 @@ def steps(sleeper_consents: bool) -> st.SearchStrategy[list[Step]]:
     unit = st.floats(0.0, 1.0)
     step = st.one_of(
         st.builds(
-            lambda pid, cid, name, i, v, a, private: MotifContributed(
+            lambda pid, cid, name, i, v, a, private: events.MotifContributed(
                 pid, cid, name, i, v, a, private=private
             ),
             people,
@@ -74,19 +63,23 @@ def steps(sleeper_consents: bool) -> st.SearchStrategy[list[Step]]:
             unit,
             st.booleans(),
         ),
-        st.builds(lambda pid, cid: Whispered(pid, cid, f"words {cid}"), people, st.integers(0, 99)),
+        st.builds(
+            lambda pid, cid: events.Whispered(pid, cid, f"words {cid}"), people, st.integers(0, 99)
+        ),
         st.builds(Sleep, people, pairs, unit, st.floats(0.0, 2 * math.pi)),
         st.builds(
-            lambda pid, level, shown: ShareChanged(
+            lambda pid, level, shown: events.ShareChanged(
                 pid, level, show_stage=None if pid == SLEEPER else shown
             ),
             people,
             st.none() | unit,
             st.none() | st.booleans(),
         ),
-        st.builds(DevicesChanged, people, st.integers(0, 2)),
-        st.builds(PresenceChanged, people, st.booleans()),
-        st.builds(HostCommanded, st.sampled_from(["harmonize", "advance", "pause", "resume"])),
+        st.builds(events.DevicesChanged, people, st.integers(0, 2)),
+        st.builds(events.PresenceChanged, people, st.booleans()),
+        st.builds(
+            events.HostCommanded, st.sampled_from(["harmonize", "advance", "pause", "resume"])
+        ),
         st.none(),
         st.none(),
     )
@@ -107,20 +100,22 @@ def run(
     """Every tick's state and delta, with the delta as each encoding sends it."""
     engine = DreamEngine(venue, "privacy")
     for pid in OTHERS:
-        engine.apply(ParticipantJoined(pid, pid.upper(), "dreamer"))
-    engine.apply(ParticipantJoined(SLEEPER, "Vesper", role))
+        engine.apply(events.ParticipantJoined(pid, pid.upper(), "dreamer"))
+    engine.apply(events.ParticipantJoined(SLEEPER, "Vesper", role))
     if consents:
-        engine.apply(ShareChanged(SLEEPER, None, show_stage=True))
+        engine.apply(events.ShareChanged(SLEEPER, None, show_stage=True))
     frames = []
     t = 0.0
     for step in [*stream, None]:
         if isinstance(step, Sleep):
             stage = step.stages[which] if step.participant == SLEEPER else step.stages[0]
-            engine.apply(SleeperUpdated(step.participant, stage, step.stress, step.phase, 0.25, t))
+            engine.apply(
+                events.SleeperUpdated(step.participant, stage, step.stress, step.phase, 0.25, t)
+            )
         elif step is not None:
-            if isinstance(step, MotifContributed | Whispered) and not engine.may_contribute(
-                step.participant
-            ):
+            if isinstance(
+                step, events.MotifContributed | events.Whispered
+            ) and not engine.may_contribute(step.participant):
                 continue
             engine.apply(step)
         else:
@@ -153,7 +148,7 @@ def first_weight(stage: int, *, consents: bool, intensity: float = 1.0) -> tuple
     arrives, at the start of a sleep-commons session (gathering)."""
     stream: list[Step] = [
         Sleep(SLEEPER, (stage, stage), 0.0, 0.0),
-        MotifContributed(SLEEPER, 1, "moon", intensity, 0.4, 0.3),
+        events.MotifContributed(SLEEPER, 1, "moon", intensity, 0.4, 0.3),
         None,
     ]
     venue = load_venue("sleep-commons")
