@@ -23,7 +23,6 @@ import contextlib
 import itertools
 import random
 from collections.abc import AsyncIterator, Callable
-from types import TracebackType
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
@@ -44,6 +43,7 @@ from dreamcommons.client.link import (
 from dreamcommons.client.tracker import DeltaOutcome, StateTracker
 from dreamcommons.contracts.backoff import backoff_delay
 from dreamcommons.contracts.errors import ErrorCode
+from dreamcommons.contracts.lifecycle import StartStop
 from dreamcommons.contracts.protocol import (
     MAX_WHISPER_CHARS,
     Ack,
@@ -96,7 +96,7 @@ def url_credentials(url: str) -> tuple[str | None, str | None]:
     return (code[0] if code else None), (token[0] if token else None)
 
 
-class DreamClient:
+class DreamClient(StartStop):
     """An async context manager: joined on entry, gone on exit; ``states()`` follows the dream.
 
     A private session needs its join ``code`` (or ``?code=`` in the URL), an invitation
@@ -164,19 +164,14 @@ class DreamClient:
 
     # --- lifecycle -----------------------------------------------------------------------
 
-    async def __aenter__(self) -> DreamClient:
+    async def start(self) -> None:
+        """Join (waiting for the server when ``wait_for_server``), then follow the session."""
         await self._connect(patient=self.wait_for_server, pause_first=False)
         self._reader = asyncio.get_running_loop().create_task(
             self._read(), name=f"dream-client-{self.name}"
         )
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def stop(self) -> None:
         await self.close()
 
     async def close(self) -> None:

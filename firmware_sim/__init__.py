@@ -9,13 +9,14 @@ A fleet next to a server, in the same event loop::
 
 from dreamcommons.firmware_sim.device import DeviceConfig, DeviceStats, SimulatedDevice
 from dreamcommons.firmware_sim.faults import Faults
-from dreamcommons.firmware_sim.fleet import Fleet, FleetStats, fleet_configs
+from dreamcommons.firmware_sim.fleet import Fleet, FleetShape, FleetStats, fleet_configs
 
 __all__ = [
     "DeviceConfig",
     "DeviceStats",
     "Faults",
     "Fleet",
+    "FleetShape",
     "FleetStats",
     "SimulatedDevice",
     "fleet_configs",

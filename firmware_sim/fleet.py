@@ -13,6 +13,7 @@ import math
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypedDict, Unpack
 
 from dreamcommons.contracts.device_protocol import DeviceKind
 from dreamcommons.firmware_sim.device import (
@@ -39,6 +40,19 @@ class FleetStats:
     devices: int
     connected: int
     totals: DeviceStats
+
+
+class FleetShape(TypedDict, total=False):
+    """What ``fleet_configs`` draws a fleet from, besides its size (the same keywords)."""
+
+    fabric_share: float
+    seed: int
+    sample_hz: float
+    batch: int
+    acceleration: float
+    time_scale: float
+    desynchronized: bool
+    session: str | None
 
 
 def fleet_configs(
@@ -137,33 +151,16 @@ class Fleet(BackgroundRun):
         broker_url: str,
         count: int,
         *,
-        fabric_share: float = 0.3,
-        seed: int = 0,
-        sample_hz: float = 5.0,
-        batch: int = 5,
-        acceleration: float = 60.0,
-        time_scale: float = 1.0,
-        desynchronized: bool = False,
         faults: Faults | None = None,
         connect_spread_s: float | None = None,
         passwords: Mapping[str, str] | None = None,
         ephemeral: bool = False,
-        session: str | None = None,
+        **shape: Unpack[FleetShape],
     ) -> Fleet:
         """A fleet of ``count`` seeded devices (see ``fleet_configs``). Unless given, the first
         connections spread over up to 2 s, 2 ms per device. An ``ephemeral`` fleet leaves for
         good when it stops: its devices clear their retained birth and status."""
-        configs = fleet_configs(
-            count,
-            fabric_share=fabric_share,
-            seed=seed,
-            sample_hz=sample_hz,
-            batch=batch,
-            acceleration=acceleration,
-            time_scale=time_scale,
-            desynchronized=desynchronized,
-            session=session,
-        )
+        configs = fleet_configs(count, **shape)
         if connect_spread_s is None:
             connect_spread_s = min(_MAX_SPREAD_S, count * _SPREAD_PER_DEVICE_S)
         return cls(

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Coroutine
-from types import TracebackType
-from typing import Self
+
+from dreamcommons.contracts.lifecycle import StartStop
 
 
 async def finish_or_cancel(task: asyncio.Task[None] | None, grace_s: float) -> None:
@@ -24,7 +24,7 @@ async def finish_or_cancel(task: asyncio.Task[None] | None, grace_s: float) -> N
             await task
 
 
-class BackgroundRun:
+class BackgroundRun(StartStop):
     """A device or a fleet: ``start()`` runs it in a task until ``stop()`` (or the end of an
     ``async with``); ``run()`` itself returns once ``request_stop()`` was called."""
 
@@ -40,9 +40,6 @@ class BackgroundRun:
             raise RuntimeError(f"{name} already started")
         self._task = asyncio.create_task(work, name=name)
 
-    async def start(self) -> None:
-        raise NotImplementedError
-
     def request_stop(self) -> None:
         """Ask it to stop cleanly; ``run()`` returns soon after."""
         self._stopping.set()
@@ -52,15 +49,3 @@ class BackgroundRun:
         self.request_stop()
         task, self._task = self._task, None
         await finish_or_cancel(task, self.grace_s if grace_s is None else grace_s)
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()

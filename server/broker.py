@@ -10,10 +10,10 @@ import socket
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
-from types import TracebackType
 
 from dreamcommons.contracts.broker_access import parse_broker_url
 from dreamcommons.contracts.errors import DreamcommonsError
+from dreamcommons.contracts.lifecycle import StartStop
 
 _CANDIDATES = ("mosquitto", "/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
 
@@ -50,7 +50,7 @@ async def port_open(host: str, port: int, within: float = 3.0) -> bool:
     return True
 
 
-class MosquittoProcess:
+class MosquittoProcess(StartStop):
     """``async with MosquittoProcess() as broker:`` then ``broker.url``. ``stop()`` and
     ``start()`` again keep the same port, for tests of broker restarts."""
 
@@ -108,16 +108,7 @@ class MosquittoProcess:
     def _read_log(self) -> str:
         return self.log.read_text() if self.log.exists() else "(no log)"
 
-    async def __aenter__(self) -> MosquittoProcess:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
         if self._own_dir:
             shutil.rmtree(self.workdir, ignore_errors=True)

@@ -27,7 +27,7 @@ from dreamcommons.server.journal import (
 from dreamcommons.server.journal.schema import SCHEMA_VERSION, connect_reader
 from dreamcommons.server.journal.session_journal import SessionJournal
 from dreamcommons.server.journal.snapshots import decode_snapshot
-from tests.fixtures.make_pickle_journal import PEOPLE, events_at
+from tests.fixtures.make_pickle_journal import PEOPLE, events_at, play
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 OLD_JOURNAL = FIXTURES / "journal-pickle-snapshots.sqlite"
@@ -52,14 +52,7 @@ async def record(path: Path, ticks: int = 80, snapshot_every: int = 25) -> Dream
         log = SessionJournal(journal, "commons", VENUE, snapshot_every=snapshot_every)
         for pid, name, role in PEOPLE:
             log.member_joined(pid, name, role, f"token-of-{pid}")
-        for tick in range(1, ticks + 1):
-            t = round(tick * 0.1, 1)
-            for event in events_at(tick, t):
-                engine.apply(event)
-                log.record(event)
-            engine.tick(t)
-            engine.drain_intents()
-            await log.tick(t, engine)
+        await play(log, engine, ticks)
     return engine
 
 
