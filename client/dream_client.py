@@ -45,6 +45,7 @@ from dreamcommons.contracts.backoff import backoff_delay
 from dreamcommons.contracts.errors import ErrorCode
 from dreamcommons.contracts.lifecycle import StartStop
 from dreamcommons.contracts.protocol import (
+    MAX_PEOPLE_PAGE,
     MAX_WHISPER_CHARS,
     Ack,
     Command,
@@ -62,6 +63,8 @@ from dreamcommons.contracts.protocol import (
     Notice,
     Pair,
     Paired,
+    People,
+    PeoplePage,
     Resync,
     Role,
     Share,
@@ -75,7 +78,7 @@ from dreamcommons.contracts.tokens import peek_role
 
 DEFAULT_SESSION = "commons"
 
-Reply = Ack | Paired | CommandResult | Invitation
+Reply = Ack | Paired | CommandResult | Invitation | PeoplePage
 InvitableRole = Literal["dreamer", "waker", "watcher"]
 CommandAction = Literal["light", "sound", "pace", "warmth", "pressure"]
 
@@ -269,6 +272,14 @@ class DreamClient(StartStop):
         assert isinstance(reply, Invitation)
         return reply
 
+    async def people(self, offset: int = 0, limit: int = MAX_PEOPLE_PAGE) -> PeoplePage:
+        """A page of everyone the session lists, in id order: a large room's states list only
+        the hosts and the stages shown (``state.people`` counts everyone)."""
+        cid = next(self._cids)
+        reply = await self._request(cid, People(cid=cid, offset=offset, limit=limit), wait=True)
+        assert isinstance(reply, PeoplePage)
+        return reply
+
     async def pair_device(self, code: str) -> Paired:
         """Claim the device that shows this pairing code; its biometrics then shape your dream."""
         cid = next(self._cids)
@@ -425,7 +436,7 @@ class DreamClient(StartStop):
                     await self.resync()
             case Snapshot(state=state):
                 changed = self._tracker.on_snapshot(state)
-            case Ack() | Paired() | CommandResult() | Invitation():
+            case Ack() | Paired() | CommandResult() | Invitation() | PeoplePage():
                 self.acked += isinstance(message, Ack)
                 future = self._pending.pop(message.cid, None)
                 if future is not None and not future.done():

@@ -13,6 +13,18 @@ def mood_words(valence: float, arousal: float) -> str:
     return f"{energy}, {feeling}"
 
 
+def people_count(state: DreamscapeState) -> str:
+    """How many are here and away, and whether the list shows them all: a large room lists
+    only its hosts and the stages shown."""
+    count = state.people
+    if count.here + count.away == 0:  # from a server that sends no counts
+        return f"{len(state.participants)} here"
+    words = f"{count.here} here" + (f", {count.away} away" if count.away else "")
+    if count.here + count.away > len(state.participants):
+        words += "; listed: the hosts and the stages shown"
+    return words
+
+
 def render(state: DreamscapeState, me: str = "", motif_rows: int = 10) -> str:
     """A few lines: the heaviest motifs as bars, the mood, who is here, the last whispers."""
     lines = [
@@ -48,7 +60,9 @@ def render(state: DreamscapeState, me: str = "", motif_rows: int = 10) -> str:
         + (f" ({p.devices} device{'s' if p.devices > 1 else ''})" if p.devices else "")
         for p in state.participants
     )
-    lines.append(f"here: {people or 'nobody'}")
+    listed_all = state.people.here + state.people.away <= len(state.participants)
+    count = "" if listed_all else f" ({people_count(state)})"
+    lines.append(f"here: {people or 'nobody listed'}{count}")
     for whisper in state.whispers[-3:]:
         tag = f" #{whisper.tag}" if whisper.tag else ""
         lines.append(f'  {whisper.name}{tag} whispers: "{whisper.text}"')

@@ -42,6 +42,7 @@ from dreamcommons.contracts.protocol import (
     Invite,
     Join,
     Pair,
+    People,
     Ping,
     Pong,
     Resync,
@@ -342,6 +343,9 @@ class _ConnectionState:
                 await self._send(await self.server.devices.command(session, member, message))
             case Ping(n=n):
                 await self._send(Pong(n=n))
+            case People():
+                session, _ = self._joined(message.cid)
+                await self._send(session.people(message))
 
     def _spend(self, message: AnyClientMessage) -> None:
         """Spend a token of the message type's budget (``limits.BUDGETS``), or refuse it. Not

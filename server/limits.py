@@ -37,6 +37,7 @@ BUDGETS: Mapping[str, tuple[str, str]] = MappingProxyType(
         "command": ("commands_per_s", "command_burst"),
         "resync": ("resyncs_per_s", "resync_burst"),
         "ping": ("pings_per_s", "ping_burst"),
+        "people": ("people_pages_per_s", "people_page_burst"),
     }
 )
 

@@ -38,6 +38,8 @@ from dreamcommons.contracts.protocol import (
     Join,
     Notice,
     NoticeCode,
+    People,
+    PeoplePage,
     Role,
     Share,
     Snapshot,
@@ -444,6 +446,11 @@ class DreamSession:
     def clock(self, monotonic: float) -> float:
         """Session time (seconds since the first tick) of a ``loop.time()`` instant."""
         return 0.0 if self._t0 is None else monotonic - self._t0
+
+    def people(self, request: People) -> PeoplePage:
+        """A page of everyone listed, as of the last tick."""
+        total, page = self.engine.people_page(request.offset, request.limit)
+        return PeoplePage(cid=request.cid, offset=request.offset, total=total, participants=page)
 
     def snapshot(self) -> Snapshot:
         return Snapshot(state=self.engine.state)

@@ -84,6 +84,8 @@ class ServerSettings(BaseSettings):
     resync_burst: int = Field(default=3, ge=1)
     pings_per_s: float = Field(default=5.0, gt=0.0)
     ping_burst: int = Field(default=20, ge=1)
+    people_pages_per_s: float = Field(default=2.0, gt=0.0)
+    people_page_burst: int = Field(default=10, ge=1)
     max_connections_per_address: int = Field(default=256, ge=1)
     max_whisper_chars: int = Field(default=280, ge=1, le=MAX_WHISPER_CHARS)
     allowed_origins: tuple[str, ...] = Field(

@@ -30,6 +30,7 @@ from dreamcommons.client.commands import (
 )
 from dreamcommons.client.dream_client import DreamClient, split_url
 from dreamcommons.client.errors import CommandError, DreamClientError, LinkFailed
+from dreamcommons.client.plain_view import people_count
 from dreamcommons.client.tui.connection import DreamLink
 from dreamcommons.client.tui.field import DreamField
 from dreamcommons.client.tui.host import HostPanel
@@ -123,7 +124,7 @@ class DreamApp(App[None]):
         me = self.link.participant
         self.query_one(DreamField).show(state, tick_hz)
         self.query_one(ScenePanel).show(state)
-        self.query_one(PeoplePanel).show(state.participants, me)
+        self.query_one(PeoplePanel).show(state.participants, me, people_count(state))
         self.query_one(DevicesPanel).show(state.participants, me)
         self.query_one(WhispersPanel).show(state.whispers)
 

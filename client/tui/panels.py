@@ -139,7 +139,8 @@ class PeoplePanel(OptionList):
         self.border_title = "here"
         self._shown: tuple[Sequence[ParticipantView], str] | None = None
 
-    def show(self, people: Sequence[ParticipantView], me: str) -> None:
+    def show(self, people: Sequence[ParticipantView], me: str, count: str = "") -> None:
+        self.border_title = f"here · {count}" if count else "here"
         if self._shown == (people, me):
             return
         self._shown = (people, me)

@@ -17,6 +17,7 @@ from pydantic.fields import FieldInfo
 from dreamcommons.contracts.device_protocol import DeviceId, PairingCode
 from dreamcommons.contracts.errors import CloseCode, ErrorCode
 from dreamcommons.contracts.protocol import (
+    MAX_PEOPLE_PAGE,
     MAX_WHISPER_CHARS,
     PROTOCOL_VERSION,
     AnyClientMessage,
@@ -68,6 +69,7 @@ def browser_contracts() -> str:
             str(MAX_WHISPER_CHARS),
             "the protocol's bound; the welcome's whisper_max is the server's own",
         ),
+        ("PEOPLE_PAGE", str(MAX_PEOPLE_PAGE), "the most participants one people page holds"),
         ("ROLES", json.dumps(list(INVITABLE_ROLES)), "roles a join page offers"),
         ("ACTIONS", json.dumps(list(get_args(Command.model_fields["action"].annotation))), ""),
         ("HOST_ACTIONS", json.dumps(list(get_args(HostActionName))), ""),

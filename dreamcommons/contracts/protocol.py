@@ -37,6 +37,7 @@ from dreamcommons.contracts.pairing import PairingCode
 
 PROTOCOL_VERSION = 1
 MAX_WHISPER_CHARS = 1000  # the server's own limit (settings) is this or lower
+MAX_PEOPLE_PAGE = 200  # participants in one page of the list (a ``people`` request)
 
 
 class Encoding(StrEnum):
@@ -195,8 +196,28 @@ class Ping(_Model):
     n: int = 0
 
 
+class People(_Model):
+    """A page of everyone the session lists, in id order (a large room's frames list only
+    the few who matter); answered at once with a ``people`` page."""
+
+    type: Literal["people"] = "people"
+    cid: ContributionId
+    offset: Annotated[int, Field(ge=0)] = 0
+    limit: Annotated[int, Field(ge=1, le=MAX_PEOPLE_PAGE)] = MAX_PEOPLE_PAGE
+
+
 AnyClientMessage = (
-    Join | Contribute | Whisper | Resync | Pair | Command | Share | HostAction | Invite | Ping
+    Join
+    | Contribute
+    | Whisper
+    | Resync
+    | Pair
+    | Command
+    | Share
+    | HostAction
+    | Invite
+    | Ping
+    | People
 )
 ClientMessage = Annotated[AnyClientMessage, Field(discriminator="type")]
 
@@ -252,6 +273,14 @@ class ParticipantView(_Tagged):
     # this one joined; shown with it ("Lyra #2"), so that nobody can pass for someone else
 
 
+class PeopleCount(_ServerModel):
+    """How many a session lists: connected now, away for a while, and of each role."""
+
+    here: int = Field(default=0, ge=0)
+    away: int = Field(default=0, ge=0)
+    roles: dict[Role, int] = Field(default_factory=dict)
+
+
 class RegionView(_ServerModel):
     """One part of a fractured dreamscape: whose rhythm it holds and which motifs drift there."""
 
@@ -289,6 +318,7 @@ class Delta(_ServerModel):
     whispers: tuple[WhisperView, ...] = ()
     participants: tuple[ParticipantView, ...] = ()
     left: tuple[str, ...] = ()
+    people: PeopleCount | None = None  # None: the counts did not change
     applied: dict[str, int] = Field(default_factory=dict)
 
     def is_empty(self) -> bool:
@@ -300,6 +330,7 @@ class Delta(_ServerModel):
             or self.whispers
             or self.participants
             or self.left
+            or self.people is not None
             or self.applied
         )
 
@@ -316,7 +347,8 @@ class DreamscapeState(_ServerModel):
     scene: SceneView = SceneView()
     whispers: tuple[WhisperView, ...] = ()
     whisper_limit: int = 20
-    participants: tuple[ParticipantView, ...] = ()
+    participants: tuple[ParticipantView, ...] = ()  # in a large room, only those who matter
+    people: PeopleCount = PeopleCount()
 
     def apply(self, delta: Delta) -> DreamscapeState:
         """The state after ``delta``; the engine guarantees ``prev.apply(delta) == next``."""
@@ -338,6 +370,7 @@ class DreamscapeState(_ServerModel):
                 "scene": delta.scene if delta.scene is not None else self.scene,
                 "whispers": whispers if self.whisper_limit else (),
                 "participants": tuple(people[k] for k in sorted(people)),
+                "people": delta.people if delta.people is not None else self.people,
             }
         )
 
@@ -411,6 +444,17 @@ class Pong(_ServerModel):
     n: int = 0
 
 
+class PeoplePage(_ServerModel):
+    """The answer to ``people``: up to ``limit`` participants from ``offset``, as of the
+    last tick, of ``total`` listed."""
+
+    type: Literal["people"] = "people"
+    cid: int
+    offset: int
+    total: int
+    participants: tuple[ParticipantView, ...] = ()
+
+
 class NoticeCode(StrEnum):
     """Stable codes of the server's notices. Never renamed once published."""
 
@@ -438,6 +482,7 @@ AnyServerMessage = (
     | Invitation
     | Pong
     | Notice
+    | PeoplePage
 )
 ServerMessage = Annotated[AnyServerMessage, Field(discriminator="type")]
 

@@ -129,6 +129,12 @@ class VenuePreset(_Strict):
     min_weight: float = Field(default=0.02, gt=0.0, description="motifs lighter than this fade out")
     max_motifs: int = Field(default=48, ge=1, le=512)
     max_whispers: int = Field(default=12, ge=0, le=200)
+    list_everyone_up_to: int = Field(
+        default=200,
+        ge=1,
+        le=100_000,
+        description="past this many listed, frames list only the hosts and shown stages",
+    )
     palette: list[Colour] = Field(min_length=1)
     motifs: list[MotifPreset] = Field(min_length=1)
     role_weights: RoleWeights = RoleWeights()

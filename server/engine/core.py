@@ -49,6 +49,7 @@ from dreamcommons.server.engine.events import (
 )
 from dreamcommons.server.engine.motifs import MotifStore, ShownMotif
 from dreamcommons.server.engine.phases import PhaseClock
+from dreamcommons.server.engine.presence import count_people, listed_in_frames
 from dreamcommons.server.engine.weights import contributor_weight, phase_weight
 from dreamcommons.server.engine.wellbeing import input_damping, room_calm
 
@@ -317,6 +318,25 @@ class DreamEngine:
         self._state = state
         return state, delta
 
+    def people_page(self, offset: int, limit: int) -> tuple[int, tuple[ParticipantView, ...]]:
+        """Everyone listed, as of the last tick, in id order: how many, and ``limit`` of them
+        from ``offset``."""
+        ids = sorted(self._views)
+        return len(ids), tuple(self._views[pid] for pid in ids[offset : offset + limit])
+
+    def _view_of(self, pid: str) -> ParticipantView:
+        """What others see of a participant: their stage only by their consent."""
+        p = self._participants[pid]
+        return ParticipantView(
+            id=pid,
+            name=p.name,
+            role=p.role,
+            present=p.present,
+            devices=p.devices,
+            stage=_stage_label(p.stage) if p.stage_shown else None,
+            tag=p.tag,
+        )
+
     def _merge_pending(self, now: float) -> tuple[dict[str, int], tuple[WhisperView, ...]]:
         applied: dict[str, int] = {}
         whispers: list[WhisperView] = []
@@ -521,18 +541,15 @@ class DreamEngine:
         """Build the new state from the engine's own records, then say how it differs."""
         prev = self._state
         for pid in self._changed_people:
-            p = self._participants[pid]
-            self._views[pid] = ParticipantView(
-                id=pid,
-                name=p.name,
-                role=p.role,
-                present=p.present,
-                devices=p.devices,
-                stage=_stage_label(p.stage) if p.stage_shown else None,
-                tag=p.tag,
-            )
+            self._views[pid] = self._view_of(pid)
         for pid in self._left_people:
             self._views.pop(pid, None)
+        shown_before = {p.id for p in prev.participants}
+        if self._changed_people or self._left_people:
+            shown = listed_in_frames(self._views, self.venue.list_everyone_up_to)
+            people = count_people(self._views)
+        else:
+            shown, people = shown_before, prev.people
         self._whispers.extend(new_whispers)
         state = DreamscapeState(
             session=self.session,
@@ -544,10 +561,13 @@ class DreamEngine:
             scene=scene,
             whispers=tuple(self._whispers),
             whisper_limit=self.venue.max_whispers,
-            participants=tuple(self._views[pid] for pid in sorted(self._views)),
+            participants=tuple(self._views[pid] for pid in sorted(shown)),
+            people=people,
         )
         prev_motifs = {m.name: m for m in prev.motifs}
-        known = {p.id for p in prev.participants}
+        gone = [pid for pid in self._left_people if pid in shown_before]
+        unlisted = sorted(shown_before - shown - set(gone))  # still here, no longer listed
+        listed = (self._changed_people & shown) | (shown - shown_before)
         delta = Delta(
             seq=self._seq,
             t=now,
@@ -556,8 +576,9 @@ class DreamEngine:
             mood=state.mood if state.mood != prev.mood else None,
             scene=scene if scene != prev.scene else None,
             whispers=new_whispers,
-            participants=tuple(self._views[pid] for pid in sorted(self._changed_people)),
-            left=tuple(pid for pid in self._left_people if pid in known),
+            participants=tuple(self._views[pid] for pid in sorted(listed)),
+            left=(*gone, *unlisted),
+            people=people if people != prev.people else None,
             applied=applied,
         )
         self._changed_people.clear()

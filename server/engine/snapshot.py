@@ -35,7 +35,8 @@ Format 1 (lists keep the engine's order: float sums depend on it)::
                    damped_contributions}
 
 The participants' views and the whispers shown are the state's own (``state.participants``,
-``state.whispers``), so they are not repeated.
+``state.whispers``), so they are not repeated; in a room too large to list everyone, the views
+of those the state does not list are made again from ``participants``.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
-from dreamcommons.contracts.protocol import DreamscapeState, RegionView, Role
+from dreamcommons.contracts.protocol import DreamscapeState, ParticipantView, RegionView, Role
 from dreamcommons.contracts.venues import VenuePreset
 from dreamcommons.server.engine.coherence import Rhythm
 from dreamcommons.server.engine.core import DreamEngine, EngineCounters, Pace, _Participant
@@ -201,7 +202,6 @@ def engine_from_snapshot(data: object, venue: VenuePreset) -> DreamEngine:
     engine = DreamEngine(venue, _str(top, "session"), start=_float(top, "now"))
     engine._seq = _int(top, "seq")
     engine._state = _model(DreamscapeState, top.get("state"), "state")
-    engine._views = {view.id: view for view in engine._state.participants}
     engine._whispers = deque(engine._state.whispers, maxlen=venue.max_whispers)
     engine._participants = dict(
         _participant(_map(item, "participants[]")) for item in _list(top, "participants")
@@ -209,6 +209,7 @@ def engine_from_snapshot(data: object, venue: VenuePreset) -> DreamEngine:
     engine._pending = [_pending(_map(item, "pending[]")) for item in _list(top, "pending")]
     engine._changed_people = {_as_str(pid, "changed[]") for pid in _list(top, "changed")}
     engine._left_people = [_as_str(pid, "left[]") for pid in _list(top, "left")]
+    engine._views = _views(engine)
     _restore_store(engine, _map(top.get("motifs"), "motifs"))
     _restore_phases(engine, _map(top.get("phases"), "phases"))
     _restore_coherence(engine, _map(top.get("coherence"), "coherence"))
@@ -226,6 +227,17 @@ def engine_from_snapshot(data: object, venue: VenuePreset) -> DreamEngine:
         damped_contributions=_int(counters, "damped_contributions"),
     )
     return engine
+
+
+def _views(engine: DreamEngine) -> dict[str, ParticipantView]:
+    """Everyone's view as of the last tick: those the state lists are the state's own; in a
+    room too large to list everyone, the others' are made again from their records (a view
+    changed since, or of someone new, is made anew at the next tick either way)."""
+    views = {view.id: view for view in engine._state.participants}
+    for pid, p in engine._participants.items():
+        if pid not in views and not p.left and pid not in engine._changed_people:
+            views[pid] = engine._view_of(pid)
+    return views
 
 
 def _participant(item: Mapping[str, object]) -> tuple[str, _Participant]:

@@ -4,7 +4,7 @@
 
 import { DreamConnection } from "/static/connection.js";
 import { askHostKey, forgetHostKey, HostConsole, hostKey } from "/static/host.js";
-import { NAME_MAX, ROLES, SESSION_ID } from "/static/protocol.js";
+import { NAME_MAX, PEOPLE_PAGE, ROLES, SESSION_ID } from "/static/protocol.js";
 import { DreamscapeRenderer } from "/static/render.js";
 import { DreamPage } from "/static/ui.js";
 
@@ -130,6 +130,8 @@ async function main() {
         } else if (message.type === "invitation") {
           host?.showInvitation(where.session, message);
           page.showStatus(`${what}: ready.`);
+        } else if (message.type === "people") {
+          page.showEveryone(message);
         } else if (message.type === "command_result") {
           const outcome = message.ok ? "done" : `failed: ${message.error ?? "no reason given"}`;
           host?.showCommandResult(`${message.action} on ${message.device}: ${outcome}`);
@@ -154,6 +156,7 @@ async function main() {
     share: (level) => connection.share(level),
     showStage: (show) => connection.showStage(show),
     pair: (code) => connection.pair(code),
+    everyone: (offset) => connection.people(offset, PEOPLE_PAGE),
   });
   if (where.role === "host") {
     host = new HostConsole(page, {

@@ -59,7 +59,7 @@ class Identity {
  * (error: the join's error frame) | replaced | removed; a server's notice (its journal cannot
  * be written, or writes again) comes as connected with the notice's message as detail;
  * onState(state, why) after a welcome, an applied delta or a snapshot;
- * onReply(message, request) for ack, paired and command_result; onApplied(cid);
+ * onReply(message, request) for ack, paired, command_result, invitation and people; onApplied(cid);
  * onRefused(error, request) for an error frame (request is null when it answers nothing we sent).
  */
 export class DreamConnection {
@@ -131,6 +131,11 @@ export class DreamConnection {
 
   invite(role, ttlS) {
     return this.request({ type: "invite", role, ttl_s: ttlS }, `invitation for a ${role}`);
+  }
+
+  /** A page of everyone listed (a large room's states list only the few who matter). */
+  people(offset, limit) {
+    return this.request({ type: "people", offset, limit }, "the list of everyone");
   }
 
   pair(code) {
@@ -245,6 +250,7 @@ export class DreamConnection {
       case "paired":
       case "command_result":
       case "invitation":
+      case "people":
         return this.emit("onReply", message, this.settle(message.cid));
       case "error":
         return this.onError(message);

@@ -9,11 +9,12 @@ export const PAIR_CODE = /^[2-9A-HJKMNP-TV-Z]{10}$/; // the code a device shows 
 export const DEVICE_ID = /^[a-z0-9][a-z0-9-]{2,47}$/; // a device's id
 export const NAME_MAX = 32; // a display name's length
 export const WHISPER_MAX = 1000; // the protocol's bound; the welcome's whisper_max is the server's own
+export const PEOPLE_PAGE = 200; // the most participants one people page holds
 export const ROLES = ["dreamer", "waker", "watcher"]; // roles a join page offers
 export const ACTIONS = ["light", "sound", "pace", "warmth", "pressure"];
 export const HOST_ACTIONS = ["start", "pause", "resume", "advance", "end", "harmonize", "remove"];
-export const CLIENT_MESSAGES = ["join", "contribute", "whisper", "resync", "pair", "command", "share", "host", "invite", "ping"]; // types a client sends
-export const SERVER_MESSAGES = ["welcome", "snapshot", "delta", "ack", "error", "paired", "command_result", "invitation", "pong", "notice"]; // types it receives
+export const CLIENT_MESSAGES = ["join", "contribute", "whisper", "resync", "pair", "command", "share", "host", "invite", "ping", "people"]; // types a client sends
+export const SERVER_MESSAGES = ["welcome", "snapshot", "delta", "ack", "error", "paired", "command_result", "invitation", "pong", "notice", "people"]; // types it receives
 export const ERROR_CODES = ["malformed_frame", "unknown_type", "invalid_field", "frame_too_large", "unsupported_version", "not_joined", "already_joined", "bad_resume_token", "forbidden", "pairing_refused", "no_devices", "invitation_required", "bad_invitation", "invitation_expired", "rate_limited", "whisper_too_long", "too_many_connections", "bad_origin", "internal", "journal_unavailable", "session_full"]; // an error frame's code
 export const NOTICE_CODES = ["journal_unavailable", "journal_available"]; // a notice's code
 

@@ -28,6 +28,7 @@ export function applyDelta(state, delta) {
     scene: delta.scene ?? state.scene,
     whispers,
     participants: [...people.keys()].sort(byKey).map((k) => people.get(k)),
+    people: delta.people ?? state.people,
   };
 }
 

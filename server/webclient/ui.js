@@ -90,6 +90,7 @@ export class DreamPage {
     $("seq").textContent = String(state.seq);
     this.showMotifs(state.motifs);
     this.showParticipants(state.participants);
+    this.showPeopleCount(state.people, state.participants.length);
     this.showWhispers(state.whispers);
     this.showScene(state.scene);
   }
@@ -156,26 +157,52 @@ export class DreamPage {
       (p) => p.id,
       (p) =>
         JSON.stringify([p.name, p.tag, p.role, p.present, p.devices, p.stage, p.id === this.me]),
-      (p) => {
-        const devices = p.devices === 1 ? "1 device" : `${p.devices} devices`;
-        const item = el(
-          "li",
-          { "data-pid": p.id, "data-role": p.role, "data-present": p.present },
-          el("span", { class: "name" }, p.name),
-          ...(p.tag ? [el("span", { class: "tag" }, `#${p.tag}`)] : []),
-          el("span", { class: `role ${p.role}` }, p.role),
-          el("span", { class: "muted" }, devices),
-        );
-        if (p.stage) {
-          const icon = STAGE_ICONS[p.stage] ?? "";
-          item.append(el("span", { class: "stage", "data-stage": p.stage }, `${icon} ${p.stage}`));
-        }
-        if (!p.present) item.append(el("span", { class: "away" }, "away"));
-        if (p.id === this.me) item.append(el("span", { class: "you" }, "you"));
-        if (this.mode === "host") item.append(el("span", { class: "muted pid" }, p.id));
-        return item;
-      },
+      (p) => this.personItem(p),
     );
+  }
+
+  personItem(p) {
+    const devices = p.devices === 1 ? "1 device" : `${p.devices} devices`;
+    const item = el(
+      "li",
+      { "data-pid": p.id, "data-role": p.role, "data-present": p.present },
+      el("span", { class: "name" }, p.name),
+      ...(p.tag ? [el("span", { class: "tag" }, `#${p.tag}`)] : []),
+      el("span", { class: `role ${p.role}` }, p.role),
+      el("span", { class: "muted" }, devices),
+    );
+    if (p.stage) {
+      const icon = STAGE_ICONS[p.stage] ?? "";
+      item.append(el("span", { class: "stage", "data-stage": p.stage }, `${icon} ${p.stage}`));
+    }
+    if (!p.present) item.append(el("span", { class: "away" }, "away"));
+    if (p.id === this.me) item.append(el("span", { class: "you" }, "you"));
+    if (this.mode === "host") item.append(el("span", { class: "muted pid" }, p.id));
+    return item;
+  }
+
+  /** How many are here and away; a large room lists only its hosts and the stages shown,
+   * and offers the whole list a page at a time. */
+  showPeopleCount(people, listed) {
+    const here = people?.here ?? listed;
+    const away = people?.away ?? 0;
+    const partial = here + away > listed;
+    const count = `${here} here` + (away ? ` · ${away} away` : "");
+    $("people-count").textContent = partial
+      ? `${count} · listing the hosts and the stages shown`
+      : count;
+    $("everyone-box").hidden = !partial;
+  }
+
+  /** A page of the whole list, as the server answered it; the button asks for the next. */
+  showEveryone(page) {
+    const list = $("everyone");
+    if (page.offset === 0) list.replaceChildren();
+    for (const p of page.participants) list.append(this.personItem(p));
+    const more = list.children.length < page.total;
+    const button = $("everyone-more");
+    button.textContent = more ? `Show more (${list.children.length} of ${page.total})` : "Refresh";
+    button.dataset.next = String(more ? list.children.length : 0);
   }
 
   showWhispers(whispers) {
@@ -218,6 +245,9 @@ export class DreamPage {
   /** Wire the forms to `actions` (contribute, whisper, share, pair); each returns a cid. */
   bindControls(actions) {
     const sent = (cid, what) => this.sent(cid, what);
+    $("everyone-more").addEventListener("click", (event) => {
+      actions.everyone(Number(event.currentTarget.dataset.next ?? 0));
+    });
     $("contribute-form")?.addEventListener("submit", (event) => {
       event.preventDefault();
       const form = event.currentTarget;

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, WebSocketRoute, expect
 
+from dreamcommons.client.dream_client import DreamClient
 from dreamcommons.contracts.protocol import (
     MAX_WHISPER_CHARS as WHISPER_BOUND,
 )
@@ -186,6 +187,21 @@ async def test_the_whisper_box_holds_what_the_server_says_it_takes(pages: Pages)
         await box.evaluate("(input) => { input.removeAttribute('maxlength'); }")
         await whisper(page, "w" * 41)
         await expect(page.get_by_text("A whisper is 1 to 40 characters.")).to_be_visible()
+
+
+async def test_a_large_room_shows_counts_and_the_whole_list_on_demand(pages: Pages) -> None:
+    settings = ServerSettings(port=0, open_sessions=("*",))
+    venue = load_venue("sleep-commons").model_copy(update={"list_everyone_up_to": 2})
+    async with DreamServer(settings, venue) as server:
+        url = f"ws://127.0.0.1:{server.port}/hall"
+        async with DreamClient(url, "Ada"), DreamClient(url, "Bo"), DreamClient(url, "Cy"):
+            page = await open_dream(pages, f"http://127.0.0.1:{server.port}/s/hall?name=Lyra")
+            count = page.get_by_test_id("people-count")
+            await expect(count).to_have_text(re.compile(r"^4 here · listing"), timeout=ms(5))
+            await expect(page.get_by_test_id("participants").locator("li")).to_have_count(0)
+            await page.get_by_test_id("everyone-more").click()
+            everyone = page.get_by_test_id("everyone").locator(".name")
+            await expect(everyone).to_have_text(["Ada", "Bo", "Cy", "Lyra"], timeout=ms(5))
 
 
 async def test_two_pages_share_one_dreamscape(pages: Pages, base_url: str) -> None:

@@ -86,7 +86,7 @@ def test_every_message_type_after_the_join_has_a_budget_in_the_settings() -> Non
     settings = ServerSettings(resyncs_per_s=0.5, resync_burst=2, shares_per_s=3.0)
     budgets = budgets_of(settings)
     sent = {"contribute", "whisper", "share", "host", "invite", "pair", "command", "resync"}
-    assert set(budgets) == sent | {"ping"}
+    assert set(budgets) == sent | {"ping", "people"}
     assert budgets["resync"] == Budget(0.5, 2)
     assert budgets["share"].per_s == 3.0
     assert Limits.from_settings(settings).settings.budgets == budgets
