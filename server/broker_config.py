@@ -7,8 +7,8 @@
 - ``passwords``: a Mosquitto password file (PBKDF2-SHA512, the format ``mosquitto_passwd``
   writes), one user per device plus the server and the operator's command tool;
 - ``acl``: a device publishes only under ``dreamcommons/v1/devices/<its id>/`` (never to
-  ``commands``) and reads only its own ``commands``; the server reads every device and
-  commands any; the operator commands and reads acks;
+  ``commands``) and reads only its own ``commands``; the server reads every device, commands
+  any and publishes its own status; the operator commands and reads acks;
 - ``devices.txt`` (``device_id password`` lines, for ``dreamcommons fleet --credentials``)
   and ``server.env`` (the broker URLs with the server's and the operator's credentials).
 
@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from dreamcommons.contracts.device_protocol import TOPIC_ROOT
+from dreamcommons.contracts.device_protocol import SERVER_ROOT, TOPIC_ROOT
 
 SERVER_USER = "dreamcommons-server"
 OPERATOR_USER = "dreamcommons-operator"
@@ -74,6 +74,7 @@ def acl_text() -> str:
         f"user {SERVER_USER}",
         *(f"topic read {TOPIC_ROOT}/+/{leaf}" for leaf in _DEVICE_PUBLISHES),
         f"topic write {TOPIC_ROOT}/+/commands",
+        f"topic write {SERVER_ROOT}/+/status",
         "",
         f"user {OPERATOR_USER}",
         f"topic write {TOPIC_ROOT}/+/commands",

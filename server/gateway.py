@@ -60,6 +60,7 @@ from dreamcommons.server.join_url import join_through
 from dreamcommons.server.journal import Journal
 from dreamcommons.server.limits import Limits
 from dreamcommons.server.metrics import CONTENT_TYPE, ServerMetrics
+from dreamcommons.server.presence import ServerPresence
 from dreamcommons.server.recovery import (
     absence_policy,
     fanout,
@@ -88,7 +89,10 @@ class DreamServer:
         self._server: Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.devices = DeviceHub(
-            settings.broker, self.sessions.get, command_wait_s=settings.device_command_wait_s
+            settings.broker,
+            self.sessions.get,
+            command_wait_s=settings.device_command_wait_s,
+            presence=ServerPresence(settings.server_name),
         )
         self.gatekeeper = Gatekeeper(
             settings.secret, operator_key=settings.host_key, open_sessions=settings.open_sessions
