@@ -4,7 +4,8 @@ of that connection, so that devices and dashboards know whether a server is ther
 
 ``ServerPresence`` rides on the device gateway's connection (``DeviceGateway(presence=...)``):
 a second connection would need a client id of its own, which a secured broker (client id =
-username) does not give.
+username) does not give. With Home Assistant discovery it also carries the sessions' devices
+(``server.ha_sessions``).
 """
 
 from __future__ import annotations
@@ -16,21 +17,22 @@ from typing import Final
 import aiomqtt
 
 from dreamcommons.contracts.device_protocol import server_status_topic
+from dreamcommons.contracts.home_assistant import HA_STATUS_TOPIC, OFFLINE, ONLINE
+from dreamcommons.server.ha_sessions import SessionsInHomeAssistant
 
 log = logging.getLogger(__name__)
 
 _GOODBYE_TIMEOUT_S: Final = 2.0
-ONLINE: Final = "online"
-OFFLINE: Final = "offline"
 
 
 class ServerPresence:
-    """Birth and will of the server named ``name``."""
+    """Birth and will of the server named ``name``; ``home_assistant`` when the host asked."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, home_assistant: SessionsInHomeAssistant | None = None) -> None:
         self.name = name
         self.status_topic = server_status_topic(name)
-        self.subscriptions: tuple[str, ...] = ()
+        self.home_assistant = home_assistant
+        self.subscriptions: tuple[str, ...] = () if home_assistant is None else (HA_STATUS_TOPIC,)
 
     @property
     def will(self) -> aiomqtt.Will:
@@ -39,16 +41,21 @@ class ServerPresence:
     async def connected(self, client: aiomqtt.Client) -> None:
         await client.publish(self.status_topic, ONLINE, qos=1, retain=True)
         log.info("said online on %s", self.status_topic)
+        if self.home_assistant is not None:
+            await self.home_assistant.connected(client)
 
     def hears(self, topic: str) -> bool:
         return topic in self.subscriptions
 
     async def heard(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
-        """Nothing to hear yet: the server's status subscribes to nothing."""
+        if self.home_assistant is not None:
+            await self.home_assistant.heard(client, message)
 
     async def leaving(self, client: aiomqtt.Client) -> None:
         """Say ``offline`` (the broker keeps the will for a connection that breaks)."""
         with contextlib.suppress(aiomqtt.MqttError):
+            if self.home_assistant is not None:
+                await self.home_assistant.leaving(client, within_s=_GOODBYE_TIMEOUT_S)
             await client.publish(
                 self.status_topic, OFFLINE, qos=1, retain=True, timeout=_GOODBYE_TIMEOUT_S
             )

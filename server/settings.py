@@ -44,6 +44,11 @@ class ServerSettings(BaseSettings):
         description="names this server on the broker: its status is "
         "dreamcommons/v1/servers/NAME/status (online, or its will offline)",
     )
+    ha_discovery: bool = Field(
+        default=False,
+        description="show every session to Home Assistant through MQTT discovery (its "
+        "aggregates only; docs/home-assistant.md)",
+    )
     device_command_wait_s: float = Field(
         default=5.0, gt=0.0, le=60.0, description="how long a device has to acknowledge a command"
     )

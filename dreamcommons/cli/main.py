@@ -63,6 +63,13 @@ def _parser() -> argparse.ArgumentParser:
         "dreamcommons/v1/servers/NAME/status (default main)",
     )
     host.add_argument(
+        "--ha-discovery",
+        action="store_true",
+        default=None,
+        help="show each session to Home Assistant (MQTT discovery; aggregates only, "
+        "docs/home-assistant.md)",
+    )
+    host.add_argument(
         "--session",
         dest="sessions",
         action="append",
@@ -219,6 +226,7 @@ _HOST_SETTINGS = (
     "port",
     "broker",
     "server_name",
+    "ha_discovery",
     "open_sessions",
     "journal",
     "state_dir",
