@@ -2,8 +2,8 @@
 
 Both run until Ctrl-C or SIGTERM (or ``--seconds``), then stop cleanly: every device publishes
 its ``disconnected`` status before it hangs up. A fleet then leaves for good (it clears its
-devices' retained birth and status; ``--keep-retained`` keeps them), a device only with
-``--leave``.
+devices' retained birth and status, and with ``--ha-discovery`` their Home Assistant discovery;
+``--keep-retained`` keeps them), a device only with ``--leave``.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ def add_device_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
         action="store_true",
         help="leave for good at exit: clear the retained birth and status from the broker",
     )
+    _add_home_assistant(device)
     _add_sampling(device)
     _add_faults(device)
     _add_duration(device)
@@ -94,6 +95,7 @@ def add_device_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
         help="keep the devices' retained birth and status at exit, for a fleet that comes back "
         "(default: a fleet leaves for good and clears them)",
     )
+    _add_home_assistant(fleet)
     _add_sampling(fleet)
     _add_faults(fleet)
     _add_duration(fleet)
@@ -121,6 +123,15 @@ def _passwords(args: argparse.Namespace) -> dict[str, str]:
         return read_device_credentials(args.credentials)
     except OSError as error:
         raise ValueError(f"cannot read {args.credentials}: {error.strerror}") from None
+
+
+def _add_home_assistant(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ha-discovery",
+        action="store_true",
+        help="show up in Home Assistant: MQTT discovery, a JSON state once a second, levels "
+        "as number entities (docs/home-assistant.md)",
+    )
 
 
 def _add_sampling(parser: argparse.ArgumentParser) -> None:
@@ -188,7 +199,12 @@ def _run_device(args: argparse.Namespace) -> int:
             raise ValueError(f"a {args.kind} has no sensor {args.stuck_sensor!r} to get stuck")
         password = _passwords(args).get(config.device_id)
         device = SimulatedDevice(
-            config, args.broker, faults=_faults(args), password=password, ephemeral=args.leave
+            config,
+            args.broker,
+            faults=_faults(args),
+            password=password,
+            ephemeral=args.leave,
+            ha_discovery=args.ha_discovery,
         )
     except ValueError as error:
         return _fail(str(error))
@@ -239,6 +255,7 @@ def _run_fleet(args: argparse.Namespace) -> int:
             passwords=_passwords(args),
             ephemeral=not args.keep_retained,
             session=args.session,
+            ha_discovery=args.ha_discovery,
         )
     except ValueError as error:
         return _fail(str(error))

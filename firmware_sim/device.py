@@ -6,7 +6,8 @@ connection's ``bd_seq`` and status key, a retained birth (with a pairing offer w
 a salted scrypt of the code, never the code, which only the device's owner sees) and ``ready``
 status on every connection, sample batches at QoS 0, command acks and events at QoS 1, and a
 retained ``disconnected`` status on a clean stop; an ``ephemeral`` device, which leaves for
-good, then clears its retained birth and status. When the broker goes away the device backs
+good, then clears its retained birth and status. With ``ha_discovery`` it also shows itself
+to Home Assistant (``firmware_sim.ha_discovery``). When the broker goes away the device backs
 off (exponential, jittered, seeded) and reconnects by itself; batches finished while offline
 are dropped and counted, and ``seq`` keeps counting so the server sees the gap.
 
@@ -58,6 +59,7 @@ from dreamcommons.contracts.device_protocol import (
 from dreamcommons.contracts.pairing import SALT_BYTES, new_code, status_digest
 from dreamcommons.contracts.protocol import SESSION_ID_PATTERN
 from dreamcommons.firmware_sim.faults import FaultInjector, Faults
+from dreamcommons.firmware_sim.ha_discovery import HomeAssistantLink
 from dreamcommons.firmware_sim.physiology import Sample, Sleeper
 from dreamcommons.firmware_sim.stopping import BackgroundRun
 
@@ -254,6 +256,7 @@ class SimulatedDevice(BackgroundRun):
         start_delay_s: float = 0.0,
         password: str | None = None,
         ephemeral: bool = False,
+        ha_discovery: bool = False,
     ) -> None:
         self.config = config
         self.device_id = config.device_id
@@ -296,6 +299,10 @@ class SimulatedDevice(BackgroundRun):
         self._offer: PairingOffer | None = None  # the scrypt of the code, made once
         self._client: aiomqtt.Client | None = None
         self._status_key = secrets.token_hex(16)
+        self.last_reading: BioSample | None = None
+        self.home_assistant = (
+            HomeAssistantLink(self, SENSORS[config.kind], FIRMWARE) if ha_discovery else None
+        )
 
     @property
     def kind(self) -> DeviceKind:
@@ -367,6 +374,7 @@ class SimulatedDevice(BackgroundRun):
         except ValidationError:
             self.stats.invalid_samples += 1
             return
+        self.last_reading = self._pending[-1]
         if len(self._pending) >= self._batch_target:
             self._seal()
 
@@ -469,6 +477,9 @@ class SimulatedDevice(BackgroundRun):
                 self.stats.reconnects += 1
             self.stats.connects += 1
             await client.subscribe(self._topics["commands"], qos=1)
+            home_assistant = self.home_assistant
+            for topic in home_assistant.subscriptions if home_assistant else ():
+                await client.subscribe(topic, qos=1)
             await self._publish_birth(client)
             await client.publish(
                 self._topics["status"],
@@ -477,6 +488,8 @@ class SimulatedDevice(BackgroundRun):
                 retain=True,
             )
             log.info("%s: ready on %s:%d (bd_seq %d)", self.device_id, self.host, self.port, bd_seq)
+            if home_assistant is not None:
+                await home_assistant.connected(client)
             try:
                 self._client = client
                 self._online = True
@@ -489,9 +502,17 @@ class SimulatedDevice(BackgroundRun):
                     listener = group.create_task(
                         self._listen(client), name=f"device:{self.device_id}:commands"
                     )
+                    tasks = [sender, listener]
+                    if home_assistant is not None:
+                        tasks.append(
+                            group.create_task(
+                                home_assistant.publish_states(client),
+                                name=f"device:{self.device_id}:ha-state",
+                            )
+                        )
                     await self._stopping.wait()
-                    sender.cancel()
-                    listener.cancel()
+                    for task in tasks:
+                        task.cancel()
             finally:
                 self._client = None
                 self._online = False
@@ -507,6 +528,10 @@ class SimulatedDevice(BackgroundRun):
                 retain=True,
                 timeout=_GOODBYE_TIMEOUT_S,
             )
+            if home_assistant is not None:
+                await home_assistant.leaving(
+                    client, for_good=self.ephemeral, within_s=_GOODBYE_TIMEOUT_S
+                )
             if self.ephemeral:  # gone for good: leave no last words on the broker
                 for leaf in ("birth", "status"):
                     await client.publish(
@@ -538,7 +563,10 @@ class SimulatedDevice(BackgroundRun):
 
     async def _listen(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
-            await self._on_command(client, message.payload)
+            if self.home_assistant is not None and self.home_assistant.hears(str(message.topic)):
+                await self.home_assistant.heard(client, message)
+            else:
+                await self._on_command(client, message.payload)
 
     # --- commands ----------------------------------------------------------------------------
 
@@ -556,10 +584,20 @@ class SimulatedDevice(BackgroundRun):
             else:
                 await self._ack(client, ref, error.message)
             return
+        await self.obey(client, command)
+
+    async def obey(self, client: aiomqtt.Client, command: DeviceCommand) -> None:
+        """Carry out ``command`` and acknowledge it (ok, or the reason it was refused)."""
         error_text = await self._execute(client, command)
         if error_text is not None:
             self.stats.commands_rejected += 1
         await self._ack(client, command.id, error_text)
+
+    async def refuse(self, client: aiomqtt.Client, command_id: int, reason: str) -> None:
+        """Acknowledge a command that could not be read as not ok, saying why."""
+        self.stats.commands += 1
+        self.stats.commands_rejected += 1
+        await self._ack(client, command_id, reason)
 
     async def _execute(self, client: aiomqtt.Client, command: DeviceCommand) -> str | None:
         """Carry out ``command``; the reason it was refused, or None."""

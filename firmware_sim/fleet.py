@@ -120,6 +120,7 @@ class Fleet(BackgroundRun):
         connect_spread_s: float = 0.0,
         passwords: Mapping[str, str] | None = None,
         ephemeral: bool = False,
+        ha_discovery: bool = False,
     ) -> None:
         if not configs:
             raise ValueError("a fleet needs at least one device")
@@ -139,6 +140,7 @@ class Fleet(BackgroundRun):
                 start_delay_s=connect_spread_s * i / count,
                 password=(passwords or {}).get(config.device_id),
                 ephemeral=ephemeral,
+                ha_discovery=ha_discovery,
             )
             for i, config in enumerate(configs)
         ]
@@ -155,11 +157,13 @@ class Fleet(BackgroundRun):
         connect_spread_s: float | None = None,
         passwords: Mapping[str, str] | None = None,
         ephemeral: bool = False,
+        ha_discovery: bool = False,
         **shape: Unpack[FleetShape],
     ) -> Fleet:
         """A fleet of ``count`` seeded devices (see ``fleet_configs``). Unless given, the first
         connections spread over up to 2 s, 2 ms per device. An ``ephemeral`` fleet leaves for
-        good when it stops: its devices clear their retained birth and status."""
+        good when it stops: its devices clear their retained birth and status. With
+        ``ha_discovery`` every device shows itself to Home Assistant."""
         configs = fleet_configs(count, **shape)
         if connect_spread_s is None:
             connect_spread_s = min(_MAX_SPREAD_S, count * _SPREAD_PER_DEVICE_S)
@@ -170,6 +174,7 @@ class Fleet(BackgroundRun):
             connect_spread_s=connect_spread_s,
             passwords=passwords,
             ephemeral=ephemeral,
+            ha_discovery=ha_discovery,
         )
 
     def device(self, device_id: str) -> SimulatedDevice:

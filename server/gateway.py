@@ -57,10 +57,12 @@ from dreamcommons.server.auth import Gatekeeper
 from dreamcommons.server.devices.hub import DeviceHub
 from dreamcommons.server.fanout import bound_kernel_buffer
 from dreamcommons.server.guessing import WRONG_CREDENTIAL, CredentialGuard, GuessPolicy
+from dreamcommons.server.ha_sessions import SessionsInHomeAssistant
 from dreamcommons.server.join_url import join_through
 from dreamcommons.server.journal import Journal
 from dreamcommons.server.limits import Limits
 from dreamcommons.server.metrics import CONTENT_TYPE, ServerMetrics
+from dreamcommons.server.presence import ServerPresence
 from dreamcommons.server.recovery import (
     absence_policy,
     fanout,
@@ -88,8 +90,20 @@ class DreamServer:
         self.sessions: dict[str, DreamSession] = {}
         self._server: Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.home_assistant = (
+            SessionsInHomeAssistant(
+                settings.server_name,
+                self.sessions.values,
+                forget_on_stop=settings.journal is None,
+            )
+            if settings.ha_discovery
+            else None
+        )
         self.devices = DeviceHub(
-            settings.broker, self.sessions.get, command_wait_s=settings.device_command_wait_s
+            settings.broker,
+            self.sessions.get,
+            command_wait_s=settings.device_command_wait_s,
+            presence=ServerPresence(settings.server_name, self.home_assistant),
         )
         self.gatekeeper = Gatekeeper(
             settings.secret, operator_key=settings.host_key, open_sessions=settings.open_sessions
@@ -134,6 +148,8 @@ class DreamServer:
         log.info("dreamcommons listening on ws://%s:%d/", self.settings.host, self.port)
         if self.devices.gateway is not None:
             self._spawn(self.devices.gateway.run(), "device-gateway")
+            if self.home_assistant is not None:
+                self._spawn(self.home_assistant.run(), "home-assistant")
 
     async def close(self) -> None:
         for task in self._tasks:

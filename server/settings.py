@@ -12,6 +12,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from dreamcommons.contracts.protocol import MAX_WHISPER_CHARS, SessionId
 from dreamcommons.contracts.venues import VenueName
 
+SERVER_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,47}$"
+
 
 def new_secret() -> str:
     return secrets.token_urlsafe(32)
@@ -36,6 +38,17 @@ class ServerSettings(BaseSettings):
         default="uvloop", description="the host's event loop (uvloop: faster fan-out)"
     )
     broker: str | None = Field(default=None, description="mqtt://HOST:PORT of the device broker")
+    server_name: str = Field(
+        default="main",
+        pattern=SERVER_NAME_PATTERN,
+        description="names this server on the broker: its status is "
+        "dreamcommons/v1/servers/NAME/status (online, or its will offline)",
+    )
+    ha_discovery: bool = Field(
+        default=False,
+        description="show every session to Home Assistant through MQTT discovery (its "
+        "aggregates only; docs/home-assistant.md)",
+    )
     device_command_wait_s: float = Field(
         default=5.0, gt=0.0, le=60.0, description="how long a device has to acknowledge a command"
     )

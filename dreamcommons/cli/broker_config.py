@@ -15,7 +15,8 @@ def add_broker_config_command(
     config = commands.add_parser(
         "broker-config",
         help="write a Mosquitto config: passwords and an ACL confining each device to itself",
-        description="Write mosquitto.conf, passwords, acl, devices.txt and server.env into "
+        description="Write mosquitto.conf, passwords, acl, devices.txt, server.env and "
+        "home-assistant.txt into "
         "DIR. Devices: --devices N names the N devices that `dreamcommons fleet --count N` "
         "runs with the same --seed and --fabric-share; --device and --device-list add more.",
     )
@@ -71,4 +72,5 @@ def run_broker_config(args: argparse.Namespace) -> int:
         f"--broker mqtt://{args.listen}:{args.port} "
         f"--credentials {written.directory / 'devices.txt'}"
     )
+    print(f"  Home Assistant's MQTT integration: {written.directory / 'home-assistant.txt'}")
     return 0

@@ -16,10 +16,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from dreamcommons.contracts.errors import VenueError
 from dreamcommons.contracts.protocol import SESSION_ID_PATTERN, Encoding
 from dreamcommons.contracts.venues import VenuePreset, available_venues, load_venue
-from dreamcommons.server.settings import ServerSettings
+from dreamcommons.server.settings import SERVER_NAME_PATTERN, ServerSettings
 
 _LOG_LEVELS = {"host": logging.INFO}
 SESSION_NAME = re.compile(SESSION_ID_PATTERN)
+SERVER_NAME = re.compile(SERVER_NAME_PATTERN)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -54,6 +55,20 @@ def _parser() -> argparse.ArgumentParser:
     host.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     host.add_argument("--port", type=int, default=None, help="port (default 8765)")
     host.add_argument("--broker", default=None, help="mqtt://HOST:PORT of the device broker")
+    host.add_argument(
+        "--server-name",
+        default=None,
+        type=_server_name,
+        help="this server's name on the broker: its status is "
+        "dreamcommons/v1/servers/NAME/status (default main)",
+    )
+    host.add_argument(
+        "--ha-discovery",
+        action="store_true",
+        default=None,
+        help="show each session to Home Assistant (MQTT discovery; aggregates only, "
+        "docs/home-assistant.md)",
+    )
     host.add_argument(
         "--session",
         dest="sessions",
@@ -210,6 +225,8 @@ _HOST_SETTINGS = (
     "host",
     "port",
     "broker",
+    "server_name",
+    "ha_discovery",
     "open_sessions",
     "journal",
     "state_dir",
@@ -239,6 +256,12 @@ async def _serve(settings: ServerSettings, venue: VenuePreset, sessions: list[st
         keep_full_collections_short()
         await stop.wait()
         print("shutting down", flush=True)
+
+
+def _server_name(text: str) -> str:
+    if not SERVER_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a server name (a-z, 0-9, -; 1 to 48)")
+    return text
 
 
 def _session_and_venue(text: str) -> tuple[str, str | None]:

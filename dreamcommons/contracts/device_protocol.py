@@ -8,8 +8,9 @@ Topic layout, one subtree per device (``docs/devices.md`` is the reference for f
     dreamcommons/v1/devices/{device_id}/events    QoS 1             DeviceEvent
     dreamcommons/v1/devices/{device_id}/commands  QoS 1             DeviceCommand (server -> device)
     dreamcommons/v1/devices/{device_id}/acks      QoS 1             CommandAck
+    dreamcommons/v1/servers/{server}/status       retained, QoS 1   online | offline (the will)
 
-Every payload is a msgpack map of one of the models below. Birth and status carry ``bd_seq``,
+Every device payload is a msgpack map of one of the models below. Birth and status carry ``bd_seq``,
 which increases with each connection of the device (mod 256), so that a late will from an
 old connection cannot mark a newer one lost.
 """
@@ -39,6 +40,7 @@ from dreamcommons.contracts.pairing import (
 from dreamcommons.contracts.protocol import SESSION_ID_PATTERN
 
 TOPIC_ROOT: Final = "dreamcommons/v1/devices"
+SERVER_ROOT: Final = "dreamcommons/v1/servers"
 LEAVES: Final = ("birth", "status", "samples", "events", "commands", "acks")
 
 DeviceId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{2,47}$")]
@@ -53,6 +55,11 @@ MAX_PAYLOAD_BYTES: Final = 16_384
 
 def device_topic(device_id: str, leaf: str) -> str:
     return f"{TOPIC_ROOT}/{device_id}/{leaf}"
+
+
+def server_status_topic(server: str) -> str:
+    """The server's retained ``online``, and its will ``offline`` (plain text, QoS 1)."""
+    return f"{SERVER_ROOT}/{server}/status"
 
 
 def server_subscriptions() -> list[str]:
@@ -220,6 +227,7 @@ __all__ = [
     "device_topic",
     "pack",
     "parse_topic",
+    "server_status_topic",
     "server_subscriptions",
     "unpack",
 ]

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dreamcommons.contracts.device_protocol import PairingOffer, SampleBatch
 from dreamcommons.contracts.errors import ErrorCode, NotAllowed
 from dreamcommons.contracts.protocol import Command, CommandResult, Pair, Paired
-from dreamcommons.server.devices.ingest import CommandFailed, DeviceGateway
+from dreamcommons.server.devices.ingest import CommandFailed, DeviceGateway, Presence
 from dreamcommons.server.devices.registry import (
     NO_OFFER,
     DeviceRecord,
@@ -36,6 +36,7 @@ class DeviceHub:
         find_session: Callable[[str], DreamSession | None],
         *,
         command_wait_s: float = 5.0,
+        presence: Presence | None = None,
     ) -> None:
         self.registry = DeviceRegistry()
         self.sleepers = SleeperEstimates()
@@ -51,6 +52,7 @@ class DeviceHub:
                 on_status=self._status,
                 on_broker_lost=self._broker_lost,
                 client_id=f"dreamcommons-server-{secrets.token_hex(4)}",  # brokers are shared
+                presence=presence,
             )
 
     def _owner(self, record: DeviceRecord) -> tuple[DreamSession, str] | None:

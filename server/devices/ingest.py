@@ -3,7 +3,9 @@
 Every payload is validated with the device protocol's models; what fails is counted by reason
 and logged (at most once per device and reason a minute), never raised. The connection is
 re-established with jittered exponential backoff when the broker goes away; devices count
-their messages, so what was lost meanwhile shows up in the registry's loss counts.
+their messages, so what was lost meanwhile shows up in the registry's loss counts. A
+``presence`` (``server.presence``) rides on the same connection: its will, its birth on every
+connection, the topics it subscribes to, and its goodbye when the gateway is cancelled.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import aiomqtt
 
@@ -48,6 +51,24 @@ _PENDING_COMMANDS_WARNING = 5_000
 _INCOMING_QUEUE = 50_000  # aiomqtt drops (with a warning) beyond this: size it for bursts
 
 
+class Presence(Protocol):
+    """What rides on the gateway's connection besides the devices (``ServerPresence``)."""
+
+    @property
+    def will(self) -> aiomqtt.Will: ...
+
+    @property
+    def subscriptions(self) -> Sequence[str]: ...
+
+    async def connected(self, client: aiomqtt.Client) -> None: ...
+
+    def hears(self, topic: str) -> bool: ...
+
+    async def heard(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None: ...
+
+    async def leaving(self, client: aiomqtt.Client) -> None: ...
+
+
 class CommandFailed(DreamcommonsError):
     """A device command was not acknowledged in time, or not accepted."""
 
@@ -72,6 +93,7 @@ class DeviceGateway:
         on_status: StatusHandler,
         on_broker_lost: BrokerLostHandler | None = None,
         client_id: str = "dreamcommons-server",
+        presence: Presence | None = None,
     ) -> None:
         self.host, self.port = parse_broker_url(broker_url)
         self._username, self._password = broker_credentials(broker_url)
@@ -82,6 +104,7 @@ class DeviceGateway:
         self._on_status = on_status
         self._on_broker_lost = on_broker_lost
         self._client_id = client_id
+        self._presence = presence
         self._client: aiomqtt.Client | None = None
         self._acks: dict[int, asyncio.Future[CommandAck]] = {}
         self._command_ids = itertools.count(int(time.time() * 1000) % 2**40)
@@ -104,11 +127,14 @@ class DeviceGateway:
                     password=self._password,
                     clean_session=True,
                     max_queued_incoming_messages=_INCOMING_QUEUE,
+                    will=None if self._presence is None else self._presence.will,
                 ) as client:
                     # harmonizing a room sends one pacing command per device at once: not a
                     # backlog worth a warning per command
                     client.pending_calls_threshold = _PENDING_COMMANDS_WARNING
-                    for topic in server_subscriptions():
+                    presence = self._presence
+                    extra = () if presence is None else presence.subscriptions
+                    for topic in [*server_subscriptions(), *extra]:
                         await client.subscribe(topic, qos=1)
                     self._client = client
                     self.stats.connects += 1
@@ -117,8 +143,14 @@ class DeviceGateway:
                     log.info("listening to devices on mqtt://%s:%d", self.host, self.port)
                     attempt = 0  # it was up: the next retry starts from the short delay
                     up, complained = True, False
-                    async for message in client.messages:
-                        self._dispatch(str(message.topic), message.payload, message.retain)
+                    try:
+                        if presence is not None:
+                            await presence.connected(client)
+                        await self._hear(client)
+                    except asyncio.CancelledError:
+                        if presence is not None:
+                            await presence.leaving(client)  # a clean stop: no will
+                        raise
             except aiomqtt.MqttError as error:
                 self._complain(error, lost=up, again=complained)
                 up, complained = False, True
@@ -130,6 +162,15 @@ class DeviceGateway:
             attempt += 1
             log.debug("reconnecting to the device broker in %.2fs", delay)
             await asyncio.sleep(delay)
+
+    async def _hear(self, client: aiomqtt.Client) -> None:
+        presence = self._presence
+        async for message in client.messages:
+            topic = str(message.topic)
+            if presence is not None and presence.hears(topic):
+                await presence.heard(client, message)
+            else:
+                self._dispatch(topic, message.payload, message.retain)
 
     def _complain(self, error: aiomqtt.MqttError, *, lost: bool, again: bool) -> None:
         """A connection that was up and dropped is lost; one that never came up is a broker

@@ -40,7 +40,10 @@ def test_every_hash_has_its_own_salt() -> None:
 def test_the_acl_confines_devices_to_their_own_subtree() -> None:
     acl = acl_text().splitlines()
     patterns = [line for line in acl if line.startswith("pattern")]
-    assert all("/%u/" in line for line in patterns)
+    # every device reads Home Assistant's birth; all else is its own
+    assert all("/%u/" in line for line in patterns if line != "pattern read homeassistant/status")
+    assert "pattern write homeassistant/device/%u/config" in patterns
+    assert not any("write" in line and "/set/" in line for line in patterns)
     assert "pattern read dreamcommons/v1/devices/%u/commands" in patterns
     assert not any("write" in line and line.endswith("/commands") for line in patterns)
     assert not any(line.rstrip().endswith("#") for line in acl if not line.startswith("#"))
@@ -51,10 +54,14 @@ def test_the_acl_confines_devices_to_their_own_subtree() -> None:
 def test_the_files_are_written_and_the_secrets_kept_private(tmp_path: Path) -> None:
     config = write_broker_config(tmp_path, ["pod-a1", "fabric-b2", "pod-a1"], port=1999)
     assert [d.username for d in config.devices] == ["pod-a1", "fabric-b2"]
-    for name in ("passwords", "devices.txt", "server.env"):
+    for name in ("passwords", "devices.txt", "server.env", "home-assistant.txt"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
     users = [line.split(":")[0] for line in (tmp_path / "passwords").read_text().splitlines()]
-    assert users == [SERVER_USER, OPERATOR_USER, "pod-a1", "fabric-b2"]
+    assert users == [SERVER_USER, OPERATOR_USER, "homeassistant", "pod-a1", "fabric-b2"]
+    assert (
+        f"password {config.home_assistant.password}"
+        in (tmp_path / "home-assistant.txt").read_text()
+    )
     assert read_device_credentials(tmp_path / "devices.txt") == {
         d.username: d.password for d in config.devices
     }
