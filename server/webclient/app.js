@@ -84,6 +84,15 @@ async function main() {
 
   let host = null;
   let lastAck = null;
+  let latest = null;
+  // A large room's states list only its hosts and shown stages; the pages the user asked for
+  // hold everyone else, so that the host can remove anyone they can see.
+  const everyone = new Map();
+  const removable = () => {
+    const people = new Map(everyone);
+    for (const p of latest?.participants ?? []) people.set(p.id, p);
+    return [...people.values()];
+  };
   const scheme = window.location.protocol === "https:" ? "wss" : "ws";
   const connection = new DreamConnection(
     {
@@ -114,8 +123,9 @@ async function main() {
       },
       onState(state) {
         if (state.scene?.phase === "ended") renderer.setHint("the session has ended");
+        latest = state;
         page.showState(state, connection.participant);
-        host?.showParticipants(state.participants, connection.participant);
+        host?.showParticipants(removable(), connection.participant);
         renderer.update(state, connection.tickHz);
       },
       onReply(message, request) {
@@ -131,7 +141,10 @@ async function main() {
           host?.showInvitation(where.session, message);
           page.showStatus(`${what}: ready.`);
         } else if (message.type === "people") {
+          if (message.offset === 0) everyone.clear();
+          for (const p of message.participants) everyone.set(p.id, p);
           page.showEveryone(message);
+          host?.showParticipants(removable(), connection.participant);
         } else if (message.type === "command_result") {
           const outcome = message.ok ? "done" : `failed: ${message.error ?? "no reason given"}`;
           host?.showCommandResult(`${message.action} on ${message.device}: ${outcome}`);

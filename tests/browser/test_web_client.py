@@ -203,6 +203,14 @@ async def test_a_large_room_shows_counts_and_the_whole_list_on_demand(pages: Pag
             everyone = page.get_by_test_id("everyone").locator(".name")
             await expect(everyone).to_have_text(["Ada", "Bo", "Cy", "Lyra"], timeout=ms(5))
 
+            key = settings.host_key
+            host = await open_dream(pages, f"http://127.0.0.1:{server.port}/host/hall#key={key}")
+            await expect(host.get_by_test_id("participants").locator("li")).to_have_count(1)
+            removable = host.get_by_test_id("remove-input").locator("option")
+            await expect(removable).to_have_count(0)
+            await host.get_by_test_id("everyone-more").click()
+            await expect(removable).to_have_count(4, timeout=ms(5))  # all but the host
+
 
 async def test_two_pages_share_one_dreamscape(pages: Pages, base_url: str) -> None:
     lyra = await open_dream(pages, f"{base_url}/s/commons?name=Lyra")
