@@ -97,8 +97,9 @@ def find_streams(name: str | None, wait_s: float) -> dict[Role, StreamReader]:
 
 
 def _reader(role: Role, info: pylsl.StreamInfo) -> StreamReader:
-    # Time stamps on this machine's LSL clock, smoothed: chunks arrive in bursts.
-    flags = pylsl.proc_clocksync | pylsl.proc_dejitter
+    # Time stamps smoothed (chunks arrive in bursts); no clock synchronization is needed, all
+    # streams being on this machine's clock.
+    flags = pylsl.proc_dejitter
     inlet = pylsl.StreamInlet(info, max_buflen=60, recover=True, processing_flags=flags)
     inlet.open_stream(timeout=_OPEN_TIMEOUT_S)
     full = inlet.info(timeout=_OPEN_TIMEOUT_S)  # with its description: the channel labels

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import math
 import secrets
+import signal
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ import aiomqtt
 import numpy as np
 import pytest
 
+from dreamcommons.cli.main import _parser
 from dreamcommons.client.dream_client import DreamClient
 from dreamcommons.contracts.device_protocol import BioSample, SampleBatch, device_topic, unpack
 from dreamcommons.contracts.venues import load_venue
@@ -49,7 +51,7 @@ class Synthetic:
 
     outlet: Any
     fs: float
-    signal: Callable[[np.ndarray], np.ndarray]
+    wave: Callable[[np.ndarray], np.ndarray]
     history_s: float = 30.0
     streaming: bool = True
     sent: int = 0
@@ -62,7 +64,7 @@ class Synthetic:
             if due > self.sent:
                 if self.streaming:
                     t = np.arange(self.sent, due) / self.fs
-                    self.outlet.push_chunk(self.signal(t).astype(np.float32))
+                    self.outlet.push_chunk(self.wave(t).astype(np.float32))
                 self.sent = due
             await asyncio.sleep(0.05)
 
@@ -96,7 +98,7 @@ class SyntheticWearable:
     streams: dict[str, Synthetic] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for role, kind, channels, fs, signal in (
+        for role, kind, channels, fs, wave in (
             ("eeg", "EEG", 4, 256.0, alpha_eeg),
             ("respiration", "Respiration", 1, 25.0, breathing),
             ("heart", "ECG", 1, 250.0, ecg),
@@ -105,7 +107,7 @@ class SyntheticWearable:
             info = self.lsl.StreamInfo(
                 self.name, kind, channels, fs, "float32", f"{self.name}-{role}"
             )
-            self.streams[role] = Synthetic(self.lsl.StreamOutlet(info), fs, signal)
+            self.streams[role] = Synthetic(self.lsl.StreamOutlet(info), fs, wave)
 
     @contextlib.asynccontextmanager
     async def streaming(self) -> AsyncIterator[SyntheticWearable]:
@@ -251,13 +253,66 @@ async def test_a_wearable_on_lsl_is_a_device_that_estimates_its_sleeper(
         sample = await batches.next(lambda s: s.hr is not None, "the heart rate back")
         assert sample.stale is None
 
+        bridge.send_signal(signal.SIGTERM)
+        said = await read_until(bridge, "stopped:", within(10))
+        assert await bridge.wait() == 0
+        await eventually(lambda: not record.online, "the wearable offline after its goodbye", 5)
 
-async def test_the_bridge_says_when_it_finds_no_stream(lsl_on_loopback: ModuleType) -> None:
+
+def test_the_bridge_says_when_it_finds_no_stream(
+    lsl_on_loopback: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
     nobody = f"dc-test-{secrets.token_hex(4)}"
-    async with dreamcommons(
-        "lsl-bridge", "--broker", "mqtt://127.0.0.1:1", "--name", nobody, "--wait", "0.2"
-    ) as bridge:
-        said = await read_until(bridge, "found", within(15))
-        assert await bridge.wait() == 1
+    argv = ["lsl-bridge", "--broker", "mqtt://127.0.0.1:1", "--name", nobody, "--wait", "0.2"]
+    args = _parser().parse_args(argv)
+    assert args.run(args) == 1
     kinds = "EEG, ECG, PPG, heart rate, respiration or accelerometer"
+    said = capsys.readouterr().out
+    assert f"looking for LSL streams named {nobody} on this machine ({LOOPBACK_CONFIG})" in said
     assert f"no {kinds} stream named {nobody} found" in said
+
+
+def muse_outlet(lsl: ModuleType, name: str, kind: str, labels: tuple[str, ...], fs: float) -> Any:
+    """An outlet shaped as muselsl makes them: one name, channel labels in the description."""
+    info = lsl.StreamInfo(name, kind, len(labels), fs, "float32", f"Muse{name}{kind}")
+    channels = info.desc().append_child("channels")
+    for label in labels:
+        channels.append_child("channel").append_child_value("label", label)
+    return lsl.StreamOutlet(info)
+
+
+async def test_a_muse_through_muselsl_is_one_device(lsl_on_loopback: ModuleType) -> None:
+    from dreamcommons.lsl_bridge.streams import find_streams
+    from dreamcommons.lsl_bridge.wearable import wearable_id, wearable_model
+
+    name = f"dc-test-{secrets.token_hex(4)}"
+    eeg_labels = ("TP9", "AF7", "AF8", "TP10", "Right AUX")
+    outlets = [
+        muse_outlet(lsl_on_loopback, name, "EEG", eeg_labels, 256.0),
+        muse_outlet(lsl_on_loopback, name, "PPG", ("PPG1", "PPG2", "PPG3"), 64.0),
+        muse_outlet(lsl_on_loopback, name, "ACC", ("X", "Y", "Z"), 52.0),
+        muse_outlet(lsl_on_loopback, name, "GYRO", ("X", "Y", "Z"), 52.0),
+    ]
+    readers = await asyncio.to_thread(find_streams, name, 1.0)
+    assert sorted(readers) == ["eeg", "heart", "motion"]  # no respiration; the gyroscope unread
+    assert readers["eeg"].channels == [0, 1, 2, 3]  # the AUX input is not on the scalp
+    assert readers["heart"].heart_source == "ppg"
+    assert readers["motion"].channels == [0, 1, 2]
+    assert wearable_model(readers) == f"{name} (LSL)"
+    assert wearable_id(readers) == wearable_id(readers).lower()
+    assert wearable_id(readers).startswith("wearable-")
+
+    t = np.arange(512) / 256.0
+    aux = 1000 * np.sin(2 * np.pi * 20 * t)  # were it read, beta would win
+    outlets[0].push_chunk(np.column_stack([*alpha_eeg(t).T, aux]).astype(np.float32))
+
+    def pulled() -> bool:
+        readers["eeg"].pull(time.monotonic())
+        return readers["eeg"].last_data is not None and len(readers["eeg"].window().samples) == 512
+
+    await eventually(pulled, "the EEG pulled", 5)
+    window = readers["eeg"].window()
+    assert window.samples.shape == (512, 4)
+    assert window.age_s >= 0.0
+    readers.clear()  # the inlets close before their outlets
+    outlets.clear()
