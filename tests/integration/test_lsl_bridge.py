@@ -181,13 +181,6 @@ def test_lsl_is_confined_to_this_machine_before_any_outlet(lsl_on_loopback: Modu
         assert setting in text
 
 
-def test_a_configuration_that_reaches_further_is_told_apart(tmp_path: Any) -> None:
-    site = tmp_path / "lsl_api.cfg"
-    site.write_text(LOOPBACK_CONFIG.read_text().replace("machine", "site"))
-    assert not stays_on_this_machine(site)
-    assert not stays_on_this_machine(tmp_path / "missing.cfg")
-
-
 async def test_a_wearable_on_lsl_is_a_device_that_estimates_its_sleeper(
     lsl_on_loopback: ModuleType, server: DreamServer, mosquitto: MosquittoProcess
 ) -> None:
