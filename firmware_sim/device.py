@@ -28,7 +28,7 @@ import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 import aiomqtt
 import msgpack
@@ -153,8 +153,8 @@ class DeviceConfig:
             object.__setattr__(self, "pairing_salt", draw.randbytes(SALT_BYTES).hex())
         if self.session is not None and not _SESSION.match(self.session):
             raise ValueError(f"session {self.session!r} is not a session name")
-        if self.kind not in MODELS:
-            raise ValueError(f"kind must be pod or fabric, got {self.kind!r}")
+        if self.kind not in get_args(DeviceKind):
+            raise ValueError(f"kind must be pod, fabric or wearable, got {self.kind!r}")
         if not 1 <= len(self.model) <= 64:
             raise ValueError("model must be 1 to 64 characters")
         if not (math.isfinite(self.sample_hz) and 0.0 < self.sample_hz <= 100.0):
@@ -273,7 +273,7 @@ class SimulatedDevice(BackgroundRun):
         self.disconnected.set()
         self.paired = False
         self.actuators: dict[str, float] = {
-            name: 0.0 for name in ACTIONS[config.kind] if name in _LEVEL_ACTIONS
+            name: 0.0 for name in self.actions if name in _LEVEL_ACTIONS
         }
         self.pace_hz: float | None = None
         self.bd_seq: int | None = None  # of the current (or last) connection
@@ -307,6 +307,17 @@ class SimulatedDevice(BackgroundRun):
     @property
     def kind(self) -> DeviceKind:
         return self.config.kind
+
+    # What the birth says the device is; another kind of device (a bridge) says otherwise.
+    firmware: str = FIRMWARE
+
+    @property
+    def sensors(self) -> tuple[str, ...]:
+        return SENSORS[self.config.kind]
+
+    @property
+    def actions(self) -> tuple[CommandAction, ...]:
+        return ACTIONS[self.config.kind]
 
     @property
     def seq(self) -> int:
@@ -368,7 +379,10 @@ class SimulatedDevice(BackgroundRun):
         if self.faults.stress_due(now - self._first_tick):
             settings = self.faults.faults
             self._sleeper.stress_episode(settings.stress_level, settings.stress_duration_s)
-        reading = self.faults.freeze(self._reading(sample, self.faults.device_time(now)))
+        self.add_reading(self.faults.freeze(self._reading(sample, self.faults.device_time(now))))
+
+    def add_reading(self, reading: dict[str, object]) -> None:
+        """Queue one ``BioSample``'s fields; a batch is sealed when full."""
         try:
             self._pending.append(BioSample.model_validate(reading))
         except ValidationError:
@@ -544,11 +558,11 @@ class SimulatedDevice(BackgroundRun):
         birth = DeviceBirth(
             kind=self.config.kind,
             model=self.config.model,
-            firmware=FIRMWARE,
+            firmware=self.firmware,
             bd_seq=self.bd_seq,
             sample_hz=self.config.sample_hz,
-            sensors=SENSORS[self.config.kind],
-            actions=ACTIONS[self.config.kind],
+            sensors=self.sensors,
+            actions=self.actions,
             pairing=None if self.paired else await self.offer(),
             status_digest=status_digest(self._status_key),
         )
@@ -602,10 +616,10 @@ class SimulatedDevice(BackgroundRun):
     async def _execute(self, client: aiomqtt.Client, command: DeviceCommand) -> str | None:
         """Carry out ``command``; the reason it was refused, or None."""
         action, value = command.action, command.value
-        if action not in ACTIONS[self.config.kind]:
+        if action not in self.actions:
             return (
                 f"{action} is not an action of a {self.config.kind} "
-                f"(it takes {', '.join(ACTIONS[self.config.kind])})"
+                f"(it takes {', '.join(self.actions)})"
             )
         if action in _LEVEL_ACTIONS:
             if value is None:

@@ -178,8 +178,10 @@ def _parser() -> argparse.ArgumentParser:
     from dreamcommons.cli.broker_config import add_broker_config_command
     from dreamcommons.cli.journal import add_journal_commands
     from dreamcommons.firmware_sim.cli import add_device_commands
+    from dreamcommons.lsl_bridge.cli import add_lsl_bridge_command
 
     add_device_commands(commands)
+    add_lsl_bridge_command(commands)
     add_broker_config_command(commands)
     add_journal_commands(commands)
     return parser

@@ -46,7 +46,9 @@ LEAVES: Final = ("birth", "status", "samples", "events", "commands", "acks")
 DeviceId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{2,47}$")]
 Hex16 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 Hex32 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-DeviceKind = Literal["pod", "fabric"]
+DeviceKind = Literal["pod", "fabric", "wearable"]
+# The readings of a ``BioSample``, as named in its ``stale``.
+Reading = Literal["hr", "hrv", "resp", "phase", "eeg", "move", "temp"]
 CommandAction = Literal["light", "sound", "pace", "warmth", "pressure", "paired", "unpaired"]
 ByteSeq = Annotated[int, Field(ge=0, le=255)]
 MAX_SAMPLES_PER_BATCH: Final = 64
@@ -140,7 +142,9 @@ class DeviceStatus(_Model):
 
 
 class BioSample(_Model):
-    """One reading. A pod fills hr/hrv/resp/phase/eeg/move; a fabric resp/phase/move/temp."""
+    """One reading. A pod fills hr/hrv/resp/phase/eeg/move; a fabric resp/phase/move/temp; a
+    wearable what its sensors give. A reading its sensor stopped giving is absent and named in
+    ``stale``."""
 
     t: float = Field(description="device clock, seconds; only differences are trusted")
     hr: float | None = Field(default=None, ge=20.0, le=250.0, description="heart rate, bpm")
@@ -154,6 +158,11 @@ class BioSample(_Model):
     )
     move: float | None = Field(default=None, ge=0.0, le=1.0)
     temp: float | None = Field(default=None, ge=20.0, le=45.0, description="skin, °C")
+    stale: tuple[Reading, ...] | None = Field(
+        default=None,
+        max_length=7,
+        description="readings the device has but cannot give now: its sensor stopped delivering",
+    )
 
 
 class SampleBatch(_Model):
@@ -223,6 +232,7 @@ __all__ = [
     "PairingCode",
     "PairingOffer",
     "ProtocolError",
+    "Reading",
     "SampleBatch",
     "device_topic",
     "pack",

@@ -12,6 +12,8 @@ coherence rule carries forward, so its own speed is what carries it right.
 
 Stress compares heart rate (up) and HRV (down) with the sleeper's own slow baseline, which
 only learns while the sleeper is calm, so a long stress episode is not absorbed into it.
+
+A reading a sample names ``stale`` (its sensor stalled) is forgotten until it comes back.
 """
 
 from __future__ import annotations
@@ -118,6 +120,8 @@ class SleeperEstimator:
             self._rate.update(advance / math.tau / dt, dt)
 
     def _take(self, s: BioSample, dt: float) -> None:
+        for name in s.stale or ():
+            self._forget(name)
         if s.eeg is not None:
             for average, power in zip(self._eeg, s.eeg, strict=True):
                 average.update(power, dt)
@@ -140,6 +144,19 @@ class SleeperEstimator:
             ):
                 if value is not None:
                     base.update(value, dt)
+
+    def _forget(self, reading: str) -> None:
+        """A stale reading no longer counts: its average starts again when it comes back."""
+        if reading == "eeg":
+            for average in self._eeg:
+                average.value = None
+        elif reading == "phase":
+            self._phase = None
+            self._rate.value = None
+        else:
+            averages = {"move": self._move, "hr": self._hr, "hrv": self._hrv, "resp": self._resp}
+            if reading in averages:
+                averages[reading].value = None
 
     def _stress_now(self) -> float:
         parts: list[float] = []

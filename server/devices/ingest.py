@@ -227,6 +227,7 @@ class DeviceGateway:
             batch = unpack(payload, SampleBatch)
             known = self.registry.devices.get(device_id)
             lost_before = 0 if known is None else known.lost
+            stale_before = () if known is None else known.stale
             was_online = known is not None and known.online
             record = self.registry.on_batch(device_id, batch)
             if record is None:
@@ -244,6 +245,8 @@ class DeviceGateway:
                     batch.seq,
                     record.lost,
                 )
+            if record.stale != stale_before:
+                log.info("%s: stale readings: %s", device_id, ", ".join(record.stale) or "none")
             self.stats.samples += len(batch.samples)
             if record.online and not was_online:
                 self._on_status(record)  # heard again: back online

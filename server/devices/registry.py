@@ -53,6 +53,7 @@ class DeviceRecord:
     ignored: int = 0  # sample batches ignored while awaiting a birth
     last_seen: float | None = None  # Unix time of its last live message
     spent: set[str] = field(default_factory=set)  # verifiers that paired it once
+    stale: tuple[str, ...] = ()  # the readings its last batch said are stale
 
     @property
     def kind(self) -> str:
@@ -170,6 +171,7 @@ class DeviceRegistry:
         record.online = True
         record.messages += 1
         record.samples += len(batch.samples)
+        record.stale = batch.samples[-1].stale or ()
         return record
 
     def offers(self, code: str, session_id: str) -> list[tuple[DeviceRecord, PairingOffer]]:

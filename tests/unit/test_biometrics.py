@@ -215,3 +215,28 @@ def test_losses_across_a_reconnection_are_counted_and_a_restart_counts_afresh() 
     registry.on_batch("pod-1", batch(1, bd_seq=0))
     assert record.messages == 5
     assert record.lost == 3 * 5
+
+
+def test_a_stale_reading_is_forgotten_until_it_comes_back() -> None:
+    estimator = SleeperEstimator()
+    sleeper = Sleeper(21, acceleration=60.0, real_time_start=0.0)
+    _, estimate = list(stream(sleeper, 5, estimator))[-1]
+    assert estimate.stage is not None
+    assert estimate.breath_phase is not None
+    stalled = BioSample(t=10.0, move=0.0, stale=("eeg", "phase", "hr", "hrv", "resp"))
+    after = estimator.add((stalled,), arrived=10.0)
+    assert after.stage == SleepStage.N2  # movement alone: asleep, its stage unknown
+    assert (after.breath_phase, after.breath_hz, after.stress) == (None, None, 0.0)
+    back = estimator.add((pod_reading(sleeper.advance(0.2)),), arrived=10.2)
+    assert back.stage is not None
+    assert back.breath_phase is not None
+
+
+def test_the_registry_keeps_what_the_last_batch_says_is_stale() -> None:
+    registry = DeviceRegistry()
+    registry.on_birth("pod-1", birth())
+    stale = SampleBatch(seq=0, bd_seq=0, samples=(BioSample(t=0.0, stale=("hr", "hrv")),))
+    registry.on_batch("pod-1", stale)
+    assert registry.devices["pod-1"].stale == ("hr", "hrv")
+    registry.on_batch("pod-1", batch(1))
+    assert not registry.devices["pod-1"].stale

@@ -1,6 +1,9 @@
 """Imports point down only: contracts import no side, no side imports another, the engine is pure.
 
-Only ``dreamcommons.cli`` assembles the server, the client and the devices together.
+Only ``dreamcommons.cli`` assembles the server, the client and the devices together. The LSL
+bridge is device-side code built on the simulated devices' MQTT session: it may import the
+contracts and ``firmware_sim``, and nothing of the server or the client; its signal processing
+is pure (numpy and scipy in, readings out: no LSL, no network, no clock).
 """
 
 from __future__ import annotations
@@ -17,15 +20,20 @@ FOLDERS = {
     "server": ROOT / "server",
     "client": ROOT / "client",
     "firmware_sim": ROOT / "firmware_sim",
+    "lsl_bridge": ROOT / "dreamcommons" / "lsl_bridge",
 }
 MAY_IMPORT = {
     "contracts": {"contracts"},
     "server": {"contracts", "server"},
     "client": {"contracts", "client"},
     "firmware_sim": {"contracts", "firmware_sim"},
+    "lsl_bridge": {"contracts", "firmware_sim", "lsl_bridge"},
 }
 # The merge engine takes time and randomness as arguments and does no I/O.
 IMPURE = {"asyncio", "random", "time", "socket", "sqlite3", "threading", "os", "logging"}
+# The bridge's signal processing: numpy arrays in, readings out.
+SIGNAL_PROCESSING = ("signals.py", "readings.py")
+NOT_IN_SIGNAL_PROCESSING = IMPURE | {"pylsl", "aiomqtt"}
 
 
 def _imports(path: Path) -> Iterator[str]:
@@ -61,5 +69,17 @@ def test_the_merge_engine_is_pure() -> None:
         for name in _imports(path)
         if name.split(".")[0] in IMPURE
         or (name.startswith("dreamcommons.server.") and ".engine" not in name)
+    ]
+    assert found == []
+
+
+@pytest.mark.parametrize("module", SIGNAL_PROCESSING)
+def test_the_bridge_s_signal_processing_is_pure(module: str) -> None:
+    path = FOLDERS["lsl_bridge"] / module
+    found = [
+        name
+        for name in _imports(path)
+        if name.split(".")[0] in NOT_IN_SIGNAL_PROCESSING
+        or name.startswith("dreamcommons.firmware_sim")
     ]
     assert found == []
