@@ -4,16 +4,26 @@ The group measure is the Kuramoto order parameter R = |mean(exp(i*phi_k))| of th
 breathing phases (1: all breathe in together; near 0: no common rhythm), averaged over a
 sliding window, as streaming heart-coherence practice does. Phases arrive about once a second
 per sleeper and are carried forward to the tick by each sleeper's own breathing rate.
+
+R is not 0 for sleepers who breathe independently: E[R²] = 1/N for N independent phases, so
+its root mean square by chance is 1/sqrt(N) (``chance_rms``), and its mean a little less
+(about 0.886/sqrt(N) for large N). Coherence is judged against a surrogate baseline: at every
+tick, the same sleepers' phases each shifted by an independent random offset from the
+engine's own seeded generator (``PhaseShifts``), averaged over the same window as R.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 TAU = 2.0 * math.pi
+_MASK64 = (1 << 64) - 1
+_OFFSETS_PER_DRAW = 4  # a 64-bit draw gives four 16-bit phase offsets
+_SURROGATE_PHASES = 64  # at least this many shifted phases per tick: small rooms draw more
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,3 +95,56 @@ def phase_groups(phases: Mapping[str, float], max_groups: int) -> list[list[str]
         members = [ring[j % len(ring)][0] for j in range(start + 1, end + 1)]
         groups.append(sorted(members))
     return sorted((g for g in groups if g), key=lambda g: g[0])
+
+
+def chance_rms(sleepers: int) -> float:
+    """R's analytic chance level for ``sleepers`` independent phases: sqrt(E[R²]) = 1/sqrt(N)."""
+    return 1.0 / math.sqrt(sleepers) if sleepers > 0 else 1.0
+
+
+@dataclass(slots=True)
+class PhaseShifts:
+    """The engine's own seeded generator (splitmix64, stdlib only), for surrogate phases: the
+    same seed gives the same offsets, so replays and restored snapshots give the same baseline.
+    ``state`` is one integer below 2**64, kept in snapshots."""
+
+    state: int
+
+    @classmethod
+    def for_session(cls, session: str) -> PhaseShifts:
+        digest = hashlib.blake2b(session.encode("utf-8"), digest_size=8).digest()
+        return cls(int.from_bytes(digest, "big"))
+
+    def draw(self) -> int:
+        self.state = (self.state + 0x9E3779B97F4A7C15) & _MASK64
+        z = self.state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+        return z ^ (z >> 31)
+
+    def offsets(self, count: int) -> list[float]:
+        """``count`` independent offsets, uniform on [0, 2π) to 1/65536 of a turn."""
+        out: list[float] = []
+        while len(out) < count:
+            word = self.draw()
+            for _ in range(_OFFSETS_PER_DRAW):
+                out.append(TAU * (word & 0xFFFF) / 65536.0)
+                word >>= 16
+        del out[count:]
+        return out
+
+
+def surrogate_order(phases: Sequence[float], shifts: PhaseShifts) -> float:
+    """R of ``phases`` each shifted by an independent random offset: what the same sleepers
+    show with no alignment between them. Averaged over draws until at least
+    ``_SURROGATE_PHASES`` phases were shifted, so a small room's baseline is not one noisy
+    draw and a large room's costs one pass."""
+    n = len(phases)
+    if n == 0:
+        return 0.0
+    draws = max(1, -(-_SURROGATE_PHASES // n))
+    total = 0.0
+    for _ in range(draws):
+        offsets = shifts.offsets(n)
+        total += order_parameter([p + o for p, o in zip(phases, offsets, strict=True)])
+    return total / draws

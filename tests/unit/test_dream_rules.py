@@ -256,7 +256,7 @@ def test_a_stressed_room_calms_the_whole_scene() -> None:
 
 # --- coherence, fracture and harmonizing -----------------------------------------------------
 
-RULES = CoherenceRules(window_s=2.0, fracture_below=0.35, heal_above=0.6, min_sleepers=3)
+RULES = CoherenceRules(window_s=2.0, fracture_margin=0.1, heal_margin=0.45, min_sleepers=3)
 
 
 def rhythms(engine: DreamEngine, phases: Sequence[float], t: float) -> None:
