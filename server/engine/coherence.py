@@ -22,8 +22,16 @@ from dataclasses import dataclass
 
 TAU = 2.0 * math.pi
 _MASK64 = (1 << 64) - 1
-_OFFSETS_PER_DRAW = 4  # a 64-bit draw gives four 16-bit phase offsets
 _SURROGATE_PHASES = 64  # at least this many shifted phases per tick: small rooms draw more
+_OFFSET_BITS = 12  # an offset is one of 4,096 turns of the circle, 5 to a 64-bit draw
+_OFFSETS_PER_DRAW = 64 // _OFFSET_BITS
+_OFFSET_MASK = (1 << _OFFSET_BITS) - 1
+# Rotating a unit vector by a table's (cos, sin) costs a few multiplications, where a cos and
+# a sin per sleeper and tick would cost five times the coherence itself in a room of 1,000.
+_ROTATIONS = tuple(
+    (math.cos(TAU * k / (1 << _OFFSET_BITS)), math.sin(TAU * k / (1 << _OFFSET_BITS)))
+    for k in range(1 << _OFFSET_BITS)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,11 +48,21 @@ class Rhythm:
 
 def order_parameter(phases: Sequence[float]) -> float:
     """Kuramoto R of ``phases``; 0 for none."""
-    if not phases:
+    return order_of(unit_vectors(phases))
+
+
+def unit_vectors(phases: Sequence[float]) -> list[tuple[float, float]]:
+    """(cos, sin) of each phase: computed once a tick for R and its surrogate alike."""
+    return [(math.cos(p), math.sin(p)) for p in phases]
+
+
+def order_of(units: Sequence[tuple[float, float]]) -> float:
+    """Kuramoto R of phases given as unit vectors; 0 for none."""
+    if not units:
         return 0.0
-    x = sum(math.cos(p) for p in phases)
-    y = sum(math.sin(p) for p in phases)
-    return math.hypot(x, y) / len(phases)
+    x = sum(c for c, _ in units)
+    y = sum(s for _, s in units)
+    return math.hypot(x, y) / len(units)
 
 
 class CoherenceWindow:
@@ -122,29 +140,33 @@ class PhaseShifts:
         z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
         return z ^ (z >> 31)
 
-    def offsets(self, count: int) -> list[float]:
-        """``count`` independent offsets, uniform on [0, 2π) to 1/65536 of a turn."""
-        out: list[float] = []
+    def offsets(self, count: int) -> list[int]:
+        """``count`` independent offsets, each a whole number of 1/4,096 turns."""
+        out: list[int] = []
         while len(out) < count:
             word = self.draw()
             for _ in range(_OFFSETS_PER_DRAW):
-                out.append(TAU * (word & 0xFFFF) / 65536.0)
-                word >>= 16
+                out.append(word & _OFFSET_MASK)
+                word >>= _OFFSET_BITS
         del out[count:]
         return out
 
 
-def surrogate_order(phases: Sequence[float], shifts: PhaseShifts) -> float:
-    """R of ``phases`` each shifted by an independent random offset: what the same sleepers
-    show with no alignment between them. Averaged over draws until at least
-    ``_SURROGATE_PHASES`` phases were shifted, so a small room's baseline is not one noisy
-    draw and a large room's costs one pass."""
-    n = len(phases)
+def surrogate_order(units: Sequence[tuple[float, float]], shifts: PhaseShifts) -> float:
+    """R of the phases (as ``unit_vectors``) each shifted by an independent random offset:
+    what the same sleepers show with no alignment between them. Averaged over draws until at
+    least ``_SURROGATE_PHASES`` phases were shifted, so a small room's baseline is not one
+    noisy draw and a large room's costs one pass."""
+    n = len(units)
     if n == 0:
         return 0.0
     draws = max(1, -(-_SURROGATE_PHASES // n))
     total = 0.0
     for _ in range(draws):
-        offsets = shifts.offsets(n)
-        total += order_parameter([p + o for p, o in zip(phases, offsets, strict=True)])
+        x = y = 0.0
+        for (c, s), k in zip(units, shifts.offsets(n), strict=True):
+            rc, rs = _ROTATIONS[k]
+            x += c * rc - s * rs
+            y += s * rc + c * rs
+        total += math.hypot(x, y) / n
     return total / draws

@@ -34,9 +34,10 @@ from dreamcommons.server.engine.coherence import (
     CoherenceWindow,
     PhaseShifts,
     Rhythm,
-    order_parameter,
+    order_of,
     phase_groups,
     surrogate_order,
+    unit_vectors,
 )
 from dreamcommons.server.engine.equity import equity_scales, shares
 from dreamcommons.server.engine.events import (
@@ -417,9 +418,9 @@ class DreamEngine:
             self._fractured = False
             self._regions_at = None
             return None, None, len(phases), []
-        values = list(phases.values())
-        coherence = self._coherence.add(now, order_parameter(values))
-        chance = self._chance.add(now, surrogate_order(values, self._shifts))
+        units = unit_vectors(list(phases.values()))
+        coherence = self._coherence.add(now, order_of(units))
+        chance = self._chance.add(now, surrogate_order(units, self._shifts))
         low = self.counters.coherence_min
         self.counters.coherence_min = coherence if low is None else min(low, coherence)
         if not self._fractured and rules.fractures(coherence, chance):

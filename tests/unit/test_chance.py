@@ -13,7 +13,12 @@ from hypothesis import strategies as st
 from dreamcommons.contracts.protocol import margin_above_chance
 from dreamcommons.contracts.venues import CoherenceRules, PhaseDurations, load_venue
 from dreamcommons.server.engine import DreamEngine, ParticipantJoined, SleeperUpdated
-from dreamcommons.server.engine.coherence import PhaseShifts, chance_rms, surrogate_order
+from dreamcommons.server.engine.coherence import (
+    PhaseShifts,
+    chance_rms,
+    surrogate_order,
+    unit_vectors,
+)
 
 DREAMING = PhaseDurations(gathering=0.0, descent=0.0, dream=1e9)
 RULES = CoherenceRules(window_s=10.0, fracture_margin=0.1, heal_margin=0.45, min_sleepers=3)
@@ -87,7 +92,8 @@ def test_the_generator_is_seeded_by_the_session() -> None:
     a, b, other = (PhaseShifts.for_session(s) for s in ("commons", "commons", "festival"))
     assert a.offsets(9) == b.offsets(9)
     assert a.offsets(9) != other.offsets(9)
-    assert all(0.0 <= o < 2 * math.pi for o in a.offsets(100))
+    assert all(0 <= o < 4096 for o in a.offsets(100))
+    assert len(set(a.offsets(1000))) > 700  # spread over the circle
 
 
 def test_the_surrogate_ignores_how_the_phases_are_aligned() -> None:
@@ -95,8 +101,8 @@ def test_the_surrogate_ignores_how_the_phases_are_aligned() -> None:
     in_step = [0.0] * 12
     apart = [2 * math.pi * i / 12 for i in range(12)]
     shifts = PhaseShifts(7)
-    together = sum(surrogate_order(in_step, shifts) for _ in range(400)) / 400
-    spread = sum(surrogate_order(apart, shifts) for _ in range(400)) / 400
+    together = sum(surrogate_order(unit_vectors(in_step), shifts) for _ in range(400)) / 400
+    spread = sum(surrogate_order(unit_vectors(apart), shifts) for _ in range(400)) / 400
     assert together == pytest.approx(spread, abs=0.02)
     assert together == pytest.approx(math.sqrt(math.pi / 48), abs=0.03)  # E[R], large-N form
     assert surrogate_order([], PhaseShifts(1)) == 0.0
