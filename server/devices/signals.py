@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from dreamcommons.contracts.device_protocol import SampleBatch
-from dreamcommons.server.journal.signals import SecondAverage, SignalSecond, readings_of
+from dreamcommons.server.journal.signals import SecondAverage, SignalSecond
 
 
 class SignalRecorder:
@@ -34,7 +34,7 @@ class SignalRecorder:
                 current = self._open[owner] = SecondAverage(second, wall - ago - (at - second))
             elif second < current.t:
                 continue  # late for a second already written: dropped
-            current.add(readings_of(sample))
+            current.add(sample)
         return done
 
     def forget(self, owner: str) -> None:

@@ -50,28 +50,11 @@ READINGS: Final = (
 """Every reading, in the order an export lists them. EEG band powers and movement are in
 percent (the devices send fractions)."""
 
-_LAST: Final = frozenset({"phase"})  # instantaneous: the second's last value, not a mean
-_EEG: Final = ("eeg_delta", "eeg_theta", "eeg_alpha", "eeg_beta")
-
 INSERT_SIGNALS: Final = (
     "INSERT OR REPLACE INTO signals (session, participant, t, wall, readings)"
     " VALUES (?, ?, ?, ?, ?)"
 )
-
-
-def readings_of(sample: BioSample) -> dict[str, float]:
-    """A sample's readings, by key, in the units of ``READINGS``."""
-    values: dict[str, float] = {}
-    for key in ("hr", "hrv", "resp", "phase", "temp"):
-        value = getattr(sample, key)
-        if value is not None:
-            values[key] = float(value)
-    if sample.move is not None:
-        values["move"] = 100.0 * sample.move
-    if sample.eeg is not None:
-        for key, power in zip(_EEG, sample.eeg, strict=True):
-            values[key] = 100.0 * power
-    return values
+_HR, _HRV, _RESP, _PHASE, _DELTA, _THETA, _ALPHA, _BETA, _MOVE, _TEMP = range(len(READINGS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,30 +67,58 @@ class SignalSecond:
 
 
 class SecondAverage:
-    """Readings of one second as they arrive; ``value()`` is the second's row."""
+    """Samples of one second as they arrive; ``value()`` is the second's row. Called for
+    every sample of every paired device: plain sums by position, no dictionaries."""
 
-    __slots__ = ("_last", "_sums", "t", "wall")
+    __slots__ = ("_counts", "_phase", "_sums", "t", "wall")
 
     def __init__(self, t: float, wall: float) -> None:
         self.t = t
         self.wall = wall
-        self._sums: dict[str, tuple[float, int]] = {}
-        self._last: dict[str, float] = {}
+        self._sums = [0.0] * len(READINGS)
+        self._counts = [0] * len(READINGS)
+        self._phase: float | None = None  # instantaneous: the last, as a mean of angles is none
 
-    def add(self, readings: dict[str, float]) -> None:
-        for key, value in readings.items():
-            if key in _LAST:
-                self._last[key] = value
-            else:
-                total, count = self._sums.get(key, (0.0, 0))
-                self._sums[key] = (total + value, count + 1)
+    def add(self, sample: BioSample) -> None:
+        sums, counts = self._sums, self._counts
+        if (hr := sample.hr) is not None:
+            sums[_HR] += hr
+            counts[_HR] += 1
+        if (hrv := sample.hrv) is not None:
+            sums[_HRV] += hrv
+            counts[_HRV] += 1
+        if (resp := sample.resp) is not None:
+            sums[_RESP] += resp
+            counts[_RESP] += 1
+        if (move := sample.move) is not None:
+            sums[_MOVE] += 100.0 * move
+            counts[_MOVE] += 1
+        if (temp := sample.temp) is not None:
+            sums[_TEMP] += temp
+            counts[_TEMP] += 1
+        if (eeg := sample.eeg) is not None:
+            delta, theta, alpha, beta = eeg
+            sums[_DELTA] += 100.0 * delta
+            sums[_THETA] += 100.0 * theta
+            sums[_ALPHA] += 100.0 * alpha
+            sums[_BETA] += 100.0 * beta
+            for i in (_DELTA, _THETA, _ALPHA, _BETA):
+                counts[i] += 1
+        if sample.phase is not None:
+            self._phase = sample.phase
 
     def has_readings(self) -> bool:
-        return bool(self._sums or self._last)
+        return self._phase is not None or any(self._counts)
 
     def value(self) -> SignalSecond:
-        means = {key: total / count for key, (total, count) in self._sums.items()}
-        return SignalSecond(self.t, self.wall, {**means, **self._last})
+        readings = {
+            reading.key: total / count
+            for reading, total, count in zip(READINGS, self._sums, self._counts, strict=True)
+            if count
+        }
+        if self._phase is not None:
+            readings["phase"] = self._phase
+        return SignalSecond(self.t, self.wall, readings)
 
 
 def encode_readings(readings: dict[str, float]) -> bytes:
