@@ -234,6 +234,8 @@ def _progress(state: DreamscapeState) -> str:
     mood = mood_words(state.mood.valence, state.mood.arousal)
     scene = state.scene
     coherence = "  -  " if scene.coherence is None else f"{scene.coherence:.2f}"
+    if scene.chance is not None:
+        coherence += f" (chance {scene.chance:.2f})"
     story = ("FRACTURED " if scene.fractured else "") + ("harmonizing" if scene.harmonizing else "")
     return (
         f"tick {state.seq:5d}  dreamers {present:2d} ({asleep} asleep)  {scene.phase:<9}"
