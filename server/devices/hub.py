@@ -162,7 +162,10 @@ class DeviceHub:
         """Carry out the engine's pacing intent on the participants' own devices."""
         if self.gateway is None:
             return
-        reference = time.time()  # one instant for all: paced sleepers breathe in together
+        # One instant for all, the pacing's start, so that paced sleepers breathe in together,
+        # those who join it later included: the wall-clock time of the intent's session time.
+        late = max(0.0, session.clock(time.monotonic()) - intent.t)
+        reference = time.time() - late
         for pid in intent.participants:
             for record in self.registry.owned_by(f"{session.id}/{pid}"):
                 if record.online and "pace" in record.birth.actions:

@@ -99,7 +99,8 @@ class _Participant:
 
 @dataclass(frozen=True, slots=True)
 class Pace:
-    """Intent: pace these participants' breathing at ``hz`` (None: stop), phase zero at ``t``."""
+    """Intent: pace these participants' breathing at ``hz`` (None: stop), phase zero at session
+    time ``t`` (a sleeper who joins a pacing under way gets the pacing's own ``t``)."""
 
     participants: tuple[str, ...]
     hz: float | None
@@ -186,8 +187,14 @@ class DreamEngine:
                 if event.breath_phase is not None and event.breath_hz:
                     member.rhythm = Rhythm(event.breath_phase, event.breath_hz, event.t)
             case DevicesChanged(participant=pid, online=online):
-                self._member(pid).devices = online
+                member = self._member(pid)
+                came_online = member.devices == 0 and online > 0
+                member.devices = online
                 self._changed_people.add(pid)
+                if came_online and self._harmonizing_since is not None and member.share > 0.0:
+                    # joins the pacing under way, in phase with the others: their phase zero
+                    pace = Pace((pid,), self.venue.harmonize.pace_hz, self._harmonizing_since)
+                    self._intents.append(pace)
             case ShareChanged(participant=pid, level=level, show_stage=show_stage):
                 member = self._member(pid)
                 shown = member.stage_shown

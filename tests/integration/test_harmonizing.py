@@ -70,8 +70,9 @@ async def test_harmonizing_entrains_the_sleepers_and_heals_the_fracture(
         fractured = await host.wait_for(lambda s: s.scene.fractured, within(15))
         assert fractured.scene.coherence is not None
         assert fractured.scene.above_chance is not None
-        # the wire rounds to 2 decimals: 0.098 above chance fractures a scene and shows as 0.1
-        assert fractured.scene.above_chance <= rules.fracture_margin
+        # A state a few ticks after the fracture may be the first the host sees: of any
+        # fractured scene, all that holds is that it has not come back to the healing margin.
+        assert fractured.scene.above_chance < rules.heal_margin
         assert len(fractured.scene.regions) >= 2
         if not venue.harmonize.auto:
             assert all(device.pace_hz is None for device in fleet.devices)

@@ -347,6 +347,20 @@ def test_harmonizing_paces_the_sleepers_and_stops_once_healed() -> None:
     assert engine.counters.harmonizations == 1
 
 
+def test_a_sleeper_whose_devices_come_online_joins_the_pacing_in_phase() -> None:
+    engine = fractured_engine()
+    engine.apply(HostCommanded(action="harmonize"))
+    engine.tick(1.1)
+    (pace,) = engine.drain_intents()
+    engine.apply(ParticipantJoined(participant="late", name="LATE", role="dreamer"))
+    engine.apply(DevicesChanged(participant="late", online=1))
+    engine.apply(DevicesChanged(participant="late", online=2))  # already paced: nothing more
+    engine.apply(DevicesChanged(participant="p0", online=2))
+    (joined,) = engine.drain_intents()
+    assert joined.participants == ("late",)
+    assert (joined.hz, joined.t) == (pace.hz, pace.t)  # the same pace, the same phase zero
+
+
 def test_a_venue_may_harmonize_by_itself() -> None:
     engine = fractured_engine(auto=True)
     intents = engine.drain_intents()
