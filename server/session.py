@@ -69,6 +69,7 @@ from dreamcommons.server.engine import (
 from dreamcommons.server.fanout import Fanout
 from dreamcommons.server.journal import RecoveredMember, token_hash
 from dreamcommons.server.journal.session_journal import SessionJournal
+from dreamcommons.server.journal.signals import SignalSecond
 
 log = logging.getLogger(__name__)
 
@@ -435,6 +436,17 @@ class DreamSession:
         """One of ``pid``'s devices is theirs now: journaled, so it stays theirs after a restart."""
         if self.journal is not None:
             self.journal.paired(pid, device_id)
+
+    @property
+    def keeps_signals(self) -> bool:
+        """Whether ``signals_recorded`` keeps anything: only a journaled session does."""
+        return self.journal is not None
+
+    def signals_recorded(self, pid: str, second: SignalSecond) -> None:
+        """A second of the sleeper's readings, from the device side: journaled as their own
+        data (exported and erased with it), never shown to anyone; kept only with a journal."""
+        if self.journal is not None and pid in self._members:
+            self.journal.signals(pid, second)
 
     def devices_changed(self, pid: str, online: int) -> None:
         if self._listed(pid):

@@ -5,7 +5,9 @@ The broker is the one listening at ``--broker``, else a Mosquitto child process.
 breathe ``speed`` times faster than the wall clock, and the sleepers start out of step, so a
 minute shows the story: the scene fractures, the host (or the venue itself) harmonizes, the
 sleepers entrain, coherence rises and the scene heals. Prints progress once a second and a
-summary at the end; with ``--json`` the last line of output is one JSON object.
+summary at the end, which says how the coherence stood against chance; with ``--json`` the
+last line of output is one JSON object. With ``journal``, the night is kept in that journal, to
+replay or export (``dreamcommons export PATH --format edf``).
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import random
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import Any, NoReturn
 
 from dreamcommons.client.bots import BOT_NAMES, BotDreamer, BotHost
@@ -48,6 +52,7 @@ async def run_demo(
     broker: str = DEFAULT_BROKER,
     speed: float = 3.0,
     seed: int | None = None,
+    journal: Path | None = None,
 ) -> dict[str, Any]:
     if bots < 1:
         _give_up("a demo needs at least one bot (--bots 1 or more)")
@@ -76,6 +81,7 @@ async def run_demo(
                     venue=venue.name,
                     broker=broker_url,
                     open_sessions=(SESSION,),
+                    journal=journal,
                 ),
                 broker_url=broker_url,
                 speed=speed,
@@ -89,6 +95,10 @@ async def run_demo(
     print("summary:", flush=True)
     for key, value in summary.items():
         print(f"  {key:<24} {value}", flush=True)
+    print(_against_chance(summary), flush=True)
+    if journal is not None:
+        print(f"the night is kept in {journal}: export it with", flush=True)
+        print(f"  dreamcommons export {journal} --format edf --out night/", flush=True)
     if json_summary:
         print(json.dumps(summary), flush=True)
     return summary
@@ -167,6 +177,9 @@ async def _session(
             "samples_lost": devices["samples_lost"],
             "coherence_min": _rounded(counters.coherence_min),
             "coherence_final": _rounded(state.scene.coherence),
+            "sleepers_final": state.scene.sleepers,
+            "chance_final": _rounded(state.scene.chance),
+            "above_chance_final": _rounded(state.scene.above_chance),
             "fractures": counters.fractures,
             "harmonizations": counters.harmonizations,
         }
@@ -221,11 +234,26 @@ def _progress(state: DreamscapeState) -> str:
     mood = mood_words(state.mood.valence, state.mood.arousal)
     scene = state.scene
     coherence = "  -  " if scene.coherence is None else f"{scene.coherence:.2f}"
+    if scene.chance is not None:
+        coherence += f" (chance {scene.chance:.2f})"
     story = ("FRACTURED " if scene.fractured else "") + ("harmonizing" if scene.harmonizing else "")
     return (
         f"tick {state.seq:5d}  dreamers {present:2d} ({asleep} asleep)  {scene.phase:<9}"
         f"  coherence {coherence}  motifs {len(state.motifs):2d}  mood {mood:<16}"
         f"  {top:<20} {story}"
+    )
+
+
+def _against_chance(summary: dict[str, Any]) -> str:
+    """The summary's coherence in words: against what chance would give the same sleepers."""
+    coherence, chance = summary["coherence_final"], summary["chance_final"]
+    sleepers, above = summary["sleepers_final"], summary["above_chance_final"]
+    if coherence is None or chance is None or above is None:
+        return "coherence at the end: not measured (too few sleepers with a breathing rhythm)"
+    return (
+        f"coherence at the end {coherence:.2f}, against {chance:.2f} by chance for {sleepers}"
+        f" sleepers (1/sqrt({sleepers}) = {1 / math.sqrt(sleepers):.2f}):"
+        f" {above:.2f} of the way from chance to full step"
     )
 
 

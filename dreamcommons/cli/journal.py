@@ -18,6 +18,7 @@ from dreamcommons.server.journal import (
     SessionInfo,
     erase_participant,
     export,
+    export_nights,
     export_participant,
     journal_participant,
     journal_sessions,
@@ -45,7 +46,9 @@ def add_journal_commands(commands: Any) -> None:
     )
     replay.set_defaults(run=_replay)
 
-    out = commands.add_parser("export", help="events as JSON lines, a hypnogram CSV per sleeper")
+    out = commands.add_parser(
+        "export", help="events as JSON lines and hypnograms, or each sleeper's night (EDF+, YASA)"
+    )
     out.add_argument("journal", type=Path, help="the journal file (a host's --journal)")
     out.add_argument("--out", type=Path, required=True, help="directory to write into")
     out.add_argument(
@@ -56,6 +59,13 @@ def add_journal_commands(commands: Any) -> None:
         default=None,
         help="one participant's own data: their resume token, which proves who they are;"
         " write --resume-token=TOKEN (a token may begin with '-'), or '-' to read it from stdin",
+    )
+    out.add_argument(
+        "--format",
+        choices=("jsonl", "edf", "yasa"),
+        default="jsonl",
+        help="jsonl: events.jsonl and a hypnogram CSV per sleeper (the default); edf: an EDF+C"
+        " file per sleeper (signals, stages, session events); yasa: a YASA hypnogram per sleeper",
     )
     out.add_argument(
         "--ticks", action="store_true", help="the ticks too (ten a second; left out by default)"
@@ -150,11 +160,17 @@ def _export(args: argparse.Namespace) -> int:
             "exporting one participant's data needs their --resume-token, which proves who they"
             " are (without --session, the operator exports everything)"
         )
+    if args.ticks and args.format != "jsonl":
+        return _fail("--ticks goes with --format jsonl (the events)")
     try:
-        if args.resume_token is None:
+        session = pid = None
+        if args.resume_token is not None:
+            session, pid = _owner(args)
+        if args.format != "jsonl":
+            paths = export_nights(args.journal, args.out, args.format, session=session, pid=pid)
+        elif session is None or pid is None:
             paths = export(args.journal, args.out, ticks=args.ticks)
         else:
-            session, pid = _owner(args)
             paths = export_participant(args.journal, args.out, session, pid, ticks=args.ticks)
     except JournalError as error:
         return _fail(str(error))
@@ -169,7 +185,7 @@ def _erase(args: argparse.Namespace) -> int:
         erased = erase_participant(args.journal, session, pid)
     except JournalError as error:
         return _fail(str(error))
-    print(f"erased {erased} events of {pid} in session {session}")
+    print(f"erased {erased} records of {pid} in session {session} (events, seconds of signals)")
     return 0
 
 

@@ -11,6 +11,7 @@ import re
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from dreamcommons.contracts.errors import VenueError
@@ -172,6 +173,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--speed", type=float, default=3.0, help="how much faster the bodies breathe (3)"
+    )
+    demo.add_argument(
+        "--journal",
+        type=Path,
+        default=None,
+        help="keep the demo's night in this journal, to replay or export (EDF+, YASA)",
     )
     demo.set_defaults(run=_demo)
 
@@ -358,6 +365,7 @@ def _demo(args: argparse.Namespace) -> int:
             json_summary=args.json,
             broker=broker,
             speed=args.speed,
+            journal=args.journal,
         )
     )
     return 0

@@ -303,6 +303,19 @@ class SceneView(_ServerModel):
     regions: tuple[RegionView, ...] = ()
     calm: float = 0.0
     harmonizing: bool = False
+    # The coherence the same sleepers would show over the same window by chance (a surrogate:
+    # their phases shifted at random); None with the coherence.
+    chance: float | None = None
+    # How far above chance: (coherence - chance) / (1 - chance), 0 at chance, 1 in full step,
+    # negative below chance; what the venue's fracture and healing margins are compared with.
+    above_chance: float | None = None
+
+
+def margin_above_chance(coherence: float, chance: float) -> float:
+    """``SceneView.above_chance`` of a coherence and its chance baseline."""
+    if chance >= 1.0:
+        return 0.0
+    return (coherence - chance) / (1.0 - chance)
 
 
 class Delta(_ServerModel):

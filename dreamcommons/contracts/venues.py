@@ -22,7 +22,13 @@ from pydantic import (
 )
 
 from dreamcommons.contracts.errors import VenueError
-from dreamcommons.contracts.protocol import Colour, MotifName, Signed, Unit
+from dreamcommons.contracts.protocol import (
+    Colour,
+    MotifName,
+    Signed,
+    Unit,
+    margin_above_chance,
+)
 
 VenueName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,47}$")]
 
@@ -78,19 +84,47 @@ class WellbeingRules(_Strict):
 
 
 class CoherenceRules(_Strict):
-    """When the scene fractures and heals, from the sleepers' breathing synchrony (0..1)."""
+    """When the scene fractures and heals, from the sleepers' breathing synchrony judged against
+    chance: ``SceneView.above_chance`` (0 at chance, 1 in full step) against the margins, so a
+    room of 3 and a festival of 3,000 fracture for the same reason.
+
+    ``fracture_below`` and ``heal_above`` are absolute thresholds on the coherence, from presets
+    written before the margins (and the sessions journaled with them): when set, they decide
+    instead of the margins."""
 
     window_s: float = Field(default=10.0, gt=0.0, le=120.0)
-    fracture_below: float = Field(default=0.35, ge=0.0, le=1.0)
-    heal_above: float = Field(default=0.6, ge=0.0, le=1.0)
+    fracture_margin: float = Field(default=0.1, ge=0.0, le=1.0)
+    heal_margin: float = Field(default=0.45, ge=0.0, le=1.0)
+    fracture_below: float | None = Field(default=None, ge=0.0, le=1.0)
+    heal_above: float | None = Field(default=None, ge=0.0, le=1.0)
     min_sleepers: int = Field(default=3, ge=2)
     max_regions: int = Field(default=4, ge=2, le=12)
 
     @model_validator(mode="after")
     def _hysteresis(self) -> CoherenceRules:
-        if self.heal_above < self.fracture_below:
+        if self.heal_margin < self.fracture_margin:
+            raise ValueError("heal_margin must not be below fracture_margin")
+        if (self.fracture_below is None) != (self.heal_above is None):
+            raise ValueError("fracture_below and heal_above go together (or use the margins)")
+        if (
+            self.fracture_below is not None
+            and self.heal_above is not None
+            and self.heal_above < self.fracture_below
+        ):
             raise ValueError("heal_above must not be below fracture_below")
         return self
+
+    def fractures(self, coherence: float, chance: float) -> bool:
+        """Whether a whole scene fractures at this coherence and chance baseline."""
+        if self.fracture_below is not None:
+            return coherence < self.fracture_below
+        return margin_above_chance(coherence, chance) < self.fracture_margin
+
+    def heals(self, coherence: float, chance: float) -> bool:
+        """Whether a fractured scene heals at this coherence and chance baseline."""
+        if self.heal_above is not None:
+            return coherence >= self.heal_above
+        return margin_above_chance(coherence, chance) >= self.heal_margin
 
 
 class HarmonizeRules(_Strict):

@@ -20,6 +20,7 @@ from dreamcommons.server.devices.registry import (
     DeviceRegistry,
     PairingRefused,
 )
+from dreamcommons.server.devices.signals import SignalRecorder
 from dreamcommons.server.devices.sleepers import SleeperEstimates, as_event
 from dreamcommons.server.engine import Pace
 from dreamcommons.server.session import DreamSession, Member
@@ -40,6 +41,7 @@ class DeviceHub:
     ) -> None:
         self.registry = DeviceRegistry()
         self.sleepers = SleeperEstimates()
+        self.signals = SignalRecorder()
         self.command_wait_s = command_wait_s
         self._find_session = find_session
         self._checking = asyncio.Lock()
@@ -72,8 +74,13 @@ class DeviceHub:
         if session.member(pid) is None:
             return  # removed from the session: nobody to estimate for
         estimate = self.sleepers.add(record.owner, batch, arrived)
+        t = session.clock(arrived)
         if estimate is not None:
-            session.sleeper_updated(as_event(pid, estimate, session.clock(arrived)))
+            session.sleeper_updated(as_event(pid, estimate, t))
+        if session.keeps_signals:
+            wall = time.time() - (time.monotonic() - arrived)  # ``arrived`` is monotonic
+            for second in self.signals.add(record.owner, batch, t, wall):
+                session.signals_recorded(pid, second)
 
     def _status(self, record: DeviceRecord) -> None:
         self._tell_owner(record.owner)
@@ -157,7 +164,10 @@ class DeviceHub:
         """Carry out the engine's pacing intent on the participants' own devices."""
         if self.gateway is None:
             return
-        reference = time.time()  # one instant for all: paced sleepers breathe in together
+        # One instant for all, the pacing's start, so that paced sleepers breathe in together,
+        # those who join it later included: the wall-clock time of the intent's session time.
+        late = max(0.0, session.clock(time.monotonic()) - intent.t)
+        reference = time.time() - late
         for pid in intent.participants:
             for record in self.registry.owned_by(f"{session.id}/{pid}"):
                 if record.online and "pace" in record.birth.actions:

@@ -1,6 +1,7 @@
 """The merge engine: ordered events in, the shared dreamscape and its delta out, once per tick.
 
-Pure and deterministic: no clock (``tick`` is handed the time), no randomness, no I/O. The
+Pure and deterministic: no clock (``tick`` is handed the time), no I/O, and no randomness but
+its own seeded generator (the chance baseline's surrogate phases, seeded by the session). The
 dream rules live here, each in its own module: equity (``equity``), the well-being guard
 (``wellbeing``), coherence and fracture (``coherence``), the session's arc (``phases``).
 What the engine wants done in the world (pacing the sleepers' breathing) it returns as
@@ -26,13 +27,17 @@ from dreamcommons.contracts.protocol import (
     SceneView,
     SleepStage,
     WhisperView,
+    margin_above_chance,
 )
 from dreamcommons.contracts.venues import VenuePreset
 from dreamcommons.server.engine.coherence import (
     CoherenceWindow,
+    PhaseShifts,
     Rhythm,
-    order_parameter,
+    order_of,
     phase_groups,
+    surrogate_order,
+    unit_vectors,
 )
 from dreamcommons.server.engine.equity import equity_scales, shares
 from dreamcommons.server.engine.events import (
@@ -95,7 +100,8 @@ class _Participant:
 
 @dataclass(frozen=True, slots=True)
 class Pace:
-    """Intent: pace these participants' breathing at ``hz`` (None: stop), phase zero at ``t``."""
+    """Intent: pace these participants' breathing at ``hz`` (None: stop), phase zero at session
+    time ``t`` (a sleeper who joins a pacing under way gets the pacing's own ``t``)."""
 
     participants: tuple[str, ...]
     hz: float | None
@@ -141,6 +147,8 @@ class DreamEngine:
             started=phases.autostart,
         )
         self._coherence = CoherenceWindow(venue.coherence.window_s)
+        self._chance = CoherenceWindow(venue.coherence.window_s)  # the surrogate's, same ticks
+        self._shifts = PhaseShifts.for_session(session)
         self._fractured = False
         self._regions_at: tuple[float, list[RegionView]] | None = None
         self._harmonizing_since: float | None = None
@@ -180,8 +188,14 @@ class DreamEngine:
                 if event.breath_phase is not None and event.breath_hz:
                     member.rhythm = Rhythm(event.breath_phase, event.breath_hz, event.t)
             case DevicesChanged(participant=pid, online=online):
-                self._member(pid).devices = online
+                member = self._member(pid)
+                came_online = member.devices == 0 and online > 0
+                member.devices = online
                 self._changed_people.add(pid)
+                if came_online and self._harmonizing_since is not None and member.share > 0.0:
+                    # joins the pacing under way, in phase with the others: their phase zero
+                    pace = Pace((pid,), self.venue.harmonize.pace_hz, self._harmonizing_since)
+                    self._intents.append(pace)
             case ShareChanged(participant=pid, level=level, show_stage=show_stage):
                 member = self._member(pid)
                 shown = member.stage_shown
@@ -295,7 +309,7 @@ class DreamEngine:
             if self._share_of(pid) * equity.get(pid, 1.0) != 1.0
         }
         shown = self._store.shown(now, scales)
-        coherence, sleepers, regions = self._coherence_at(now, shown, scales)
+        coherence, chance, sleepers, regions = self._coherence_at(now, shown, scales)
         self._harmonize(now, coherence)
         calm = room_calm(
             (p.stress for p in self._visible_sleepers()),
@@ -312,6 +326,10 @@ class DreamEngine:
             regions=tuple(regions),
             calm=round(calm, 2),
             harmonizing=self._harmonizing_since is not None,
+            chance=None if chance is None else round(chance, 2),
+            above_chance=None
+            if coherence is None or chance is None
+            else round(margin_above_chance(coherence, chance), 2),
         )
         self._seq += 1
         state, delta = self._diff(now, motifs, scene, applied, whispers)
@@ -408,7 +426,9 @@ class DreamEngine:
 
     def _coherence_at(
         self, now: float, shown: dict[str, ShownMotif], scales: dict[str, float]
-    ) -> tuple[float | None, int, list[RegionView]]:
+    ) -> tuple[float | None, float | None, int, list[RegionView]]:
+        """The coherence, its chance baseline, how many sleepers count, and the regions of a
+        fractured scene; fracture and healing are judged against the baseline."""
         rules = self.venue.coherence
         phases = {
             pid: p.rhythm.phase_at(now)
@@ -421,23 +441,26 @@ class DreamEngine:
         }
         if len(phases) < rules.min_sleepers:
             self._coherence.clear()
+            self._chance.clear()
             self._fractured = False
             self._regions_at = None
-            return None, len(phases), []
-        coherence = self._coherence.add(now, order_parameter(list(phases.values())))
+            return None, None, len(phases), []
+        units = unit_vectors(list(phases.values()))
+        coherence = self._coherence.add(now, order_of(units))
+        chance = self._chance.add(now, surrogate_order(units, self._shifts))
         low = self.counters.coherence_min
         self.counters.coherence_min = coherence if low is None else min(low, coherence)
-        if not self._fractured and coherence < rules.fracture_below:
+        if not self._fractured and rules.fractures(coherence, chance):
             self._fractured = True
             self.counters.fractures += 1
-        elif self._fractured and coherence >= rules.heal_above:
+        elif self._fractured and rules.heals(coherence, chance):
             self._fractured = False
         if not self._fractured:
             self._regions_at = None
-            return coherence, len(phases), []
+            return coherence, chance, len(phases), []
         if self._regions_at is None or now - self._regions_at[0] >= _REGROUP_EVERY_S:
             self._regions_at = (now, self._regions(phases, shown, scales))
-        return coherence, len(phases), self._regions_at[1]
+        return coherence, chance, len(phases), self._regions_at[1]
 
     def _regions(
         self, phases: dict[str, float], shown: dict[str, ShownMotif], scales: dict[str, float]

@@ -6,9 +6,9 @@ events after it give the same states and deltas, bit for bit. Its ``format`` say
 read the rest; a reader refuses a format it does not know (``SnapshotVersionError``) rather
 than guess. The venue is not in it: the engine is restored with the session's own preset.
 
-Format 1 (lists keep the engine's order: float sums depend on it)::
+Format 2 (lists keep the engine's order: float sums depend on it)::
 
-    format        1
+    format        2
     session       the session's id
     venue         the venue preset's name (a snapshot restores only into that venue)
     now           session time of the last tick, seconds
@@ -28,11 +28,16 @@ Format 1 (lists keep the engine's order: float sums depend on it)::
                   times intensity, valence, arousal)
     phases        {phase, started, paused, elapsed, last_t}
     coherence     {samples: [[t, R], ...], sum, fractured, regions_at: [t, [region, ...]]
-                   or None}, a region as the wire's RegionView
+                   or None, chance_samples: [[t, R], ...], chance_sum, shifts}: a region
+                  as the wire's RegionView; ``chance_*`` the chance baseline's window of
+                  surrogate R, ``shifts`` the state of the engine's generator (an integer)
     harmonize     {since, healed_since, requested}
     intents       pacing not yet drained: [{participants: [id, ...], hz, t}]
     counters      {fractures, harmonizations, coherence_min, private_contributions,
                    damped_contributions}
+
+Format 1 is format 2 without the chance baseline: read, the baseline's window starts empty
+and the generator from the session's seed.
 
 The participants' views and the whispers shown are the state's own (``state.participants``,
 ``state.whispers``), so they are not repeated; in a room too large to list everyone, the views
@@ -56,10 +61,10 @@ from dreamcommons.server.engine.events import MotifContributed, Whispered
 from dreamcommons.server.engine.motifs import _Motif
 from dreamcommons.server.engine.phases import ORDER
 
-FORMAT = 1
+FORMAT = 2
 """The format ``engine_to_snapshot`` writes."""
 
-FORMATS = (1,)
+FORMATS = (1, 2)
 """The formats ``engine_from_snapshot`` reads."""
 
 Snapshot = dict[str, Any]
@@ -146,6 +151,9 @@ def engine_to_snapshot(engine: DreamEngine) -> Snapshot:
             "regions_at": None
             if regions_at is None
             else [regions_at[0], [region.model_dump(mode="json") for region in regions_at[1]]],
+            "chance_samples": [[t, r] for t, r in engine._chance._samples],
+            "chance_sum": engine._chance._sum,
+            "shifts": engine._shifts.state,
         },
         "harmonize": {
             "since": engine._harmonizing_since,
@@ -317,6 +325,13 @@ def _restore_coherence(engine: DreamEngine, plain: Mapping[str, object]) -> None
         (t, r) for t, r in (_floats(s, 2, "samples[]") for s in _list(plain, "samples"))
     )
     window._sum = _float(plain, "sum")
+    if "shifts" in plain:  # format 2: the chance baseline (format 1 had none)
+        chance = engine._chance
+        samples = _list(plain, "chance_samples")
+        pairs = (_floats(s, 2, "chance_samples[]") for s in samples)
+        chance._samples = deque((t, r) for t, r in pairs)
+        chance._sum = _float(plain, "chance_sum")
+        engine._shifts.state = _int(plain, "shifts")
     engine._fractured = _bool(plain, "fractured")
     regions_at = plain.get("regions_at")
     if regions_at is None:

@@ -13,7 +13,9 @@
 SQLite in WAL mode, one writer thread, one transaction per commit; see ``schema`` for the
 tables, ``snapshots`` for what a snapshot holds and what happens to one that cannot be
 loaded, ``replay`` for why a replay equals the recording, ``erase`` for erasure,
-``members`` for finding a participant by their resume token, ``export`` for exports.
+``members`` for finding a participant by their resume token, ``export`` for exports (and
+``night`` for a sleeper's night as EDF+ and a YASA hypnogram), ``signals`` for the sleepers'
+1 Hz signals.
 """
 
 from dreamcommons.server.journal.codec import (
@@ -37,6 +39,7 @@ from dreamcommons.server.journal.errors import (
 )
 from dreamcommons.server.journal.export import export, export_participant
 from dreamcommons.server.journal.members import journal_participant, participant_with_token
+from dreamcommons.server.journal.night import export_nights
 from dreamcommons.server.journal.reading import find_session, journal_sessions, read_sessions
 from dreamcommons.server.journal.records import (
     JournalStats,
@@ -70,6 +73,7 @@ __all__ = [
     "encode_event",
     "erase_participant",
     "export",
+    "export_nights",
     "export_participant",
     "find_session",
     "journal_participant",

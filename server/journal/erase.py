@@ -2,8 +2,9 @@
 
 Semantics (tombstones): each of their ``MotifContributed``, ``Whispered`` and
 ``SleeperUpdated`` events keeps its position but becomes ``Erased(participant, kind)``, which
-replay skips; every snapshot of their session taken at or after their first erased event is
-deleted (those engines hold what they contributed), so recovery starts from an earlier
+replay skips; their signals (the 1 Hz readings of ``signals``) are deleted; every snapshot
+of their session taken at or after their first erased event is deleted (those engines hold
+what they contributed), so recovery starts from an earlier
 snapshot or from the start and replays the tombstoned tail. Positions never move, so the
 snapshots that remain stay valid. Kept: that they joined (id, display name, role), presence,
 share and device counts, and the ``cid`` column (a number, for de-duplicating resends).
@@ -36,7 +37,8 @@ ERASED_KINDS = ("MotifContributed", "Whispered", "SleeperUpdated")
 
 def erase_participant(journal_path: Path, session_id: str, pid: str) -> int:
     """Tombstone the participant's contributions, whispers and biometric summaries in the
-    session, drop the snapshots that include them; return how many events were erased."""
+    session, delete their signals, drop the snapshots that include them; return how many
+    records (events, seconds of signals) were erased."""
     if not journal_path.is_file():
         raise JournalUnavailable(f"no journal at {journal_path}")
     hold = JournalLock(journal_path).exclusive()
@@ -53,7 +55,7 @@ def _erase(journal_path: Path, session_id: str, pid: str) -> int:
         raise JournalUnavailable(f"cannot open the journal {journal_path}: {exc}") from exc
     try:
         conn.execute("PRAGMA secure_delete=ON")
-        erased = _tombstone(conn, session_id, pid)
+        erased = _tombstone(conn, session_id, pid)  # the writer's schema has ``signals``
         if erased:
             conn.execute("VACUUM")
         busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
@@ -85,8 +87,11 @@ def _tombstone(conn: sqlite3.Connection, session_id: str, pid: str) -> int:
             conn.execute(
                 "DELETE FROM snapshots WHERE session = ? AND upto >= ?", (session_id, first)
             )
+        seconds = conn.execute(
+            "DELETE FROM signals WHERE session = ? AND participant = ?", (session_id, pid)
+        ).rowcount
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    return len(rows)
+    return len(rows) + seconds

@@ -12,23 +12,22 @@ elsewhere is safe to export.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from pathlib import Path
 
 from dreamcommons.server.engine import SleeperUpdated
 from dreamcommons.server.journal.codec import JournalEvent, Tick, kind_of
 from dreamcommons.server.journal.erase import erase_participant
+from dreamcommons.server.journal.hypnogram import EPOCH_S, Hypnogram
 from dreamcommons.server.journal.reading import find_session, iter_events
 from dreamcommons.server.journal.schema import connect_reader
 
 __all__ = ["EPOCH_S", "erase_participant", "export", "export_participant"]
 
-EPOCH_S = 30
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
@@ -78,35 +77,6 @@ def _write(
         hypnogram.write(path)
         paths.append(path)
     return paths
-
-
-@dataclass(slots=True)
-class Hypnogram:
-    """One sleeper's stages by 30-s epoch: the last known stage reported within each epoch."""
-
-    stages: dict[int, int] = field(default_factory=dict)
-    last_epoch: int = -1
-
-    def add(self, t: float, stage: int | None) -> None:
-        if not math.isfinite(t):
-            return
-        epoch = max(0, int(t // EPOCH_S))
-        self.last_epoch = max(self.last_epoch, epoch)
-        if stage is not None:
-            self.stages[epoch] = stage
-
-    def rows(self) -> list[tuple[int, int, int | str]]:
-        """(epoch, epoch start in session seconds, stage or "" when unknown), from epoch 0."""
-        return [
-            (epoch, epoch * EPOCH_S, self.stages.get(epoch, ""))
-            for epoch in range(self.last_epoch + 1)
-        ]
-
-    def write(self, path: Path) -> None:
-        with path.open("w", encoding="utf-8", newline="") as out:
-            writer = csv.writer(out, lineterminator="\n")
-            writer.writerow(("epoch", "t", "stage"))
-            writer.writerows(self.rows())
 
 
 def _fields(event: JournalEvent) -> dict[str, object]:

@@ -4,7 +4,8 @@ One file per server. ``events.seq`` is the journal position: global, assigned by
 strictly increasing in the order the engines consumed the events. A snapshot names the
 position of the last event it includes (``upto``), so recovery loads it and replays only
 ``seq > upto``; a snapshot only shortens recovery, the events stay (see ``snapshots``).
-Members keep a sha256 of their resume token, never the token.
+Members keep a sha256 of their resume token, never the token. ``signals`` holds each paired
+sleeper's readings at 1 Hz, their own data (see ``signals``); nothing replays them.
 
 ``meta.schema`` is the schema's version. A writer brings an older journal up to date when it
 opens it (``_MIGRATIONS``, in one transaction); a reader (replay, export) reads an older
@@ -21,7 +22,7 @@ from dreamcommons.server.journal.errors import JournalCorrupt, JournalUnavailabl
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SNAPSHOT_MSGPACK = "msgpack"
 """``snapshots.encoding`` of the snapshots written now: msgpack of ``engine.snapshot``'s data."""
@@ -78,12 +79,23 @@ CREATE TABLE IF NOT EXISTS snapshots (
                                              -- the rows written before schema 2
     PRIMARY KEY (session, upto)
 ) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS signals (
+    session     TEXT NOT NULL,
+    participant TEXT NOT NULL,
+    t           REAL NOT NULL,       -- session time of the second's start
+    wall        REAL NOT NULL,       -- its wall-clock time, Unix seconds (UTC)
+    readings    BLOB NOT NULL,       -- msgpack map: reading -> the second's value
+    PRIMARY KEY (session, participant, t)
+) WITHOUT ROWID;
 """
 
 # From each version, the statements that bring a journal to the next one.
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
     # 2: snapshots say their encoding; the ones already there are pickles of the engine.
     1: ("ALTER TABLE snapshots ADD COLUMN encoding TEXT NOT NULL DEFAULT 'pickle'",),
+    # 3: the sleepers' signals; SCHEMA has created the table already (IF NOT EXISTS).
+    2: (),
 }
 
 

@@ -24,6 +24,7 @@ from dreamcommons.server.engine import DreamEngine, Event
 from dreamcommons.server.journal.codec import Tick
 from dreamcommons.server.journal.errors import JournalUnavailable
 from dreamcommons.server.journal.records import token_hash
+from dreamcommons.server.journal.signals import SignalSecond
 from dreamcommons.server.journal.store import Journal
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,10 @@ class SessionJournal:
 
     def paired(self, pid: str, device_id: str) -> None:
         self.journal.record_pairing(self.session_id, pid, device_id)
+
+    def signals(self, pid: str, second: SignalSecond) -> None:
+        """A second of the sleeper's readings, committed with the next tick."""
+        self.journal.record_signals(self.session_id, pid, second)
 
     def unavailable(self) -> NotAllowed:
         """The refusal to send while the journal cannot write."""

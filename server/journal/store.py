@@ -45,6 +45,7 @@ from dreamcommons.server.journal.lock import JournalLock
 from dreamcommons.server.journal.reading import CHUNK, fetch_events, recover_sessions
 from dreamcommons.server.journal.records import JournalStats, RecoveredSession, is_token_hash
 from dreamcommons.server.journal.schema import connect_writer
+from dreamcommons.server.journal.signals import INSERT_SIGNALS, SignalSecond, encode_readings
 from dreamcommons.server.journal.snapshots import encode_snapshot
 
 log = logging.getLogger(__name__)
@@ -192,6 +193,12 @@ class Journal:
         """The device is paired to the participant (a device has one owner per session)."""
         self._known(session_id)
         self._pending.rows.append((UPSERT_PAIRING, (session_id, device_id, pid)))
+
+    def record_signals(self, session_id: str, pid: str, second: SignalSecond) -> None:
+        """One second of a sleeper's readings (their own data: exported and erased with it)."""
+        self._known(session_id)
+        row = (session_id, pid, second.t, second.wall, encode_readings(second.readings))
+        self._pending.rows.append((INSERT_SIGNALS, row))
 
     def has_room(self) -> bool:
         """Whether ``append`` will take another event (the backlog is below its bound)."""

@@ -15,15 +15,19 @@ import pytest
 
 from dreamcommons.cli.main import _parser
 from dreamcommons.server.broker import MosquittoProcess
+from dreamcommons.server.journal.schema import connect_reader
+from dreamcommons.server.journal.signals import signal_owners
 from tests.conftest import within
 from tests.processes import dreamcommons, end, free_port, read_until
 
 pytestmark = pytest.mark.integration
 
 
-async def test_demo_runs_bots_with_devices_and_ends_with_a_json_summary() -> None:
+async def test_demo_runs_bots_with_devices_and_ends_with_a_json_summary(tmp_path: Path) -> None:
     nobody_there = f"mqtt://127.0.0.1:{free_port()}"  # so the demo starts a Mosquitto of its own
-    args = ("demo", "--seconds", "5", "--bots", "4", "--json", "--broker", nobody_there)
+    journal = tmp_path / "night.sqlite"
+    args = ("demo", "--seconds", "5", "--bots", "4", "--json", "--broker", nobody_there,
+            "--journal", str(journal))  # fmt: skip
     async with dreamcommons(*args) as demo:
         output, _ = await asyncio.wait_for(demo.communicate(), within(45))
     text = output.decode()
@@ -48,6 +52,17 @@ async def test_demo_runs_bots_with_devices_and_ends_with_a_json_summary() -> Non
     assert 0.0 <= summary["coherence_min"] <= 1.0
     assert summary["harmonizations"] >= 0
     assert summary["fractures"] >= 0
+    if summary["coherence_final"] is not None:
+        assert summary["chance_final"] is not None
+        assert 0.0 < summary["chance_final"] < 1.0
+        assert "by chance for" in text
+    assert f"the night is kept in {journal}" in text
+    conn = connect_reader(journal)  # the demo's night, kept: every sleeper's signals
+    try:
+        sleepers = {pid for _, pid in signal_owners(conn, "demo")}
+    finally:
+        conn.close()
+    assert len(sleepers) == 4
 
 
 async def test_demo_uses_a_broker_that_is_already_listening(mosquitto: MosquittoProcess) -> None:

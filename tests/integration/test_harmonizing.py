@@ -69,8 +69,10 @@ async def test_harmonizing_entrains_the_sleepers_and_heals_the_fracture(
 
         fractured = await host.wait_for(lambda s: s.scene.fractured, within(15))
         assert fractured.scene.coherence is not None
-        # the wire rounds coherence to 2 decimals: 0.298 fractures a scene and shows as 0.3
-        assert fractured.scene.coherence <= rules.fracture_below
+        assert fractured.scene.above_chance is not None
+        # A state a few ticks after the fracture may be the first the host sees: of any
+        # fractured scene, all that holds is that it has not come back to the healing margin.
+        assert fractured.scene.above_chance < rules.heal_margin
         assert len(fractured.scene.regions) >= 2
         if not venue.harmonize.auto:
             assert all(device.pace_hz is None for device in fleet.devices)
@@ -83,7 +85,8 @@ async def test_harmonizing_entrains_the_sleepers_and_heals_the_fracture(
 
         healed = await host.wait_for(lambda s: not s.scene.fractured, within(20))
         assert healed.scene.coherence is not None
-        assert healed.scene.coherence >= rules.heal_above
+        assert healed.scene.above_chance is not None
+        assert healed.scene.above_chance >= rules.heal_margin
         assert healed.scene.regions == ()
     counters = server.sessions[SESSION].engine.counters
     assert counters.fractures == 1

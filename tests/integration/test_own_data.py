@@ -162,7 +162,7 @@ async def test_an_erasure_removes_her_contributions_and_the_journal_still_recove
     )
     assert code == 0, output
     assert (
-        f"erased 4 events of {night.lyra.pid} in session commons" in output
+        f"erased 4 records of {night.lyra.pid} in session commons" in output
     )  # 3 motifs, 1 whisper
 
     events = journaled_events(night.journal)

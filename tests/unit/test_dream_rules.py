@@ -244,7 +244,7 @@ def test_a_stressed_room_calms_the_whole_scene() -> None:
 
 # --- coherence, fracture and harmonizing -----------------------------------------------------
 
-RULES = CoherenceRules(window_s=2.0, fracture_below=0.35, heal_above=0.6, min_sleepers=3)
+RULES = CoherenceRules(window_s=2.0, fracture_margin=0.1, heal_margin=0.45, min_sleepers=3)
 
 
 def rhythms(engine: DreamEngine, phases: Sequence[float], t: float) -> None:
@@ -333,6 +333,20 @@ def test_harmonizing_paces_the_sleepers_and_stops_once_healed() -> None:
     assert stop.hz is None
     assert not engine.state.scene.harmonizing
     assert engine.counters.harmonizations == 1
+
+
+def test_a_sleeper_whose_devices_come_online_joins_the_pacing_in_phase() -> None:
+    engine = fractured_engine()
+    engine.apply(events.HostCommanded(action="harmonize"))
+    engine.tick(1.1)
+    (pace,) = engine.drain_intents()
+    engine.apply(events.ParticipantJoined(participant="late", name="LATE", role="dreamer"))
+    engine.apply(events.DevicesChanged(participant="late", online=1))
+    engine.apply(events.DevicesChanged(participant="late", online=2))  # already paced: nothing more
+    engine.apply(events.DevicesChanged(participant="p0", online=2))
+    (joined,) = engine.drain_intents()
+    assert joined.participants == ("late",)
+    assert (joined.hz, joined.t) == (pace.hz, pace.t)  # the same pace, the same phase zero
 
 
 def test_a_venue_may_harmonize_by_itself() -> None:

@@ -43,7 +43,10 @@ WEIGHED = ("weight", "intensity", "valence", "arousal")
 def beyond_the_weights(frame: dict[str, Any]) -> dict[str, Any]:
     """A state or delta as JSON, without what the weighting rules decide."""
     motifs = [{k: v for k, v in m.items() if k not in WEIGHED} for m in frame["motifs"]]
-    return {**frame, "motifs": motifs, "mood": None}
+    scene = frame.get("scene")
+    if scene is not None:  # the chance baseline came after the recording: not in it
+        scene = {k: v for k, v in scene.items() if k not in ("chance", "above_chance")}
+    return {**frame, "motifs": motifs, "mood": None, "scene": scene}
 
 
 def as_recorded(frame: BaseModel, recorded: dict[str, Any]) -> tuple[object, object]:
@@ -130,7 +133,7 @@ async def test_a_snapshot_row_is_msgpack_of_the_engines_plain_data(tmp_path: Pat
     (blob,) = conn.execute("SELECT engine FROM snapshots").fetchone()
     conn.close()
     data = msgpack.unpackb(blob, raw=False)
-    assert data["format"] == 1
+    assert data["format"] == 2
     assert data["session"] == "commons"
     assert data["venue"] == "sleep-commons"
     assert data["seq"] == 25
