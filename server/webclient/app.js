@@ -116,7 +116,7 @@ async function main() {
         if (state.scene?.phase === "ended") renderer.setHint("the session has ended");
         page.showState(state, connection.participant);
         host?.showParticipants(state.participants, connection.participant);
-        renderer.update(state, connection.tickHz);
+        renderer.update(state, connection.tickHz, connection.clock);
       },
       onReply(message, request) {
         const what = request?.label ?? "request";

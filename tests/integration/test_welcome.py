@@ -111,6 +111,8 @@ def test_a_welcome_from_a_newer_server_decodes_without_its_new_fields() -> None:
             "arousal": 0.5,
             "x": 0.5,
             "y": 0.5,
+            "phase": 0.25,
+            "t": 0.0,
             "spin": 3,
         }
     ]
