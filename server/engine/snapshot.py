@@ -6,14 +6,16 @@ events after it give the same states and deltas, bit for bit. Its ``format`` say
 read the rest; a reader refuses a format it does not know (``SnapshotVersionError``) rather
 than guess. The venue is not in it: the engine is restored with the session's own preset.
 
-Format 1 (lists keep the engine's order: float sums depend on it)::
+Format 2 (lists keep the engine's order: float sums depend on it)::
 
-    format        1
+    format        2
     session       the session's id
     venue         the venue preset's name (a snapshot restores only into that venue)
     now           session time of the last tick, seconds
     seq           the number of the last tick
-    state         the dreamscape of the last tick, as the wire's DreamscapeState
+    state         the dreamscape of the last tick, as the wire's DreamscapeState (v2: each
+                  motif as parameters; format 1 held v1's views and is not read: a journal
+                  with only those recovers by replaying its events)
     participants  [{id, name, role, share, present, left, stage, stress, devices,
                     rhythm: [phase, hz, t] or None, show_stage, tag (may be missing)}]
     pending       what was applied since the last tick and waits for the next one:
@@ -55,10 +57,10 @@ from dreamcommons.server.engine.events import MotifContributed, Whispered
 from dreamcommons.server.engine.motifs import _Motif
 from dreamcommons.server.engine.phases import ORDER
 
-FORMAT = 1
+FORMAT = 2
 """The format ``engine_to_snapshot`` writes."""
 
-FORMATS = (1,)
+FORMATS = (2,)
 """The formats ``engine_from_snapshot`` reads."""
 
 Snapshot = dict[str, Any]

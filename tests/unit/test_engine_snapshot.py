@@ -242,7 +242,7 @@ def test_a_busy_engine_is_restored_whole() -> None:
 
 def test_a_snapshot_is_plain_data_with_its_format() -> None:
     snapshot = engine_to_snapshot(busy_engine())
-    assert snapshot["format"] == FORMAT == 1
+    assert snapshot["format"] == FORMAT == 2
     assert snapshot["venue"] == BRISK.name
 
     def plain(value: object) -> bool:
@@ -255,7 +255,7 @@ def test_a_snapshot_is_plain_data_with_its_format() -> None:
     assert plain(snapshot)
 
 
-@pytest.mark.parametrize("found", [2, 0, "1", None, True])
+@pytest.mark.parametrize("found", [1, 3, 0, "2", None, True])  # 1: the v1 wire's views
 def test_a_format_this_code_does_not_read_is_refused_by_name(found: object) -> None:
     snapshot = engine_to_snapshot(busy_engine())
     snapshot["format"] = found

@@ -135,7 +135,7 @@ async def test_a_snapshot_row_is_msgpack_of_the_engines_plain_data(tmp_path: Pat
     (blob,) = conn.execute("SELECT engine FROM snapshots").fetchone()
     conn.close()
     data = msgpack.unpackb(blob, raw=False)
-    assert data["format"] == 1
+    assert data["format"] == 2
     assert data["session"] == "commons"
     assert data["venue"] == "sleep-commons"
     assert data["seq"] == 25
@@ -246,7 +246,8 @@ def newer_format(engine: DreamEngine) -> bytes:
     ("encoding", "blob", "reason"),
     [
         ("msgpack", b"\xc1\x00 not msgpack", "not valid msgpack"),
-        ("msgpack", msgpack.packb({"format": 1, "session": "commons"}), "damaged"),
+        ("msgpack", msgpack.packb({"format": 2, "session": "commons"}), "damaged"),
+        ("msgpack", msgpack.packb({"format": 1, "session": "commons"}), "format 1 unknown"),
         ("msgpack", msgpack.packb([1, 2]), "damaged"),
         ("msgpack", None, "format 99 unknown"),
         ("zstd+msgpack", b"\x28\xb5\x2f\xfd", "encoding 'zstd+msgpack' unknown"),
