@@ -205,18 +205,7 @@ ClientMessage = Annotated[AnyClientMessage, Field(discriminator="type")]
 # --- the dreamscape as clients see it -------------------------------------------------------
 
 
-class _Sparse(_ServerModel):
-    """A view whose fields that are None are left out of its frame."""
-
-    @model_serializer(mode="wrap")
-    def _without_none(self, handler: SerializerFunctionWrapHandler) -> Any:
-        plain = handler(self)
-        if isinstance(plain, dict):
-            return {key: value for key, value in plain.items() if value is not None}
-        return plain
-
-
-class MotifUpdate(_Sparse):
+class MotifUpdate(_ServerModel):
     """What changed of one motif, in a delta: the fields that differ from the view the client
     holds (all of them for a motif it does not hold yet), as of the delta's ``t``, which
     becomes the view's ``t``. See ``MotifView`` for each field."""
@@ -346,10 +335,18 @@ class Delta(_ServerModel):
 
     @model_serializer(mode="wrap")
     def _without_empty(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Leave out empty fields, and the fields a motif update does not carry (here, once
+        per delta: a serializer per update would cost more than the rest of the encoding)."""
         plain = handler(self)
-        if isinstance(plain, dict):
-            return {k: v for k, v in plain.items() if k in _DELTA_ALWAYS or v not in _EMPTY}
-        return plain
+        if not isinstance(plain, dict):
+            return plain
+        kept = {k: v for k, v in plain.items() if k in _DELTA_ALWAYS or v not in _EMPTY}
+        if "motifs" in kept:
+            kept["motifs"] = [
+                {key: value for key, value in motif.items() if value is not None}
+                for motif in kept["motifs"]
+            ]
+        return kept
 
 
 _DELTA_ALWAYS = frozenset({"type", "seq", "t"})
