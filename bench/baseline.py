@@ -35,7 +35,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
-SUBPROTOCOL = Subprotocol("dreamcommons.v1.msgpack")
+SUBPROTOCOL = Subprotocol("dreamcommons.v2.msgpack")
 TICK_BUCKETS = (
     0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25,
 )  # fmt: skip

@@ -34,7 +34,7 @@ async def guesser(url: str, deadline: float, codes: Counter[str]) -> None:
     n = 0
     while time.monotonic() < deadline:
         try:
-            async with connect(url, subprotocols=["dreamcommons.v1.json"]) as ws:  # type: ignore[list-item]
+            async with connect(url, subprotocols=["dreamcommons.v2.json"]) as ws:  # type: ignore[list-item]
                 while time.monotonic() < deadline:
                     n += 1
                     guess = {"type": "join", "session": SESSION, "name": "M", "code": f"G{n:07d}"}

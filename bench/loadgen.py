@@ -24,7 +24,7 @@ from websockets.http11 import Response
 from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
-SUBPROTOCOL = Subprotocol("dreamcommons.v1.msgpack")
+SUBPROTOCOL = Subprotocol("dreamcommons.v2.msgpack")
 
 
 @dataclass(slots=True)
@@ -168,7 +168,7 @@ class BenchParticipant(asyncio.Protocol):
                 if not reply.done():
                     reply.set_exception(RuntimeError(f"{message['code']}: {message['message']}"))
         elif kind == "delta" and self.probe:
-            self._on_delta(message["applied"], time.monotonic())
+            self._on_delta(message.get("applied", {}), time.monotonic())
 
     def _on_delta(self, applied: dict[str, int], now: float) -> None:
         mine = applied.get(self.pid)

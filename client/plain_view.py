@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dreamcommons.contracts.motion import motifs_at
 from dreamcommons.contracts.protocol import DreamscapeState
 
 _BAR_WIDTH = 24
@@ -44,7 +45,8 @@ def render(state: DreamscapeState, me: str = "", motif_rows: int = 10) -> str:
         f"phase: {scene.phase}  coherence: {coherence} ({scene.sleepers} sleepers)  "
         + "  ".join(flag for flag in flags if flag)
     )
-    motifs = sorted(state.motifs, key=lambda m: (-m.weight, m.name))[:motif_rows]
+    now = motifs_at(state, state.t)  # each motif's weight as of the state's tick
+    motifs = sorted(now, key=lambda m: (-m.weight, m.name))[:motif_rows]
     heaviest = motifs[0].weight if motifs else 1.0
     for motif in motifs:
         filled = max(1, round(_BAR_WIDTH * motif.weight / heaviest))

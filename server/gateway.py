@@ -71,6 +71,7 @@ from dreamcommons.server.recovery import (
 )
 from dreamcommons.server.session import DreamSession, Member
 from dreamcommons.server.settings import ServerSettings
+from dreamcommons.server.versions import refuse_other_versions
 from dreamcommons.server.web import web_response
 
 log = logging.getLogger(__name__)
@@ -241,12 +242,12 @@ class DreamServer:
             self.limits.check_origin(request.headers.get("Origin"), request.headers.get("Host"))
         except LimitExceeded as refused:
             return connection.respond(HTTPStatus.FORBIDDEN, f"{refused.code}: {refused}\n")
-        return None
+        return refuse_other_versions(connection, request)
 
     # --- WebSocket -----------------------------------------------------------------------
 
     async def _handle(self, connection: ServerConnection) -> None:
-        encoding = Encoding(connection.subprotocol or Encoding.JSON)
+        encoding = Encoding(str(connection.subprotocol))  # one of them: refuse_other_versions
         address = str(connection.remote_address[0])
         try:
             self.limits.open_connection(address)

@@ -26,6 +26,7 @@ from dreamcommons.contracts.protocol import (
     encode,
     error_frame,
 )
+from dreamcommons.server.versions import refuse_other_versions
 from dreamcommons.server.web import web_response
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ class ReplayServer:
 
     def _http(self, connection: ServerConnection, request: Request) -> Response | None:
         if "upgrade" in request.headers.get("Connection", "").lower():
-            return None
+            return refuse_other_versions(connection, request)
         path = request.path.split("?", 1)[0]
         if path == "/healthz":
             return connection.respond(HTTPStatus.OK, "replay\n")
@@ -80,7 +81,7 @@ class ReplayServer:
         return page or connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
 
     async def _handle(self, connection: ServerConnection) -> None:
-        encoding = Encoding(connection.subprotocol or Encoding.JSON)
+        encoding = Encoding(str(connection.subprotocol))  # one of them: refuse_other_versions
         try:
             async for frame in connection:
                 reply: BaseModel | None

@@ -1,9 +1,10 @@
-"""The dreamscape widget: the last two states' motifs, interpolated over one tick, drawn.
+"""The dreamscape widget: each motif where its parameters put it now, drawn ~20 times a second.
 
-``DreamField`` keeps where each motif was drawn and where the newest state puts it; at ~20
-frames a second, while a move is under way, it interpolates between them over one tick
-(1/tick_hz), draws into its ``FieldCanvas`` (reused buffers) and refreshes only itself, and
-only when a visible cell changed.
+``DreamField`` holds the newest state's motif views and the session time of its arrival; each
+frame it computes every motif's weight and place at the session's time now
+(``contracts.motion``: decay and orbit), easing over one tick (1/tick_hz) from where a motif
+was drawn when a new state moved it, draws into its ``FieldCanvas`` (reused buffers) and
+refreshes only itself, and only when a visible cell changed.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from dreamcommons.client.tui.canvas import FieldCanvas, Placed
+from dreamcommons.contracts.motion import motif_at
 from dreamcommons.contracts.protocol import DreamscapeState, MotifView, SceneView
 
 FPS = 20.0
@@ -32,9 +34,11 @@ class DreamField(Widget):
         self.canvas = FieldCanvas()
         self.frames = 0
         self._scene = SceneView()
+        self._half_life: float | None = None
         self._from: dict[str, tuple[float, float]] = {}
         self._to: dict[str, MotifView] = {}
         self._started = 0.0
+        self._session_t = 0.0  # the session's time when the newest state arrived (``_started``)
         self._duration = 0.1
         self._dirty = True
         self._last_key: object = None
@@ -51,10 +55,12 @@ class DreamField(Widget):
         """Move towards ``state``: from where each motif is drawn now, over one tick."""
         now = time.monotonic()
         here = {m.name: (m.x, m.y) for m in self._placed(now)}
-        self._from = {m.name: here.get(m.name, (m.x, m.y)) for m in state.motifs}
         self._to = {m.name: m for m in state.motifs}
+        self._half_life = state.half_life_s
         self._scene = state.scene
         self._started = now
+        self._session_t = state.t
+        self._from = {name: here[name] for name in self._to if name in here}
         self._duration = 1.0 / tick_hz if tick_hz > 0 else 0.0
         self._dirty = True
 
@@ -62,8 +68,10 @@ class DreamField(Widget):
         progress = 1.0
         if self._duration > 0:
             progress = min(1.0, (now - self._started) / self._duration)
+        session_now = self._session_t + (now - self._started)
         placed = []
-        for name, motif in self._to.items():
+        for name, view in self._to.items():
+            motif = motif_at(view, session_now, self._half_life)
             x0, y0 = self._from.get(name, (motif.x, motif.y))
             x = x0 + (motif.x - x0) * progress
             y = y0 + (motif.y - y0) * progress
@@ -73,9 +81,8 @@ class DreamField(Widget):
     def _frame(self) -> None:
         """One animation frame; draws only when something visible moved or changed."""
         now = time.monotonic()
-        moving = now - self._started < self._duration
-        if not (self._dirty or moving):
-            return
+        if not (self._dirty or self._to):
+            return  # nothing drifts in an empty field
         self._dirty = False
         placed = self._placed(now)
         canvas = self.canvas

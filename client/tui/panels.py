@@ -7,6 +7,7 @@ Each panel redraws only when its part of the state changed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from rich.text import Text
@@ -14,6 +15,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from dreamcommons.client.plain_view import mood_words
+from dreamcommons.contracts.motion import phase_remaining
 from dreamcommons.contracts.protocol import (
     DreamscapeState,
     Mood,
@@ -42,7 +44,7 @@ def signed_bar(value: float, width: int = BAR) -> str:
     return left + "┃" + right
 
 
-def scene_text(mood: Mood, scene: SceneView) -> Text:
+def scene_text(mood: Mood, scene: SceneView, now: float = 0.0) -> Text:
     """Mood (valence, arousal) and the scene's coherence, fracture, calm and phase as meters."""
     text = Text()
     text.append("mood ", style="bold")
@@ -63,8 +65,9 @@ def scene_text(mood: Mood, scene: SceneView) -> Text:
         text.append(f"  {scene.coherence:.2f} ({scene.sleepers} sleepers)\n")
     text.append("phase ", style="bold")
     text.append(scene.phase)
-    if scene.phase_remaining_s is not None:
-        minutes, seconds = divmod(int(scene.phase_remaining_s), 60)
+    remaining = phase_remaining(scene, now)
+    if remaining is not None:
+        minutes, seconds = divmod(math.ceil(remaining), 60)
         text.append(f"  {minutes}:{seconds:02d} left")
     if scene.paused:
         text.append("  PAUSED", style="bold #f2c57c")
@@ -97,7 +100,7 @@ class ScenePanel(Static):
         if self._shown == (state.mood, state.scene):
             return
         self._shown = (state.mood, state.scene)
-        self.update(scene_text(state.mood, state.scene))
+        self.update(scene_text(state.mood, state.scene, state.t))
 
 
 STAGES: dict[str, tuple[str, str, str]] = {  # stage: icon, word, colour

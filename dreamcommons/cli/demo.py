@@ -27,6 +27,7 @@ from dreamcommons.client.bots import BOT_NAMES, BotDreamer, BotHost
 from dreamcommons.client.dream_client import DreamClient
 from dreamcommons.client.plain_view import mood_words
 from dreamcommons.contracts.broker_access import parse_broker_url
+from dreamcommons.contracts.motion import motifs_at
 from dreamcommons.contracts.protocol import DreamscapeState
 from dreamcommons.contracts.venues import VenuePreset
 from dreamcommons.firmware_sim.fleet import Fleet
@@ -168,7 +169,7 @@ async def _session(
             "motifs": len(state.motifs),
             "whispers": len(state.whispers),
             "mood": state.mood.model_dump(),
-            "top_motifs": [m.name for m in sorted(state.motifs, key=lambda m: -m.weight)[:5]],
+            "top_motifs": _heaviest(state, 5),
             "tick_ms_max": round(session.stats.tick_seconds_max * 1000, 2),
             "devices_online": devices["devices_online"],
             "devices_paired": devices["devices_paired"],
@@ -227,8 +228,14 @@ async def _report_until(
         print(f"  {time.monotonic() - started:5.1f}s  {_progress(watcher.state)}", flush=True)
 
 
+def _heaviest(state: DreamscapeState, count: int) -> list[str]:
+    """The names of the ``count`` heaviest motifs at the state's tick."""
+    now = sorted(motifs_at(state, state.t), key=lambda m: -m.weight)
+    return [m.name for m in now[:count]]
+
+
 def _progress(state: DreamscapeState) -> str:
-    top = " ".join(m.name for m in sorted(state.motifs, key=lambda m: -m.weight)[:3])
+    top = " ".join(_heaviest(state, 3))
     present = sum(1 for p in state.participants if p.present and p.role in ("dreamer", "waker"))
     asleep = sum(1 for p in state.participants if p.stage not in (None, "awake"))
     mood = mood_words(state.mood.valence, state.mood.arousal)

@@ -16,6 +16,7 @@ from pydantic.fields import FieldInfo
 
 from dreamcommons.contracts.device_protocol import DeviceId, PairingCode
 from dreamcommons.contracts.errors import CloseCode, ErrorCode
+from dreamcommons.contracts.motion import ORBIT_PERIOD_S, ORBIT_RADIUS
 from dreamcommons.contracts.protocol import (
     MAX_PEOPLE_PAGE,
     MAX_WHISPER_CHARS,
@@ -70,6 +71,8 @@ def browser_contracts() -> str:
             "the protocol's bound; the welcome's whisper_max is the server's own",
         ),
         ("PEOPLE_PAGE", str(MAX_PEOPLE_PAGE), "the most participants one people page holds"),
+        ("ORBIT_PERIOD_S", repr(ORBIT_PERIOD_S), "seconds a motif takes to circle its centre"),
+        ("ORBIT_RADIUS", repr(ORBIT_RADIUS), "the radius of that circle, in the unit square"),
         ("ROLES", json.dumps(list(INVITABLE_ROLES)), "roles a join page offers"),
         ("ACTIONS", json.dumps(list(get_args(Command.model_fields["action"].annotation))), ""),
         ("HOST_ACTIONS", json.dumps(list(get_args(HostActionName))), ""),

@@ -1,9 +1,10 @@
 """The client<->server wire protocol: every message is a pydantic model in one union per direction.
 
 The same models travel in two encodings, chosen by WebSocket subprotocol:
-``dreamcommons.v1.msgpack`` (binary frames, Python peers) and ``dreamcommons.v1.json``
-(text frames, browsers). ``decode_client``/``decode_server`` turn a frame into a model or
-raise a ``ProtocolError`` whose code says what was wrong; ``encode`` does the reverse.
+``dreamcommons.v2.msgpack`` (binary frames, Python peers) and ``dreamcommons.v2.json``
+(text frames, browsers); docs/protocol.md is the reference. ``decode_client`` and
+``decode_server`` turn a frame into a model or raise a ``ProtocolError`` whose code says
+what was wrong; ``encode`` does the reverse.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from dreamcommons.contracts.errors import (
 )
 from dreamcommons.contracts.pairing import PairingCode
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 MAX_WHISPER_CHARS = 1000  # the server's own limit (settings) is this or lower
 MAX_PEOPLE_PAGE = 200  # participants in one page of the list (a ``people`` request)
 
@@ -43,8 +44,8 @@ MAX_PEOPLE_PAGE = 200  # participants in one page of the list (a ``people`` requ
 class Encoding(StrEnum):
     """The WebSocket subprotocols; each names one encoding of the same models."""
 
-    MSGPACK = "dreamcommons.v1.msgpack"
-    JSON = "dreamcommons.v1.json"
+    MSGPACK = "dreamcommons.v2.msgpack"
+    JSON = "dreamcommons.v2.json"
 
 
 SESSION_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
@@ -225,8 +226,30 @@ ClientMessage = Annotated[AnyClientMessage, Field(discriminator="type")]
 # --- the dreamscape as clients see it -------------------------------------------------------
 
 
-class MotifView(_ServerModel):
+class MotifUpdate(_ServerModel):
+    """What changed of one motif, in a delta: the fields that differ from the view the client
+    holds (all of them for a motif it does not hold yet), as of the delta's ``t``, which
+    becomes the view's ``t``. See ``MotifView`` for each field."""
+
     name: MotifName
+    colour: Colour | None = None
+    weight: float | None = Field(default=None, ge=0.0)
+    intensity: Unit | None = None
+    valence: Signed | None = None
+    arousal: Unit | None = None
+    x: Unit | None = None
+    y: Unit | None = None
+    phase: Unit | None = None
+
+
+class MotifView(MotifUpdate):
+    """One motif as the scene shows it, with what a client needs to draw it at any moment:
+    its ``weight`` at session time ``t`` (it halves every ``DreamscapeState.half_life_s``
+    after that) and its orbit: around the centre (``x``, ``y``), at ``ORBIT_RADIUS``, one
+    turn every ``ORBIT_PERIOD_S``, starting ``phase`` of a turn in at time 0
+    (``dreamcommons.contracts.motion`` computes both). Sent again only when one of these
+    parameters changes."""
+
     colour: Colour
     weight: float = Field(ge=0.0)
     intensity: Unit
@@ -234,6 +257,8 @@ class MotifView(_ServerModel):
     arousal: Unit
     x: Unit
     y: Unit
+    phase: Unit
+    t: float  # the session time the view is of (in a delta: the delta's own ``t``)
 
 
 class Mood(_ServerModel):
@@ -296,6 +321,9 @@ class SceneView(_ServerModel):
 
     phase: PhaseName = "gathering"
     paused: bool = False
+    # when the phase ends, in session time, while its clock runs; while paused, the seconds
+    # left instead (``motion.phase_remaining`` gives either at any moment); None: no end
+    phase_ends: float | None = None
     phase_remaining_s: float | None = None
     coherence: float | None = None  # None until enough sleepers have a breathing rhythm
     sleepers: int = 0
@@ -319,12 +347,14 @@ def margin_above_chance(coherence: float, chance: float) -> float:
 
 
 class Delta(_ServerModel):
-    """What changed in one tick. ``applied`` maps participant id to the highest cid merged."""
+    """What changed in one tick. ``applied`` maps participant id to the highest cid merged.
+    Only ``type``, ``seq`` and ``t`` are always in its frame: a field with nothing in it (no
+    motif changed, the mood did not change...) is left out."""
 
     type: Literal["delta"] = "delta"
     seq: int
     t: float
-    motifs: tuple[MotifView, ...] = ()
+    motifs: tuple[MotifUpdate, ...] = ()
     removed: tuple[str, ...] = ()
     mood: Mood | None = None
     scene: SceneView | None = None
@@ -347,6 +377,25 @@ class Delta(_ServerModel):
             or self.applied
         )
 
+    @model_serializer(mode="wrap")
+    def _without_empty(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Leave out empty fields, and the fields a motif update does not carry (here, once
+        per delta: a serializer per update would cost more than the rest of the encoding)."""
+        plain = handler(self)
+        if not isinstance(plain, dict):
+            return plain
+        kept = {k: v for k, v in plain.items() if k in _DELTA_ALWAYS or v not in _EMPTY}
+        if "motifs" in kept:
+            kept["motifs"] = [
+                {key: value for key, value in motif.items() if value is not None}
+                for motif in kept["motifs"]
+            ]
+        return kept
+
+
+_DELTA_ALWAYS = frozenset({"type", "seq", "t"})
+_EMPTY: tuple[object, ...] = (None, (), [], {})
+
 
 class DreamscapeState(_ServerModel):
     """The whole shared dreamscape at one tick. Motifs sorted by name, participants by id."""
@@ -355,6 +404,8 @@ class DreamscapeState(_ServerModel):
     venue: str
     seq: int = 0
     t: float = 0.0
+    # a motif's weight halves every half_life_s seconds after its view's t (None: it keeps)
+    half_life_s: float | None = Field(default=None, gt=0.0)
     motifs: tuple[MotifView, ...] = ()
     mood: Mood = Mood()
     scene: SceneView = SceneView()
@@ -368,7 +419,8 @@ class DreamscapeState(_ServerModel):
         motifs = {m.name: m for m in self.motifs}
         for name in delta.removed:
             motifs.pop(name, None)
-        motifs.update((m.name, m) for m in delta.motifs)
+        for update in delta.motifs:
+            motifs[update.name] = _updated(motifs.get(update.name), update, delta.t)
         people = {p.id: p for p in self.participants}
         for pid in delta.left:
             people.pop(pid, None)
@@ -386,6 +438,15 @@ class DreamscapeState(_ServerModel):
                 "people": delta.people if delta.people is not None else self.people,
             }
         )
+
+
+def _updated(held: MotifView | None, update: MotifUpdate, t: float) -> MotifView:
+    """The view ``update`` of time ``t`` leaves: the fields it carries over the ones held."""
+    changed = {key: value for key, value in update if value is not None and key != "t"}
+    changed["t"] = t
+    if held is None:
+        return MotifView.model_validate(changed)  # a new motif arrives whole
+    return held.model_copy(update=changed)
 
 
 # --- server -> client -----------------------------------------------------------------------

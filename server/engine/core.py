@@ -20,6 +20,7 @@ from dreamcommons.contracts.protocol import (
     Delta,
     DreamscapeState,
     Mood,
+    MotifUpdate,
     MotifView,
     ParticipantView,
     RegionView,
@@ -59,8 +60,6 @@ from dreamcommons.server.engine.weights import contributor_weight, phase_weight
 from dreamcommons.server.engine.wellbeing import input_damping, room_calm
 
 _NEGLIGIBLE_WEIGHT = 1e-6  # a contribution lighter than this changes nothing anyone could see
-_ORBIT_PERIOD_S = 90.0
-_ORBIT_RADIUS = 0.04
 _REGION_PULL = 0.6  # how far a fractured motif moves from its home towards its region
 _REGION_RADIUS = 0.28
 # Regions follow breathing phases that drift over seconds; regrouping every tick would cost
@@ -130,7 +129,11 @@ class DreamEngine:
         self._pending: list[MotifContributed | Whispered] = []
         self._seq = 0
         self._state = DreamscapeState(
-            session=session, venue=venue.name, t=start, whisper_limit=venue.max_whispers
+            session=session,
+            venue=venue.name,
+            t=start,
+            half_life_s=venue.half_life_s,
+            whisper_limit=venue.max_whispers,
         )
         self._changed_people: set[str] = set()
         self._left_people: list[str] = []
@@ -293,8 +296,9 @@ class DreamEngine:
     # --- ticks ---------------------------------------------------------------------------
 
     def tick(self, now: float) -> tuple[DreamscapeState, Delta]:
-        """Merge what arrived since the last tick, decay to ``now``, and say what changed."""
-        now = max(now, self._now)
+        """Merge what arrived since the last tick, decay to ``now``, and say what changed.
+        Time is kept to the millisecond: every view's ``t`` is short on the wire."""
+        now = max(round(now, 3), self._now)
         self._now = now
         self._phases.advance_time(now)
         self._store.rebase_if_needed(now)
@@ -316,10 +320,13 @@ class DreamEngine:
             threshold=self.venue.wellbeing.room_threshold,
         )
         motifs = self._motif_views(now, shown, calm, regions)
+        remaining = self._phases.remaining()
+        running = remaining is not None and not self._phases.paused and self._phases.started
         scene = SceneView(
             phase=self._phases.phase,
             paused=self._phases.paused,
-            phase_remaining_s=_whole_seconds(self._phases.remaining()),
+            phase_ends=round(now + remaining, 1) if running and remaining is not None else None,
+            phase_remaining_s=None if running else _whole_seconds(remaining),
             coherence=None if coherence is None else round(coherence, 2),
             sleepers=sleepers,
             fractured=self._fractured,
@@ -526,10 +533,11 @@ class DreamEngine:
         shown: dict[str, ShownMotif],
         calm: float,
         regions: list[RegionView],
-    ) -> dict[str, MotifView]:
+    ) -> dict[str, tuple[MotifView, float]]:
+        """Each shown motif's view as of ``now``, with its weight unrounded (for the mood)."""
         region_at = {name: (r.x, r.y) for r in regions for name in r.motifs}
         dark_arousal = self.venue.wellbeing.dark_arousal
-        views: dict[str, MotifView] = {}
+        views: dict[str, tuple[MotifView, float]] = {}
         for name, motif in shown.items():
             weight = motif.weight
             if motif.arousal >= dark_arousal:
@@ -540,23 +548,37 @@ class DreamEngine:
                 target_x, target_y = region_at[name]
                 home_x += _REGION_PULL * (target_x - home_x)
                 home_y += _REGION_PULL * (target_y - home_y)
-            angle = 2.0 * math.pi * (now / _ORBIT_PERIOD_S + motif.home[0])
-            views[name] = MotifView(
+            view = MotifView(
                 name=name,
                 colour=motif.colour,
                 weight=round(weight, 4),
+                t=now,
                 intensity=round(motif.intensity, 3),
                 valence=round(motif.valence, 3),
                 arousal=round(arousal, 3),
-                x=round(_clamp(home_x + _ORBIT_RADIUS * math.cos(angle), 0.0, 1.0), 4),
-                y=round(_clamp(home_y + _ORBIT_RADIUS * math.sin(angle), 0.0, 1.0), 4),
+                x=round(_clamp(home_x, 0.0, 1.0), 4),
+                y=round(_clamp(home_y, 0.0, 1.0), 4),
+                phase=round(motif.home[0], 4),
             )
+            views[name] = (view, weight)
         return views
+
+    def _kept_or_new(self, held: MotifView | None, view: MotifView, weight: float) -> MotifView:
+        """The view held when ``view`` says nothing new of it (the same parameters, its
+        weight, unrounded ``weight`` now, only decayed since), else ``view``."""
+        if held is None:
+            return view
+        half_life = self.venue.half_life_s
+        then = weight * math.pow(2.0, (view.t - held.t) / half_life)
+        if round(then, 4) != held.weight:
+            return view
+        same = held.model_copy(update={"weight": view.weight, "t": view.t})
+        return held if same == view else view
 
     def _diff(
         self,
         now: float,
-        motifs: dict[str, MotifView],
+        fresh: dict[str, tuple[MotifView, float]],
         scene: SceneView,
         applied: dict[str, int],
         new_whispers: tuple[WhisperView, ...],
@@ -574,27 +596,36 @@ class DreamEngine:
         else:
             shown, people = shown_before, prev.people
         self._whispers.extend(new_whispers)
+        prev_motifs = {m.name: m for m in prev.motifs}
+        motifs = {
+            name: self._kept_or_new(prev_motifs.get(name), view, weight)
+            for name, (view, weight) in fresh.items()
+        }
         state = DreamscapeState(
             session=self.session,
             venue=self.venue.name,
             seq=self._seq,
             t=now,
+            half_life_s=self.venue.half_life_s,
             motifs=tuple(motifs[name] for name in sorted(motifs)),
-            mood=_mood(motifs.values()),
+            mood=_mood((view, weight) for view, weight in fresh.values()),
             scene=scene,
             whispers=tuple(self._whispers),
             whisper_limit=self.venue.max_whispers,
             participants=tuple(self._views[pid] for pid in sorted(shown)),
             people=people,
         )
-        prev_motifs = {m.name: m for m in prev.motifs}
         gone = [pid for pid in self._left_people if pid in shown_before]
         unlisted = sorted(shown_before - shown - set(gone))  # still here, no longer listed
         listed = (self._changed_people & shown) | (shown - shown_before)
         delta = Delta(
             seq=self._seq,
             t=now,
-            motifs=tuple(view for name, view in motifs.items() if prev_motifs.get(name) != view),
+            motifs=tuple(
+                _update(prev_motifs.get(name), view)
+                for name, view in motifs.items()
+                if prev_motifs.get(name) is not view
+            ),
             removed=tuple(sorted(set(prev_motifs) - set(motifs))),
             mood=state.mood if state.mood != prev.mood else None,
             scene=scene if scene != prev.scene else None,
@@ -609,12 +640,25 @@ class DreamEngine:
         return state, delta
 
 
-def _mood(views: Iterable[MotifView]) -> Mood:
+def _update(held: MotifView | None, view: MotifView) -> MotifUpdate:
+    """What a client holding ``held`` needs to hold ``view``: all of it for a new motif, else
+    the fields that differ (the colour, say, travels once)."""
+    if held is None:
+        return view
+    changed = {
+        key: value for key, value in view if key != "t" and getattr(held, key) != value
+    }  # t: the delta's own
+    return MotifUpdate(name=view.name, **changed)
+
+
+def _mood(views: Iterable[tuple[MotifView, float]]) -> Mood:
+    """The motifs' mean feeling, by weight. Every weight decays alike, so the mood changes only
+    when a motif does, never because time passed."""
     total = valence = arousal = 0.0
-    for view in views:
-        total += view.weight
-        valence += view.weight * view.valence
-        arousal += view.weight * view.arousal
+    for view, weight in views:
+        total += weight
+        valence += weight * view.valence
+        arousal += weight * view.arousal
     if total <= 0.0:
         return Mood()
     return Mood(valence=round(valence / total, 3), arousal=round(arousal / total, 3))

@@ -13,7 +13,9 @@ Format 2 (lists keep the engine's order: float sums depend on it)::
     venue         the venue preset's name (a snapshot restores only into that venue)
     now           session time of the last tick, seconds
     seq           the number of the last tick
-    state         the dreamscape of the last tick, as the wire's DreamscapeState
+    state         the dreamscape of the last tick, as the wire's DreamscapeState (v2: each
+                  motif as parameters; format 1 held v1's views and is not read: a journal
+                  with only those recovers by replaying its events)
     participants  [{id, name, role, share, present, left, stage, stress, devices,
                     rhythm: [phase, hz, t] or None, show_stage, tag (may be missing)}]
     pending       what was applied since the last tick and waits for the next one:
@@ -35,9 +37,6 @@ Format 2 (lists keep the engine's order: float sums depend on it)::
     intents       pacing not yet drained: [{participants: [id, ...], hz, t}]
     counters      {fractures, harmonizations, coherence_min, private_contributions,
                    damped_contributions}
-
-Format 1 is format 2 without the chance baseline: read, the baseline's window starts empty
-and the generator from the session's seed.
 
 The participants' views and the whispers shown are the state's own (``state.participants``,
 ``state.whispers``), so they are not repeated; in a room too large to list everyone, the views
@@ -64,7 +63,7 @@ from dreamcommons.server.engine.phases import ORDER
 FORMAT = 2
 """The format ``engine_to_snapshot`` writes."""
 
-FORMATS = (1, 2)
+FORMATS = (2,)
 """The formats ``engine_from_snapshot`` reads."""
 
 Snapshot = dict[str, Any]
@@ -325,13 +324,12 @@ def _restore_coherence(engine: DreamEngine, plain: Mapping[str, object]) -> None
         (t, r) for t, r in (_floats(s, 2, "samples[]") for s in _list(plain, "samples"))
     )
     window._sum = _float(plain, "sum")
-    if "shifts" in plain:  # format 2: the chance baseline (format 1 had none)
-        chance = engine._chance
-        samples = _list(plain, "chance_samples")
-        pairs = (_floats(s, 2, "chance_samples[]") for s in samples)
-        chance._samples = deque((t, r) for t, r in pairs)
-        chance._sum = _float(plain, "chance_sum")
-        engine._shifts.state = _int(plain, "shifts")
+    chance = engine._chance
+    samples = _list(plain, "chance_samples")
+    pairs = (_floats(s, 2, "chance_samples[]") for s in samples)
+    chance._samples = deque((t, r) for t, r in pairs)
+    chance._sum = _float(plain, "chance_sum")
+    engine._shifts.state = _int(plain, "shifts")
     engine._fractured = _bool(plain, "fractured")
     regions_at = plain.get("regions_at")
     if regions_at is None:

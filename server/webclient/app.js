@@ -126,7 +126,7 @@ async function main() {
         latest = state;
         page.showState(state, connection.participant);
         host?.showParticipants(removable(), connection.participant);
-        renderer.update(state, connection.tickHz);
+        renderer.update(state, connection.tickHz, connection.clock);
       },
       onReply(message, request) {
         const what = request?.label ?? "request";

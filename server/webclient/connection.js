@@ -2,6 +2,7 @@
 // tab, follow the dreamscape (asking for a snapshot after a gap), send requests with their
 // cids, and reconnect with jittered exponential backoff when the link drops.
 
+import { SessionClock } from "/static/motion.js";
 import { CLOSE, PROTOCOL_VERSION, StateTracker, SUBPROTOCOL } from "/static/protocol.js";
 
 // Closes after which coming back would be wrong: this identity was resumed in another tab,
@@ -78,6 +79,7 @@ export class DreamConnection {
     this.identity = new Identity(storage, session, role, name);
     this.participant = null;
     this.tickHz = 10;
+    this.clock = new SessionClock(); // the session's time, from the newest frame's t
     this.tracker = null;
     this.ws = null;
     this.joined = false;
@@ -243,6 +245,7 @@ export class DreamConnection {
         return this.onDelta(message);
       case "snapshot":
         if (this.tracker?.onSnapshot(message.state)) {
+          this.clock.heard(message.state.t);
           this.emit("onState", this.tracker.state, "snapshot");
         }
         return undefined;
@@ -271,6 +274,7 @@ export class DreamConnection {
     this.identity.resume = message.resume;
     this.identity.save();
     this.tracker = new StateTracker(message.state);
+    this.clock.heard(message.state.t);
     this.emit("onStatus", "connected", "");
     this.emit("onState", this.tracker.state, "welcome");
   }
@@ -280,6 +284,7 @@ export class DreamConnection {
     const outcome = this.tracker.onDelta(delta);
     if (outcome === "gap") this.send({ type: "resync" });
     if (outcome !== "applied") return;
+    this.clock.heard(delta.t);
     this.emit("onState", this.tracker.state, "delta");
     const mine = delta.applied?.[this.participant];
     if (mine !== undefined) this.emit("onApplied", mine);

@@ -1,8 +1,8 @@
 // Generated from dreamcommons/contracts by dreamcommons.contracts.browser: do not edit.
 // Remake: python -m dreamcommons.contracts.browser > server/webclient/contracts.js
 
-export const SUBPROTOCOL = "dreamcommons.v1.json"; // the JSON encoding's subprotocol
-export const PROTOCOL_VERSION = 1; // the join frame's v
+export const SUBPROTOCOL = "dreamcommons.v2.json"; // the JSON encoding's subprotocol
+export const PROTOCOL_VERSION = 2; // the join frame's v
 export const SESSION_ID = /^[a-z0-9][a-z0-9-]{0,63}$/; // a session's name
 export const MOTIF_NAME = /^[a-z][a-z0-9-]{0,31}$/; // a motif's name
 export const PAIR_CODE = /^[2-9A-HJKMNP-TV-Z]{10}$/; // the code a device shows while it waits
@@ -10,6 +10,8 @@ export const DEVICE_ID = /^[a-z0-9][a-z0-9-]{2,47}$/; // a device's id
 export const NAME_MAX = 32; // a display name's length
 export const WHISPER_MAX = 1000; // the protocol's bound; the welcome's whisper_max is the server's own
 export const PEOPLE_PAGE = 200; // the most participants one people page holds
+export const ORBIT_PERIOD_S = 90.0; // seconds a motif takes to circle its centre
+export const ORBIT_RADIUS = 0.04; // the radius of that circle, in the unit square
 export const ROLES = ["dreamer", "waker", "watcher"]; // roles a join page offers
 export const ACTIONS = ["light", "sound", "pace", "warmth", "pressure"];
 export const HOST_ACTIONS = ["start", "pause", "resume", "advance", "end", "harmonize", "remove"];

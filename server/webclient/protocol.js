@@ -1,5 +1,5 @@
 // The dreamcommons wire protocol as the browser speaks it (JSON text frames over the
-// "dreamcommons.v1.json" subprotocol): how a delta applies to the dreamscape, and sequence
+// "dreamcommons.v2.json" subprotocol): how a delta applies to the dreamscape, and sequence
 // tracking. Mirrors dreamcommons/contracts/protocol.py (DreamscapeState.apply) and
 // client/tracker.py; connection.js carries it over a WebSocket. The constants come from
 // contracts.js, generated from the Python contracts.
@@ -13,7 +13,10 @@ const byKey = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
 export function applyDelta(state, delta) {
   const motifs = new Map(state.motifs.map((m) => [m.name, m]));
   for (const name of delta.removed ?? []) motifs.delete(name);
-  for (const m of delta.motifs ?? []) motifs.set(m.name, m);
+  // a motif update carries what changed, as of the delta's t; one not held arrives whole
+  for (const m of delta.motifs ?? []) {
+    motifs.set(m.name, { ...motifs.get(m.name), ...m, t: delta.t });
+  }
   const people = new Map(state.participants.map((p) => [p.id, p]));
   for (const id of delta.left ?? []) people.delete(id);
   for (const p of delta.participants ?? []) people.set(p.id, p);

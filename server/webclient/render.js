@@ -1,9 +1,12 @@
-// The dreamscape on a canvas: each motif a soft glowing blob, eased from the last state to
-// the newest over one tick so that motion stays smooth between the server's ticks; the
+// The dreamscape on a canvas: each motif a soft glowing blob, drawn every frame where its
+// parameters put it at the session's time now (motion.js: decay and orbit), and eased over
+// one tick from where it was drawn when a new state moves it; the
 // background's hue follows the mood's valence, the blobs' gentle pulse the mood's arousal
 // (in step while harmonizing, softer as the room is calmed), and a fractured scene shows
 // its regions as rings the motifs gather in.
 // Everything drawn here is pixels (motif names via fillText), so no text can become markup.
+
+import { motifAt, SessionClock } from "/static/motion.js";
 
 const TAU = Math.PI * 2;
 const FADE_MS = 600; // how long a removed motif takes to fade out
@@ -33,11 +36,15 @@ function look(motif) {
   return { x: motif.x, y: motif.y, size: radiusFraction(motif.weight), alpha: motif.intensity };
 }
 
+const SILENT = new SessionClock();
+
 export class DreamscapeRenderer {
   constructor(canvas) {
     this.canvas = canvas;
     this.ctx = canvas.getContext("2d");
-    this.blobs = new Map(); // name -> { from, to, rgb, offset, dying }
+    this.blobs = new Map(); // name -> { from, motif, to (once dying), rgb, offset, dying }
+    this.clock = SILENT;
+    this.halfLife = null;
     this.mood = { from: { valence: 0, arousal: 0 }, to: { valence: 0, arousal: 0 } };
     this.startedAt = 0;
     this.durationMs = 100;
@@ -62,28 +69,33 @@ export class DreamscapeRenderer {
     this.hint = text;
   }
 
-  /** A new state arrived: ease from what is on screen now towards it over one tick. */
-  update(state, tickHz) {
+  /** A new state arrived: ease from what is on screen now towards it over one tick.
+   * `clock` (a SessionClock) tells the session's time now. */
+  update(state, tickHz, clock = SILENT) {
     const now = performance.now();
     const k = this.progress(now);
+    this.clock = clock;
+    this.halfLife = state.half_life_s ?? null;
     this.durationMs = 1000 / (tickHz > 0 ? tickHz : 10);
     this.startedAt = now;
     const seen = new Set();
     for (const motif of state.motifs) {
       seen.add(motif.name);
       const blob = this.blobs.get(motif.name);
-      const target = look(motif);
       if (blob === undefined) {
+        const target = this.target({ motif });
         this.blobs.set(motif.name, {
           from: { ...target, size: 0, alpha: 0 },
-          to: target,
+          motif,
+          to: null,
           rgb: rgb(motif.colour),
           offset: phaseOffset(motif.name),
           dying: 0,
         });
       } else {
         blob.from = this.blend(blob, k);
-        blob.to = target;
+        blob.motif = motif;
+        blob.to = null;
         blob.rgb = rgb(motif.colour);
         blob.dying = 0;
       }
@@ -103,9 +115,15 @@ export class DreamscapeRenderer {
     return clamp((now - this.startedAt) / this.durationMs, 0, 1);
   }
 
+  /** Where a blob's motif is now: its view's decay and orbit at the session's time. */
+  target(blob) {
+    return blob.to ?? look(motifAt(blob.motif, this.clock.now(), this.halfLife));
+  }
+
   blend(blob, k) {
     if (blob.dying) k = clamp((performance.now() - blob.dying) / FADE_MS, 0, 1);
-    const { from, to } = blob;
+    const { from } = blob;
+    const to = this.target(blob);
     return {
       x: lerp(from.x, to.x, k),
       y: lerp(from.y, to.y, k),

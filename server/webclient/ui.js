@@ -2,6 +2,7 @@
 // contribution and host forms, and the lines that tell the user what happened. Every piece
 // of data reaches the DOM as text (textContent), never as markup.
 
+import { motifsAt, phaseRemaining } from "/static/motion.js";
 import { MOTIF_NAME, PAIR_CODE, WHISPER_MAX } from "/static/protocol.js";
 
 const $ = (id) => document.getElementById(id);
@@ -88,23 +89,24 @@ export class DreamPage {
   showState(state, me) {
     this.me = me;
     $("seq").textContent = String(state.seq);
-    this.showMotifs(state.motifs);
+    this.showMotifs(motifsAt(state, state.t)); // each motif's weight and place at this tick
     this.showParticipants(state.participants);
     this.showPeopleCount(state.people, state.participants.length);
     this.showWhispers(state.whispers);
-    this.showScene(state.scene);
+    this.showScene(state.scene, state.t);
   }
 
   /** The session's arc and the dream rules' state, in words, in the top bar. */
-  showScene(scene) {
+  showScene(scene, now) {
     const line = $("scene");
     if (!scene) {
       line.textContent = "";
       return;
     }
     const parts = [scene.paused ? `${scene.phase} (paused)` : scene.phase];
-    if (scene.phase_remaining_s !== null && scene.phase_remaining_s !== undefined) {
-      const left = Math.round(scene.phase_remaining_s);
+    const remaining = phaseRemaining(scene, now);
+    if (remaining !== null) {
+      const left = Math.ceil(remaining);
       parts.push(`${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")} left`);
     }
     const coherence = scene.coherence === null ? "—" : scene.coherence.toFixed(2);

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.async_api import Page, WebSocketRoute, expect
 
 from dreamcommons.client.dream_client import DreamClient
+from dreamcommons.contracts.motion import motifs_at, phase_remaining
 from dreamcommons.contracts.protocol import (
     MAX_WHISPER_CHARS as WHISPER_BOUND,
 )
@@ -73,6 +76,7 @@ async def http_get(port: int, target: str) -> tuple[int, dict[str, str], bytes]:
         ("/host/night-owls-2", "text/html; charset=utf-8"),
         ("/static/app.js", "text/javascript; charset=utf-8"),
         ("/static/protocol.js", "text/javascript; charset=utf-8"),
+        ("/static/motion.js", "text/javascript; charset=utf-8"),
         ("/static/connection.js", "text/javascript; charset=utf-8"),
         ("/static/host.js", "text/javascript; charset=utf-8"),
         ("/static/render.js", "text/javascript; charset=utf-8"),
@@ -478,7 +482,7 @@ async def test_deltas_apply_in_the_browser_as_on_the_server(pages: Pages, base_u
     def motif(name: str, weight: float) -> MotifView:
         return MotifView(
             name=name, colour="#aabbcc", weight=weight, intensity=0.5, valence=-0.2,
-            arousal=0.4, x=0.3, y=0.7,
+            arousal=0.4, x=0.3, y=0.7, t=0.4, phase=0.25,
         )  # fmt: skip
 
     def person(pid: str, present: bool = True) -> ParticipantView:
@@ -534,6 +538,57 @@ async def test_deltas_apply_in_the_browser_as_on_the_server(pages: Pages, base_u
     assert outcome["after"] == ["stale", "applied"]
     assert outcome["gaps"] == 1
     assert outcome["backoff"] == [[0.1875, 0.3125], [0.375, 0.625], [3, 5], [3.75, 5]]
+
+
+async def test_motifs_extrapolate_in_the_browser_as_in_python(pages: Pages, base_url: str) -> None:
+    """motion.js and contracts.motion: the same state and time give the same numbers."""
+
+    def motif(name: str, weight: float, t: float, x: float, phase: float) -> MotifView:
+        return MotifView(
+            name=name, colour="#aabbcc", weight=weight, t=t, intensity=0.5, valence=-0.2,
+            arousal=0.4, x=x, y=1.0 - x, phase=phase,
+        )  # fmt: skip
+
+    state = DreamscapeState(
+        session="mirror", venue="sleep-commons", seq=9, t=12.3, half_life_s=45.0,
+        motifs=(motif("moon", 1.25, 10.0, 0.3, 0.125), motif("edge", 0.5, 12.3, 0.99, 0.7),
+                motif("fern", 2.0, 0.0, 0.02, 0.0)),
+        scene=SceneView(phase="dream", phase_ends=100.0),
+    )  # fmt: skip
+    paused = SceneView(phase="dream", paused=True, phase_remaining_s=42.0)
+    times = [0.0, 10.0, 12.3, 13.05, 47.5, 3600.25]
+    expected: list[dict[str, Any]] = [
+        {
+            "motifs": [dataclasses.asdict(m) for m in motifs_at(state, t)],
+            "left": phase_remaining(state.scene, t),
+            "paused": phase_remaining(paused, t),
+        }
+        for t in times
+    ]
+    page = await pages.open(f"{base_url}/")
+    got = await page.evaluate(
+        """async ([state, paused, times]) => {
+            const { motifsAt, phaseRemaining } = await import('/static/motion.js');
+            return times.map((t) => ({
+                motifs: motifsAt(state, t),
+                left: phaseRemaining(state.scene, t),
+                paused: phaseRemaining(paused, t),
+            }));
+        }""",
+        [state.model_dump(mode="json"), paused.model_dump(mode="json"), times],
+    )
+    numbers = ("weight", "intensity", "valence", "arousal", "x", "y")
+    for mine, theirs in zip(expected, got, strict=True):
+        assert (theirs["left"], theirs["paused"]) == (mine["left"], mine["paused"])
+        for m, js in zip(mine["motifs"], theirs["motifs"], strict=True):
+            assert (js["name"], js["colour"]) == (m["name"], m["colour"])
+            assert [js[k] for k in numbers] == pytest.approx([m[k] for k in numbers], rel=1e-12)
+    moon_at = expected[3]["motifs"][0]
+    assert moon_at["weight"] == pytest.approx(1.25 * 2 ** (-(13.05 - 10.0) / 45.0))
+    assert expected[0]["motifs"][1]["weight"] == 0.5  # never grown back before its time
+    assert expected[1]["motifs"][1]["x"] == 1.0  # an orbit past the edge stays on the canvas
+    assert [at["left"] for at in expected][-2:] == [52.5, 0.0]
+    assert {at["paused"] for at in expected} == {42.0}
 
 
 # --- a server that goes away --------------------------------------------------------------

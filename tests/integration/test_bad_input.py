@@ -9,7 +9,8 @@ import urllib.request
 import msgpack
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.typing import Subprotocol
 
 from dreamcommons.contracts.errors import CloseCode, ErrorCode
 from dreamcommons.contracts.protocol import Encoding
@@ -95,6 +96,36 @@ async def test_a_newer_protocol_version_is_refused(server_url: str) -> None:
         join = {"type": "join", "v": 99, "session": "commons", "name": "Future"}
         reply = await send_json(ws, json.dumps(join))
         assert reply["code"] == ErrorCode.UNSUPPORTED_VERSION.value
+
+
+async def test_a_v1_join_on_a_v2_connection_is_refused(server_url: str) -> None:
+    async with connect(server_url, subprotocols=[Encoding.JSON.value]) as ws:  # type: ignore[list-item]
+        join = {"type": "join", "v": 1, "session": "commons", "name": "Old"}
+        reply = await send_json(ws, json.dumps(join))
+        assert reply["code"] == ErrorCode.UNSUPPORTED_VERSION.value
+        assert "speaks 2" in str(reply["message"])
+
+
+@pytest.mark.parametrize(
+    "offered",
+    [["dreamcommons.v1.msgpack"], ["dreamcommons.v1.json", "chat"], []],
+    ids=["v1-msgpack", "v1-json-and-another", "none"],
+)
+async def test_a_handshake_without_a_v2_subprotocol_is_refused_naming_v2(
+    server_url: str, offered: list[str]
+) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(server_url, subprotocols=[Subprotocol(name) for name in offered] or None)
+    response = refused.value.response
+    assert response.status_code == 400
+    body = response.body.decode()
+    assert body.startswith("unsupported_version: this server speaks dreamcommons v2")
+    assert "dreamcommons.v2.msgpack or dreamcommons.v2.json" in body
+    assert (", ".join(offered) or "no subprotocol") in body
+    # the same server takes a client that offers v2 among others, and picks it
+    both = [Subprotocol("dreamcommons.v1.json"), Subprotocol(Encoding.JSON.value)]
+    async with connect(server_url, subprotocols=both) as ws:
+        assert ws.subprotocol == Encoding.JSON.value
 
 
 async def test_malformed_msgpack_and_text_on_a_binary_connection(server_url: str) -> None:

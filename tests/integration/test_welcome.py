@@ -11,6 +11,8 @@ import msgpack
 import pytest
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import InvalidStatus
+from websockets.typing import Subprotocol
 
 from dreamcommons.client.dream_client import DreamClient
 from dreamcommons.contracts.errors import InvalidField
@@ -86,6 +88,21 @@ async def test_a_replays_welcome_takes_no_whispers() -> None:
     assert welcome.whisper_max == 0
 
 
+async def test_a_replay_refuses_a_v1_client_naming_v2_and_carries_the_half_life() -> None:
+    replay = ReplayServer(DreamEngine(VENUE, "commons").state, VENUE.tick_hz, "127.0.0.1", 0)
+    await replay.start()
+    try:
+        url = f"ws://127.0.0.1:{replay.port}/commons"
+        with pytest.raises(InvalidStatus) as refused:
+            await connect(url, subprotocols=[Subprotocol("dreamcommons.v1.json")])
+        welcome = await welcome_from(replay.port, Join(session="commons", name="Kai"))
+    finally:
+        await replay.close()
+    assert refused.value.response.status_code == 400
+    assert b"dreamcommons.v2.json" in refused.value.response.body
+    assert welcome.state.half_life_s == VENUE.half_life_s  # what clients decay weights with
+
+
 def test_a_welcome_from_an_older_server_means_the_protocols_bound() -> None:
     older = {
         "type": "welcome",
@@ -111,6 +128,8 @@ def test_a_welcome_from_a_newer_server_decodes_without_its_new_fields() -> None:
             "arousal": 0.5,
             "x": 0.5,
             "y": 0.5,
+            "phase": 0.25,
+            "t": 0.0,
             "spin": 3,
         }
     ]

@@ -70,13 +70,27 @@ async def small_window_client(port: int) -> ClientConnection:
     return ws
 
 
-async def a_busy_dream(url: str) -> DreamClient:
-    """A dreamer who fills the scene with motifs, so every tick's delta is large."""
-    dreamer = DreamClient(url, "Lyra")
-    await dreamer.__aenter__()
-    for n in range(48):
-        await dreamer.contribute(f"motif-{n}", intensity=1.0)
-    return dreamer
+@contextlib.asynccontextmanager
+async def a_busy_dream(url: str) -> AsyncIterator[DreamClient]:
+    """A dreamer who fills the scene with motifs and keeps raising them all, so that every
+    tick's delta is large (a delta carries the motifs that changed, not those that moved)."""
+    async with DreamClient(url, "Lyra") as dreamer:
+        for n in range(48):
+            await dreamer.contribute(f"motif-{n}", intensity=1.0)
+
+        async def keep_raising() -> None:
+            while True:
+                for n in range(48):
+                    await dreamer.contribute(f"motif-{n}", intensity=1.0, wait=False)
+                await asyncio.sleep(0.05)
+
+        raising = asyncio.create_task(keep_raising(), name="keep-raising")
+        try:
+            yield dreamer
+        finally:
+            raising.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await raising
 
 
 async def read_until_closed(ws: ClientConnection) -> None:
@@ -106,9 +120,8 @@ async def test_a_client_that_stops_reading_is_dropped_and_nobody_waits(
     url = f"ws://127.0.0.1:{impatient.port}/commons"
     slow = await small_window_client(impatient.port)
     slow.transport.pause_reading()
-    dreamer = await a_busy_dream(url)
     try:
-        async with DreamClient(url, "Zara") as zara:
+        async with a_busy_dream(url) as dreamer, DreamClient(url, "Zara") as zara:
             session = impatient.sessions["commons"]
             seen = await follow_until(zara, session, lambda s: s.fanout.stats.dropped == 1)
             assert seen > 1
@@ -120,7 +133,6 @@ async def test_a_client_that_stops_reading_is_dropped_and_nobody_waits(
             await read_until_closed(slow)
         assert slow.close_code == CloseCode.SLOW_CONSUMER
     finally:
-        await dreamer.close()
         await slow.close()
 
 
@@ -133,14 +145,12 @@ async def a_reader_behind(
     url = f"ws://127.0.0.1:{server.port}/commons"
     slow = await small_window_client(server.port)
     slow.transport.pause_reading()
-    dreamer = await a_busy_dream(url)
     try:
-        async with DreamClient(url, "Zara") as zara:
+        async with a_busy_dream(url), DreamClient(url, "Zara") as zara:
             session = server.sessions["commons"]
             await follow_until(zara, session, lambda s: s.fanout.stats.behind == 1)
             yield slow, zara, session
     finally:
-        await dreamer.close()
         await slow.close()
 
 

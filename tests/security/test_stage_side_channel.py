@@ -19,7 +19,7 @@ from dreamcommons.client.dream_client import DreamClient
 from dreamcommons.contracts.protocol import (
     Delta,
     Encoding,
-    MotifView,
+    MotifUpdate,
     ParticipantView,
     SceneView,
     Welcome,
@@ -39,7 +39,7 @@ INTENSITY = 0.25
 
 async def what_a_watcher_sees(server: DreamServer, session: str, stage: int) -> dict[str, object]:
     """Everything a watcher can tell about the dreamer and their one motif, once it is merged:
-    the motif as shown (its place aside, which drifts with the clock), its weight over the
+    the motif as shown (its place and time aside, which drift with the clock), its weight over the
     intensity and the phase weight, the phase and the mood, and the dreamer as listed."""
     url = f"ws://127.0.0.1:{server.port}/{session}"
     async with connect(url, subprotocols=[Encoding.JSON.value]) as ws:  # type: ignore[list-item]
@@ -65,6 +65,7 @@ async def what_a_watcher_sees(server: DreamServer, session: str, stage: int) -> 
                     if sleeper.participant in frame.applied:
                         break
         (moon,) = [m for m in frame.motifs if m.name == "moon"]
+    assert moon.weight is not None  # a new motif arrives whole
     phases = VENUE.phases
     phase_weight = {
         "gathering": phases.gathering_weight,
@@ -72,7 +73,7 @@ async def what_a_watcher_sees(server: DreamServer, session: str, stage: int) -> 
         "awakening": phases.awakening_weight,
     }.get(scene.phase, 1.0)
     return {
-        "motif": moon.model_copy(update={"x": 0.0, "y": 0.0}),
+        "motif": moon.model_copy(update={"x": 0.0, "y": 0.0, "t": 0.0}),
         "weight per intensity": round(moon.weight / INTENSITY / phase_weight, 2),
         "phase": scene.phase,
         "mood": frame.mood,
@@ -86,7 +87,8 @@ async def test_an_awake_and_a_deep_sleeper_who_hide_their_stage_look_alike(
     awake = await what_a_watcher_sees(dream_server, "awake", AWAKE)
     deep = await what_a_watcher_sees(dream_server, "deep", DEEP)
     assert awake == deep
-    assert isinstance(awake["motif"], MotifView)
+    assert isinstance(awake["motif"], MotifUpdate)
+    assert awake["motif"].colour is not None  # it was new: it came whole
     assert awake["phase"] == "gathering"
     assert awake["weight per intensity"] == 1.0  # a dreamer's role weight, whatever the stage
     assert isinstance(awake["dreamer"], ParticipantView)

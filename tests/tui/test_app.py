@@ -109,7 +109,7 @@ async def test_a_fractured_scene_shows_split_while_the_server_is_unreachable() -
         )
         moon = MotifView(
             name="moon", colour="#e0e0ff", weight=1.0, intensity=0.8,
-            valence=0.2, arousal=0.3, x=0.2, y=0.5,
+            valence=0.2, arousal=0.3, x=0.2, y=0.5, t=0.0, phase=0.0,
         )  # fmt: skip
         app.show_state(DreamscapeState(session="commons", venue="sleep-commons",
                                        motifs=(moon,), scene=scene), 10.0)  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -9,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dreamcommons.contracts.errors import DreamcommonsError
-from dreamcommons.contracts.protocol import Delta, DreamscapeState
+from dreamcommons.contracts.motion import weight_at
+from dreamcommons.contracts.protocol import Delta, DreamscapeState, Encoding, encode
 from dreamcommons.contracts.venues import PhaseDurations, VenuePreset, load_venue
 from dreamcommons.server.engine import ContributionRefused, DreamEngine, EngineError, events
 
@@ -36,7 +38,10 @@ def contribute(
 
 
 def weight(engine: DreamEngine, motif: str) -> float:
-    return next(m.weight for m in engine.state.motifs if m.name == motif)
+    """The motif's weight at the last tick, from the parameters its view holds."""
+    state = engine.state
+    view = next(m for m in state.motifs if m.name == motif)
+    return weight_at(view.weight, view.t, state.t, state.half_life_s)
 
 
 def test_a_contribution_is_merged_at_the_next_tick_not_before() -> None:
@@ -59,6 +64,39 @@ def test_weights_halve_every_half_life() -> None:
     assert weight(engine, "forest") == pytest.approx(start / 2, rel=1e-3)
     engine.tick(3 * VENUE.half_life_s)
     assert weight(engine, "forest") == pytest.approx(start / 8, rel=1e-3)
+
+
+def test_a_quiet_room_sends_its_motifs_once_and_then_only_its_ticks() -> None:
+    engine = engine_with("p1")
+    engine.apply(contribute("p1", 1))
+    _, first = engine.tick(0.0)
+    assert [m.name for m in first.motifs] == ["forest"]
+    assert first.mood is not None
+    start = weight(engine, "forest")
+    for k in range(1, 50):
+        _, delta = engine.tick(k * 0.1)
+        assert delta.motifs == ()
+        assert delta.mood is None
+        assert delta.scene is None
+        assert json.loads(encode(delta, Encoding.JSON)) == {
+            "type": "delta",
+            "seq": k + 1,
+            "t": round(k * 0.1, 3),
+        }
+    assert weight(engine, "forest") == pytest.approx(start * 2 ** (-4.9 / VENUE.half_life_s))
+
+
+def test_a_motif_raised_again_carries_only_what_changed() -> None:
+    engine = engine_with("p1")
+    engine.apply(contribute("p1", 1))
+    engine.tick(0.0)
+    engine.apply(contribute("p1", 2, intensity=0.5))
+    state, delta = engine.tick(0.1)
+    (update,) = delta.motifs
+    sent = json.loads(encode(delta, Encoding.JSON))["motifs"][0]
+    assert set(sent) == {"name", "weight", "intensity"}  # colour, place, phase: sent once
+    assert update.weight == state.motifs[0].weight
+    assert state.motifs[0].t == 0.1
 
 
 def test_faded_motifs_are_removed_and_the_delta_says_so() -> None:

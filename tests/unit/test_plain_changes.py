@@ -15,8 +15,9 @@ from dreamcommons.contracts.protocol import (
 
 LYRA = ParticipantView(id="p1", name="Lyra", role="dreamer")
 MOON = MotifView(
-    name="moon", colour="#aabbcc", weight=1.0, intensity=0.8, valence=0.2, arousal=0.3, x=0.5, y=0.5
-)
+    name="moon", colour="#aabbcc", weight=1.0, t=0.0, intensity=0.8, valence=0.2, arousal=0.3,
+    x=0.5, y=0.5, phase=0.0,
+)  # fmt: skip
 HUSH = WhisperView(participant="p1", name="Lyra", text="hush", t=1.0)
 
 

@@ -155,6 +155,7 @@ def first_weight(stage: int, *, consents: bool, intensity: float = 1.0) -> tuple
     ((state, delta), _, _), *_ = run(stream, 0, consents=consents, venue=venue)
     assert delta.applied == {SLEEPER: 1}
     (view,) = delta.motifs
+    assert view.weight is not None  # a new motif arrives whole
     return view.weight, state.scene.phase
 
 

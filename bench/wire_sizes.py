@@ -1,0 +1,80 @@
+"""What the commons workload's deltas weigh on the wire, counted in process through the engine.
+
+    python -m bench.wire_sizes --ladder 100,300,1000,2000
+
+N participants each contribute once a second (a motif of the venue's first 24, the
+workload's intensity, valence and arousal) on a fixed schedule from a seeded phase; the
+engine ticks ten times a second; each delta is encoded as the host encodes it. After a
+10 s warm-up, it prints the mean bytes a tick over 30 s per encoding, and what msgpack with
+32-bit floats would weigh. No sockets, no clock: the same numbers on every machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+
+import msgpack
+
+from dreamcommons.contracts.protocol import Encoding, encode
+from dreamcommons.contracts.venues import load_venue
+from dreamcommons.server.engine import DreamEngine, MotifContributed, ParticipantJoined
+
+TICK_HZ = 10
+WARMUP_TICKS = 100
+COUNTED_TICKS = 300
+
+
+def delta_sizes(participants: int, venue_name: str = "sleep-commons") -> dict[str, float]:
+    """Mean bytes a tick of the workload's deltas: msgpack, JSON, msgpack with float32."""
+    venue = load_venue(venue_name)
+    rng = random.Random(1)
+    names = [motif.name for motif in venue.motifs][:24]
+    engine = DreamEngine(venue, "commons")
+    for i in range(participants):
+        engine.apply(ParticipantJoined(participant=f"p{i}", name=f"n{i}", role="dreamer"))
+    phases = [rng.random() for _ in range(participants)]
+    cids = [0] * participants
+    sizes: dict[str, list[int]] = {"msgpack": [], "json": [], "msgpack_float32": []}
+    for k in range(1, WARMUP_TICKS + COUNTED_TICKS + 1):
+        t = k / TICK_HZ
+        for i, phase in enumerate(phases):
+            if t > phase and (t - phase) % 1.0 < 1.0 / TICK_HZ:
+                cids[i] += 1
+                engine.apply(
+                    MotifContributed(
+                        f"p{i}",
+                        cids[i],
+                        rng.choice(names),
+                        rng.uniform(0.2, 1.0),
+                        rng.uniform(-1.0, 1.0),
+                        rng.uniform(0.0, 1.0),
+                    )
+                )
+        _, delta = engine.tick(t)
+        if k <= WARMUP_TICKS:
+            continue
+        sizes["msgpack"].append(len(encode(delta, Encoding.MSGPACK)))
+        sizes["json"].append(len(encode(delta, Encoding.JSON)))
+        plain = delta.model_dump(mode="json")
+        single = msgpack.packb(plain, use_bin_type=True, use_single_float=True)
+        sizes["msgpack_float32"].append(len(single))
+    return {key: statistics.mean(values) for key, values in sizes.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--ladder", default="100,300,1000,2000", help="participants per row")
+    parser.add_argument("--venue", default="sleep-commons")
+    args = parser.parse_args()
+    print("| N | msgpack B/tick | JSON B/tick | msgpack float32 B/tick |")
+    print("|---:|---:|---:|---:|")
+    for n in (int(rung) for rung in args.ladder.split(",")):
+        sizes = delta_sizes(n, args.venue)
+        print(f"| {n:,} | {sizes['msgpack']:,.0f} | {sizes['json']:,.0f} | "
+              f"{sizes['msgpack_float32']:,.0f} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
