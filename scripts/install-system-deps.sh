@@ -1,14 +1,15 @@
 #!/bin/sh
 # Installs the system packages named as arguments when they are missing: `mosquitto` (the MQTT
 # broker that tests and the demo start on a free loopback port), `chromium` (the browser the
-# browser tests drive). Uses apt-get when run as root on Debian/Ubuntu; otherwise says what to
-# install and fails.
+# browser tests drive), `nodejs` (for the Node example client the tests run). Uses apt-get
+# when run as root on Debian/Ubuntu; otherwise says what to install and fails.
 set -eu
 
 have() {
     case "$1" in
         mosquitto) command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] ;;
         chromium) [ -x /usr/bin/chromium ] ;;
+        nodejs) command -v node >/dev/null 2>&1 ;;
         *) command -v "$1" >/dev/null 2>&1 ;;
     esac
 }

@@ -54,8 +54,8 @@ from dreamcommons.server.engine.events import (
     Whispered,
 )
 from dreamcommons.server.engine.motifs import MotifStore, ShownMotif
+from dreamcommons.server.engine.people import count_people, listed_in_frames
 from dreamcommons.server.engine.phases import PhaseClock
-from dreamcommons.server.engine.presence import count_people, listed_in_frames
 from dreamcommons.server.engine.weights import contributor_weight, phase_weight
 from dreamcommons.server.engine.wellbeing import input_damping, room_calm
 
