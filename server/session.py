@@ -50,22 +50,7 @@ from dreamcommons.contracts.protocol import (
 )
 from dreamcommons.contracts.venues import VenuePreset
 from dreamcommons.server.absences import AbsencePolicy, Absences, Moved
-from dreamcommons.server.engine import (
-    ContributionRefused,
-    DevicesChanged,
-    DreamEngine,
-    EngineError,
-    Event,
-    HostCommanded,
-    MotifContributed,
-    Pace,
-    ParticipantJoined,
-    ParticipantLeft,
-    PresenceChanged,
-    ShareChanged,
-    SleeperUpdated,
-    Whispered,
-)
+from dreamcommons.server.engine import ContributionRefused, DreamEngine, EngineError, Pace, events
 from dreamcommons.server.fanout import Fanout
 from dreamcommons.server.journal import RecoveredMember, token_hash
 from dreamcommons.server.journal.session_journal import SessionJournal
@@ -88,7 +73,9 @@ class Member:
     connection: ServerConnection | None = None
     encoding: Encoding = Encoding.MSGPACK
     last_cid: int = -1
-    share: ShareChanged | None = None  # their last share change, for when they are listed again
+    share: events.ShareChanged | None = (
+        None  # their last share change, for when they are listed again
+    )
     tag: int | None = None  # tells them apart from others of the same name (ParticipantView.tag)
 
 
@@ -192,7 +179,7 @@ class DreamSession:
             if self.absences.returned(member.pid):
                 self._list_again(member)
             else:
-                self._apply(PresenceChanged(participant=member.pid, present=True))
+                self._apply(events.PresenceChanged(participant=member.pid, present=True))
         else:
             self._make_room()
             pid = f"p{self._next_pid}"
@@ -204,7 +191,7 @@ class DreamSession:
             self._by_token[member.token_digest] = member
             if self.journal is not None:
                 self.journal.member_joined(pid, member.name, member.role, token)
-            joined = ParticipantJoined(
+            joined = events.ParticipantJoined(
                 participant=pid, name=member.name, role=request.role, tag=member.tag
             )
             self._apply(joined)
@@ -234,7 +221,7 @@ class DreamSession:
         self.fanout.forget(connection)
         if member.connection is connection:
             member.connection = None
-            self._apply(PresenceChanged(participant=member.pid, present=False))
+            self._apply(events.PresenceChanged(participant=member.pid, present=False))
             self._moved(self.absences.left(member.pid, time.monotonic()))
 
     def readmit(self, recovered: RecoveredMember) -> None:
@@ -254,7 +241,7 @@ class DreamSession:
         if number.isdigit():
             self._next_pid = max(self._next_pid, int(number) + 1)
         try:
-            self._apply(PresenceChanged(participant=member.pid, present=False))
+            self._apply(events.PresenceChanged(participant=member.pid, present=False))
         except EngineError:
             self._moved(self.absences.hidden_at_recovery(member.pid, time.monotonic()))
         else:
@@ -275,7 +262,7 @@ class DreamSession:
         """A hidden member resumed: listed again as the same participant, with their share."""
         role = cast(Role, member.role)  # a role the session gave them when they joined
         member.tag = self._tag_for(member)
-        joined = ParticipantJoined(
+        joined = events.ParticipantJoined(
             participant=member.pid, name=member.name, role=role, tag=member.tag
         )
         self._apply(joined)
@@ -300,7 +287,7 @@ class DreamSession:
         those who can no longer resume are forgotten, here and in the journal."""
         for pid in moved.hidden:
             with contextlib.suppress(EngineError):  # recovered, and not in the dream
-                self._apply(ParticipantLeft(participant=pid))
+                self._apply(events.ParticipantLeft(participant=pid))
         for pid in moved.forgotten:
             member = self._members.pop(pid, None)
             if member is not None:
@@ -314,7 +301,7 @@ class DreamSession:
         if moved.hidden or moved.forgotten:
             self._moved(moved)
 
-    def _apply(self, event: Event) -> None:
+    def _apply(self, event: events.Event) -> None:
         """Hand the engine an event, then journal it (only accepted events are journaled)."""
         self.engine.apply(event)
         if self.journal is not None:
@@ -357,9 +344,9 @@ class DreamSession:
         """Queue a contribution for the next tick. Who may contribute is the engine's rule
         (its ``ContributionRefused`` becomes the ``forbidden`` error here, nothing more)."""
         self._require_durable()
-        event: MotifContributed | Whispered
+        event: events.MotifContributed | events.Whispered
         if isinstance(message, Contribute):
-            event = MotifContributed(
+            event = events.MotifContributed(
                 participant=member.pid,
                 cid=message.cid,
                 motif=message.motif,
@@ -369,12 +356,12 @@ class DreamSession:
                 private=message.private,
             )
         else:
-            event = Whispered(participant=member.pid, cid=message.cid, text=message.text)
+            event = events.Whispered(participant=member.pid, cid=message.cid, text=message.text)
         try:
             self._apply(event)
         except ContributionRefused as refused:
             raise NotAllowed(ErrorCode.FORBIDDEN, str(refused)) from None
-        if isinstance(event, MotifContributed):
+        if isinstance(event, events.MotifContributed):
             self.stats.contributions_accepted += 1
         else:
             self.stats.whispers_accepted += 1
@@ -385,7 +372,7 @@ class DreamSession:
         """Set what the member shares; one that sets what is set is acknowledged, no more: no
         event, nothing journaled."""
         self._require_durable()
-        change = ShareChanged(
+        change = events.ShareChanged(
             participant=member.pid, level=message.level, show_stage=message.show_stage
         )
         if self.engine.share_changes(change):
@@ -401,7 +388,7 @@ class DreamSession:
         if message.action == "remove":
             self.remove(message.participant or "")
         else:
-            self._apply(HostCommanded(action=message.action))
+            self._apply(events.HostCommanded(action=message.action))
         return Ack(cid=message.cid)
 
     def remove(self, pid: str) -> None:
@@ -418,14 +405,14 @@ class DreamSession:
             member.connection = None
         if self.journal is not None:
             self.journal.member_left(pid)
-        self._apply(ParticipantLeft(participant=pid))
+        self._apply(events.ParticipantLeft(participant=pid))
 
     # --- devices -------------------------------------------------------------------------
 
     def member(self, pid: str) -> Member | None:
         return self._members.get(pid)
 
-    def sleeper_updated(self, update: SleeperUpdated) -> None:
+    def sleeper_updated(self, update: events.SleeperUpdated) -> None:
         """The device side's news of a sleeper (estimated in ``server.devices``), for the
         engine; ``update.t`` is session time (see ``clock``)."""
         if self._listed(update.participant):
@@ -450,7 +437,7 @@ class DreamSession:
 
     def devices_changed(self, pid: str, online: int) -> None:
         if self._listed(pid):
-            self._apply(DevicesChanged(participant=pid, online=online))
+            self._apply(events.DevicesChanged(participant=pid, online=online))
 
     def _listed(self, pid: str) -> bool:
         return pid in self._members and not self.absences.is_hidden(pid)
@@ -562,12 +549,14 @@ class DreamSession:
                 self.stats.broadcast_bytes += len(frame) * len(connections)
 
 
-def _merged_share(before: ShareChanged | None, change: ShareChanged) -> ShareChanged:
+def _merged_share(
+    before: events.ShareChanged | None, change: events.ShareChanged
+) -> events.ShareChanged:
     """A member's share as one change: the latest level and stage consent, each kept when a
     later change leaves it unchanged (None)."""
     if before is None:
         return change
-    return ShareChanged(
+    return events.ShareChanged(
         participant=change.participant,
         level=before.level if change.level is None else change.level,
         show_stage=before.show_stage if change.show_stage is None else change.show_stage,

@@ -31,6 +31,7 @@ from dreamcommons.contracts.protocol import (
     margin_above_chance,
 )
 from dreamcommons.contracts.venues import VenuePreset
+from dreamcommons.server.engine import events
 from dreamcommons.server.engine.coherence import (
     CoherenceWindow,
     PhaseShifts,
@@ -41,18 +42,6 @@ from dreamcommons.server.engine.coherence import (
     unit_vectors,
 )
 from dreamcommons.server.engine.equity import equity_scales, shares
-from dreamcommons.server.engine.events import (
-    DevicesChanged,
-    Event,
-    HostCommanded,
-    MotifContributed,
-    ParticipantJoined,
-    ParticipantLeft,
-    PresenceChanged,
-    ShareChanged,
-    SleeperUpdated,
-    Whispered,
-)
 from dreamcommons.server.engine.motifs import MotifStore, ShownMotif
 from dreamcommons.server.engine.people import count_people, listed_in_frames
 from dreamcommons.server.engine.phases import PhaseClock
@@ -126,7 +115,7 @@ class DreamEngine:
         self._now = start
         self._participants: dict[str, _Participant] = {}
         self._store = MotifStore(venue, start)
-        self._pending: list[MotifContributed | Whispered] = []
+        self._pending: list[events.MotifContributed | events.Whispered] = []
         self._seq = 0
         self._state = DreamscapeState(
             session=session,
@@ -161,10 +150,10 @@ class DreamEngine:
 
     # --- events --------------------------------------------------------------------------
 
-    def apply(self, event: Event) -> None:
+    def apply(self, event: events.Event) -> None:
         """Take one event; contributions wait for the next tick, membership changes too."""
         match event:
-            case ParticipantJoined(participant=pid, name=name, role=role, tag=tag):
+            case events.ParticipantJoined(participant=pid, name=name, role=role, tag=tag):
                 if pid in self._participants and not self._participants[pid].left:
                     raise EngineError(f"participant {pid} already joined")
                 share = self.venue.default_share
@@ -172,17 +161,17 @@ class DreamEngine:
                 self._changed_people.add(pid)
                 if pid in self._left_people:  # back in the tick they left: listed, not gone
                     self._left_people.remove(pid)
-            case PresenceChanged(participant=pid, present=present):
+            case events.PresenceChanged(participant=pid, present=present):
                 self._member(pid).present = present
                 self._changed_people.add(pid)
-            case ParticipantLeft(participant=pid):
+            case events.ParticipantLeft(participant=pid):
                 self._member(pid).left = True
                 self._changed_people.discard(pid)
                 self._left_people.append(pid)
-            case MotifContributed(participant=pid) | Whispered(participant=pid):
+            case events.MotifContributed(participant=pid) | events.Whispered(participant=pid):
                 self._check_may_contribute(pid)
                 self._pending.append(event)
-            case SleeperUpdated(participant=pid):
+            case events.SleeperUpdated(participant=pid):
                 member = self._member(pid)
                 if member.stage_shown and _stage_label(event.stage) != _stage_label(member.stage):
                     self._changed_people.add(pid)
@@ -190,7 +179,7 @@ class DreamEngine:
                 member.stress = event.stress
                 if event.breath_phase is not None and event.breath_hz:
                     member.rhythm = Rhythm(event.breath_phase, event.breath_hz, event.t)
-            case DevicesChanged(participant=pid, online=online):
+            case events.DevicesChanged(participant=pid, online=online):
                 member = self._member(pid)
                 came_online = member.devices == 0 and online > 0
                 member.devices = online
@@ -199,7 +188,7 @@ class DreamEngine:
                     # joins the pacing under way, in phase with the others: their phase zero
                     pace = Pace((pid,), self.venue.harmonize.pace_hz, self._harmonizing_since)
                     self._intents.append(pace)
-            case ShareChanged(participant=pid, level=level, show_stage=show_stage):
+            case events.ShareChanged(participant=pid, level=level, show_stage=show_stage):
                 member = self._member(pid)
                 shown = member.stage_shown
                 if level is not None:
@@ -208,7 +197,7 @@ class DreamEngine:
                     member.show_stage = show_stage
                 if member.stage_shown != shown:
                     self._changed_people.add(pid)  # their stage shows or hides
-            case HostCommanded(action=action):
+            case events.HostCommanded(action=action):
                 self._host(action)
 
     def _check_may_contribute(self, pid: str) -> None:
@@ -260,7 +249,7 @@ class DreamEngine:
             return False
         return True
 
-    def share_changes(self, event: ShareChanged) -> bool:
+    def share_changes(self, event: events.ShareChanged) -> bool:
         """Whether applying ``event`` would change anything (an unknown participant: it would
         be refused, so True); setting what is already set changes nothing."""
         member = self._participants.get(event.participant)
@@ -368,12 +357,12 @@ class DreamEngine:
         wellbeing = self.venue.wellbeing
         for event in self._pending:
             member = self._participants[event.participant]
-            private = isinstance(event, MotifContributed) and event.private
+            private = isinstance(event, events.MotifContributed) and event.private
             if member.share <= 0.0 or private:
                 self.counters.private_contributions += 1
                 continue  # kept by the engine only: nothing of it reaches anyone
             applied[event.participant] = max(applied.get(event.participant, -1), event.cid)
-            if isinstance(event, Whispered):
+            if isinstance(event, events.Whispered):
                 whispers.append(
                     WhisperView(
                         participant=event.participant,
