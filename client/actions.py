@@ -62,3 +62,14 @@ async def carry_out(dream: DreamClient, command: NetworkCommand, feeling: Feelin
         case Invite(role=role, hours=hours):
             invitation = await dream.invite(role, hours * 3600)
             return Outcome(f"invitation for a {invitation.role}: {invitation.token}")
+
+
+def about_me(name: str, participant: str, session: str, resume_token: str | None) -> str:
+    """What ``/me`` says: who you are, and what your resume token lets you do."""
+    if not resume_token:
+        return f"you are {name} in {session}; not joined yet, so no resume token"
+    return (
+        f"you are {name} ({participant}) in {session}; your resume token is {resume_token}: "
+        "it brings you back as yourself, and exports or erases your own night: "
+        f"dreamcommons export JOURNAL --session {session} --resume-token={resume_token}"
+    )

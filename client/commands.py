@@ -7,8 +7,9 @@ sets the emotion your next motifs carry;  ``/share 0.5`` sets how much of your d
 ``/share 0.5 stage`` also lets them see your sleep stage;  ``/stage on`` shows it (``/stage off``
 hides it again);  ``/pair CODE`` claims a device;  as host ``/start``, ``/pause``, ``/resume``,
 ``/advance``, ``/end``, ``/harmonize``, ``/remove p3``, ``/invite watcher 12`` (an invitation
-for 12 hours);  ``/quit`` leaves.  ``parse`` never talks to the network: it only says what the
-line means, or raises ``CommandError`` that says what is wrong with it.
+for 12 hours);  ``/me`` shows who you are and your resume token;  ``/quit`` leaves.
+``parse`` never talks to the network: it only says what the line means, or raises
+``CommandError`` that says what is wrong with it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dreamcommons.contracts.protocol import HostActionName
 HELP: Final = (
     "motif: 'moon 0.8'  whisper: '/w words'  emotion: '/feel calm'  '/share 0.5 [stage]'  "
     "'/private moon'  '/stage on|off'  '/pair CODE'  host: '/start' '/pause' '/resume' "
-    "'/advance' '/end' '/harmonize' '/remove p3' '/invite watcher 12'  '/quit'"
+    "'/advance' '/end' '/harmonize' '/remove p3' '/invite watcher 12'  '/me'  '/quit'"
 )
 DEFAULT_INTENSITY: Final = 0.7
 HOST_ACTIONS: Final[tuple[str, ...]] = get_args(HostActionName)
@@ -121,8 +122,13 @@ class ShowHelp:
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class ShowMe:
+    """Who you are in the session, and the resume token that is your key to your own night."""
+
+
 NetworkCommand = RaiseMotif | SendWhisper | SetShare | ShowStage | PairDevice | HostCommand | Invite
-Command = NetworkCommand | SetFeeling | Quit | ShowHelp
+Command = NetworkCommand | SetFeeling | Quit | ShowHelp | ShowMe
 
 
 def parse(line: str) -> Command | None:
@@ -139,6 +145,8 @@ def parse(line: str) -> Command | None:
         return Quit()
     if verb in ("help", "h", "?"):
         return ShowHelp()
+    if verb in ("me", "whoami"):
+        return ShowMe()
     if verb in ("w", "whisper"):
         if not rest:
             raise CommandError("whisper what? e.g. '/w the river hums'")

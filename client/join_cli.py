@@ -15,8 +15,16 @@ import os
 import stat
 import sys
 
-from dreamcommons.client.actions import carry_out
-from dreamcommons.client.commands import FEELINGS, HELP, Quit, SetFeeling, ShowHelp, parse
+from dreamcommons.client.actions import about_me, carry_out
+from dreamcommons.client.commands import (
+    FEELINGS,
+    HELP,
+    Quit,
+    SetFeeling,
+    ShowHelp,
+    ShowMe,
+    parse,
+)
 from dreamcommons.client.dream_client import DreamClient
 from dreamcommons.client.errors import DreamClientError, JoinRefused
 from dreamcommons.client.plain_view import render
@@ -91,6 +99,9 @@ class _Typist:
                     return False
                 case ShowHelp():
                     _say(HELP)
+                case ShowMe():
+                    dream = self.dream
+                    _say(about_me(dream.name, dream.participant, dream.session, dream.resume_token))
                 case SetFeeling(feeling=feeling):
                     self.feeling = feeling
                     _say(f"your next motifs feel {feeling.describe()}")

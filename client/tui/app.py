@@ -16,7 +16,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header, Input, Static
 
-from dreamcommons.client.actions import carry_out
+from dreamcommons.client.actions import about_me, carry_out
 from dreamcommons.client.commands import (
     FEELINGS,
     HELP,
@@ -26,6 +26,7 @@ from dreamcommons.client.commands import (
     Quit,
     SetFeeling,
     ShowHelp,
+    ShowMe,
     parse,
 )
 from dreamcommons.client.dream_client import DreamClient, split_url
@@ -154,6 +155,10 @@ class DreamApp(App[None]):
                 self.exit()
             case ShowHelp():
                 self.note(HELP)
+            case ShowMe():
+                session = split_url(self.link.url)[1]
+                link = self.link
+                self.note(about_me(link.name, link.participant, session, link.resume_token))
             case SetFeeling(feeling=feeling):
                 self._feel(feeling)
             case _:

@@ -110,6 +110,7 @@ async function main() {
         page.showConnection(status, detail);
         if (status === "connected") {
           host?.showJoinCode(where.session, connection.joinCode);
+          page.showMe(where.session, connection.identity.resume);
           page.setWhisperLimit(connection.whisperMax);
           const quiet = where.role === "dreamer" || where.role === "waker" ? ": add a motif" : "";
           renderer.setHint(`the dream is quiet${quiet}`);

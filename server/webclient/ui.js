@@ -196,6 +196,13 @@ export class DreamPage {
     $("everyone-box").hidden = !partial;
   }
 
+  /** One's own resume token, and what it is for. */
+  showMe(session, token) {
+    $("me").hidden = !token;
+    $("me-session").textContent = session;
+    $("me-token").textContent = token ?? "";
+  }
+
   /** A page of the whole list, as the server answered it; the button asks for the next. */
   showEveryone(page) {
     const list = $("everyone");

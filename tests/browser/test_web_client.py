@@ -299,6 +299,19 @@ async def test_a_reload_resumes_the_same_participant(pages: Pages, base_url: str
     await expect(page.get_by_test_id("participants").locator("li")).to_have_count(1)
 
 
+async def test_the_page_shows_ones_own_resume_token(
+    pages: Pages, base_url: str, dream_server: DreamServer
+) -> None:
+    page = await open_dream(pages, f"{base_url}/s/tokens?name=Lyra")
+    await page.get_by_test_id("me").locator("summary").click()
+    shown = page.get_by_test_id("me-token")
+    await expect(shown).not_to_have_text("")
+    pid = await page.get_by_test_id("participants").locator("li").get_attribute("data-pid")
+    member = dream_server.sessions["tokens"].member(pid or "?")
+    assert member is not None
+    assert await shown.text_content() == member.resume_token
+
+
 async def test_the_watch_page_updates_and_cannot_contribute(pages: Pages, base_url: str) -> None:
     dreamer = await open_dream(pages, f"{base_url}/s/broadcast?name=Lyra")
     watch = await pages.blank()

@@ -130,12 +130,14 @@ async def test_join_plain_carries_out_commands_from_a_pipe_then_follows_the_drea
         dreamcommons("join", server_url, "--name", "Lyra", "--plain", "--refresh", "0.2") as lyra,
     ):
         assert lyra.stdin is not None
-        lyra.stdin.write(b"/feel calm\nmoon 0.9\n/share 0.5 stage\n/w the tide turns\n/nonsense\n")
+        typed = b"/feel calm\nmoon 0.9\n/share 0.5 stage\n/w the tide turns\n/me\n/nonsense\n"
+        lyra.stdin.write(typed)
         await lyra.stdin.drain()
         lyra.stdin.close()  # the end of input: it carries on watching
         seen = await read_until(lyra, "joined commons as", within(15))
         seen += await read_until(lyra, "sharing 50% of your dream and your sleep stage", within(10))
-        seen += await read_until(lyra, "! unknown command /nonsense", within(10))
+        about = await read_until(lyra, "your resume token is", within(10))
+        seen += about + await read_until(lyra, "! unknown command /nonsense", within(10))
         state = await zara.wait_for(
             lambda s: (
                 any(m.name == "moon" for m in s.motifs)
@@ -146,6 +148,9 @@ async def test_join_plain_carries_out_commands_from_a_pipe_then_follows_the_drea
         me = next(p.id for p in state.participants if p.name == "Lyra")
         member = dream_server.sessions["commons"].engine._participants[me]
         assert (member.share, member.show_stage) == (0.5, True)
+        token = dream_server.sessions["commons"].member(me).resume_token  # type: ignore[union-attr]
+        assert f"your resume token is {token}:" in about
+        assert f"--session commons --resume-token={token}" in about
         await zara.contribute("owl")
         seen += await read_until(lyra, "owl", within(10))
         assert lyra.returncode is None

@@ -17,6 +17,7 @@ from dreamcommons.client.commands import (
     SendWhisper,
     SetFeeling,
     SetShare,
+    ShowMe,
     parse,
 )
 from dreamcommons.client.errors import CommandError, DreamClientError
@@ -40,6 +41,7 @@ from dreamcommons.client.errors import CommandError, DreamClientError
         ("/harmonize", HostCommand("harmonize")),
         ("/remove p3", HostCommand("remove", "p3")),
         ("/q", Quit()),
+        ("/me", ShowMe()),
         ("   ", None),
     ],
 )
