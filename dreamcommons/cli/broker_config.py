@@ -20,7 +20,9 @@ def add_broker_config_command(
         "DIR. Devices: --devices N names the N devices that `dreamcommons fleet --count N` "
         "runs with the same --seed and --fabric-share; --device and --device-list add more.",
     )
-    config.add_argument("--out", required=True, type=Path, metavar="DIR")
+    config.add_argument(
+        "--out", required=True, type=Path, metavar="DIR", help="directory to write the files into"
+    )
     config.add_argument("--devices", type=int, default=0, metavar="N", help="fleet devices")
     config.add_argument("--seed", type=int, default=0, help="the fleet's seed (0)")
     config.add_argument("--fabric-share", type=float, default=0.3, help="as the fleet's (0.3)")

@@ -110,14 +110,16 @@ def _parser() -> argparse.ArgumentParser:
     command = commands.add_parser("command", help="send one command to a device, await its ack")
     command.add_argument("--broker", required=True, help="mqtt://HOST:PORT")
     command.add_argument("device", help="device id, e.g. pod-lyra")
-    command.add_argument("action", choices=["light", "sound", "pace", "warmth", "pressure"])
+    command.add_argument(
+        "action", choices=["light", "sound", "pace", "warmth", "pressure"], help="what it does"
+    )
     command.add_argument("value", type=float, nargs="?", default=None, help="0..1, or Hz for pace")
     command.add_argument("--wait", type=float, default=5.0, help="seconds to wait for the ack")
     command.set_defaults(run=_command)
 
     join = commands.add_parser("join", help="join a session and follow the dreamscape")
     join.add_argument("url", help="ws://HOST:PORT/SESSION")
-    join.add_argument("--name", required=True)
+    join.add_argument("--name", required=True, help="your name as the others see it (1-32)")
     join.add_argument(
         "--role",
         choices=["dreamer", "waker", "watcher", "host"],
@@ -146,7 +148,7 @@ def _parser() -> argparse.ArgumentParser:
         required="DREAMCOMMONS_HOST_KEY" not in os.environ,
         help="the key the host printed (default: $DREAMCOMMONS_HOST_KEY)",
     )
-    console.add_argument("--name", default="Host")
+    console.add_argument("--name", default="Host", help="the host's name as others see it")
     console.add_argument("--json", action="store_true", help="speak the JSON encoding")
     console.add_argument("--plain", action="store_true", help="plain text view and typed commands")
     console.add_argument("--refresh", type=float, default=2.0, help="seconds between plain views")
