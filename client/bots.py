@@ -13,9 +13,11 @@ from dreamcommons.client.errors import DreamClientError
 from dreamcommons.contracts.protocol import Encoding, Role
 from dreamcommons.contracts.venues import VenuePreset
 
+# The demo's dreamers: none of them a name the README's examples use, so that one's own
+# terminal or browser is never taken for a bot.
 BOT_NAMES = (
-    "Lyra", "Zara", "Kai", "Eamon", "Tariq", "Vivienne", "Alexis", "Jaxon", "Mia", "Leo",
-    "Terra", "Elara", "Amani", "Nia", "Luna", "Theo", "Sage", "Arlo",
+    "Orin", "Sela", "Tamsin", "Bram", "Isolde", "Corin", "Wren", "Halden", "Maren", "Odile",
+    "Quill", "Fenna", "Idris", "Juno", "Nell", "Pell", "Rook", "Ysolde",
 )  # fmt: skip
 
 WHISPERS = (

@@ -154,17 +154,22 @@ async def _session(
             stop.set()
             results = await asyncio.gather(*tasks, return_exceptions=True)
         session = server.sessions[SESSION]
+        accepted = session.stats.contributions_accepted + session.stats.whispers_accepted
+        bots_accepted = sum(b.stats.accepted for b in dreamers)
         counters = session.engine.counters
         devices = server.devices.summary()
         return {
             "venue": venue.name,
             "seconds": round(time.monotonic() - started, 1),
             "participants": sum(1 for m in session.members if m.role not in ("watcher", "host")),
+            "bots": len(dreamers),
             "bots_failed": sum(1 for r in results if isinstance(r, BaseException)),
+            # the bots' own: sent = accepted + refused (+ any still unanswered at the end)
             "contributions_sent": sum(b.stats.sent for b in dreamers),
-            "contributions_accepted": session.stats.contributions_accepted
-            + session.stats.whispers_accepted,
+            "contributions_accepted": bots_accepted,
             "contributions_refused": sum(b.stats.refused for b in dreamers),
+            # everyone else's: a browser's or a terminal's, joined while the demo ran
+            "contributions_by_others": accepted - bots_accepted,
             "ticks": session.stats.ticks,
             "motifs": len(state.motifs),
             "whispers": len(state.whispers),

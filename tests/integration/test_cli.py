@@ -41,6 +41,9 @@ async def test_demo_runs_bots_with_devices_and_ends_with_a_json_summary(tmp_path
     assert summary["bots_failed"] == 0
     assert summary["contributions_sent"] > 0
     assert summary["contributions_accepted"] == summary["contributions_sent"]
+    assert summary["contributions_refused"] == 0
+    assert summary["contributions_by_others"] == 0  # nobody joined but the bots
+    assert summary["bots"] == 4
     assert summary["ticks"] >= 20
     assert summary["motifs"] > 0
     assert summary["devices_online"] == 4
