@@ -87,6 +87,9 @@ class MosquittoProcess(StartStop):
             str(self.config),
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
+            # A session of its own: a Ctrl-C at the terminal reaches the program that started
+            # the broker, not the broker, which that program stops last, after its clients.
+            start_new_session=True,
         )
         async with asyncio.timeout(ready_within):
             while not await port_open(self.host, self.port):

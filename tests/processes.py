@@ -30,10 +30,11 @@ def free_port() -> int:
 
 @contextlib.asynccontextmanager
 async def dreamcommons(
-    *args: str, stdin: int = asyncio.subprocess.PIPE
+    *args: str, stdin: int = asyncio.subprocess.PIPE, own_group: bool = False
 ) -> AsyncIterator[asyncio.subprocess.Process]:
     """Run ``dreamcommons ARGS`` with pipes (or ``stdin``, e.g. ``asyncio.subprocess.DEVNULL``);
-    terminated (then killed) on exit, always."""
+    terminated (then killed) on exit, always. ``own_group``: in a process group (and session)
+    of its own, as a terminal's foreground job is, so that ``os.killpg`` plays a Ctrl-C."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -42,6 +43,7 @@ async def dreamcommons(
         stdin=stdin,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
+        start_new_session=own_group,
     )
     try:
         yield process

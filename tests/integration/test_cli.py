@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
+import signal
 import socket
 import stat
 import urllib.request
@@ -21,6 +23,22 @@ from tests.conftest import within
 from tests.processes import dreamcommons, end, free_port, read_until
 
 pytestmark = pytest.mark.integration
+
+
+async def test_ctrl_c_ends_the_demo_cleanly_and_its_own_broker_last() -> None:
+    """A terminal's Ctrl-C goes to its whole foreground process group: the demo's Mosquitto,
+    in a session of its own, must not die under the devices and the server that use it."""
+    nobody_there = f"mqtt://127.0.0.1:{free_port()}"  # so the demo starts a Mosquitto of its own
+    args = ("demo", "--bots", "2", "--broker", nobody_there)
+    async with dreamcommons(*args, own_group=True) as demo:
+        seen = await read_until(demo, " tick ", within(30))
+        os.killpg(demo.pid, signal.SIGINT)
+        rest, _ = await asyncio.wait_for(demo.communicate(), within(30))
+    text = seen + rest.decode()
+    assert demo.returncode == 0, text
+    assert "summary:" in text
+    for noise in ("Traceback", "Broken pipe", "never retrieved", "Unexpected disconnection"):
+        assert noise not in text, text
 
 
 async def test_demo_runs_bots_with_devices_and_ends_with_a_json_summary(tmp_path: Path) -> None:
