@@ -30,20 +30,20 @@ from dreamcommons.contracts.home_assistant import (
     state_message,
     text_sensor,
 )
-from dreamcommons.contracts.protocol import DreamscapeState
+from dreamcommons.contracts.protocol import DreamscapeState, Role
 from dreamcommons.server.session import DreamSession
 
 log = logging.getLogger(__name__)
 
 STATE_EVERY_S: Final = 1.0
-_TAKING_PART: Final = frozenset({"dreamer", "waker"})
+_TAKING_PART: Final[tuple[Role, ...]] = ("dreamer", "waker")
 
 
 def session_state(state: DreamscapeState) -> dict[str, object]:
     """What a session's state topic says: counts and the dream rules' flags, nobody's data."""
     scene = state.scene
     return {
-        "participants": sum(1 for p in state.participants if p.present and p.role in _TAKING_PART),
+        "participants": sum(state.people.roles.get(role, 0) for role in _TAKING_PART),
         "sleepers": scene.sleepers,
         "phase": scene.phase,
         "coherence": None if scene.coherence is None else round(scene.coherence, 3),

@@ -241,7 +241,7 @@ def _heaviest(state: DreamscapeState, count: int) -> list[str]:
 
 def _progress(state: DreamscapeState) -> str:
     top = " ".join(_heaviest(state, 3))
-    present = sum(1 for p in state.participants if p.present and p.role in ("dreamer", "waker"))
+    present = state.people.roles.get("dreamer", 0) + state.people.roles.get("waker", 0)
     asleep = sum(1 for p in state.participants if p.stage not in (None, "awake"))
     mood = mood_words(state.mood.valence, state.mood.arousal)
     scene = state.scene

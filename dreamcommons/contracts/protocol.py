@@ -299,7 +299,7 @@ class ParticipantView(_Tagged):
 
 
 class PeopleCount(_ServerModel):
-    """How many a session lists: connected now, away for a while, and of each role."""
+    """How many a session lists: connected now, away for a while, and of each role, here."""
 
     here: int = Field(default=0, ge=0)
     away: int = Field(default=0, ge=0)

@@ -31,7 +31,7 @@ def listed_in_frames(views: Mapping[str, ParticipantView], list_max: int) -> set
 
 
 def count_people(views: Mapping[str, ParticipantView]) -> PeopleCount:
-    """How many are listed: here (connected), away, and of each role."""
+    """How many are listed: here (connected), away, and of each role here."""
     here = sum(1 for view in views.values() if view.present)
-    roles = Counter(view.role for view in views.values())
+    roles = Counter(view.role for view in views.values() if view.present)
     return PeopleCount(here=here, away=len(views) - here, roles=dict(sorted(roles.items())))

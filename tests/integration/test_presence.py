@@ -57,7 +57,8 @@ async def test_a_large_room_counts_everyone_and_pages_the_list(
         finally:
             for dreamer in dreamers:
                 await dreamer.stop()
-        await host.wait_for(lambda s: s.people.here == 1 and s.people.away == 4)
+        state = await host.wait_for(lambda s: s.people.here == 1 and s.people.away == 4)
+        assert state.people.roles == {"host": 1}  # of those here
 
 
 async def test_a_bad_page_request_is_refused_and_the_connection_goes_on(room_url: str) -> None:

@@ -76,7 +76,7 @@ def test_seating_one_more_in_a_large_room_costs_the_others_a_count_not_a_row() -
     engine.apply(events.PresenceChanged(participant="p5", present=False))
     _, delta = engine.tick(0.3)
     assert delta.participants == ()
-    assert delta.people == PeopleCount(here=4, away=1, roles={"dreamer": 4, "host": 1})
+    assert delta.people == PeopleCount(here=4, away=1, roles={"dreamer": 3, "host": 1})
 
 
 def test_one_who_hides_their_stage_in_a_large_room_is_no_longer_listed() -> None:
