@@ -13,6 +13,7 @@ from dreamcommons.contracts.home_assistant import device_config_topic, session_c
 from dreamcommons.contracts.protocol import DreamscapeState, ParticipantView, SceneView
 from dreamcommons.contracts.venues import load_venue
 from dreamcommons.firmware_sim.device import DeviceConfig, SimulatedDevice
+from dreamcommons.server.engine.people import count_people
 from dreamcommons.server.ha_sessions import SessionsInHomeAssistant, session_state
 from dreamcommons.server.session import DreamSession
 from tests.ha_schema import check_state, discovery_entities
@@ -40,8 +41,13 @@ def test_a_session_shows_its_aggregates_and_nobody_s_data() -> None:
     watcher = ParticipantView(id="p2", name="Eye", role="watcher")
     away = ParticipantView(id="p3", name="Zara", role="waker", present=False)
     scene = SceneView(phase="dream", coherence=0.41237, sleepers=1, fractured=True)
+    people = (sleeper, watcher, away)
     state = DreamscapeState(
-        session="commons", venue="sleep-commons", scene=scene, participants=(sleeper, watcher, away)
+        session="commons",
+        venue="sleep-commons",
+        scene=scene,
+        participants=people,
+        people=count_people({p.id: p for p in people}),  # as the engine counts them
     )
     assert session_state(state) == {
         "participants": 1,
