@@ -8,12 +8,14 @@ controls.
 
 from __future__ import annotations
 
+import contextlib
 from typing import ClassVar
 
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.widgets import Footer, Header, Input, Static
 
 from dreamcommons.client.actions import about_me, carry_out
@@ -123,16 +125,18 @@ class DreamApp(App[None]):
     def show_state(self, state: DreamscapeState, tick_hz: float) -> None:
         """Draw ``state``: the field moves towards it over one tick, the panels follow."""
         me = self.link.participant
-        self.query_one(DreamField).show(state, tick_hz)
-        self.query_one(ScenePanel).show(state)
-        self.query_one(PeoplePanel).show(state.participants, me, people_count(state))
-        self.query_one(DevicesPanel).show(state.participants, me)
-        self.query_one(WhispersPanel).show(state.whispers)
+        with contextlib.suppress(NoMatches):  # a state that arrives as the app closes
+            self.query_one(DreamField).show(state, tick_hz)
+            self.query_one(ScenePanel).show(state)
+            self.query_one(PeoplePanel).show(state.participants, me, people_count(state))
+            self.query_one(DevicesPanel).show(state.participants, me)
+            self.query_one(WhispersPanel).show(state.whispers)
 
     def _on_status(self, status: str) -> None:
         self.statuses.append(status)
         del self.statuses[:-50]
-        self.query_one("#link", Static).update(Text(status))
+        with contextlib.suppress(NoMatches):  # news that arrives as the app closes
+            self.query_one("#link", Static).update(Text(status))
 
     def _on_joined(self, dream: DreamClient, fresh: bool) -> None:
         role = self.link.role
