@@ -68,6 +68,24 @@ async def answers_until_acknowledged(ws: ClientConnection, acks: int) -> list[tu
     return seen
 
 
+async def test_a_newcomer_is_listed_by_the_welcome_or_the_delta_after_it(
+    server: DreamServer,
+) -> None:
+    url = f"ws://127.0.0.1:{server.port}/commons"
+    async with connect(url, subprotocols=[Encoding.JSON.value]) as ws:  # type: ignore[list-item]
+        await ws.send(json.dumps({"type": "join", "session": "commons", "name": "Ada"}))
+        welcome = await receive(ws)
+        delta = await receive(ws)
+    state = welcome["state"]
+    listed = {p["id"] for p in state["participants"]}
+    added = {p["id"] for p in delta.get("participants", ())}
+    assert delta["seq"] == state["seq"] + 1
+    if server.journal is None:  # the last tick came before the join
+        assert (welcome["participant"] in listed, welcome["participant"] in added) == (False, True)
+    else:  # the welcome waited for the commit of the tick that merged the join
+        assert welcome["participant"] in listed
+
+
 async def test_a_repeated_or_lower_cid_is_taken_and_applied_says_the_highest(
     server: DreamServer,
 ) -> None:
