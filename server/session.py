@@ -2,7 +2,8 @@
 
 The session is the async shell around the pure engine: it turns validated wire messages into
 engine events, ticks the engine on a fixed schedule, and sends each delta to every listener,
-encoded once per encoding per tick.
+encoded once per encoding per tick; those frames are kept a while (``RecentDeltas``) for a
+member who comes back saying which state it holds.
 """
 
 from __future__ import annotations
