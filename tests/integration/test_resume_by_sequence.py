@@ -176,6 +176,27 @@ async def test_a_state_the_session_cannot_continue_gets_the_full_state(
     assert resumes(short_ring, "by_sequence") == 0
 
 
+async def test_an_encoding_nobody_listened_in_meanwhile_gets_the_full_state(
+    dream_server: DreamServer,
+) -> None:
+    url = url_of(dream_server)
+    async with DreamClient(url, "Zara") as zara:  # msgpack: the JSON frames stop with Lyra
+        async with DreamClient(url, "Lyra", encoding=Encoding.JSON) as lyra:
+            held = await lyra.wait_for(lambda s: s.seq >= 3, within(5))
+            token = lyra.resume_token
+        await zara.wait_for(lambda s: s.seq > held.seq + 3, within(5))
+        async with connect(url, subprotocols=[Encoding.JSON.value]) as ws:  # type: ignore[list-item]
+            since = Since(epoch=held.epoch, seq=held.seq)
+            join = Join(session="commons", name="Lyra", resume=token, since=since)
+            await ws.send(encode(join, Encoding.JSON))
+            async with asyncio.timeout(within(5)):
+                welcome = decode_server(await ws.recv(), Encoding.JSON)
+            assert isinstance(welcome, Welcome)
+            assert welcome.state is not None
+            assert welcome.state.seq > held.seq + 3
+    assert resumes(dream_server, "full_state") == 1
+
+
 @pytest.mark.parametrize(
     "since",
     [{"epoch": "e", "seq": -1}, {"epoch": "x" * 33, "seq": 1}, {"epoch": "a b", "seq": 1}, 7],
