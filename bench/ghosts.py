@@ -94,7 +94,7 @@ async def run(cycles: int, parallel: int) -> dict[str, Any]:
             "refused": dict(refused),
             "welcome_json_bytes": len(as_json),
             "welcome_msgpack_bytes": len(as_msgpack),
-            "listed": len(welcome.state.participants),
+            "listed": len(welcome.state.participants) if welcome.state else 0,
             "rss_mb_before": round(before / 2**20, 1),
             "rss_mb_after": round(rss_bytes(process.pid) / 2**20, 1),
         }

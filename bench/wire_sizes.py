@@ -12,12 +12,14 @@ engine ticks ten times a second; each delta is encoded as the host encodes it. A
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
 import statistics
+from collections.abc import Iterator
 
 import msgpack
 
-from dreamcommons.contracts.protocol import Encoding, encode
+from dreamcommons.contracts.protocol import Delta, DreamscapeState, Encoding, encode
 from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.engine import DreamEngine, MotifContributed, ParticipantJoined
 
@@ -26,18 +28,19 @@ WARMUP_TICKS = 100
 COUNTED_TICKS = 300
 
 
-def delta_sizes(participants: int, venue_name: str = "sleep-commons") -> dict[str, float]:
-    """Mean bytes a tick of the workload's deltas: msgpack, JSON, msgpack with float32."""
+def commons_ticks(
+    participants: int, venue_name: str = "sleep-commons"
+) -> Iterator[tuple[DreamscapeState, Delta]]:
+    """The workload's ticks from the first, each state with its delta, as long as asked."""
     venue = load_venue(venue_name)
+    engine = DreamEngine(venue, "commons")
     rng = random.Random(1)
     names = [motif.name for motif in venue.motifs][:24]
-    engine = DreamEngine(venue, "commons")
     for i in range(participants):
         engine.apply(ParticipantJoined(participant=f"p{i}", name=f"n{i}", role="dreamer"))
     phases = [rng.random() for _ in range(participants)]
     cids = [0] * participants
-    sizes: dict[str, list[int]] = {"msgpack": [], "json": [], "msgpack_float32": []}
-    for k in range(1, WARMUP_TICKS + COUNTED_TICKS + 1):
+    for k in itertools.count(1):
         t = k / TICK_HZ
         for i, phase in enumerate(phases):
             if t > phase and (t - phase) % 1.0 < 1.0 / TICK_HZ:
@@ -52,7 +55,14 @@ def delta_sizes(participants: int, venue_name: str = "sleep-commons") -> dict[st
                         rng.uniform(0.0, 1.0),
                     )
                 )
-        _, delta = engine.tick(t)
+        yield engine.tick(t)
+
+
+def delta_sizes(participants: int, venue_name: str = "sleep-commons") -> dict[str, float]:
+    """Mean bytes a tick of the workload's deltas: msgpack, JSON, msgpack with float32."""
+    sizes: dict[str, list[int]] = {"msgpack": [], "json": [], "msgpack_float32": []}
+    ticks = commons_ticks(participants, venue_name)
+    for k, (_, delta) in zip(range(1, WARMUP_TICKS + COUNTED_TICKS + 1), ticks, strict=False):
         if k <= WARMUP_TICKS:
             continue
         sizes["msgpack"].append(len(encode(delta, Encoding.MSGPACK)))

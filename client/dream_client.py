@@ -68,6 +68,7 @@ from dreamcommons.contracts.protocol import (
     Resync,
     Role,
     Share,
+    Since,
     Snapshot,
     Welcome,
     Whisper,
@@ -144,6 +145,7 @@ class DreamClient(StartStop):
         self.errors: list[ErrorFrame] = []
         self.notices: list[Notice] = []  # the server's news, oldest first (journal outages)
         self.acked = 0
+        self.resumes_by_sequence = 0  # reconnections that kept the state and took the deltas
         self._tracker: StateTracker | None = None
         self._connection: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -207,6 +209,7 @@ class DreamClient(StartStop):
             key=self.key,
             code=self.code,
             token=self.token,
+            since=self._since(),
         )
         await self._connection.send(encode(request, self.encoding))
         reply = decode_server(await self._connection.recv(), self.encoding)
@@ -220,8 +223,24 @@ class DreamClient(StartStop):
         self.tick_hz = reply.tick_hz
         self.whisper_max = reply.whisper_max
         self.join_code = reply.join_code
-        self._tracker = StateTracker(reply.state)
+        if reply.state is not None:
+            self._tracker = StateTracker(reply.state)
+        elif self._tracker is None or reply.resumed_from != self._tracker.state.seq:
+            raise UnexpectedReply("a welcome without a state, resuming from a state not held")
+        else:
+            self._tracker.resumed()  # the deltas it missed follow the welcome
+            self.resumes_by_sequence += 1
         self._tell(Joined(self.session, self.participant, resumed))
+
+    def _since(self) -> Since | None:
+        """The state held, for the server to send only what came after it: when coming back
+        as the same participant (or watching), with a state of a named history."""
+        if self._tracker is None or not self._tracker.state.epoch:
+            return None
+        if self.resume_token is None and self.role != "watcher":
+            return None
+        state = self._tracker.state
+        return Since(epoch=state.epoch, seq=state.seq)
 
     # --- sending -------------------------------------------------------------------------
 

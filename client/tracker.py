@@ -35,6 +35,11 @@ class StateTracker:
         self.state = self.state.apply(delta)
         return DeltaOutcome.APPLIED
 
+    def resumed(self) -> None:
+        """A new connection resumes from the state held: the deltas after it follow, and a
+        snapshot asked for on the old connection will not come."""
+        self.awaiting_snapshot = False
+
     def on_snapshot(self, state: DreamscapeState) -> bool:
         """Take the snapshot unless it is older than what we hold; True when taken."""
         self.awaiting_snapshot = False

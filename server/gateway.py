@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Coroutine, Iterator
 from http import HTTPStatus
 
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
@@ -190,6 +190,7 @@ class DreamServer:
                 fanout=fanout(self.settings),
                 whisper_max=self.settings.max_whisper_chars,
                 absences=absence_policy(self.settings),
+                recent_deltas_s=self.settings.recent_deltas_s,
             )
             self._run(session)
             log.info("session %s opened (venue %s)", session_id, venue.name)
@@ -395,7 +396,10 @@ class _ConnectionState:
             admitted = await session.join(request, self.connection, self.encoding, join_code=code)
         self.session, self.member, self._joining = session, admitted.member, None
         log.info("%s joined %s as %s (%s)", request.name, session.id, self.member.pid, request.role)
-        await self._send(admitted.welcome)
+        # written at once, without awaiting (``send`` would await a drain, and a tick's live
+        # delta could come between the welcome and the deltas it resumes from)
+        for frame in (encode(admitted.welcome, self.encoding), *admitted.replay):
+            broadcast([self.connection], frame)
 
     @contextlib.contextmanager
     def _credentials(self, session: str, ref: int | None = None) -> Iterator[None]:

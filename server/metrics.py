@@ -122,6 +122,15 @@ class _LiveStatistics:
             "Bytes sent to listeners by the tick broadcast.",
             sum(s.stats.broadcast_bytes for s in sessions),
         )
+        resumes = CounterMetricFamily(
+            "dreamcommons_resumes",
+            "Joins that said the state they held (since): answered with the deltas they missed "
+            "(by_sequence), or with the full state (full_state).",
+            labels=["how"],
+        )
+        resumes.add_metric(["by_sequence"], sum(s.stats.resumed_by_sequence for s in sessions))
+        resumes.add_metric(["full_state"], sum(s.stats.resumed_with_state for s in sessions))
+        yield resumes
         yield from self._device_metrics()
         yield from self._journal_metrics()
 

@@ -130,6 +130,11 @@ LIMITS: Final[tuple[Limit, ...]] = (
         "it misses deltas, then gets a `snapshot`; close 4006 past the grace",
     ),
     Limit(
+        "deltas a session keeps, per encoding, for a client that comes back with `since`",
+        (Setting("recent_deltas_s", "s"),),
+        "the oldest are evicted; a client holding a state older than them gets the full state",
+    ),
+    Limit(
         "how long a device has to acknowledge a command",
         (Setting("device_command_wait_s", "s"),),
         "`command_result` with `ok: false` and the `error`",

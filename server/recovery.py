@@ -69,6 +69,7 @@ async def recover_sessions(
             fanout=fanout(settings),
             whisper_max=settings.max_whisper_chars,
             absences=absence_policy(settings),
+            recent_deltas_s=settings.recent_deltas_s,
         )
         for member in recovered.members:
             session.readmit(member)

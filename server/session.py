@@ -2,7 +2,8 @@
 
 The session is the async shell around the pure engine: it turns validated wire messages into
 engine events, ticks the engine on a fixed schedule, and sends each delta to every listener,
-encoded once per encoding per tick.
+encoded once per encoding per tick; those frames are kept a while (``RecentDeltas``) for a
+member who comes back saying which state it holds.
 """
 
 from __future__ import annotations
@@ -55,10 +56,13 @@ from dreamcommons.server.fanout import Fanout
 from dreamcommons.server.journal import RecoveredMember, token_hash
 from dreamcommons.server.journal.session_journal import SessionJournal
 from dreamcommons.server.journal.signals import SignalSecond
+from dreamcommons.server.recent_deltas import Frame, RecentDeltas
 
 log = logging.getLogger(__name__)
 
 PaceHandler = Callable[["DreamSession", Pace], None]
+
+RECENT_DELTAS_S = 30.0  # how much of the recent past a session replays to a client that resumes
 
 
 @dataclass(eq=False, slots=True)
@@ -81,11 +85,14 @@ class Member:
 
 @dataclass(frozen=True, slots=True)
 class Admission:
-    """What ``DreamSession.join`` gives the gateway: the member it admitted (new or resumed)
-    and their welcome, complete."""
+    """What ``DreamSession.join`` gives the gateway: the member it admitted (new or resumed),
+    their welcome, complete, and, resuming by sequence, the frames of the deltas they missed.
+    The connection listens already: the gateway writes the welcome and ``replay`` before it
+    awaits anything, so that no live delta comes between them."""
 
     member: Member
     welcome: Welcome
+    replay: tuple[Frame, ...] = ()
 
 
 @dataclass(slots=True)
@@ -97,6 +104,8 @@ class SessionStats:
     broadcast_bytes: int = 0
     tick_seconds_max: float = 0.0
     sleeper_updates: int = 0
+    resumed_by_sequence: int = 0  # a join with ``since`` answered with the deltas it missed
+    resumed_with_state: int = 0  # a join with ``since`` that needed the full state
     refused: Counter[str] = field(default_factory=Counter)  # counted by the gateway, by code
 
 
@@ -114,12 +123,18 @@ class DreamSession:
         fanout: Fanout | None = None,
         whisper_max: int = MAX_WHISPER_CHARS,
         absences: AbsencePolicy | None = None,
+        recent_deltas_s: float = RECENT_DELTAS_S,
     ) -> None:
         self.id = session_id
         self.venue = venue
         self.whisper_max = whisper_max  # the server's whisper limit, told in every welcome
         self._on_pace = on_pace
         self.engine = engine if engine is not None else DreamEngine(venue, session_id)
+        # a new history of seqs at every start, recovered from the journal too: a client that
+        # holds a state of another history is never sent deltas that do not follow from it
+        self.epoch = secrets.token_urlsafe(12)
+        self.engine.begin_epoch(self.epoch)
+        self.recent: RecentDeltas[Encoding] = RecentDeltas(round(recent_deltas_s * venue.tick_hz))
         self.journal = journal
         self.fanout = fanout if fanout is not None else Fanout(256 * 1024, 5.0)
         self.stats = SessionStats()
@@ -202,16 +217,37 @@ class DreamSession:
         except NotAllowed:
             self.disconnect(member, connection)
             raise
+        # from here to the return nothing is awaited: the state (or the replay) and the
+        # listening start at the same tick, whatever ticks passed while the join was made durable
         self._listeners[encoding].add(connection)
+        replay = self._replay(request, encoding)
         welcome = Welcome(
             participant=member.pid,
             resume=member.resume_token,
             tick_hz=self.venue.tick_hz,
             whisper_max=self.whisper_max,
-            state=self.engine.state,
+            state=self.engine.state if replay is None else None,
+            resumed_from=None if replay is None or request.since is None else request.since.seq,
             join_code=join_code,
         )
-        return Admission(member, welcome)
+        return Admission(member, welcome, () if replay is None else tuple(replay))
+
+    def _replay(self, request: Join, encoding: Encoding) -> list[Frame] | None:
+        """The frames of the deltas after the state the join says it holds (``since``), when
+        that state is of this session's epoch and every one of them is still held; None: the
+        welcome carries the full state. A newcomer (no resume token) holds no state of this
+        session unless watching, so its ``since`` is not heeded."""
+        since = request.since
+        if since is None or (request.resume is None and request.role != "watcher"):
+            return None
+        frames = None
+        if since.epoch == self.epoch:
+            frames = self.recent.after(encoding, since.seq, self.engine.state.seq)
+        if frames is None:
+            self.stats.resumed_with_state += 1
+        else:
+            self.stats.resumed_by_sequence += 1
+        return frames
 
     def disconnect(self, member: Member, connection: ServerConnection) -> None:
         """The connection is gone; the member stays, away, until they resume (see
@@ -541,6 +577,7 @@ class DreamSession:
         for encoding, connections in self._listeners.items():
             if connections:
                 frame = encode(delta, encoding)
+                self.recent.record(encoding, delta.seq, frame)
                 catch_up = self._snapshot_frame(encoding)
                 sent = self.fanout.send(connections, frame, catch_up, now, resyncing=resyncing)
                 for dropped in sent:

@@ -138,6 +138,12 @@ class ServerSettings(BaseSettings):
     max_resumable: int = Field(
         default=2048, ge=0, description="members who left kept for resuming, per session"
     )
+    recent_deltas_s: float = Field(
+        default=30.0,
+        ge=0.0,
+        le=600.0,
+        description="session time of recent deltas kept to replay to a client that resumes",
+    )
     new_members_per_s: float = Field(
         default=1.0, gt=0.0, description="new members one address may create per second"
     )

@@ -84,6 +84,8 @@ WhisperText = Annotated[
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 Signed = Annotated[float, Field(ge=-1.0, le=1.0)]
 ContributionId = Annotated[int, Field(ge=0, le=2**53)]
+# names one history of a session's seq numbers (drawn afresh whenever a session starts)
+Epoch = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
 Role = Literal["dreamer", "waker", "watcher", "host"]
 SleepStage = Literal["awake", "light", "deep", "rem"]
 PhaseName = Literal["gathering", "descent", "dream", "awakening", "ended"]
@@ -106,6 +108,13 @@ class _ServerModel(BaseModel):
 # --- client -> server -----------------------------------------------------------------------
 
 
+class Since(_Model):
+    """What a reconnecting client holds: the state of ``seq`` in the history ``epoch``."""
+
+    epoch: Epoch
+    seq: int = Field(ge=0, le=2**53)
+
+
 class Join(_Model):
     """First message of a connection: who joins which session, or resumes with a token."""
 
@@ -118,6 +127,10 @@ class Join(_Model):
     key: str | None = Field(default=None, max_length=128, description="the host secret, as host")
     code: str | None = Field(default=None, max_length=32, description="the session's join code")
     token: str | None = Field(default=None, max_length=512, description="an invitation")
+    since: Since | None = Field(
+        default=None,
+        description="the state held, to resume by sequence (with a resume token, or as watcher)",
+    )
 
 
 class Contribute(_Model):
@@ -402,6 +415,7 @@ class DreamscapeState(_ServerModel):
 
     session: str
     venue: str
+    epoch: str = ""  # the history ``seq`` belongs to; a new one whenever the session starts
     seq: int = 0
     t: float = 0.0
     # a motif's weight halves every half_life_s seconds after its view's t (None: it keeps)
@@ -453,14 +467,16 @@ def _updated(held: MotifView | None, update: MotifUpdate, t: float) -> MotifView
 
 
 class Welcome(_ServerModel):
-    """Answer to a join: who you are, how to come back, and the full current dreamscape."""
+    """Answer to a join: who you are, how to come back, and the full current dreamscape; or,
+    resuming by sequence, no state and the seq it resumes from (the missed deltas follow)."""
 
     type: Literal["welcome"] = "welcome"
     v: int = PROTOCOL_VERSION
     participant: str
     resume: str
     tick_hz: float
-    state: DreamscapeState
+    state: DreamscapeState | None = None
+    resumed_from: int | None = None  # with ``state`` null: the seq of the state the client holds
     join_code: str | None = None  # to the host only: the code that lets others in
     # the longest whisper this server accepts (its ``max_whisper_chars``; 0: none at all);
     # a welcome without it, from an older server, means the protocol's own bound

@@ -117,6 +117,7 @@ class DreamEngine:
         self._store = MotifStore(venue, start)
         self._pending: list[events.MotifContributed | events.Whispered] = []
         self._seq = 0
+        self.epoch = ""  # the history the states' seqs belong to (``begin_epoch``)
         self._state = DreamscapeState(
             session=session,
             venue=venue.name,
@@ -230,6 +231,11 @@ class DreamEngine:
             self._harmonize_requested = True
         else:
             raise EngineError(f"unknown host action {action!r}")
+
+    def begin_epoch(self, epoch: str) -> None:
+        """Name the history the states' seqs belong to from now on (the current state too)."""
+        self.epoch = epoch
+        self._state = self._state.model_copy(update={"epoch": epoch})
 
     # --- queries -------------------------------------------------------------------------
 
@@ -593,6 +599,7 @@ class DreamEngine:
         state = DreamscapeState(
             session=self.session,
             venue=self.venue.name,
+            epoch=self.epoch,
             seq=self._seq,
             t=now,
             half_life_s=self.venue.half_life_s,

@@ -83,6 +83,7 @@ export class DreamConnection {
     this.tracker = null;
     this.ws = null;
     this.joined = false;
+    this.resumesBySequence = 0; // reconnections that kept the state and took the missed deltas
     this.attempt = 0;
     this.stopped = false;
     this.pending = new Map();
@@ -191,6 +192,11 @@ export class DreamConnection {
     if (this.key !== null) join.key = this.key;
     if (this.code !== null) join.code = this.code;
     if (this.token !== null) join.token = this.token;
+    const held = this.tracker?.state;
+    if (held?.epoch && (this.identity.resume !== null || this.role === "watcher")) {
+      // coming back: the server sends only the deltas after what we hold, if it still can
+      join.since = { epoch: held.epoch, seq: held.seq };
+    }
     this.send(join);
   }
 
@@ -273,9 +279,16 @@ export class DreamConnection {
     this.whisperMax = message.whisper_max ?? null; // the server's own limit, when it says
     this.identity.resume = message.resume;
     this.identity.save();
+    this.emit("onStatus", "connected", "");
+    if (message.state == null) {
+      // resumed by sequence: keep the state held; the deltas after it follow this welcome
+      this.resumesBySequence += 1;
+      this.tracker?.resumed();
+      if (this.tracker?.state.seq !== message.resumed_from) this.send({ type: "resync" });
+      return;
+    }
     this.tracker = new StateTracker(message.state);
     this.clock.heard(message.state.t);
-    this.emit("onStatus", "connected", "");
     this.emit("onState", this.tracker.state, "welcome");
   }
 

@@ -56,6 +56,11 @@ export class StateTracker {
     return "applied";
   }
 
+  /** A new connection resumes from the state held: a snapshot asked for before will not come. */
+  resumed() {
+    this.awaitingSnapshot = false;
+  }
+
   /** Take the snapshot unless it is older than what we hold; true when taken. */
   onSnapshot(state) {
     this.awaitingSnapshot = false;

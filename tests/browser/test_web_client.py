@@ -20,6 +20,7 @@ from dreamcommons.contracts.protocol import (
 from dreamcommons.contracts.protocol import (
     Delta,
     DreamscapeState,
+    Encoding,
     Mood,
     MotifView,
     ParticipantView,
@@ -454,6 +455,61 @@ async def test_a_gap_in_the_deltas_is_healed_by_a_snapshot(pages: Pages, base_ur
     assert len(resyncs) == 1
     await contribute(page, "moss")
     await expect(page.locator('li[data-motif="moss"]')).to_be_attached(timeout=ms(10))
+
+
+async def test_a_dropped_socket_resumes_by_sequence(
+    pages: Pages, base_url: str, dream_server: DreamServer
+) -> None:
+    page = await pages.blank()
+    routes: list[WebSocketRoute] = []
+    joins: list[dict[str, Any]] = []
+    welcomes: list[dict[str, Any]] = []
+    after_welcome: list[dict[str, Any]] = []  # every frame to the page after its latest welcome
+
+    def relay(page_side: WebSocketRoute) -> None:
+        server_side = page_side.connect_to_server()
+        routes.append(page_side)
+
+        def to_server(frame: str | bytes) -> None:
+            message = json.loads(frame)
+            if message["type"] in ("join", "resync"):
+                joins.append(message)
+            server_side.send(frame)
+
+        def to_page(frame: str | bytes) -> None:
+            message = json.loads(frame)
+            if message["type"] == "welcome":
+                welcomes.append(message)
+                after_welcome.clear()
+            else:
+                after_welcome.append(message)
+            page_side.send(frame)
+
+        page_side.on_message(to_server)
+        server_side.on_message(to_page)
+
+    await page.route_web_socket(re.compile(r"/comeback$"), relay)
+    # another listener in the page's encoding, so that the session keeps its JSON deltas
+    url = f"ws://127.0.0.1:{dream_server.port}/comeback"
+    async with DreamClient(url, "Zara", encoding=Encoding.JSON) as zara:
+        await page.goto(f"{base_url}/s/comeback?name=Lyra")
+        state = page.get_by_test_id("connection-state")
+        await expect(state).to_have_text("connected", timeout=ms(10))
+        await contribute(page, "ember")
+        await expect(page.locator('li[data-motif="ember"]')).to_be_attached(timeout=ms(10))
+        await routes[0].close(code=4999, reason="a dropped link")  # both sides close
+        await zara.contribute("owl")
+        await expect(page.locator('li[data-motif="owl"]')).to_be_attached(timeout=ms(15))
+        await expect(state).to_have_text("connected", timeout=ms(10))
+    assert [message["type"] for message in joins] == ["join", "join"]  # no resync
+    assert "since" not in joins[0]
+    held = joins[1]["since"]
+    assert welcomes[1]["state"] is None
+    assert welcomes[1]["resumed_from"] == held["seq"]
+    seqs = [message["seq"] for message in after_welcome if message["type"] == "delta"]
+    assert seqs == list(range(held["seq"] + 1, held["seq"] + 1 + len(seqs)))
+    assert dream_server.sessions["comeback"].stats.resumed_by_sequence == 1
+    await expect(page.locator('li[data-motif="ember"]')).to_be_attached()  # its state kept
 
 
 async def test_a_fractured_scene_shows_its_regions(pages: Pages, base_url: str) -> None:

@@ -64,7 +64,8 @@ async def test_the_replayed_states_equal_the_recorded_ones(
     again = replayed(journal)
     assert len(seen) > 20
     for state in seen:
-        assert again[state.seq] == state
+        # the live session's epoch named its history while it ran; a replay has none
+        assert again[state.seq] == state.model_copy(update={"epoch": ""})
 
 
 async def test_replay_prints_what_changed_then_where_the_session_ended(

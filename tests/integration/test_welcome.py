@@ -100,6 +100,7 @@ async def test_a_replay_refuses_a_v1_client_naming_v2_and_carries_the_half_life(
         await replay.close()
     assert refused.value.response.status_code == 400
     assert b"dreamcommons.v2.json" in refused.value.response.body
+    assert welcome.state is not None
     assert welcome.state.half_life_s == VENUE.half_life_s  # what clients decay weights with
 
 
@@ -145,6 +146,7 @@ def test_a_welcome_from_a_newer_server_decodes_without_its_new_fields() -> None:
         frame = json.dumps(newer) if encoding is Encoding.JSON else msgpack.packb(newer)
         welcome = decode_server(frame, encoding)
         assert isinstance(welcome, Welcome)
+        assert welcome.state is not None
         assert welcome.state.motifs[0].name == "moon"
 
 

@@ -47,6 +47,7 @@ async def what_a_watcher_sees(server: DreamServer, session: str, stage: int) -> 
         await ws.send(json.dumps(join))
         welcome = decode_server(await ws.recv(), Encoding.JSON)
         assert isinstance(welcome, Welcome)
+        assert welcome.state is not None
         scene: SceneView = welcome.state.scene
         people: dict[str, ParticipantView] = {}
         async with DreamClient(f"ws://127.0.0.1:{server.port}/{session}", "Vesper") as sleeper:

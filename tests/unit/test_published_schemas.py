@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel
 
 from dreamcommons.contracts import device_protocol as devices
-from dreamcommons.contracts.protocol import Encoding, Join, People, Welcome, encode
+from dreamcommons.contracts.protocol import Encoding, Join, People, Since, Welcome, encode
 from dreamcommons.contracts.schemas import DEVICE_TOPICS, published_files
 from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.engine import DreamEngine, events
@@ -51,6 +51,7 @@ def real_frames() -> list[Any]:
     frames.append(
         Welcome(participant="p2", resume="s" * 32, tick_hz=10, state=engine.state, join_code="x")
     )
+    frames.append(Welcome(participant="p1", resume="r" * 32, tick_hz=10, resumed_from=3))
     return [json.loads(encode(frame, Encoding.JSON)) for frame in frames]
 
 
@@ -66,7 +67,13 @@ def test_the_client_schema_holds_the_limits_the_server_enforces() -> None:
     validator = jsonschema.Draft202012Validator(schema("client.json"))
     validator.validate(json.loads(encode(Join(session="commons", name="Lyra"), Encoding.JSON)))
     validator.validate(json.loads(encode(People(cid=1, offset=10), Encoding.JSON)))
+    since = Since(epoch="x3Kd9wQmN2pLr7Vt", seq=4120)
+    validator.validate(
+        json.loads(encode(Join(session="commons", name="Lyra", since=since), Encoding.JSON))
+    )
     for bad in (
+        {"type": "join", "session": "commons", "name": "Lyra", "since": {"epoch": "", "seq": 1}},
+        {"type": "join", "session": "commons", "name": "Lyra", "since": {"epoch": "e", "seq": -1}},
         {"type": "people", "cid": 1, "limit": 0},
         {"type": "join", "session": "Not A Session", "name": "Lyra"},
         {"type": "contribute", "cid": 1, "motif": "forest", "intensity": 2.0},
