@@ -24,7 +24,8 @@ async def test_the_watch_page_plays_a_recorded_session(pages: Pages, tmp_path: P
     await record_a_session(journal)
     (info,) = journal_sessions(journal)
     venue = info.preset()
-    replay = ReplayServer(DreamEngine(venue, info.id).state, venue.tick_hz, "127.0.0.1", 0)
+    initial = DreamEngine(venue, info.id).state
+    replay = ReplayServer(initial, venue.tick_hz, "127.0.0.1", 0, title=venue.title)
     await replay.start()
     try:
         watch = await pages.open(f"http://127.0.0.1:{replay.port}/watch/{info.id}")
