@@ -84,6 +84,7 @@ async def http_get(port: int, target: str) -> tuple[int, dict[str, str], bytes]:
         ("/static/join.js", "text/javascript; charset=utf-8"),
         ("/static/style.css", "text/css; charset=utf-8"),
         ("/static/favicon.svg", "image/svg+xml"),
+        ("/static/vendor/qrcode.mjs", "text/javascript; charset=utf-8"),
         ("/sessions.json", "application/json"),
     ],
 )
@@ -175,7 +176,7 @@ async def open_dream(pages: Pages, url: str) -> Page:
 
 async def contribute(page: Page, motif: str) -> None:
     await page.get_by_test_id("motif-input").fill(motif)
-    await page.get_by_test_id("contribute-form").get_by_role("button").click()
+    await page.get_by_test_id("contribute-form").get_by_role("button", name="Dream it").click()
 
 
 async def whisper(page: Page, text: str) -> None:
@@ -393,6 +394,12 @@ async def test_the_host_console_asks_for_the_key_and_refuses_a_wrong_one(
     wrong = await pages.open(f"{base_url}/host/keys#key=not-the-key")
     await expect(wrong.get_by_test_id("connection-state")).to_have_text("refused", timeout=ms(10))
     await expect(wrong.get_by_test_id("error-line")).to_contain_text("host key")
+    await expect(wrong.get_by_test_id("host-panel")).to_be_hidden()
+    await wrong.get_by_test_id("key-input").fill(dream_server.settings.host_key)  # try again
+    await wrong.get_by_test_id("key-form").get_by_role("button").click()
+    state = wrong.get_by_test_id("connection-state")
+    await expect(state).to_have_text("connected", timeout=ms(10))
+    await expect(wrong.get_by_test_id("host-panel")).to_be_visible()
 
     page = await pages.open(f"{base_url}/host/keys")
     await expect(page.get_by_test_id("connection-state")).to_have_text("waiting")
