@@ -121,10 +121,7 @@ export class DreamPage {
     $("title").textContent = listed?.title ?? $("session-label").textContent;
     $("replay-badge").hidden = !replay;
     document.body.dataset.replay = String(Boolean(replay));
-    if (replay) {
-      $("mode-label").textContent = "replay";
-      document.title = `replay of ${document.title}`;
-    }
+    if (replay) document.title = `replay of ${document.title}`;
   }
 
   /** Why the server did not let us in, and a form to try again with a code. */
