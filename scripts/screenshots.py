@@ -1,8 +1,10 @@
-"""Make the README's screenshots: docs/screenshots/terminal.svg and docs/screenshots/browser.png.
+"""Make the README's screenshots: docs/screenshots/terminal.svg, docs/screenshots/browser.png
+and docs/screenshots/phone.png.
 
 A real dream server runs in this process with a few real clients that contribute and whisper;
 then the Textual app is run headless and exports its screen as SVG, and Debian's Chromium
-(driven by Playwright) photographs the browser client's dreamscape page.
+(driven by Playwright) photographs the browser client's dreamscape page on a desktop
+(1280x800) and on a phone (390x844).
 
     .venv/bin/python scripts/screenshots.py
 """
@@ -15,7 +17,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import Page, async_playwright, expect
 
 from dreamcommons.client.dream_client import DreamClient
 from dreamcommons.client.tui.app import DreamApp
@@ -41,12 +43,13 @@ PEERS: tuple[tuple[str, Role, tuple[tuple[str, float, float], ...]], ...] = (
     ("Kai", "dreamer", (("forest", 0.8, 0.6), ("rain", 0.5, 0.1))),
     ("Mia", "waker", (("hearth", 0.7, 0.7),)),
 )
+SETTINGS = ServerSettings(port=0, open_sessions=("commons",))  # nobody needs a code to look
 WHISPERS = (("Zara", "I can hear the river from here"), ("Mia", "breathe with me"))
 
 
 async def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    async with DreamServer(ServerSettings(port=0), load_venue("sleep-commons")) as server:
+    async with DreamServer(SETTINGS, load_venue("sleep-commons")) as server:
         url = f"ws://127.0.0.1:{server.port}/commons"
         async with contextlib.AsyncExitStack() as stack:
             peers = [
@@ -92,20 +95,31 @@ async def browser(page_url: str) -> None:
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
         try:
-            page = await chromium.new_page(viewport={"width": 1280, "height": 800})
-            await page.goto(page_url)
-            connection = page.get_by_test_id("connection-state")
-            await expect(connection).to_have_text("connected", timeout=10_000)
-            for motif in ("lantern", "garden"):
-                await page.get_by_test_id("motif-input").fill(motif)
-                await page.get_by_test_id("contribute-form").get_by_role("button").click()
-                motif_item = page.locator(f'li[data-motif="{motif}"]')
-                await expect(motif_item).to_be_attached(timeout=10_000)
-            await page.wait_for_timeout(600)  # one smooth animation step between ticks
-            path = OUT / "browser.png"
-            await page.screenshot(path=str(path))
+            desktop = await chromium.new_page(viewport={"width": 1280, "height": 800})
+            await dream_in(desktop, page_url, ("lantern", "garden"))
+            await save(desktop, "browser.png")
+            phone = await chromium.new_page(viewport={"width": 390, "height": 844})
+            await dream_in(phone, page_url.replace("Tariq", "Noor"), ("moon",))
+            await save(phone, "phone.png")
         finally:
             await chromium.close()
+
+
+async def dream_in(page: Page, page_url: str, motifs: tuple[str, ...]) -> None:
+    await page.goto(page_url)
+    connection = page.get_by_test_id("connection-state")
+    await expect(connection).to_have_text("connected", timeout=10_000)
+    for motif in motifs:
+        await page.get_by_test_id("motif-input").fill(motif)
+        await page.get_by_test_id("contribute-form").get_by_role("button", name="Dream it").click()
+        motif_item = page.locator(f'li[data-motif="{motif}"]')
+        await expect(motif_item).to_be_attached(timeout=10_000)
+    await page.wait_for_timeout(600)  # one smooth animation step between ticks
+
+
+async def save(page: Page, name: str) -> None:
+    path = OUT / name
+    await page.screenshot(path=str(path))
     print(f"wrote {path.relative_to(ROOT)}")
 
 

@@ -70,9 +70,10 @@ from dreamcommons.server.recovery import (
     session_journal,
 )
 from dreamcommons.server.session import DreamSession, Member
+from dreamcommons.server.session_listing import session_listing
 from dreamcommons.server.settings import ServerSettings
 from dreamcommons.server.versions import refuse_other_versions
-from dreamcommons.server.web import web_response
+from dreamcommons.server.web import json_page, not_found, web_response
 
 log = logging.getLogger(__name__)
 
@@ -237,8 +238,10 @@ class DreamServer:
         if path == "/metrics":
             return _response(connection, CONTENT_TYPE, self.metrics.render())
         if "upgrade" not in request.headers.get("Connection", "").lower():
-            page = web_response(connection, path)
-            return page or connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
+            if path == "/sessions.json":
+                listing = session_listing(self.sessions.values(), self.gatekeeper.is_open)
+                return json_page(connection, listing)
+            return web_response(connection, path) or not_found(connection)
         try:
             self.limits.check_origin(request.headers.get("Origin"), request.headers.get("Host"))
         except LimitExceeded as refused:

@@ -26,8 +26,9 @@ from dreamcommons.contracts.protocol import (
     encode,
     error_frame,
 )
+from dreamcommons.server.session_listing import ListedSession, SessionListing
 from dreamcommons.server.versions import refuse_other_versions
-from dreamcommons.server.web import web_response
+from dreamcommons.server.web import json_page, not_found, web_response
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +36,17 @@ log = logging.getLogger(__name__)
 class ReplayServer:
     """Serves ``show()``'s states of one session to watchers until ``close()``."""
 
-    def __init__(self, initial: DreamscapeState, tick_hz: float, host: str, port: int) -> None:
+    def __init__(
+        self,
+        initial: DreamscapeState,
+        tick_hz: float,
+        host: str,
+        port: int,
+        *,
+        title: str | None = None,
+    ) -> None:
         self.session_id = initial.session
+        self.title = title or initial.session
         self.tick_hz = tick_hz
         self.host = host
         self.requested_port = port
@@ -77,8 +87,16 @@ class ReplayServer:
         path = request.path.split("?", 1)[0]
         if path == "/healthz":
             return connection.respond(HTTPStatus.OK, "replay\n")
-        page = web_response(connection, path)
-        return page or connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
+        if path == "/sessions.json":
+            return json_page(connection, self.listing())
+        return web_response(connection, path) or not_found(connection)
+
+    def listing(self) -> SessionListing:
+        """The one session replayed, marked as a replay so that the page says so."""
+        replayed = ListedSession(
+            id=self.session_id, venue=self.state.venue, title=self.title, people=0, open=True
+        )
+        return SessionListing(replay=True, sessions=[replayed])
 
     async def _handle(self, connection: ServerConnection) -> None:
         encoding = Encoding(str(connection.subprotocol))  # one of them: refuse_other_versions

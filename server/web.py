@@ -4,13 +4,15 @@ Routes: ``/`` the join page; ``/s/SESSION``, ``/watch/SESSION`` and ``/host/SESS
 shell whose script reads the mode and the session from the path; ``/static/FILE`` the files of
 ``server/webclient/``. Only files found there when first asked are served (a fixed table, so
 no request path ever reaches the file system), each with its content type and strict security
-headers. Anything else is not a web route: the gateway answers 404. The table is read at
-the first request, so edits to the web client show after a server restart.
+headers. Anything else is not a web route: the gateway answers 404 with a small page that
+links to the join page (``not_found``). The table is read at the first request, so edits to
+the web client show after a server restart.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import re
 from http import HTTPStatus
 from pathlib import Path
@@ -109,8 +111,23 @@ def static_files() -> dict[str, StaticFile]:
     return files
 
 
-def _response(connection: ServerConnection, found: StaticFile) -> Response:
-    base = connection.respond(HTTPStatus.OK, "")
+def not_found(connection: ServerConnection) -> Response:
+    """404, with a page for the browser that took a wrong turn: it links to the join page."""
+    page = static_files().get("not-found.html", StaticFile("text/plain; charset=utf-8", b""))
+    body = page.body or b"not found\n"
+    return _response(connection, StaticFile(page.content_type, body), HTTPStatus.NOT_FOUND)
+
+
+def json_page(connection: ServerConnection, body: object) -> Response:
+    """``body`` as a JSON document, with the same headers as every page."""
+    encoded = (json.dumps(body) + "\n").encode()
+    return _response(connection, StaticFile(CONTENT_TYPES[".json"], encoded))
+
+
+def _response(
+    connection: ServerConnection, found: StaticFile, status: HTTPStatus = HTTPStatus.OK
+) -> Response:
+    base = connection.respond(status, "")
     headers = Headers(base.headers)
     for name in ("Content-Type", "Content-Length"):
         del headers[name]

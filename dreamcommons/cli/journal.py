@@ -116,7 +116,7 @@ async def _play(args: argparse.Namespace, info: SessionInfo, speed: float) -> No
             shown[0] = state
 
     if args.serve:
-        server = ReplayServer(initial, venue.tick_hz, args.host, args.port)
+        server = ReplayServer(initial, venue.tick_hz, args.host, args.port, title=venue.title)
         await server.start()
         print(
             f"replaying {info.id} at {speed:g}x on http://{args.host}:{server.port}/watch/{info.id}",

@@ -61,6 +61,28 @@ function invitedRole(token) {
   }
 }
 
+/** The address to load again with `code` as the join code (an invitation that failed is
+ * dropped, the rest of the address kept). */
+export function withCode(location, code) {
+  const params = new URLSearchParams(location.search);
+  params.delete("token");
+  params.set("code", code);
+  return `${location.pathname}?${params}`;
+}
+
+/** What this server says of the session: its venue's title, and whether it is a replay. */
+async function describeSession(page, session) {
+  try {
+    const response = await fetch("/sessions.json", { cache: "no-store" });
+    if (!response.ok) return;
+    const listing = await response.json();
+    const listed = (listing.sessions ?? []).find((s) => s.id === session);
+    page.showSession(listed, listing.replay === true);
+  } catch {
+    // an older server, or none: the page does without the title
+  }
+}
+
 async function main() {
   const storage = sessionStorageOrNull();
   const where = route(window.location, storage);
@@ -72,6 +94,7 @@ async function main() {
   const renderer = new DreamscapeRenderer(document.getElementById("dreamscape"));
   renderer.setHint("connecting to the dream…");
   renderer.start();
+  describeSession(page, where.session);
 
   let key = null;
   if (where.role === "host") {
@@ -116,10 +139,14 @@ async function main() {
           renderer.setHint(`the dream is quiet${quiet}`);
         } else if (["refused", "replaced", "removed"].includes(status)) {
           page.showError(detail);
-          if (where.role === "host" && error?.code === "forbidden") {
-            forgetHostKey(where.session, storage);
-            page.showError(`${detail}. Reload the page to enter the key again.`);
-          }
+          renderer.setHint(status === "refused" ? "not let in" : `you were ${status}`);
+        }
+        if (status !== "refused") return;
+        if (where.role === "host" && error?.code === "forbidden") {
+          forgetHostKey(where.session, storage);
+          askHostKey(where.session, storage, detail).then(() => window.location.reload());
+        } else {
+          page.showRefusal(detail, (code) => window.location.assign(withCode(location, code)));
         }
       },
       onState(state) {

@@ -1,8 +1,10 @@
 // The host's console: the host key, the session's arc (start, pause, resume, next phase,
-// end), harmonizing, taking someone out, and commands to the host's own devices.
+// end), harmonizing, the invitation (a link to copy, a QR code to scan), taking someone out,
+// and commands to the host's own devices.
 
 import { clone, el } from "/static/ui.js";
 import { ACTIONS, DEVICE_ID, HOST_ACTIONS } from "/static/protocol.js";
+import qrcode from "/static/vendor/qrcode.mjs"; // qrcode-generator 2.0.4 (MIT), as published
 
 const $ = (id) => document.getElementById(id);
 const CONFIRM_MS = 4000;
@@ -28,10 +30,12 @@ export function hostKey(session, location, storage) {
   }
 }
 
-/** Ask for the host key on the page; resolves with what the host typed. */
-export function askHostKey(session, storage) {
-  const panel = clone("key-template");
-  $("overview").append(panel);
+/** Ask for the host key on the page (saying why, when a key was refused); resolves with
+ * what the host typed. */
+export function askHostKey(session, storage, reason = "") {
+  document.body.dataset.refused = reason ? "true" : "false";
+  $("stage").append(clone("key-template"));
+  $("key-reason").textContent = reason;
   const form = $("key-form");
   $("key-input").focus();
   return new Promise((resolve) => {
@@ -45,6 +49,7 @@ export function askHostKey(session, storage) {
         // no storage: the key still works for this page
       }
       form.closest("section").remove();
+      delete document.body.dataset.refused;
       resolve(key);
     });
   });
@@ -84,7 +89,13 @@ export class HostConsole {
    * invite(role, ttlS). */
   constructor(page, actions) {
     this.page = page;
-    $("overview").append(clone("host-template"));
+    this.link = null;
+    $("host-slot").append(clone("host-template"));
+    $("people-tools").append(clone("remove-template"));
+    $("devices-slot").append(clone("command-template"));
+    page.addTab("invite", "Invite");
+    page.openDrawer("invite");
+    $("copy-link").addEventListener("click", () => this.copyLink());
     $("host-actions").addEventListener("click", (event) => {
       const button = event.target.closest("button[data-action]");
       if (!button || !HOST_ACTIONS.includes(button.dataset.action) || !confirmed(button)) return;
@@ -132,12 +143,27 @@ export class HostConsole {
     select.dataset.signature = signature;
   }
 
-  /** The session's join code, and the link that carries it. */
+  /** The session's join code (none: an open session), the link that carries it, and that
+   * link as a QR code for a phone's camera. */
   showJoinCode(session, code) {
-    if (!code) return;
-    const link = `${window.location.origin}/s/${session}?code=${code}`;
-    $("join-code").textContent = `${code.slice(0, 4)}-${code.slice(4)}`;
+    const link = `${window.location.origin}/s/${session}` + (code ? `?code=${code}` : "");
+    $("join-code").textContent = code ? `${code.slice(0, 4)}-${code.slice(4)}` : "none (open)";
     $("join-link").replaceChildren(el("a", { href: link }, link));
+    $("copy-link").disabled = false;
+    this.link = link;
+    drawQr($("join-qr"), link);
+  }
+
+  async copyLink() {
+    const result = $("copy-result");
+    try {
+      await navigator.clipboard.writeText(this.link);
+      result.textContent = "copied";
+    } catch {
+      // no clipboard (an http page on another host, or permission refused): select it instead
+      window.getSelection()?.selectAllChildren($("join-link"));
+      result.textContent = "selected: copy it with Ctrl+C";
+    }
   }
 
   /** A fresh invitation: a link that lets one role in until it expires. */
@@ -154,4 +180,28 @@ export class HostConsole {
   showCommandResult(text) {
     $("command-result").textContent = text;
   }
+}
+
+/** Draw `text` as a QR code on `canvas`: dark modules on white, with the quiet zone of four
+ * modules that scanners need. */
+export function drawQr(canvas, text) {
+  const qr = qrcode(0, "M");
+  qr.addData(text);
+  qr.make();
+  const modules = qr.getModuleCount();
+  const quiet = 4;
+  const cell = Math.max(3, Math.floor(180 / (modules + 2 * quiet)));
+  const size = (modules + 2 * quiet) * cell;
+  canvas.width = size;
+  canvas.height = size;
+  const ink = canvas.getContext("2d");
+  ink.fillStyle = "#ffffff";
+  ink.fillRect(0, 0, size, size);
+  ink.fillStyle = "#000000";
+  for (let row = 0; row < modules; row += 1) {
+    for (let col = 0; col < modules; col += 1) {
+      if (qr.isDark(row, col)) ink.fillRect((col + quiet) * cell, (row + quiet) * cell, cell, cell);
+    }
+  }
+  canvas.dataset.modules = String(modules);
 }

@@ -63,12 +63,80 @@ export class DreamPage {
     $("mode-label").textContent = modes[mode];
     $("session-label").textContent = session;
     document.title = `${session} · dreamcommons`;
-    const side = $("side");
-    if (role === "dreamer" || role === "waker") side.append(clone("controls-template"));
-    if (role !== "watcher") side.append(clone("devices-template"));
+    if (role === "dreamer" || role === "waker") $("composer-slot").append(clone("controls-template"));
+    if (role !== "watcher") $("devices-slot").append(clone("devices-template"));
+    $("devices-empty").hidden = role !== "watcher";
     document.body.dataset.mode = mode;
     document.body.dataset.role = role;
+    if (mode === "watch") this.asVenueDisplay();
+    else this.bindTabs(mode === "host" ? "invite" : "motifs");
     this.setWhisperLimit(null);
+  }
+
+  /** The big screen: nothing to press but full screen, nothing to fill in. */
+  asVenueDisplay() {
+    $("title").hidden = false;
+    $("tabs").remove();
+    $("everyone-box").remove();
+    $("me").remove();
+    const button = $("fullscreen");
+    if (!document.fullscreenEnabled) {
+      button.remove();
+      return;
+    }
+    button.hidden = false;
+    button.addEventListener("click", () => {
+      if (document.fullscreenElement) document.exitFullscreen();
+      else document.documentElement.requestFullscreen().catch(() => button.remove());
+    });
+  }
+
+  /** On a phone the lists are drawers under the dreamscape, one open at a time. */
+  bindTabs(first) {
+    $("tabs").addEventListener("click", (event) => {
+      const tab = event.target.closest("[data-drawer]");
+      if (tab) this.openDrawer(tab.dataset.drawer);
+    });
+    this.openDrawer(first);
+  }
+
+  /** Add a tab (and its drawer, already in the page) after the others. */
+  addTab(name, label) {
+    $("tabs").append(el("button", { type: "button", role: "tab", "data-drawer": name }, label));
+  }
+
+  openDrawer(name) {
+    for (const tab of $("tabs").querySelectorAll("[data-drawer]")) {
+      tab.setAttribute("aria-selected", String(tab.dataset.drawer === name));
+      tab.setAttribute("aria-controls", `drawer-${tab.dataset.drawer}`);
+    }
+    for (const drawer of document.querySelectorAll(".drawer")) {
+      drawer.classList.toggle("open", drawer.id === `drawer-${name}`);
+    }
+  }
+
+  /** The venue's title, and whether this is a recording played back. */
+  showSession(listed, replay) {
+    if (listed) $("venue-title").textContent = listed.title;
+    $("title").textContent = listed?.title ?? $("session-label").textContent;
+    $("replay-badge").hidden = !replay;
+    document.body.dataset.replay = String(Boolean(replay));
+    if (replay) document.title = `replay of ${document.title}`;
+  }
+
+  /** Why the server did not let us in, and a form to try again with a code. */
+  showRefusal(reason, retry) {
+    document.body.dataset.refused = "true";
+    const gate = clone("retry-template");
+    $("stage").append(gate);
+    $("retry-reason").textContent = reason;
+    const form = $("retry-form");
+    $("retry-code").focus();
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const code = $("retry-code").value.replace(/[^A-Za-z0-9]/g, "").toUpperCase();
+      if (code) retry(code);
+    });
   }
 
   /** The longest whisper the server takes (its welcome says), else the protocol's bound. */
@@ -79,6 +147,10 @@ export class DreamPage {
   }
 
   showConnection(status, detail) {
+    // Until the server has let us in, nothing can be sent: the controls say so.
+    for (const controls of document.querySelectorAll("fieldset.live")) {
+      controls.disabled = status !== "connected";
+    }
     const state = $("connection-state");
     state.textContent = status;
     state.dataset.state = status;
@@ -193,11 +265,13 @@ export class DreamPage {
     $("people-count").textContent = partial
       ? `${count} · listing the hosts and the stages shown`
       : count;
-    $("everyone-box").hidden = !partial;
+    const box = $("everyone-box"); // none on the big screen
+    if (box) box.hidden = !partial;
   }
 
   /** One's own resume token, and what it is for. */
   showMe(session, token) {
+    if (!$("me")) return; // the big screen is nobody's own
     $("me").hidden = !token;
     $("me-session").textContent = session;
     $("me-token").textContent = token ?? "";
@@ -254,7 +328,7 @@ export class DreamPage {
   /** Wire the forms to `actions` (contribute, whisper, share, pair); each returns a cid. */
   bindControls(actions) {
     const sent = (cid, what) => this.sent(cid, what);
-    $("everyone-more").addEventListener("click", (event) => {
+    $("everyone-more")?.addEventListener("click", (event) => {
       actions.everyone(Number(event.currentTarget.dataset.next ?? 0));
     });
     $("contribute-form")?.addEventListener("submit", (event) => {
@@ -301,6 +375,12 @@ export class DreamPage {
     share?.addEventListener("change", () => {
       const level = Number(share.value);
       sent(actions.share(level), `share ${Math.round(level * 100)} %`);
+    });
+    const more = $("more-toggle");
+    more?.addEventListener("click", () => {
+      const open = more.getAttribute("aria-expanded") !== "true";
+      more.setAttribute("aria-expanded", String(open));
+      $("composer").classList.toggle("more-open", open);
     });
     const stage = $("stage-input");
     stage?.addEventListener("change", () => {

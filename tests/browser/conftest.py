@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, async_playwright
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    ViewportSize,
+    async_playwright,
+)
 
 from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.gateway import DreamServer
@@ -74,22 +81,32 @@ def base_url(dream_server: DreamServer) -> str:
     return f"http://127.0.0.1:{dream_server.port}"
 
 
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+
+
 class Pages:
-    """Opens pages, each in its own browser context, and remembers what went wrong in them."""
+    """Opens pages, each in its own browser context (a desktop's window unless a ``viewport``
+    is given), and remembers what went wrong in them."""
 
     def __init__(self, browser: Browser) -> None:
         self.browser = browser
         self.contexts: list[BrowserContext] = []
         self.problems: list[str] = []
+        self.expected: list[re.Pattern[str]] = [_EXPECTED_CONSOLE_ERRORS]  # a test may add
 
-    async def open(self, url: str) -> Page:
-        page = await self.blank()
+    async def open(
+        self, url: str, viewport: ViewportSize = DESKTOP, permissions: Sequence[str] = ()
+    ) -> Page:
+        page = await self.blank(viewport, permissions)
         await page.goto(url)
         return page
 
-    async def blank(self) -> Page:
+    async def blank(
+        self, viewport: ViewportSize = DESKTOP, permissions: Sequence[str] = ()
+    ) -> Page:
         """A page that has loaded nothing yet (to route its traffic before it does)."""
-        context = await self.browser.new_context(viewport={"width": 1280, "height": 800})
+        context = await self.browser.new_context(viewport=viewport, permissions=list(permissions))
         self.contexts.append(context)
         page = await context.new_page()
         page.on("pageerror", lambda error: self.problems.append(f"{page.url}: {error}"))
@@ -97,7 +114,8 @@ class Pages:
         return page
 
     def _console(self, page: Page, message: ConsoleMessage) -> None:
-        if message.type == "error" and not _EXPECTED_CONSOLE_ERRORS.search(message.text):
+        expected = any(pattern.search(message.text) for pattern in self.expected)
+        if message.type == "error" and not expected:
             self.problems.append(f"{page.url}: console error: {message.text}")
 
     async def close(self) -> None:
@@ -113,6 +131,12 @@ async def pages(browser: Browser) -> AsyncIterator[Pages]:
     finally:
         await opened.close()
     assert not opened.problems, "the pages reported errors:\n" + "\n".join(opened.problems)
+
+
+async def overflows_sideways(page: Page) -> bool:
+    """Whether the page is wider than its window (it scrolls sideways, which a phone hates)."""
+    width: int = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    return width > 0
 
 
 async def screenshot(page: Page, name: str) -> Path:

@@ -24,12 +24,17 @@ async def test_the_watch_page_plays_a_recorded_session(pages: Pages, tmp_path: P
     await record_a_session(journal)
     (info,) = journal_sessions(journal)
     venue = info.preset()
-    replay = ReplayServer(DreamEngine(venue, info.id).state, venue.tick_hz, "127.0.0.1", 0)
+    initial = DreamEngine(venue, info.id).state
+    replay = ReplayServer(initial, venue.tick_hz, "127.0.0.1", 0, title=venue.title)
     await replay.start()
     try:
         watch = await pages.open(f"http://127.0.0.1:{replay.port}/watch/{info.id}")
         state = watch.get_by_test_id("connection-state")
         await expect(state).to_have_text("connected", timeout=within(10) * 1000)
+        await expect(watch.get_by_test_id("replay-badge")).to_have_text(
+            "replay of a recorded night"
+        )
+        await expect(watch.get_by_test_id("title")).to_have_text(venue.title)
         async with asyncio.timeout(within(20)):
             await play(journal, info.id, math.inf, replay.show)
         for motif in ("moon", "river", "owl", "tide"):

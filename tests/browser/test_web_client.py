@@ -85,6 +85,8 @@ async def http_get(port: int, target: str) -> tuple[int, dict[str, str], bytes]:
         ("/static/join.js", "text/javascript; charset=utf-8"),
         ("/static/style.css", "text/css; charset=utf-8"),
         ("/static/favicon.svg", "image/svg+xml"),
+        ("/static/vendor/qrcode.mjs", "text/javascript; charset=utf-8"),
+        ("/sessions.json", "application/json"),
     ],
 )
 async def test_pages_and_static_files_have_their_type_and_strict_headers(
@@ -104,10 +106,11 @@ async def test_pages_and_static_files_have_their_type_and_strict_headers(
 
 
 async def test_the_pages_have_no_inline_script_or_event_handler() -> None:
-    for page in WEBCLIENT.glob("*.html"):
+    pages = sorted(WEBCLIENT.glob("*.html"))
+    assert {"index.html", "app.html", "not-found.html"} <= {page.name for page in pages}
+    for page in pages:
         html = page.read_text()
         scripts = re.findall(r"<script\b[^>]*>", html)
-        assert scripts, page.name
         assert all("src=" in tag for tag in scripts), page.name
         assert not re.search(r"\son[a-z]+\s*=", html), page.name
         assert "style=" not in html, page.name
@@ -174,7 +177,7 @@ async def open_dream(pages: Pages, url: str) -> Page:
 
 async def contribute(page: Page, motif: str) -> None:
     await page.get_by_test_id("motif-input").fill(motif)
-    await page.get_by_test_id("contribute-form").get_by_role("button").click()
+    await page.get_by_test_id("contribute-form").get_by_role("button", name="Dream it").click()
 
 
 async def whisper(page: Page, text: str) -> None:
@@ -392,6 +395,12 @@ async def test_the_host_console_asks_for_the_key_and_refuses_a_wrong_one(
     wrong = await pages.open(f"{base_url}/host/keys#key=not-the-key")
     await expect(wrong.get_by_test_id("connection-state")).to_have_text("refused", timeout=ms(10))
     await expect(wrong.get_by_test_id("error-line")).to_contain_text("host key")
+    await expect(wrong.get_by_test_id("host-panel")).to_be_hidden()
+    await wrong.get_by_test_id("key-input").fill(dream_server.settings.host_key)  # try again
+    await wrong.get_by_test_id("key-form").get_by_role("button").click()
+    state = wrong.get_by_test_id("connection-state")
+    await expect(state).to_have_text("connected", timeout=ms(10))
+    await expect(wrong.get_by_test_id("host-panel")).to_be_visible()
 
     page = await pages.open(f"{base_url}/host/keys")
     await expect(page.get_by_test_id("connection-state")).to_have_text("waiting")
