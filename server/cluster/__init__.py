@@ -1,0 +1,27 @@
+"""The cluster's NATS parts: a NATS process, the connection every process makes, the names of
+buckets, streams and subjects (``docs/cluster.md``).
+
+    async with NatsProcess() as nats_server:
+        nc = await connect(nats_server.url, name="engine-a")
+"""
+
+from dreamcommons.server.cluster.connection import connect
+from dreamcommons.server.cluster.errors import (
+    ClusterError,
+    LeaseHeld,
+    LeaseLost,
+    LogUnavailable,
+    NatsUnavailable,
+)
+from dreamcommons.server.cluster.process import NatsProcess, find_nats_server
+
+__all__ = [
+    "ClusterError",
+    "LeaseHeld",
+    "LeaseLost",
+    "LogUnavailable",
+    "NatsProcess",
+    "NatsUnavailable",
+    "connect",
+    "find_nats_server",
+]
