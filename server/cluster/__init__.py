@@ -1,8 +1,9 @@
 """The cluster's NATS parts: a NATS process, the connection every process makes, the names of
-buckets, streams and subjects (``docs/cluster.md``).
+buckets, streams and subjects, the session lease (``docs/cluster.md``).
 
     async with NatsProcess() as nats_server:
         nc = await connect(nats_server.url, name="engine-a")
+        leases = await SessionLeases.open(nc)
 """
 
 from dreamcommons.server.cluster.connection import connect
@@ -13,15 +14,19 @@ from dreamcommons.server.cluster.errors import (
     LogUnavailable,
     NatsUnavailable,
 )
+from dreamcommons.server.cluster.lease import LeaseChange, SessionLease, SessionLeases
 from dreamcommons.server.cluster.process import NatsProcess, find_nats_server
 
 __all__ = [
     "ClusterError",
+    "LeaseChange",
     "LeaseHeld",
     "LeaseLost",
     "LogUnavailable",
     "NatsProcess",
     "NatsUnavailable",
+    "SessionLease",
+    "SessionLeases",
     "connect",
     "find_nats_server",
 ]
