@@ -1,9 +1,10 @@
 """The cluster's NATS parts: a NATS process, the connection every process makes, the names of
-buckets, streams and subjects, the session lease (``docs/cluster.md``).
+buckets, streams and subjects, the session lease and the durable log (``docs/cluster.md``).
 
     async with NatsProcess() as nats_server:
         nc = await connect(nats_server.url, name="engine-a")
         leases = await SessionLeases.open(nc)
+        log = await SessionLog.open(nc)
 """
 
 from dreamcommons.server.cluster.connection import connect
@@ -15,6 +16,7 @@ from dreamcommons.server.cluster.errors import (
     NatsUnavailable,
 )
 from dreamcommons.server.cluster.lease import LeaseChange, SessionLease, SessionLeases
+from dreamcommons.server.cluster.log import SessionLog
 from dreamcommons.server.cluster.process import NatsProcess, find_nats_server
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "NatsUnavailable",
     "SessionLease",
     "SessionLeases",
+    "SessionLog",
     "connect",
     "find_nats_server",
 ]
