@@ -61,8 +61,13 @@ class NatsProcess(StartStop):
 
     @property
     def health_url(self) -> str:
-        # js-enabled: "ok" only once JetStream itself is up, not just the client port.
-        return f"http://{self.host}:{self.monitor_port}/healthz?js-enabled=true"
+        # With -js, /healthz says "ok" only once JetStream is up and has loaded its streams
+        # (after a restart too), not merely once the client port answers.
+        return f"http://{self.host}:{self.monitor_port}/healthz"
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
 
     @property
     def running(self) -> bool:

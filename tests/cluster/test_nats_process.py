@@ -26,9 +26,9 @@ async def test_ready_means_jetstream_takes_a_stream(nats_server: NatsProcess) ->
 
 
 async def test_it_runs_in_a_process_group_of_its_own(nats_server: NatsProcess) -> None:
-    process = nats_server._process
-    assert process is not None
-    assert os.getpgid(process.pid) == process.pid != os.getpgid(0)
+    pid = nats_server.pid
+    assert pid is not None
+    assert os.getpgid(pid) == pid != os.getpgid(0)
 
 
 async def test_a_restart_keeps_its_port_and_its_streams(tmp_path: Path) -> None:
