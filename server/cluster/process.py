@@ -51,7 +51,7 @@ class NatsProcess(StartStop):
         self.binary = find_nats_server()
         self._own_dir = store_dir is None
         self.workdir = store_dir or Path(tempfile.mkdtemp(prefix="dreamcommons-nats-"))
-        self.store_dir = self.workdir / "jetstream"
+        self.store_dir = self.workdir / "store"  # nats-server keeps JetStream in its jetstream/
         self.log = self.workdir / "nats-server.log"
         self._process: asyncio.subprocess.Process | None = None
 
@@ -122,7 +122,9 @@ class NatsProcess(StartStop):
         if not self.log.exists():
             return "(no log)"
         lines = self.log.read_text(errors="replace").splitlines()
-        return "\n".join(lines[-20:])
+        # Its start-up banner says nothing of what went wrong: the errors do, when there are.
+        errors = [line for line in lines if any(m in line for m in ("[FTL]", "[ERR]", "[WRN]"))]
+        return "\n".join(errors or lines[-5:])
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()

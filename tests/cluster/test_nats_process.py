@@ -47,7 +47,9 @@ async def test_a_restart_keeps_its_port_and_its_streams(tmp_path: Path) -> None:
             assert info.config.subjects == ["k.>"]
         finally:
             await client.close()
-    assert await asyncio.to_thread((tmp_path / "jetstream").is_dir)  # the caller's to remove
+    assert await asyncio.to_thread(
+        (tmp_path / "store" / "jetstream").is_dir
+    )  # the caller's to remove
 
 
 async def test_stop_kills_a_server_that_ignores_sigterm(nats_server: NatsProcess) -> None:
@@ -62,3 +64,12 @@ def test_a_missing_binary_says_what_to_install(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(process_module, "_CANDIDATES", ("no-such-nats-server",))
     with pytest.raises(NatsUnavailable, match="apt-get install nats-server"):
         NatsProcess()
+
+
+async def test_a_server_that_cannot_start_says_why(
+    nats_server: NatsProcess, tmp_path: Path
+) -> None:
+    taken = NatsProcess(nats_server.port, store_dir=tmp_path / "second")
+    with pytest.raises(NatsUnavailable, match=r"exited: \[\d+\] .* \[FTL\] .*already in use"):
+        await taken.start()
+    assert not taken.running
