@@ -109,7 +109,7 @@ class SessionLeases:
             entry = await self.kv.get(lease_key(session))
         except KeyNotFoundError:
             return None
-        return None if entry.value is None else entry.value.decode()
+        return None if entry.value is None else entry.value.decode(errors="replace")
 
     async def watch(self) -> AsyncIterator[LeaseChange]:
         """Every lease as it is now, then each claim and release as it happens (a refresh by
@@ -121,7 +121,8 @@ class SessionLeases:
                 if entry is None:  # the end of what existed when the watch began
                     continue
                 released = entry.operation in (KV_DEL, KV_PURGE)
-                owner = None if released or entry.value is None else entry.value.decode()
+                value = None if released else entry.value
+                owner = None if value is None else value.decode(errors="replace")
                 if entry.key in owners and owners[entry.key] == owner:
                     continue
                 owners[entry.key] = owner

@@ -39,6 +39,15 @@ async def test_of_two_racing_claims_exactly_one_wins(leases: SessionLeases) -> N
     assert lost[0].owner == won[0].owner_id
     assert await leases.owner_of("commons") == won[0].owner_id
 
+    await won[0].release()  # a deleted key is claimed differently: raced again, one wins
+    again = await asyncio.gather(
+        leases.claim("commons", "engine-c"),
+        leases.claim("commons", "engine-d"),
+        return_exceptions=True,
+    )
+    assert sum(not isinstance(r, BaseException) for r in again) == 1
+    assert sum(isinstance(r, LeaseHeld) for r in again) == 1
+
 
 async def test_a_session_no_one_claimed_has_no_owner(leases: SessionLeases) -> None:
     assert await leases.owner_of("commons") is None
