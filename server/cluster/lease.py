@@ -55,6 +55,7 @@ from dreamcommons.server.cluster.names import LEASE_BUCKET, lease_key
 log = logging.getLogger(__name__)
 
 DEFAULT_TTL_S = 3.0
+WATCH_CHECK_S = 0.5  # how often a quiet watch checks whether the connection was renewed
 _WRONG_LAST_SEQUENCE = (10071, 10164)  # JetStream's "wrong last sequence" error codes
 
 OnLost = Callable[[LeaseLost], None]
@@ -113,23 +114,46 @@ class SessionLeases:
 
     async def watch(self) -> AsyncIterator[LeaseChange]:
         """Every lease as it is now, then each claim and release as it happens (a refresh by
-        the same owner is not a change and is not reported)."""
-        watcher = await self.kv.watchall()
+        the same owner is not a change and is not reported). It goes on across NATS
+        restarts: after a reconnection it reads the leases again and reports what changed
+        meanwhile (a lease that expired in between is not reported: expiry is silent)."""
         owners: dict[str, str | None] = {}
-        try:
-            async for entry in watcher:
-                if entry is None:  # the end of what existed when the watch began
-                    continue
-                released = entry.operation in (KV_DEL, KV_PURGE)
-                value = None if released else entry.value
-                owner = None if value is None else value.decode(errors="replace")
-                if entry.key in owners and owners[entry.key] == owner:
-                    continue
-                owners[entry.key] = owner
-                yield LeaseChange(entry.key, owner, entry.revision)
-        finally:
-            with contextlib.suppress(NatsError, ClusterError):
-                await watcher.stop()  # type: ignore[no-untyped-call]
+        while True:
+            reconnects = self.nc.stats["reconnects"]
+            try:
+                watcher = await self.kv.watchall()
+            except (NatsError, TimeoutError) as exc:
+                log.warning("leases: watch not started (%s), trying again", exc)
+                await asyncio.sleep(WATCH_CHECK_S)
+                continue
+            try:
+                # The watcher's consumer does not outlive a NATS restart: a new one after each.
+                while self.nc.stats["reconnects"] == reconnects:
+                    try:
+                        # asyncio.timeout, not wait_for: a cancellation is never swallowed.
+                        async with asyncio.timeout(WATCH_CHECK_S):
+                            entry = await anext(watcher)
+                    except TimeoutError:
+                        continue
+                    except StopAsyncIteration:  # the watcher was stopped under us: renew it
+                        break
+                    if entry is None:  # the end of what existed when the watch began
+                        continue
+                    change = _change(entry)
+                    if change.session in owners and owners[change.session] == change.owner:
+                        continue
+                    owners[change.session] = change.owner
+                    yield change
+            finally:
+                with contextlib.suppress(NatsError, ClusterError, TimeoutError):
+                    await watcher.stop()  # type: ignore[no-untyped-call]
+
+
+def _change(entry: KeyValue.Entry) -> LeaseChange:
+    released = entry.operation in (KV_DEL, KV_PURGE)
+    value = None if released else entry.value
+    owner = None if value is None else value.decode(errors="replace")
+    return LeaseChange(entry.key, owner, entry.revision or 0)
 
 
 class SessionLease:

@@ -9,6 +9,7 @@ import pytest
 from nats.aio.client import Client
 
 from dreamcommons.server.cluster import (
+    LeaseChange,
     LogUnavailable,
     NatsProcess,
     SessionLeases,
@@ -55,6 +56,33 @@ async def test_a_kept_lease_survives_a_short_restart(
     assert lease.held
     assert await leases.owner_of("commons") == "engine-a"
     await lease.release()
+
+
+async def test_a_watch_goes_on_across_a_restart(
+    nats_server: NatsProcess, nats_client: Client
+) -> None:
+    leases = await SessionLeases.open(nats_client, ttl=3.0)
+    changes: asyncio.Queue[LeaseChange] = asyncio.Queue()
+
+    async def watch() -> None:
+        async for change in leases.watch():
+            changes.put_nowait(change)
+
+    watcher = asyncio.create_task(watch())
+    try:
+        await leases.claim("commons", "engine-a")
+        assert (await asyncio.wait_for(changes.get(), within(5))).owner == "engine-a"
+        await nats_server.stop()
+        await nats_server.start()
+        await eventually(lambda: nats_client.is_connected, "reconnected", seconds=10)
+        await leases.claim("festival", "engine-b")
+        change = await asyncio.wait_for(changes.get(), within(5))
+        assert (change.session, change.owner) == ("festival", "engine-b")
+        assert changes.empty()  # what it had reported before is not reported again
+    finally:
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+    assert watcher.cancelled()
 
 
 def _setter(event: asyncio.Event) -> Callable[[], Awaitable[None]]:
