@@ -227,7 +227,8 @@ class SessionLease:
                 if not self.nc.is_connected:
                     raise ConnectionError("NATS is not connected")
                 # Never longer than a period: a TTL must not pass inside one slow attempt.
-                await asyncio.wait_for(self.refresh(), timeout=period)
+                async with asyncio.timeout(period):
+                    await self.refresh()
             except LeaseLost as loss:
                 if on_lost is not None:
                     on_lost(loss)
