@@ -2,7 +2,7 @@
 snapshot in an object store, so that any engine can rebuild the session.
 
     log = await SessionLog.open(nc)                   # nc: ``connection.connect(...)``
-    seq = await log.append("commons", event)          # returns once JetStream has it on disk
+    seq = await log.append("commons", event)          # returns once JetStream has stored it
     async for seq, event in log.read_after("commons", upto):   # the tail after a snapshot
         ...
     await log.save_snapshot("commons", encode_snapshot(engine), seq_of_tick)
