@@ -14,7 +14,7 @@ setup: $(STAMP)
 	@scripts/install-system-deps.sh mosquitto
 
 test-setup: $(STAMP)
-	@scripts/install-system-deps.sh mosquitto chromium nodejs
+	@scripts/install-system-deps.sh mosquitto chromium nodejs nats-server
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "dreamcommons needs Python 3.11 or newer")'

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs the system packages named as arguments when they are missing: `mosquitto` (the MQTT
 # broker that tests and the demo start on a free loopback port), `chromium` (the browser the
-# browser tests drive), `nodejs` (for the Node example client the tests run). Uses apt-get
+# browser tests drive), `nodejs` (for the Node example client the tests run), `nats-server`
+# (NATS with JetStream, which the tests of the cluster's parts start). Uses apt-get
 # when run as root on Debian/Ubuntu; otherwise says what to install and fails.
 set -eu
 
@@ -10,6 +11,7 @@ have() {
         mosquitto) command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] ;;
         chromium) [ -x /usr/bin/chromium ] ;;
         nodejs) command -v node >/dev/null 2>&1 ;;
+        nats-server) command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] ;;
         *) command -v "$1" >/dev/null 2>&1 ;;
     esac
 }

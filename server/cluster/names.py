@@ -1,0 +1,76 @@
+"""Every name the cluster uses in NATS, in one place: buckets, the events stream, subjects.
+
+    dreamcommons-leases          KV bucket: session -> its owner (``lease``), TTL'd
+    DREAMCOMMONS_EVENTS          stream (file storage) of ``dreamcommons.events.>``
+    dreamcommons.events.S        session S's events, in order (``log``)
+    dreamcommons-snapshots       object store: session S -> its latest snapshot (``log``)
+    dreamcommons.deltas.S.E      S's deltas, encoded once in encoding E (``msgpack``, ``json``)
+    dreamcommons.owner.S.contributions   a gateway's frame for S, to S's owner (request/reply)
+    dreamcommons.owner.S.samples         device samples for S, from an ingest process
+    dreamcommons.devices.commands        a command for a device, from S's owner to any ingest
+
+A session id is one subject token as it is: ``SESSION_ID_PATTERN`` allows lowercase letters,
+digits and ``-`` only (no ``.``, ``*``, ``>`` or space), and is a valid KV key and object name
+too. ``session_token`` checks it anyway, so that a bad id is a clear error here rather than a
+message on a wrong subject.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from dreamcommons.contracts.protocol import SESSION_ID_PATTERN, Encoding
+
+LEASE_BUCKET: Final = "dreamcommons-leases"
+EVENTS_STREAM: Final = "DREAMCOMMONS_EVENTS"
+EVENTS_PREFIX: Final = "dreamcommons.events"
+SNAPSHOT_BUCKET: Final = "dreamcommons-snapshots"
+DELTAS_PREFIX: Final = "dreamcommons.deltas"
+OWNER_PREFIX: Final = "dreamcommons.owner"
+DEVICE_COMMANDS: Final = "dreamcommons.devices.commands"
+INGEST_QUEUE: Final = "dreamcommons-ingest"
+"""The queue group of the ingest processes: each device command reaches one of them."""
+
+_SESSION_ID = re.compile(SESSION_ID_PATTERN)
+
+
+def session_token(session: str) -> str:
+    """``session`` as a subject token; ``ValueError`` if it is not a session id."""
+    if _SESSION_ID.fullmatch(session) is None:
+        raise ValueError(f"not a session id: {session!r} (expected {SESSION_ID_PATTERN})")
+    return session
+
+
+def events_subject(session: str) -> str:
+    return f"{EVENTS_PREFIX}.{session_token(session)}"
+
+
+def events_subjects() -> str:
+    """What the events stream holds: every session's events subject."""
+    return f"{EVENTS_PREFIX}.>"
+
+
+def encoding_token(encoding: Encoding) -> str:
+    """The subject token of an encoding: the last part of its subprotocol (``msgpack``)."""
+    return encoding.value.rsplit(".", 1)[-1]
+
+
+def deltas_subject(session: str, encoding: Encoding) -> str:
+    return f"{DELTAS_PREFIX}.{session_token(session)}.{encoding_token(encoding)}"
+
+
+def contributions_subject(session: str) -> str:
+    return f"{OWNER_PREFIX}.{session_token(session)}.contributions"
+
+
+def samples_subject(session: str) -> str:
+    return f"{OWNER_PREFIX}.{session_token(session)}.samples"
+
+
+def lease_key(session: str) -> str:
+    return session_token(session)
+
+
+def snapshot_name(session: str) -> str:
+    return session_token(session)
