@@ -1,18 +1,21 @@
-"""The night as the page shows it, in a real Chromium: the plots and the notices of its moments."""
+"""The night as the page shows it, in a real Chromium: the plots, the notices of its moments,
+and a canvas that stays readable, moves between deltas and holds still when asked to."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
+from typing import Any
 
 import pytest
-from playwright.async_api import Page, ViewportSize, expect
+from playwright.async_api import Page, ViewportSize, WebSocketRoute, expect
 
 from dreamcommons.client.dream_client import DreamClient
 from dreamcommons.server.engine import SleeperUpdated
 from dreamcommons.server.gateway import DreamServer
 from tests.browser.conftest import Pages, screenshot
-from tests.browser.test_web_client import http_get, ms, open_dream
+from tests.browser.test_web_client import contribute, http_get, ms, open_dream
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
@@ -132,3 +135,135 @@ async def test_ones_own_page_shows_only_ones_own_stages(
         await expect(strips).to_have_count(1, timeout=ms(10))
         await expect(strips).to_have_attribute("data-sleeper", lyra)
         await expect(page.get_by_test_id("participants")).to_contain_text("light")
+
+
+def hold_deltas(held: list[bool]) -> Any:
+    """A WebSocket route that passes every frame until ``held[0]`` is set, then drops deltas."""
+
+    def route(page_side: WebSocketRoute) -> None:
+        server_side = page_side.connect_to_server()
+        page_side.on_message(server_side.send)
+
+        def to_page(frame: str | bytes) -> None:
+            if held[0] and json.loads(frame)["type"] == "delta":
+                return
+            page_side.send(frame)
+
+        server_side.on_message(to_page)
+
+    return route
+
+
+FRAMES_APART = """async (frames) => {
+    const canvas = document.querySelector('[data-testid=dreamscape]');
+    const frame = () => new Promise((done) => requestAnimationFrame(() => done()));
+    for (let i = 0; i < 3; i += 1) await frame();  // the last delta's easing is over
+    const before = canvas.toDataURL();
+    for (let i = 0; i < frames; i += 1) await frame();
+    return [before, canvas.toDataURL()];
+}"""
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+@pytest.mark.parametrize("reduced", [False, True], ids=["motion", "reduced-motion"])
+async def test_the_canvas_moves_between_deltas_unless_motion_is_reduced(
+    pages: Pages, base_url: str, viewport: ViewportSize, reduced: bool
+) -> None:
+    page = await sized(await pages.blank(), viewport)
+    if reduced:
+        await page.emulate_media(reduced_motion="reduce")
+    held = [False]
+    session = f"drift-{viewport['width']}-{int(reduced)}"
+    await page.route_web_socket(re.compile(rf"/{session}$"), hold_deltas(held))
+    await page.goto(f"{base_url}/s/{session}?name=Lyra")
+    await expect(page.get_by_test_id("connection-state")).to_have_text("connected", timeout=ms(10))
+    await contribute(page, "lantern")
+    await expect(page.locator('li[data-motif="lantern"]')).to_be_attached(timeout=ms(10))
+    held[0] = True  # from now on no delta reaches the page
+    seq = await page.get_by_test_id("seq").text_content()
+    before, after = await page.evaluate(FRAMES_APART, 10)
+    assert await page.get_by_test_id("seq").text_content() == seq  # no delta came meanwhile
+    if reduced:
+        assert before == after
+    else:
+        assert before != after
+
+
+LAYOUT = """async ([width, height]) => {
+    const { layoutLabels } = await import('/static/labels.js');
+    const labels = [];
+    for (let i = 0; i < 40; i += 1) {  // a pile: many labels about the same few places
+        labels.push({ text: `m${i}`, x: 200 + (i % 3) * 8, y: 150 + (i % 4) * 5,
+                      width: 60 + (i % 5) * 7, height: 18, strength: (i * 7919) % 101 });
+    }
+    labels.push({ text: 'edge', x: width + 50, y: -20, width: 80, height: 18, strength: 1000 });
+    const strongest = labels.slice(0, 40).reduce((a, b) => (b.strength > a.strength ? b : a));
+    return { placed: layoutLabels(labels, width, height), given: labels.length, strongest };
+}"""
+
+
+async def test_the_canvas_labels_never_cover_each_other(pages: Pages, base_url: str) -> None:
+    page = await pages.open(f"{base_url}/")
+    width, height = 400, 300
+    outcome = await page.evaluate(LAYOUT, [width, height])
+    placed = outcome["placed"]
+    assert 3 < len(placed) < outcome["given"]  # some were laid out, the weakest left out
+    for i, a in enumerate(placed):
+        assert a["width"] / 2 <= a["x"] <= width - a["width"] / 2
+        assert a["height"] / 2 <= a["y"] <= height - a["height"] / 2
+        for b in placed[i + 1 :]:
+            apart_x = abs(a["x"] - b["x"]) >= (a["width"] + b["width"]) / 2
+            apart_y = abs(a["y"] - b["y"]) >= (a["height"] + b["height"]) / 2
+            assert apart_x or apart_y, (a, b)
+    strengths = [label["strength"] for label in placed]
+    assert strengths == sorted(strengths, reverse=True)
+    assert placed[0]["text"] == "edge"  # the strongest, kept on the canvas
+    strongest = outcome["strongest"]  # the strongest of the pile, at its own place
+    assert (placed[1]["text"], placed[1]["x"], placed[1]["y"]) == (
+        strongest["text"], strongest["x"], strongest["y"],
+    )  # fmt: skip
+
+
+RENDER = """async () => {
+    const { DreamscapeRenderer } = await import('/static/render.js');
+    const canvas = document.createElement('canvas');
+    canvas.style.width = '400px';
+    canvas.style.height = '300px';
+    document.body.append(canvas);
+    const renderer = new DreamscapeRenderer(canvas);
+    const motif = (name) => ({ name, colour: '#8090a0', weight: 1, t: 0, intensity: 1,
+                               valence: 0, arousal: 0, x: 0.5, y: 0.5, phase: 0 });
+    const lyra = { name: 'Lyra', role: 'dreamer', present: true, devices: 1, stage: null };
+    const people = [{ ...lyra, id: 'p1', tag: null }, { ...lyra, id: 'p2', tag: '2' }];
+    const state = {
+        t: 0, seq: 1, half_life_s: null, mood: { valence: 0, arousal: 0 }, participants: people,
+        motifs: Array.from({ length: 12 }, (_, i) => motif(`m${i}`)),
+        scene: { fractured: true, harmonizing: false, calm: 0, regions: [
+            { id: 0, x: 0.5, y: 0.5, participants: ['p1', 'p2'], motifs: ['m0', 'm1'] },
+            { id: 1, x: 0.2, y: 0.2, participants: ['p9'], motifs: [] },
+        ] },
+    };
+    renderer.update(state, 10);
+    renderer.startedAt = -1e9;  // no easing: draw the state as it is
+    renderer.running = true;
+    renderer.frame(performance.now());
+    renderer.stop();
+    const ratio = canvas.width / 400;
+    const pixel = canvas.getContext('2d').getImageData(
+        Math.round(200 * ratio), Math.round(175 * ratio), 1, 1).data;
+    const captions = state.scene.regions.map((r) => renderer.regionCaption(r));
+    return { pixel: [...pixel], captions };
+}"""
+
+
+async def test_overlapping_blobs_stay_their_colour_and_regions_say_what_they_hold(
+    pages: Pages, base_url: str
+) -> None:
+    page = await pages.open(f"{base_url}/")
+    outcome = await page.evaluate(RENDER)
+    red, green, blue, _ = outcome["pixel"]
+    # Twelve blobs of #8090a0 on one spot: no brighter than one of them (they added up to
+    # white before), and still that colour.
+    assert max(red, green, blue) <= 0xA0 + 4
+    assert blue > 0x60
+    assert outcome["captions"] == [["Lyra, Lyra #2", "m0, m1"], ["1 sleeper", "no motif yet"]]
