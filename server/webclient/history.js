@@ -30,11 +30,13 @@ export class NightHistory {
   /** Take `state` (and the `moments` it brought): a sample when a second has passed since
    * the last one, or when something happened. True when a sample was added. */
   record(state, moments = [], label = (p) => p.name) {
-    for (const moment of moments) this.moments.push(moment);
-    if (this.moments.length > HISTORY_MOMENTS) this.moments.splice(0, this.moments.length - HISTORY_MOMENTS);
+    if (state.t < (this.t.at(-1) ?? -Infinity)) this.clear(); // a replay sought back
+    this.moments.push(...moments);
+    const excess = this.moments.length - HISTORY_MOMENTS;
+    if (excess > 0) this.moments.splice(0, excess);
     const last = this.t.at(-1);
-    if (last !== undefined && state.t - last < SAMPLE_EVERY_S && moments.length === 0) return false;
-    if (last !== undefined && state.t <= last) return false; // a replay sought back: keep order
+    const due = last === undefined || state.t - last >= SAMPLE_EVERY_S;
+    if (state.t === last || !(due || moments.length)) return false;
     const scene = state.scene ?? {};
     this.t.push(state.t);
     this.coherence.push(scene.coherence ?? null);
@@ -57,6 +59,14 @@ export class NightHistory {
     }
     if (this.t.length > HISTORY_SAMPLES) this.drop(this.t.length - HISTORY_SAMPLES);
     return true;
+  }
+
+  clear() {
+    for (const series of [this.t, this.coherence, this.chance, this.valence, this.arousal]) {
+      series.length = 0;
+    }
+    this.sleepers.clear();
+    this.moments = [];
   }
 
   drop(count) {

@@ -130,7 +130,8 @@ export class NightPlots {
   /** A new state: its moments are told at once; the plots catch up within a second. */
   update(state, me = null) {
     this.me = me;
-    const moments = momentsBetween(this.previous, state);
+    const wentBack = this.previous !== null && state.t < this.previous.t; // a replay sought back
+    const moments = wentBack ? [] : momentsBetween(this.previous, state);
     this.previous = state;
     for (const moment of moments) this.notices.show(moment);
     if (this.history.record(state, moments, who)) this.schedule();

@@ -12,7 +12,7 @@ import pytest
 from playwright.async_api import Page, ViewportSize, WebSocketRoute, expect
 
 from dreamcommons.client.dream_client import DreamClient
-from dreamcommons.server.engine import SleeperUpdated
+from dreamcommons.server.engine import DevicesChanged, SleeperUpdated
 from dreamcommons.server.gateway import DreamServer
 from tests.browser.conftest import Pages, screenshot
 from tests.browser.test_web_client import contribute, http_get, ms, open_dream
@@ -135,6 +135,88 @@ async def test_ones_own_page_shows_only_ones_own_stages(
         await expect(strips).to_have_count(1, timeout=ms(10))
         await expect(strips).to_have_attribute("data-sleeper", lyra)
         await expect(page.get_by_test_id("participants")).to_contain_text("light")
+
+
+HISTORY = """async () => {
+    const { NightHistory, HISTORY_SAMPLES } = await import('/static/history.js');
+    const history = new NightHistory();
+    const scene = { phase: 'dream', coherence: 0.5, chance: 0.3, fractured: false };
+    const kai = { id: 'p1', name: 'Kai', stage: 'deep' };
+    const state = (t, participants = [kai]) =>
+        ({ t, scene, mood: { valence: 0.1, arousal: 0.2 }, participants });
+    const taken = [];
+    for (let i = 0; i < 10; i += 1) taken.push(history.record(state(i / 10)));  // one second
+    const moment = [{ kind: 'fracture', t: 0.95, text: '' }];
+    taken.push(history.record(state(0.95), moment));  // a moment is a sample of its own
+    for (let t = 1; t < HISTORY_SAMPLES + 500; t += 1) {
+        history.record(state(t, t % 2 ? [kai, { id: 'p2', name: 'Mia', stage: 'rem' }] : [kai]));
+    }
+    const long = { length: history.length, first: history.t[0], moments: history.moments.length,
+                   stages: [...history.sleepers.values()].map((s) => s.stages.length),
+                   mia: history.sleepers.get('p2').stages.slice(-2) };
+    history.record(state(3));  // a replay sought back: the history starts again from there
+    return { taken, long, bound: HISTORY_SAMPLES, again: history.t };
+}"""
+
+
+async def test_the_history_samples_once_a_second_and_is_bounded(
+    pages: Pages, base_url: str
+) -> None:
+    page = await pages.open(f"{base_url}/")
+    outcome = await page.evaluate(HISTORY)
+    assert outcome["taken"] == [True] + [False] * 9 + [True]
+    long = outcome["long"]
+    assert long["length"] == outcome["bound"]
+    assert long["first"] > 0.95  # the oldest samples went, and the fracture's marker with them
+    assert long["moments"] == 0
+    assert long["stages"] == [outcome["bound"], outcome["bound"]]  # aligned with the clock
+    assert long["mia"] == [None, 2]  # REM when she shows it, nothing when she does not
+    assert outcome["again"] == [3]
+
+
+MOMENTS = """async () => {
+    const { momentsBetween } = await import('/static/moments.js');
+    const scene = { phase: 'descent', coherence: 0.8, chance: 0.3, fractured: false,
+                    harmonizing: false, regions: [] };
+    const lyra = { id: 'p1', name: 'Lyra', tag: '2', devices: 0 };
+    const before = { t: 10, scene, participants: [lyra] };
+    const after = {
+        t: 11, participants: [{ ...lyra, devices: 1 }, { id: 'p3', name: 'New', devices: 2 }],
+        scene: { ...scene, phase: 'dream', coherence: 0.1, fractured: true, harmonizing: true,
+                 regions: [{}, {}] },
+    };
+    const healed = { ...after, t: 12, scene: { ...after.scene, coherence: 0.9, fractured: false } };
+    return {
+        first: momentsBetween(null, after),
+        moved: momentsBetween(before, after),
+        healed: momentsBetween(after, healed).map((m) => m.kind),
+        quiet: momentsBetween(healed, { ...healed, t: 13 }),
+    };
+}"""
+
+
+async def test_moments_are_what_changed_between_two_states(pages: Pages, base_url: str) -> None:
+    page = await pages.open(f"{base_url}/")
+    outcome = await page.evaluate(MOMENTS)
+    assert outcome["first"] == []  # the page's first state is no moment
+    kinds = [(m["kind"], m["t"]) for m in outcome["moved"]]
+    assert kinds == [("phase", 11), ("fracture", 11), ("harmonize", 11), ("device", 11)]
+    texts = [m["text"] for m in outcome["moved"]]
+    assert texts[1] == "The dream fractured into 2 regions: coherence 0.10, chance 0.30"
+    assert texts[3] == "Lyra #2's device is online"  # someone new with devices is no moment
+    assert outcome["healed"] == ["heal"]
+    assert outcome["quiet"] == []
+
+
+async def test_a_device_coming_online_is_told(
+    pages: Pages, base_url: str, dream_server: DreamServer
+) -> None:
+    page = await open_dream(pages, f"{base_url}/s/devices?name=Lyra")
+    engine = dream_server.sessions["devices"].engine
+    lyra = next(m.pid for m in dream_server.sessions["devices"].members if m.name == "Lyra")
+    engine.apply(DevicesChanged(participant=lyra, online=1))  # as if her pod came online
+    notice = page.get_by_test_id("moments").locator('[data-kind="device"]')
+    await expect(notice).to_have_text("Lyra's device is online", timeout=ms(10))
 
 
 def hold_deltas(held: list[bool]) -> Any:
