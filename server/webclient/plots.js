@@ -79,8 +79,10 @@ class Figure {
 }
 
 export class NightPlots {
-  /** `section`: the page's #plots; `mode`: s, watch or host (on s, only one's own stages). */
+  /** `section`: the page's #plots (a layout without one still gets the notices); `mode`: s,
+   * watch or host (on s, only one's own stages). */
   constructor(section, mode) {
+    section ??= document.createElement("section");
     this.section = section;
     this.mode = mode;
     this.me = null;
