@@ -212,6 +212,8 @@ async def test_a_device_coming_online_is_told(
     pages: Pages, base_url: str, dream_server: DreamServer
 ) -> None:
     page = await open_dream(pages, f"{base_url}/s/devices?name=Lyra")
+    row = page.get_by_test_id("participants").locator("li", has_text="Lyra")
+    await expect(row).to_contain_text("0 devices", timeout=ms(10))  # listed, with none yet
     engine = dream_server.sessions["devices"].engine
     lyra = next(m.pid for m in dream_server.sessions["devices"].members if m.name == "Lyra")
     engine.apply(DevicesChanged(participant=lyra, online=1))  # as if her pod came online
