@@ -16,17 +16,23 @@ const overlaps = (a, b) =>
 /**
  * Lay out `labels` ({ text, x, y, width, height, strength }: centre and size in pixels) in a
  * canvas `width` × `height`. Returns the labels that are shown, each with the centre it is
- * drawn at, strongest first; no two of them overlap.
+ * drawn at and its `spot`, strongest first; no two of them overlap. `spots` (text -> the spot
+ * it had in the last frame) keeps a label where it was when its anchor is taken, rather
+ * than letting it hop between the spots above and below as its neighbours drift.
  */
-export function layoutLabels(labels, width, height) {
+export function layoutLabels(labels, width, height, spots = new Map()) {
   const placed = [];
   const order = [...labels].sort((a, b) => b.strength - a.strength);
   for (const label of order) {
     const halfW = label.width / 2;
     const halfH = label.height / 2;
-    for (const [dx, dy] of SPOTS) {
+    const before = spots.get(label.text);
+    const tried = before ? [0, before, ...SPOTS.keys()] : SPOTS.keys();
+    for (const spot of tried) {
+      const [dx, dy] = SPOTS[spot];
       const box = {
         ...label,
+        spot,
         x: Math.min(Math.max(label.x + dx * label.width, halfW), Math.max(halfW, width - halfW)),
         y: Math.min(Math.max(label.y + dy * label.height, halfH), Math.max(halfH, height - halfH)),
       };

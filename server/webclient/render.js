@@ -63,6 +63,7 @@ export class DreamscapeRenderer {
     this.sky = null;
     this.scene = null;
     this.people = new Map();
+    this.labelSpots = new Map(); // label text -> where labels.js put it in the last frame
     this.stateT = 0;
     this.still = reducedMotionQuery?.matches ?? false;
     reducedMotionQuery?.addEventListener("change", (event) => {
@@ -297,7 +298,9 @@ export class DreamscapeRenderer {
       label.width = ctx.measureText(label.text).width + 6 * ratio;
       label.height = label.size * 1.35 * ratio;
     }
-    for (const label of layoutLabels(labels, canvas.width, canvas.height)) {
+    const placed = layoutLabels(labels, canvas.width, canvas.height, this.labelSpots);
+    this.labelSpots = new Map(placed.map((label) => [label.text, label.spot]));
+    for (const label of placed) {
       ctx.font = font(label.size);
       ctx.fillStyle = `rgba(255, 255, 255, ${0.35 + 0.6 * clamp(label.alpha, 0, 1)})`;
       ctx.fillText(label.text, label.x, label.y);

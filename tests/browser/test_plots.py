@@ -282,7 +282,14 @@ LAYOUT = """async ([width, height]) => {
     }
     labels.push({ text: 'edge', x: width + 50, y: -20, width: 80, height: 18, strength: 1000 });
     const strongest = labels.slice(0, 40).reduce((a, b) => (b.strength > a.strength ? b : a));
-    return { placed: layoutLabels(labels, width, height), given: labels.length, strongest };
+    // Two labels on one anchor: the weaker goes below when it was below in the last frame.
+    const pair = [{ text: 'a', x: 200, y: 150, width: 40, height: 18, strength: 2 },
+                  { text: 'b', x: 200, y: 150, width: 40, height: 18, strength: 1 }];
+    const spots = (placed) => placed.map((l) => [l.text, l.spot]);
+    const fresh = spots(layoutLabels(pair, width, height));
+    const kept = spots(layoutLabels(pair, width, height, new Map([['b', 2]])));
+    return { placed: layoutLabels(labels, width, height), given: labels.length, strongest,
+             fresh, kept };
 }"""
 
 
@@ -302,6 +309,8 @@ async def test_the_canvas_labels_never_cover_each_other(pages: Pages, base_url: 
     strengths = [label["strength"] for label in placed]
     assert strengths == sorted(strengths, reverse=True)
     assert placed[0]["text"] == "edge"  # the strongest, kept on the canvas
+    assert outcome["fresh"] == [["a", 0], ["b", 1]]  # the first free spot: just above
+    assert outcome["kept"] == [["a", 0], ["b", 2]]  # where it was: just below
     strongest = outcome["strongest"]  # the strongest of the pile, at its own place
     assert (placed[1]["text"], placed[1]["x"], placed[1]["y"]) == (
         strongest["text"], strongest["x"], strongest["y"],
