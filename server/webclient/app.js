@@ -5,6 +5,7 @@
 import { DreamConnection } from "/static/connection.js";
 import { askHostKey, forgetHostKey, HostConsole, hostKey } from "/static/host.js";
 import { NAME_MAX, PEOPLE_PAGE, ROLES, SESSION_ID } from "/static/protocol.js";
+import { NightPlots } from "/static/plots.js";
 import { DreamscapeRenderer } from "/static/render.js";
 import { DreamPage } from "/static/ui.js";
 
@@ -91,6 +92,7 @@ async function main() {
     return;
   }
   const page = new DreamPage(where);
+  const plots = new NightPlots(document.getElementById("plots"), where.mode);
   const renderer = new DreamscapeRenderer(document.getElementById("dreamscape"));
   renderer.setHint("connecting to the dream…");
   renderer.start();
@@ -155,6 +157,7 @@ async function main() {
         page.showState(state, connection.participant);
         host?.showParticipants(removable(), connection.participant);
         renderer.update(state, connection.tickHz, connection.clock);
+        plots.update(state, connection.participant);
       },
       onReply(message, request) {
         const what = request?.label ?? "request";

@@ -3,16 +3,24 @@
 // one tick from where it was drawn when a new state moves it; the
 // background's hue follows the mood's valence, the blobs' gentle pulse the mood's arousal
 // (in step while harmonizing, softer as the room is calmed), and a fractured scene shows
-// its regions as rings the motifs gather in.
+// its regions as rings the motifs gather in, each captioned with whose rhythm and which
+// motifs it holds. Overlapping blobs are no brighter than the brightest of them, and the
+// labels are laid out so that none covers another (labels.js). Under
+// prefers-reduced-motion the picture holds still between states: no orbit, pulse or easing.
 // Everything drawn here is pixels (motif names via fillText), so no text can become markup.
 
+import { layoutLabels } from "/static/labels.js";
+import { who } from "/static/moments.js";
 import { motifAt, SessionClock } from "/static/motion.js";
 
 const TAU = Math.PI * 2;
 const FADE_MS = 600; // how long a removed motif takes to fade out
-const reducedMotion = window.matchMedia?.("(prefers-reduced-motion: reduce)").matches ?? false;
+const REGION_RADIUS = 0.16; // of the canvas' shorter side
+const CAPTION_CHARS = 40; // a region's caption is cut past this
+const reducedMotionQuery = window.matchMedia?.("(prefers-reduced-motion: reduce)") ?? null;
 
 const lerp = (a, b, k) => a + (b - a) * k;
+const cut = (text) => (text.length > CAPTION_CHARS ? `${text.slice(0, CAPTION_CHARS - 1)}…` : text);
 const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
 
 /** Radius as a fraction of the canvas' shorter side: area grows with weight (sqrt scale). */
@@ -54,6 +62,13 @@ export class DreamscapeRenderer {
     this.running = false;
     this.sky = null;
     this.scene = null;
+    this.people = new Map();
+    this.labelSpots = new Map(); // label text -> where labels.js put it in the last frame
+    this.stateT = 0;
+    this.still = reducedMotionQuery?.matches ?? false;
+    reducedMotionQuery?.addEventListener("change", (event) => {
+      this.still = event.matches;
+    });
   }
 
   start() {
@@ -75,6 +90,7 @@ export class DreamscapeRenderer {
     const now = performance.now();
     const k = this.progress(now);
     this.clock = clock;
+    this.stateT = state.t;
     this.halfLife = state.half_life_s ?? null;
     this.durationMs = 1000 / (tickHz > 0 ? tickHz : 10);
     this.startedAt = now;
@@ -109,19 +125,23 @@ export class DreamscapeRenderer {
     this.mood.from = this.moodAt(k);
     this.mood.to = { valence: state.mood.valence, arousal: state.mood.arousal };
     this.scene = state.scene ?? null;
+    this.people = new Map(state.participants.map((p) => [p.id, p]));
   }
 
   progress(now) {
+    if (this.still) return 1;
     return clamp((now - this.startedAt) / this.durationMs, 0, 1);
   }
 
-  /** Where a blob's motif is now: its view's decay and orbit at the session's time. */
+  /** Where a blob's motif is now: its view's decay and orbit at the session's time (held at
+   * the state's own time when the user asked for reduced motion). */
   target(blob) {
-    return blob.to ?? look(motifAt(blob.motif, this.clock.now(), this.halfLife));
+    const now = this.still ? this.stateT : this.clock.now();
+    return blob.to ?? look(motifAt(blob.motif, now, this.halfLife));
   }
 
   blend(blob, k) {
-    if (blob.dying) k = clamp((performance.now() - blob.dying) / FADE_MS, 0, 1);
+    if (blob.dying) k = this.still ? 1 : clamp((performance.now() - blob.dying) / FADE_MS, 0, 1);
     const { from } = blob;
     const to = this.target(blob);
     return {
@@ -160,8 +180,9 @@ export class DreamscapeRenderer {
     const mood = this.moodAt(k);
     this.pulse = (this.pulse + dt * TAU * (0.08 + 0.45 * mood.arousal)) % TAU;
     this.drawBackground(mood);
-    if (this.scene?.fractured) this.drawRegions(ratio);
-    this.drawBlobs(k, ratio);
+    const captions = this.scene?.fractured ? this.drawRegions(ratio) : [];
+    const labels = this.drawBlobs(k, ratio);
+    this.drawLabels([...captions, ...labels], ratio);
     requestAnimationFrame((t) => this.frame(t));
   }
 
@@ -190,6 +211,7 @@ export class DreamscapeRenderer {
     ctx.drawImage(this.sky.canvas, 0, 0);
   }
 
+  /** Each region's ring; returns its caption (whose rhythm, which motifs) to be laid out. */
   drawRegions(ratio) {
     const { ctx, canvas } = this;
     const side = Math.min(canvas.width, canvas.height);
@@ -197,12 +219,33 @@ export class DreamscapeRenderer {
     ctx.strokeStyle = "rgba(255, 255, 255, 0.22)";
     ctx.lineWidth = 1.5 * ratio;
     ctx.setLineDash([6 * ratio, 8 * ratio]);
+    const captions = [];
     for (const region of this.scene.regions) {
+      const x = region.x * canvas.width;
+      const y = region.y * canvas.height;
       ctx.beginPath();
-      ctx.arc(region.x * canvas.width, region.y * canvas.height, 0.16 * side, 0, TAU);
+      ctx.arc(x, y, REGION_RADIUS * side, 0, TAU);
       ctx.stroke();
+      const [sleepers, motifs] = this.regionCaption(region);
+      const caption = { x, alpha: 0.8, strength: 1e9, size: 12 }; // never gives way to a motif
+      const gap = REGION_RADIUS * side + 10 * ratio;
+      captions.push({ ...caption, text: sleepers, y: y - gap });
+      captions.push({ ...caption, text: motifs, y: y + gap, alpha: 0.6 });
     }
     ctx.setLineDash([]);
+    return captions;
+  }
+
+  /** What a region holds, as its two captions: the sleepers whose rhythm it is (named when
+   * listed, "Lyra #2" told from "Lyra"), and its motifs. */
+  regionCaption(region) {
+    const named = region.participants.map((id) => this.people.get(id)).filter(Boolean).map(who);
+    const unnamed = region.participants.length - named.length;
+    const sleepers = unnamed > 0
+      ? [...named, `${unnamed} ${named.length ? "more" : unnamed === 1 ? "sleeper" : "sleepers"}`]
+      : named;
+    const motifs = region.motifs.length ? region.motifs.join(", ") : "no motif yet";
+    return [cut(sleepers.join(", ") || "nobody"), cut(motifs)];
   }
 
   drawBlobs(k, ratio) {
@@ -212,14 +255,16 @@ export class DreamscapeRenderer {
     const labels = [];
     const amplitude = 0.06 * (1 - 0.5 * (this.scene?.calm ?? 0));
     const spread = this.scene?.harmonizing ? 0 : 1; // harmonizing: every blob breathes in step
-    ctx.globalCompositeOperation = "lighter";
+    // "lighten" keeps the brighter of blob and what is under it, channel by channel: glows
+    // that overlap stay their own colour instead of adding up to white ("lighter" did).
+    ctx.globalCompositeOperation = "lighten";
     for (const [name, blob] of this.blobs) {
       const shown = this.blend(blob, k);
       if (blob.dying && shown.alpha <= 0.01) {
         this.blobs.delete(name);
         continue;
       }
-      const swell = reducedMotion ? 1 : 1 + amplitude * Math.sin(this.pulse + blob.offset * spread);
+      const swell = this.still ? 1 : 1 + amplitude * Math.sin(this.pulse + blob.offset * spread);
       const r = Math.max(1, shown.size * side * swell);
       const x = shown.x * width;
       const y = shown.y * height;
@@ -233,22 +278,37 @@ export class DreamscapeRenderer {
       ctx.beginPath();
       ctx.arc(x, y, r, 0, TAU);
       ctx.fill();
-      labels.push({ name, x, y, alpha: shown.alpha });
+      labels.push({ text: name, x, y, alpha: shown.alpha, strength: shown.size * a, size: 13 });
     }
+    ctx.globalCompositeOperation = "source-over";
+    return labels;
+  }
+
+  /** Every label where labels.js puts it, so that none covers another; the hint when empty. */
+  drawLabels(labels, ratio) {
+    const { ctx, canvas } = this;
     ctx.globalCompositeOperation = "source-over";
     ctx.textAlign = "center";
     ctx.textBaseline = "middle";
-    ctx.font = `500 ${Math.round(13 * ratio)}px system-ui, sans-serif`;
     ctx.shadowColor = "rgba(0, 0, 0, 0.7)";
     ctx.shadowBlur = 4 * ratio;
+    const font = (size) => `500 ${Math.round(size * ratio)}px system-ui, sans-serif`;
     for (const label of labels) {
+      ctx.font = font(label.size);
+      label.width = ctx.measureText(label.text).width + 6 * ratio;
+      label.height = label.size * 1.35 * ratio;
+    }
+    const placed = layoutLabels(labels, canvas.width, canvas.height, this.labelSpots);
+    this.labelSpots = new Map(placed.map((label) => [label.text, label.spot]));
+    for (const label of placed) {
+      ctx.font = font(label.size);
       ctx.fillStyle = `rgba(255, 255, 255, ${0.35 + 0.6 * clamp(label.alpha, 0, 1)})`;
-      ctx.fillText(label.name, label.x, label.y);
+      ctx.fillText(label.text, label.x, label.y);
     }
     if (this.blobs.size === 0 && this.hint) {
       ctx.fillStyle = "rgba(255, 255, 255, 0.55)";
       ctx.font = `italic ${Math.round(16 * ratio)}px system-ui, sans-serif`;
-      ctx.fillText(this.hint, width / 2, height / 2);
+      ctx.fillText(this.hint, canvas.width / 2, canvas.height / 2);
     }
     ctx.shadowBlur = 0;
   }

@@ -205,8 +205,8 @@ export class DreamPage {
           { "data-motif": m.name, "data-x": m.x, "data-y": m.y },
           el("span", { class: "swatch", "aria-hidden": "true" }),
           el("span", { class: "name" }, m.name),
-          el("span", { class: "muted" }, ` ${m.weight.toFixed(2)} · ${percent(m.intensity)}`),
-          el("span", { class: "muted" }, ` · ${feeling(m.valence)}`),
+          el("span", { class: "muted" }, feeling(m.valence)),
+          el("span", { class: "muted" }, `weight ${m.weight.toFixed(2)} · intensity ${percent(m.intensity)}`),
         );
         item.firstElementChild.style.backgroundColor = m.colour;
         return item;
