@@ -59,6 +59,7 @@ class DreamApp(App[None]):
     Screen.-narrow #devices { display: none; }
     Screen.-narrow #people { height: 3fr; }
     Screen.-narrow #whispers { height: 2fr; }
+    Screen.-narrow #trend-label { display: none; }
     #side.-hidden { display: none; }
     #link { height: 1; padding: 0 1; color: $text-muted; }
     #note { height: 1; padding: 0 1; }

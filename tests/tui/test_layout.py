@@ -53,6 +53,7 @@ async def test_at_80x24_the_dreamscape_keeps_most_of_the_width(server_url: str) 
             assert on_screen(app.query_one(panel)), panel
         assert not app.query_one("#devices").display
         await until(pilot, lambda: "Zara: the tide is in" in shown(app, "#whispers"))
+        assert app.query_one(Sparkline).size.width >= 12  # the meters' label gives way to it
         meters = shown(app, "#scene").splitlines()
         assert max(map(len, meters)) <= app.query_one("#scene").content_size.width
 
