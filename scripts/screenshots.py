@@ -5,10 +5,18 @@ then the Textual app is run headless and exports its screen as SVG, and Debian's
 (driven by Playwright) photographs the browser client's dreamscape page.
 
     .venv/bin/python scripts/screenshots.py
+
+``--join URL`` makes only the terminal's, at 80x24, joined to a session already running: a
+``make demo``'s (``ws://127.0.0.1:PORT/demo``), whose sleepers give the coherence sparkline a
+night to draw. The README's is made so, after the demo's first minute (fracture, harmonizing,
+healing):
+
+    .venv/bin/python scripts/screenshots.py --join ws://127.0.0.1:PORT/demo
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import os
@@ -20,6 +28,7 @@ from playwright.async_api import async_playwright, expect
 from dreamcommons.client.dream_client import DreamClient
 from dreamcommons.client.tui.app import DreamApp
 from dreamcommons.client.tui.field import DreamField
+from dreamcommons.client.tui.trend import CoherenceTrend
 from dreamcommons.contracts.protocol import Role
 from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.gateway import DreamServer
@@ -46,7 +55,8 @@ WHISPERS = (("Zara", "I can hear the river from here"), ("Mia", "breathe with me
 
 async def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    async with DreamServer(ServerSettings(port=0), load_venue("sleep-commons")) as server:
+    settings = ServerSettings(port=0, open_sessions=("commons",))  # no code to type for a picture
+    async with DreamServer(settings, load_venue("sleep-commons")) as server:
         url = f"ws://127.0.0.1:{server.port}/commons"
         async with contextlib.AsyncExitStack() as stack:
             peers = [
@@ -64,12 +74,14 @@ async def main() -> None:
             await browser(f"http://127.0.0.1:{server.port}/s/commons?name=Tariq")
 
 
-async def terminal(url: str) -> None:
+async def terminal(url: str, others: tuple[str, ...] = ("river",), trend: int = 0) -> None:
+    """The app at 80x24 once its motifs and ``others`` show and the sparkline has ``trend``
+    values (states with a coherence)."""
     app = DreamApp(url, "Lyra")
-    async with app.run_test(size=(118, 34)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
 
-        async def until(condition: Callable[[], bool]) -> None:
-            async with asyncio.timeout(10):
+        async def until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
+            async with asyncio.timeout(seconds):
                 while not condition():
                     await pilot.pause(0.05)
 
@@ -79,7 +91,9 @@ async def terminal(url: str) -> None:
         await pilot.press("f4", "f4")  # calm, then tender
         await pilot.press(*"lantern", "enter")
         field = app.query_one(DreamField)
-        await until(lambda: all(name in field.text() for name in ("moon", "lantern", "river")))
+        await until(lambda: all(name in field.text() for name in ("moon", "lantern", *others)))
+        history = app.query_one(CoherenceTrend).history
+        await until(lambda: len(history.values) >= trend, seconds=10.0 + trend / 5)
         await pilot.press(*"/w the lanterns hum")
         await pilot.pause(0.3)  # let the motifs settle where the last tick put them
         path = app.save_screenshot(filename="terminal.svg", path=str(OUT))
@@ -110,4 +124,7 @@ async def browser(page_url: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--join", metavar="URL", help="only the terminal's, joined to URL")
+    joined = parser.parse_args().join
+    asyncio.run(main() if joined is None else terminal(joined, others=(), trend=500))
