@@ -333,6 +333,12 @@ def commands_for(role: Role) -> tuple[CommandSpec, ...]:
     return tuple(spec for spec in COMMANDS if role in spec.roles)
 
 
+def has_command(role: Role, verb: str) -> bool:
+    """Whether ``role`` has the command typed ``/verb`` (a motif for an empty ``verb``)."""
+    spec = MOTIF if not verb else _BY_VERB.get(verb.lower())
+    return spec is not None and role in spec.roles
+
+
 def help_lines(role: Role) -> list[str]:
     """``/help``: every command ``role`` has, one line each with what it does."""
     specs = commands_for(role)

@@ -28,6 +28,7 @@ from dreamcommons.client.commands import (
     SetFeeling,
     ShowHelp,
     ShowMe,
+    has_command,
     hint,
     parse,
 )
@@ -74,7 +75,7 @@ class DreamApp(App[None]):
         Binding("f5", "prefill('/share ')", "share"),
         Binding("f6", "prefill('/pair ')", "pair"),
         Binding("f7", "toggle_panels", "panels"),
-        Binding("escape", "prefill('')", "clear", show=False),
+        Binding("escape", "clear", "clear", show=False),
     ]
 
     def __init__(
@@ -119,7 +120,7 @@ class DreamApp(App[None]):
             yield HostPanel(id="host")
         yield Static("connecting…", id="link", markup=False)
         yield Static(hint(self.link.role), id="note", markup=False)
-        yield Input(placeholder=_placeholder(self.host_console), id="command")
+        yield Input(placeholder=PLACEHOLDERS[self.link.role], id="command")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -232,6 +233,16 @@ class DreamApp(App[None]):
         """Hide the side panels for the whole width to the dreamscape, or bring them back."""
         self.query_one("#side").toggle_class("-hidden")
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The keys of commands the role does not have are left out of the footer."""
+        if action not in KEYED:
+            return True
+        typed = str(parameters[0]) if parameters else KEYED[action]
+        return has_command(self.link.role, typed.strip().lstrip("/") or KEYED[action])
+
+    def action_clear(self) -> None:
+        self.action_prefill("")
+
     def action_prefill(self, text: str) -> None:
         field = self.query_one("#command", Input)
         field.value = text
@@ -243,7 +254,10 @@ class DreamApp(App[None]):
         self._feel(FEELINGS[(index + 1) % len(FEELINGS)])
 
 
-def _placeholder(host: bool) -> str:
-    if host:
-        return "/harmonize, /advance, /remove p3 … (F1 help)"
-    return "a motif ('moon 0.8'), '/w words', '/feel calm', '/share 0.5' … (F1 help)"
+PLACEHOLDERS: Final[dict[Role, str]] = {
+    "dreamer": "a motif ('moon 0.8'), '/w words', '/feel calm', '/share 0.5' … (F1 help)",
+    "waker": "a motif ('moon 0.8'), '/w words', '/feel calm', '/share 0.5' … (F1 help)",
+    "watcher": "watching: '/me', '/quit' (F1 help)",
+    "host": "/harmonize, /advance, /remove p3 … (F1 help)",
+}
+KEYED: Final[dict[str, str]] = {"prefill": "", "next_feeling": "feel"}  # action: its command

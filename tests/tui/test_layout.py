@@ -148,3 +148,19 @@ async def test_the_host_controls_fit_80_columns() -> None:
         await until(
             pilot, lambda: str(app.query_one("#host-remove", Button).label) == "✕ remove selected"
         )
+
+
+@pytest.mark.parametrize(
+    ("role", "keys"),
+    [
+        ("dreamer", {"f1", "f2", "f3", "f4", "f5", "f6", "f7"}),
+        ("watcher", {"f1", "f7"}),
+        ("host", {"f1", "f7"}),
+    ],
+)
+async def test_the_footer_offers_the_keys_of_the_roles_commands(role: Role, keys: set[str]) -> None:
+    app = DreamApp(unreachable(), "Lyra", role=role, key="k" if role == "host" else None)
+    async with running(app, join=False, size=SMALL) as pilot:
+        await pilot.pause()
+        offered = {key for key in app.screen.active_bindings if key.startswith("f")}
+        assert offered == keys
