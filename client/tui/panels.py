@@ -213,7 +213,6 @@ class PeoplePanel(Vertical):
         self.border_title = f"here · {count}" if count else "here"
         if self._shown == (people, me):
             return
-        self._shown = (people, me)
         mine = next((p for p in people if p.id == me), None)
         you = self.query_one("#you", Static)
         you.display = mine is not None  # a large room may list only its hosts and stages
@@ -225,6 +224,7 @@ class PeoplePanel(Vertical):
         others.set_options(Option(participant_text(p, me), id=p.id) for p in listed)
         if selected is not None:
             self.highlight(selected)
+        self._shown = (people, me)  # last: a list that could not be drawn yet is drawn next time
 
     def selected(self) -> str | None:
         """The id of the highlighted participant, if any."""
