@@ -18,11 +18,12 @@ import sys
 from dreamcommons.client.actions import about_me, carry_out
 from dreamcommons.client.commands import (
     FEELINGS,
-    HELP,
     Quit,
     SetFeeling,
     ShowHelp,
     ShowMe,
+    help_lines,
+    hint,
     parse,
 )
 from dreamcommons.client.dream_client import DreamClient
@@ -63,7 +64,10 @@ async def run_join(
 
 
 async def _follow(dream: DreamClient, refresh: float) -> None:
-    print(f"joined {dream.session} as {dream.participant} ({dream.role}). {HELP}", flush=True)
+    print(
+        f"joined {dream.session} as {dream.participant} ({dream.role}). {hint(dream.role)}",
+        flush=True,
+    )
     lines: asyncio.Queue[str | None] = asyncio.Queue(maxsize=64)
     typing = asyncio.create_task(_read_stdin_into(lines), name="stdin")
     viewer = asyncio.create_task(_show(dream, refresh), name="plain-view")
@@ -91,14 +95,14 @@ class _Typist:
     async def act(self, line: str) -> bool:
         """Carry out one typed line; False when the user wants to leave."""
         try:
-            command = parse(line)
+            command = parse(line, self.dream.role)
             match command:
                 case None:
                     pass
                 case Quit():
                     return False
                 case ShowHelp():
-                    _say(HELP)
+                    _say("\n".join(help_lines(self.dream.role)))
                 case ShowMe():
                     dream = self.dream
                     _say(about_me(dream.name, dream.participant, dream.session, dream.resume_token))

@@ -27,7 +27,8 @@ def people_count(state: DreamscapeState) -> str:
 
 
 def render(state: DreamscapeState, me: str = "", motif_rows: int = 10) -> str:
-    """A few lines: the heaviest motifs as bars, the mood, who is here, the last whispers."""
+    """A few lines: the mood, the phase and the sleepers' coherence (against what chance would
+    give them), the heaviest motifs as bars, who is here, the last whispers."""
     lines = [
         f"~ {state.venue} / {state.session}  tick {state.seq}  t={state.t:.1f}s ~",
         f"mood: {mood_words(state.mood.valence, state.mood.arousal)} "
@@ -35,6 +36,7 @@ def render(state: DreamscapeState, me: str = "", motif_rows: int = 10) -> str:
     ]
     scene = state.scene
     coherence = "—" if scene.coherence is None else f"{scene.coherence:.2f}"
+    against = "" if scene.chance is None else f"chance {scene.chance:.2f}, "
     flags = [
         "FRACTURED into " + str(len(scene.regions)) + " regions" if scene.fractured else "",
         "harmonizing" if scene.harmonizing else "",
@@ -42,7 +44,7 @@ def render(state: DreamscapeState, me: str = "", motif_rows: int = 10) -> str:
         "paused" if scene.paused else "",
     ]
     lines.append(
-        f"phase: {scene.phase}  coherence: {coherence} ({scene.sleepers} sleepers)  "
+        f"phase: {scene.phase}  coherence: {coherence} ({against}{scene.sleepers} sleepers)  "
         + "  ".join(flag for flag in flags if flag)
     )
     now = motifs_at(state, state.t)  # each motif's weight as of the state's tick

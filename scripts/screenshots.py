@@ -7,10 +7,18 @@ then the Textual app is run headless and exports its screen as SVG, and Debian's
 (1280x800) and on a phone (390x844).
 
     .venv/bin/python scripts/screenshots.py
+
+``--join URL`` makes only the terminal's, at 80x24, joined to a session already running: a
+``make demo``'s (``ws://127.0.0.1:PORT/demo``), whose sleepers give the coherence sparkline a
+night to draw. The README's is made so, after the demo's first minute (fracture, harmonizing,
+healing):
+
+    .venv/bin/python scripts/screenshots.py --join ws://127.0.0.1:PORT/demo
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import os
@@ -22,6 +30,7 @@ from playwright.async_api import Page, async_playwright, expect
 from dreamcommons.client.dream_client import DreamClient
 from dreamcommons.client.tui.app import DreamApp
 from dreamcommons.client.tui.field import DreamField
+from dreamcommons.client.tui.trend import CoherenceTrend
 from dreamcommons.contracts.protocol import Role
 from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.gateway import DreamServer
@@ -67,12 +76,14 @@ async def main() -> None:
             await browser(f"http://127.0.0.1:{server.port}/s/commons?name=Tariq")
 
 
-async def terminal(url: str) -> None:
+async def terminal(url: str, others: tuple[str, ...] = ("river",), trend: int = 0) -> None:
+    """The app at 80x24 once its motifs and ``others`` show and the sparkline has ``trend``
+    values (states with a coherence)."""
     app = DreamApp(url, "Lyra")
-    async with app.run_test(size=(118, 34)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
 
-        async def until(condition: Callable[[], bool]) -> None:
-            async with asyncio.timeout(10):
+        async def until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
+            async with asyncio.timeout(seconds):
                 while not condition():
                     await pilot.pause(0.05)
 
@@ -82,7 +93,9 @@ async def terminal(url: str) -> None:
         await pilot.press("f4", "f4")  # calm, then tender
         await pilot.press(*"lantern", "enter")
         field = app.query_one(DreamField)
-        await until(lambda: all(name in field.text() for name in ("moon", "lantern", "river")))
+        await until(lambda: all(name in field.text() for name in ("moon", "lantern", *others)))
+        history = app.query_one(CoherenceTrend).history
+        await until(lambda: len(history.values) >= trend, seconds=10.0 + trend / 5)
         await pilot.press(*"/w the lanterns hum")
         await pilot.pause(0.3)  # let the motifs settle where the last tick put them
         path = app.save_screenshot(filename="terminal.svg", path=str(OUT))
@@ -124,4 +137,7 @@ async def save(page: Page, name: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--join", metavar="URL", help="only the terminal's, joined to URL")
+    joined = parser.parse_args().join
+    asyncio.run(main() if joined is None else terminal(joined, others=(), trend=500))

@@ -9,7 +9,7 @@ controls.
 from __future__ import annotations
 
 import contextlib
-from typing import ClassVar
+from typing import ClassVar, Final
 
 from rich.text import Text
 from textual.app import App, ComposeResult
@@ -21,7 +21,6 @@ from textual.widgets import Footer, Header, Input, Static
 from dreamcommons.client.actions import about_me, carry_out
 from dreamcommons.client.commands import (
     FEELINGS,
-    HELP,
     Feeling,
     HostCommand,
     NetworkCommand,
@@ -29,6 +28,8 @@ from dreamcommons.client.commands import (
     SetFeeling,
     ShowHelp,
     ShowMe,
+    has_command,
+    hint,
     parse,
 )
 from dreamcommons.client.dream_client import DreamClient, split_url
@@ -36,18 +37,31 @@ from dreamcommons.client.errors import CommandError, DreamClientError, LinkFaile
 from dreamcommons.client.plain_view import people_count
 from dreamcommons.client.tui.connection import DreamLink
 from dreamcommons.client.tui.field import DreamField
+from dreamcommons.client.tui.help import HelpScreen
 from dreamcommons.client.tui.host import HostPanel
 from dreamcommons.client.tui.panels import DevicesPanel, PeoplePanel, ScenePanel, WhispersPanel
 from dreamcommons.contracts.protocol import DreamscapeState, Encoding, Role
+
+WIDE: Final = 120
 
 
 class DreamApp(App[None]):
     """One participant's view of a dream session; with ``host=True``, the host console."""
 
     TITLE = "dreamcommons"
+    # Under WIDE cells the side panels narrow to a strip (without the devices, which one's own
+    # row in "here" counts too), so that the dreamscape keeps most of an 80-column terminal.
+    # (Textual declares it ``ClassVar[...] | None``, which mypy takes for an instance variable.)
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE, "-wide")]  # noqa: RUF012
     CSS = """
     #main { height: 1fr; }
     #side { width: 54; }
+    Screen.-narrow #side { width: 30; }
+    Screen.-narrow #devices { display: none; }
+    Screen.-narrow #people { height: 3fr; }
+    Screen.-narrow #whispers { height: 2fr; }
+    Screen.-narrow #trend-label { display: none; }
+    #side.-hidden { display: none; }
     #link { height: 1; padding: 0 1; color: $text-muted; }
     #note { height: 1; padding: 0 1; }
     #note.error { color: $error; }
@@ -60,7 +74,8 @@ class DreamApp(App[None]):
         Binding("f4", "next_feeling", "emotion"),
         Binding("f5", "prefill('/share ')", "share"),
         Binding("f6", "prefill('/pair ')", "pair"),
-        Binding("escape", "prefill('')", "clear", show=False),
+        Binding("f7", "toggle_panels", "panels"),
+        Binding("escape", "clear", "clear", show=False),
     ]
 
     def __init__(
@@ -97,15 +112,15 @@ class DreamApp(App[None]):
         with Horizontal(id="main"):
             yield DreamField(id="field")
             with Vertical(id="side"):
-                yield ScenePanel(id="scene")
+                yield ScenePanel(id="scene-panel")
                 yield PeoplePanel(id="people")
                 yield DevicesPanel(id="devices")
                 yield WhispersPanel(id="whispers")
         if self.host_console:
             yield HostPanel(id="host")
         yield Static("connecting…", id="link", markup=False)
-        yield Static(HELP, id="note", markup=False)
-        yield Input(placeholder=_placeholder(self.host_console), id="command")
+        yield Static(hint(self.link.role), id="note", markup=False)
+        yield Input(placeholder=PLACEHOLDERS[self.link.role], id="command")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -148,7 +163,7 @@ class DreamApp(App[None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.input.value = ""
         try:
-            command = parse(event.value)
+            command = parse(event.value, self.link.role)
         except CommandError as error:
             self.note(f"! {error}", error=True)
             return
@@ -158,7 +173,7 @@ class DreamApp(App[None]):
             case Quit():
                 self.exit()
             case ShowHelp():
-                self.note(HELP)
+                self.action_help()
             case ShowMe():
                 session = split_url(self.link.url)[1]
                 link = self.link
@@ -212,7 +227,21 @@ class DreamApp(App[None]):
     # --- keys ------------------------------------------------------------------------------
 
     def action_help(self) -> None:
-        self.note(HELP)
+        self.push_screen(HelpScreen(self.link.role))
+
+    def action_toggle_panels(self) -> None:
+        """Hide the side panels for the whole width to the dreamscape, or bring them back."""
+        self.query_one("#side").toggle_class("-hidden")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The keys of commands the role does not have are left out of the footer."""
+        if action not in KEYED:
+            return True
+        typed = str(parameters[0]) if parameters else KEYED[action]
+        return has_command(self.link.role, typed.strip().lstrip("/") or KEYED[action])
+
+    def action_clear(self) -> None:
+        self.action_prefill("")
 
     def action_prefill(self, text: str) -> None:
         field = self.query_one("#command", Input)
@@ -225,7 +254,10 @@ class DreamApp(App[None]):
         self._feel(FEELINGS[(index + 1) % len(FEELINGS)])
 
 
-def _placeholder(host: bool) -> str:
-    if host:
-        return "/harmonize, /advance, /remove p3 … (F1 help)"
-    return "a motif ('moon 0.8'), '/w words', '/feel calm', '/share 0.5' … (F1 help)"
+PLACEHOLDERS: Final[dict[Role, str]] = {
+    "dreamer": "a motif ('moon 0.8'), '/w words', '/feel calm', '/share 0.5' … (F1 help)",
+    "waker": "a motif ('moon 0.8'), '/w words', '/feel calm', '/share 0.5' … (F1 help)",
+    "watcher": "watching: '/me', '/quit' (F1 help)",
+    "host": "/harmonize, /advance, /remove p3 … (F1 help)",
+}
+KEYED: Final[dict[str, str]] = {"prefill": "", "next_feeling": "feel"}  # action: its command

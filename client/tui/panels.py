@@ -11,10 +11,15 @@ import math
 from collections.abc import Sequence
 
 from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.geometry import Size
+from textual.widget import Widget
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from dreamcommons.client.plain_view import mood_words
+from dreamcommons.client.tui.trend import CoherenceTrend
 from dreamcommons.contracts.motion import phase_remaining
 from dreamcommons.contracts.protocol import (
     DreamscapeState,
@@ -44,25 +49,45 @@ def signed_bar(value: float, width: int = BAR) -> str:
     return left + "┃" + right
 
 
-def scene_text(mood: Mood, scene: SceneView, now: float = 0.0) -> Text:
-    """Mood (valence, arousal) and the scene's coherence, fracture, calm and phase as meters."""
+METER_LABEL = 11  # " coherence "
+METER_VALUE = 6  # "  0.71", " +0.25"
+SLEEPERS = 13  # " (3 sleepers)"
+
+
+def meter_width(room: int | None) -> int:
+    """How wide the meters' bars are in a panel ``room`` cells wide inside (``BAR`` when
+    unknown): as wide as fits beside their labels and values, from 4 to ``BAR``."""
+    if room is None:
+        return BAR
+    return max(4, min(BAR, room - METER_LABEL - METER_VALUE))
+
+
+def scene_text(mood: Mood, scene: SceneView, now: float = 0.0, room: int | None = None) -> Text:
+    """Mood (valence, arousal) and the scene's coherence, fracture, calm and phase as meters,
+    the bars fitted to ``room`` cells; the sleepers' count when there is room for it."""
+    bar = meter_width(room)
+    sleepers = (
+        f" ({scene.sleepers} sleepers)"
+        if room is None or room >= METER_LABEL + bar + METER_VALUE + SLEEPERS
+        else ""
+    )
     text = Text()
     text.append("mood ", style="bold")
     text.append(mood_words(mood.valence, mood.arousal) + "\n", style="italic")
     text.append(" valence   ")
-    text.append(signed_bar(mood.valence), style="#f2c57c" if mood.valence >= 0 else "#8e7dbe")
+    text.append(signed_bar(mood.valence, bar), style="#f2c57c" if mood.valence >= 0 else "#8e7dbe")
     text.append(f" {mood.valence:+.2f}\n")
     text.append(" arousal   ")
-    text.append(unit_bar(mood.arousal), style="#dd7373")
+    text.append(unit_bar(mood.arousal, bar), style="#dd7373")
     text.append(f"  {mood.arousal:.2f}\n")
     text.append(" coherence ")
     if scene.coherence is None:
-        text.append(unit_bar(0.0), style="dim")
-        text.append(f"  —  ({scene.sleepers} sleepers)\n", style="dim")
+        text.append(unit_bar(0.0, bar), style="dim")
+        text.append(f"  — {sleepers}\n", style="dim")
     else:
         ink = "#dd7373" if scene.fractured else "#7fb7be"
-        text.append(unit_bar(scene.coherence), style=ink)
-        text.append(f"  {scene.coherence:.2f} ({scene.sleepers} sleepers)\n")
+        text.append(unit_bar(scene.coherence, bar), style=ink)
+        text.append(f"  {scene.coherence:.2f}{sleepers}\n")
     text.append("phase ", style="bold")
     text.append(scene.phase)
     remaining = phase_remaining(scene, now)
@@ -86,21 +111,48 @@ def scene_text(mood: Mood, scene: SceneView, now: float = 0.0) -> Text:
     return text
 
 
-class ScenePanel(Static):
-    """Mood and coherence meters, the phase, and the fracture/harmonizing/calm flags."""
+class SceneMeters(Widget):
+    """The meters' text, drawn at the width the widget has as it is drawn."""
+
+    DEFAULT_CSS = "SceneMeters { height: auto; }"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.shown: tuple[Mood, SceneView, float] = (Mood(), SceneView(), 0.0)
+
+    def show(self, mood: Mood, scene: SceneView, now: float) -> None:
+        self.shown = (mood, scene, now)
+        self.refresh(layout=True)
+
+    def text(self, room: int | None = None) -> Text:
+        return scene_text(*self.shown, room=room or self.content_size.width or None)
+
+    def render(self) -> Text:
+        return self.text()
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self.text(width).wrap(self.app.console, max(1, width)))
+
+
+class ScenePanel(Vertical):
+    """Mood and coherence meters, the coherence over time against chance, the phase, and the
+    fracture/harmonizing/calm flags; the bars fit the panel's width."""
 
     DEFAULT_CSS = "ScenePanel { height: auto; border: round $primary-darken-2; padding: 0 1; }"
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(scene_text(Mood(), SceneView()), markup=False, id=id)
+        super().__init__(id=id)
         self.border_title = "scene"
-        self._shown: tuple[Mood, SceneView] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield SceneMeters(id="scene")
+        yield CoherenceTrend(id="trend")
 
     def show(self, state: DreamscapeState) -> None:
-        if self._shown == (state.mood, state.scene):
-            return
-        self._shown = (state.mood, state.scene)
-        self.update(scene_text(state.mood, state.scene, state.t))
+        self.query_one(CoherenceTrend).add(state.scene)
+        meters = self.query_one(SceneMeters)
+        if meters.shown[:2] != (state.mood, state.scene):
+            meters.show(state.mood, state.scene, state.t)
 
 
 STAGES: dict[str, tuple[str, str, str]] = {  # stage: icon, word, colour
@@ -111,13 +163,16 @@ STAGES: dict[str, tuple[str, str, str]] = {  # stage: icon, word, colour
 }
 
 
-def participant_text(person: ParticipantView, me: str) -> Text:
-    """One line: presence, name, role, sleep stage (for those who share it), devices."""
+def participant_text(person: ParticipantView, me: str, *, pinned: bool = False) -> Text:
+    """One line: presence, name, role, sleep stage (for those who share it), devices; one's
+    own row ``pinned`` says "(you)" by the name, where a narrow panel still shows it."""
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append("● " if person.present else "○ ", style="#8fb339" if person.present else "dim")
     text.append(person.name, style="bold" if person.id == me else "")
     if person.tag:
         text.append(f" #{person.tag}", style="bold #e0a458")
+    if pinned:
+        text.append(" (you)", style="bold #7fb7be")
     text.append(f" {person.id}", style="dim")
     text.append(f"  {person.role}", style="italic")
     if person.stage in STAGES:
@@ -127,71 +182,116 @@ def participant_text(person: ParticipantView, me: str) -> Text:
         text.append(f"  ⌁{person.devices} device{'s' if person.devices > 1 else ''}")
     if not person.present:
         text.append("  away", style="dim")
-    if person.id == me:
+    if person.id == me and not pinned:
         text.append("  (you)", style="dim")
     return text
 
 
-class PeoplePanel(OptionList):
-    """Who is here, one line each; the highlighted one is the host's "selected participant"."""
+class PeoplePanel(Vertical):
+    """Who is here, one line each, one's own row pinned above the others however many are
+    listed; the highlighted one of the others is the host's "selected participant"."""
 
-    DEFAULT_CSS = "PeoplePanel { height: 1fr; border: round $primary-darken-2; }"
+    DEFAULT_CSS = """
+    PeoplePanel { height: 1fr; border: round $primary-darken-2; }
+    PeoplePanel > #you { height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    PeoplePanel > OptionList { height: 1fr; border: none; padding: 0 1; }
+    PeoplePanel > OptionList:focus { border: none; }
+    """
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(markup=False, id=id)
+        super().__init__(id=id)
         self.border_title = "here"
         self._shown: tuple[Sequence[ParticipantView], str] | None = None
+
+    def compose(self) -> ComposeResult:
+        you = Static(id="you", markup=False)
+        you.display = False
+        yield you
+        yield OptionList(markup=False, id="others")
 
     def show(self, people: Sequence[ParticipantView], me: str, count: str = "") -> None:
         self.border_title = f"here · {count}" if count else "here"
         if self._shown == (people, me):
             return
-        self._shown = (people, me)
+        mine = next((p for p in people if p.id == me), None)
+        you = self.query_one("#you", Static)
+        you.display = mine is not None  # a large room may list only its hosts and stages
+        if mine is not None:
+            you.update(participant_text(mine, me, pinned=True))
+        others = self.query_one(OptionList)
         selected = self.selected()
-        self.set_options(Option(participant_text(p, me), id=p.id) for p in people)
-        ids = [p.id for p in people]
-        if selected in ids:
-            self.highlighted = ids.index(selected)
+        listed = [p for p in people if p.id != me]
+        others.set_options(Option(participant_text(p, me), id=p.id) for p in listed)
+        if selected is not None:
+            self.highlight(selected)
+        self._shown = (people, me)  # last: a list that could not be drawn yet is drawn next time
 
     def selected(self) -> str | None:
         """The id of the highlighted participant, if any."""
-        option = self.highlighted_option
+        option = self.query_one(OptionList).highlighted_option
         return None if option is None else option.id
 
+    def highlight(self, participant: str) -> None:
+        """Highlight ``participant`` among the others, when listed."""
+        others = self.query_one(OptionList)
+        ids = [option.id for option in others.options]
+        if participant in ids:
+            others.highlighted = ids.index(participant)
+
     def lines(self) -> list[str]:
-        return [str(option.prompt) for option in self.options]
+        """Every row shown, one's own first."""
+        you = self.query_one("#you", Static)
+        own = [str(you.content)] if you.display else []
+        return own + [str(option.prompt) for option in self.query_one(OptionList).options]
 
 
-def whispers_text(whispers: Sequence[WhisperView]) -> Text:
-    text = Text()
-    for whisper in whispers[-WHISPERS_SHOWN:]:
-        text.append(whisper.name, style="bold #7fb7be")
-        if whisper.tag:
-            text.append(f" #{whisper.tag}", style="bold #e0a458")
-        text.append(": ")
-        text.append(whisper.text)
-        text.append("\n")
+def whispers_text(whispers: Sequence[WhisperView], room: tuple[int, int] | None = None) -> Text:
+    """The latest whispers, oldest first: as many of the last ``WHISPERS_SHOWN`` as fit in
+    ``room`` (columns, rows) as they wrap, so that a short panel still shows the newest."""
+    lines = [_whisper_line(whisper) for whisper in whispers[-WHISPERS_SHOWN:]]
+    if room is not None:
+        width, rows = max(1, room[0]), room[1]
+        while lines and sum(math.ceil(len(line) / width) for line in lines) > rows:
+            del lines[0]
+    text = Text("\n").join(lines)
     if not whispers:
         text.append("(no whispers yet: '/w words')", style="dim")
-    text.rstrip()
+    return text
+
+
+def _whisper_line(whisper: WhisperView) -> Text:
+    text = Text()
+    text.append(whisper.name, style="bold #7fb7be")
+    if whisper.tag:
+        text.append(f" #{whisper.tag}", style="bold #e0a458")
+    text.append(": ")
+    text.append(whisper.text)
     return text
 
 
 class WhispersPanel(Static):
-    """The latest whispers, as literal text."""
+    """The latest whispers, as literal text, the newest always in view."""
 
     DEFAULT_CSS = "WhispersPanel { height: 1fr; border: round $primary-darken-2; padding: 0 1; }"
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(whispers_text(()), markup=False, id=id)
         self.border_title = "whispers"
-        self._shown: Sequence[WhisperView] | None = None
+        self._shown: Sequence[WhisperView] = ()
 
     def show(self, whispers: Sequence[WhisperView]) -> None:
         if self._shown == whispers:
             return
         self._shown = whispers
-        self.update(whispers_text(whispers))
+        self._redraw()
+
+    def on_resize(self) -> None:
+        self._redraw()
+
+    def _redraw(self) -> None:
+        room = self.content_size
+        fits = (room.width, room.height) if room.area else None
+        self.update(whispers_text(self._shown, fits))
 
 
 def devices_text(paired: Sequence[Paired], reported: int) -> Text:

@@ -14,6 +14,7 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 
 from dreamcommons.client.tui.app import DreamApp
+from dreamcommons.client.tui.panels import SceneMeters
 from tests.waiting import eventually
 
 SIZE = (120, 36)
@@ -35,15 +36,21 @@ async def joined(pilot: Pilot[None], app: DreamApp) -> None:
 
 
 def shown(app: DreamApp, selector: str) -> str:
-    """The plain text a ``Static`` shows right now."""
+    """The plain text a ``Static`` (or the scene's meters) shows right now."""
+    widget = app.query_one(selector)
+    if isinstance(widget, SceneMeters):
+        return widget.text().plain
     content = app.query_one(selector, Static).content
     return content.plain if isinstance(content, Text) else str(content)
 
 
 @contextlib.asynccontextmanager
-async def running(app: DreamApp, *, join: bool = True) -> AsyncIterator[Pilot[None]]:
-    """Run ``app`` headless (in the test's own task, where Textual wants it), joined first."""
-    async with app.run_test(size=SIZE) as pilot:
+async def running(
+    app: DreamApp, *, join: bool = True, size: tuple[int, int] = SIZE
+) -> AsyncIterator[Pilot[None]]:
+    """Run ``app`` headless (in the test's own task, where Textual wants it) in a terminal of
+    ``size`` (columns, rows), joined first."""
+    async with app.run_test(size=size) as pilot:
         if join:
             await joined(pilot, app)
         yield pilot

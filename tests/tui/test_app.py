@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from textual.widgets import Static
 
 from dreamcommons.client.dream_client import DreamClient
 from dreamcommons.client.tui.app import DreamApp
 from dreamcommons.client.tui.field import DreamField
+from dreamcommons.client.tui.help import HelpScreen
 from dreamcommons.client.tui.panels import PeoplePanel
 from dreamcommons.contracts.protocol import DreamscapeState, MotifView, RegionView, SceneView
 from tests.conftest import within
@@ -90,7 +92,8 @@ async def test_nonsense_is_explained_and_refusals_are_shown(server_url: str) -> 
             pilot, lambda: app.notes[-1] == "! no_devices: this server has no device broker"
         )
         await pilot.press("f1")
-        assert "/feel calm" in shown(app, "#note")
+        assert isinstance(app.screen, HelpScreen)
+        assert "/feel calm" in str(app.screen.query_one("#help", Static).content)
 
 
 async def test_a_fractured_scene_shows_split_while_the_server_is_unreachable() -> None:

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from dreamcommons.client.commands import help_lines
 from dreamcommons.client.dream_client import DreamClient
 from dreamcommons.server.gateway import DreamServer
 from tests.conftest import within
@@ -130,7 +131,9 @@ async def test_join_plain_carries_out_commands_from_a_pipe_then_follows_the_drea
         dreamcommons("join", server_url, "--name", "Lyra", "--plain", "--refresh", "0.2") as lyra,
     ):
         assert lyra.stdin is not None
-        typed = b"/feel calm\nmoon 0.9\n/share 0.5 stage\n/w the tide turns\n/me\n/nonsense\n"
+        typed = (
+            b"/feel calm\nmoon 0.9\n/share 0.5 stage\n/w the tide turns\n/me\n/help\n/nonsense\n"
+        )
         lyra.stdin.write(typed)
         await lyra.stdin.drain()
         lyra.stdin.close()  # the end of input: it carries on watching
@@ -155,4 +158,5 @@ async def test_join_plain_carries_out_commands_from_a_pipe_then_follows_the_drea
         seen += await read_until(lyra, "owl", within(10))
         assert lyra.returncode is None
         assert "your next motifs feel calm" in seen
+        assert all(line in seen for line in help_lines("dreamer"))  # /help: a line a command
         assert "Traceback" not in seen

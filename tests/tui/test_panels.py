@@ -12,6 +12,11 @@ def test_a_participant_line_has_role_stage_devices_and_you() -> None:
     assert line == "● Lyra p1  dreamer  ✦ REM  ⌁2 devices  (you)"
 
 
+def test_ones_own_pinned_row_says_you_by_the_name() -> None:
+    lyra = ParticipantView(id="p1", name="Lyra", role="dreamer", stage="rem")
+    assert participant_text(lyra, me="p1", pinned=True).plain == "● Lyra (you) p1  dreamer  ✦ REM"
+
+
 def test_no_stage_is_shown_for_one_who_does_not_share_it() -> None:
     kai = ParticipantView(id="p2", name="Kai", role="waker", present=False)
     assert participant_text(kai, me="p1").plain == "○ Kai p2  waker  away"

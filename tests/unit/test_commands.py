@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from typing import get_args
 
 import pytest
 
 from dreamcommons.client.commands import (
+    COMMANDS,
     FEELING_NAMES,
     Feeling,
     HostCommand,
@@ -18,9 +20,12 @@ from dreamcommons.client.commands import (
     SetFeeling,
     SetShare,
     ShowMe,
+    commands_for,
+    help_lines,
     parse,
 )
 from dreamcommons.client.errors import CommandError, DreamClientError
+from dreamcommons.contracts.protocol import HostActionName, Role
 
 
 @pytest.mark.parametrize(
@@ -46,7 +51,7 @@ from dreamcommons.client.errors import CommandError, DreamClientError
     ],
 )
 def test_lines_mean_commands(line: str, command: object) -> None:
-    assert parse(line) == command
+    assert parse(line, role_for(line)) == command
 
 
 @pytest.mark.parametrize(
@@ -70,9 +75,63 @@ def test_lines_mean_commands(line: str, command: object) -> None:
 )
 def test_nonsense_says_what_is_wrong(line: str, complaint: str) -> None:
     with pytest.raises(CommandError, match=re.escape(complaint)):
-        parse(line)
+        parse(line, role_for(line))
 
 
 def test_a_command_error_is_one_of_the_clients_errors() -> None:
     with pytest.raises(DreamClientError):
-        parse("/dance")
+        parse("/dance", "dreamer")
+
+
+def role_for(line: str) -> Role:
+    """The role that has the command ``line`` starts with: the host's, or a dreamer's."""
+    verb = line.strip().partition(" ")[0].lstrip("/")
+    return "host" if verb in (*get_args(HostActionName), "invite") else "dreamer"
+
+
+@pytest.mark.parametrize("role", get_args(Role))
+def test_the_help_lists_every_command_a_role_may_type_and_no_other(role: Role) -> None:
+    shown = help_lines(role)
+    usages = [line.split("  ")[0].rstrip() for line in shown]
+    for spec in COMMANDS:
+        if role in spec.roles:
+            assert spec.usage in usages
+            assert parse(spec.example, role) is not None
+            assert shown[usages.index(spec.usage)].split(spec.usage, 1)[1].strip() == spec.does
+        else:
+            assert spec.usage not in usages
+            with pytest.raises(CommandError, match="/help"):
+                parse(spec.example, role)
+    assert len(shown) == len(commands_for(role))
+
+
+def test_every_verb_of_a_command_means_the_same() -> None:
+    for spec in COMMANDS:
+        role = next(iter(sorted(spec.roles)))
+        _, _, rest = spec.example.partition(" ")
+        for verb in spec.verbs:
+            assert parse(f"/{verb} {rest}", role) == parse(spec.example, role)
+
+
+def test_the_host_has_every_host_action_and_only_the_host_does() -> None:
+    host_only = set(get_args(HostActionName)) | {"invite"}
+    assert host_only <= {spec.verbs[0] for spec in commands_for("host")}
+    for role in ("dreamer", "waker", "watcher"):
+        assert not host_only & {verb for spec in commands_for(role) for verb in spec.verbs}
+
+
+@pytest.mark.parametrize(
+    ("line", "role", "complaint"),
+    [
+        ("/harmonize", "dreamer", "/harmonize: only the host may do that; /help lists yours"),
+        ("/invite watcher", "waker", "/invite: only the host may do that"),
+        ("moon", "watcher", "'moon 0.8' is not for a watcher: /help lists what you can do"),
+        ("/w hello", "host", "'/w words' is not for a host"),
+        ("/me now", "host", "/me takes no argument"),
+    ],
+)
+def test_a_command_the_role_lacks_is_refused_before_it_is_sent(
+    line: str, role: Role, complaint: str
+) -> None:
+    with pytest.raises(CommandError, match=re.escape(complaint)):
+        parse(line, role)
