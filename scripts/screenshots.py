@@ -8,10 +8,10 @@ then the Textual app is run headless and exports its screen as SVG, and Debian's
 
     .venv/bin/python scripts/screenshots.py
 
-``--join URL`` makes only the terminal's, at 80x24, joined to a session already running: a
-``make demo``'s (``ws://127.0.0.1:PORT/demo``), whose sleepers give the coherence sparkline a
-night to draw. The README's is made so, after the demo's first minute (fracture, harmonizing,
-healing):
+``--join URL`` makes all three from a session already running: a ``make demo``'s
+(``ws://127.0.0.1:PORT/demo``), whose sleepers give the coherence sparkline and the page's plots
+a night to draw (the pages stay open ``--dwell`` seconds first, 45 by default). The README's
+are made so, after the demo's first minute (fracture, harmonizing, healing):
 
     .venv/bin/python scripts/screenshots.py --join ws://127.0.0.1:PORT/demo
 """
@@ -76,6 +76,13 @@ async def main() -> None:
             await browser(f"http://127.0.0.1:{server.port}/s/commons?name=Tariq")
 
 
+async def from_session(url: str, dwell: float) -> None:
+    """All three screenshots of the running session at ``url`` (``ws://HOST:PORT/SESSION``)."""
+    base, _, session = url.removeprefix("ws://").rpartition("/")
+    await browser(f"http://{base}/s/{session}?name=Tariq", dwell)
+    await terminal(url, others=(), trend=500)
+
+
 async def terminal(url: str, others: tuple[str, ...] = ("river",), trend: int = 0) -> None:
     """The app at 80x24 once its motifs and ``others`` show and the sparkline has ``trend``
     values (states with a coherence)."""
@@ -102,7 +109,9 @@ async def terminal(url: str, others: tuple[str, ...] = ("river",), trend: int = 
     print(f"wrote {Path(path).relative_to(ROOT)}")
 
 
-async def browser(page_url: str) -> None:
+async def browser(page_url: str, dwell: float = 0.0) -> None:
+    """The dreamscape page at 1280x800 and at 390x844, each photographed ``dwell`` seconds after
+    it joined (the plots draw the night since the page joined)."""
     async with async_playwright() as playwright:
         chromium = await playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
@@ -110,9 +119,10 @@ async def browser(page_url: str) -> None:
         try:
             desktop = await chromium.new_page(viewport={"width": 1280, "height": 800})
             await dream_in(desktop, page_url, ("lantern", "garden"))
-            await save(desktop, "browser.png")
             phone = await chromium.new_page(viewport={"width": 390, "height": 844})
             await dream_in(phone, page_url.replace("Tariq", "Noor"), ("moon",))
+            await desktop.wait_for_timeout(dwell * 1000)
+            await save(desktop, "browser.png")
             await save(phone, "phone.png")
         finally:
             await chromium.close()
@@ -138,6 +148,12 @@ async def save(page: Page, name: str) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--join", metavar="URL", help="only the terminal's, joined to URL")
-    joined = parser.parse_args().join
-    asyncio.run(main() if joined is None else terminal(joined, others=(), trend=500))
+    parser.add_argument("--join", metavar="URL", help="all three from the session at URL")
+    parser.add_argument(
+        "--dwell", type=float, default=45.0, help="with --join: seconds the pages watch first"
+    )
+    options = parser.parse_args()
+    if options.join is None:
+        asyncio.run(main())
+    else:
+        asyncio.run(from_session(options.join, options.dwell))
