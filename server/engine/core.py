@@ -126,6 +126,7 @@ class DreamEngine:
         )
         self._changed_people: set[str] = set()
         self._left_people: list[str] = []
+        self._departed: set[str] = set()  # left, kept until nothing they gave is shown
         self._views: dict[str, ParticipantView] = {}
         self._whispers: deque[WhisperView] = deque(maxlen=venue.max_whispers)
         phases = venue.phases
@@ -159,6 +160,7 @@ class DreamEngine:
                 share = self.venue.default_share
                 self._participants[pid] = _Participant(name=name, role=role, share=share, tag=tag)
                 self._changed_people.add(pid)
+                self._departed.discard(pid)
                 if pid in self._left_people:  # back in the tick they left: listed, not gone
                     self._left_people.remove(pid)
             case events.PresenceChanged(participant=pid, present=present):
@@ -166,6 +168,7 @@ class DreamEngine:
                 self._changed_people.add(pid)
             case events.ParticipantLeft(participant=pid):
                 self._member(pid).left = True
+                self._departed.add(pid)
                 self._changed_people.discard(pid)
                 self._left_people.append(pid)
             case events.MotifContributed(participant=pid) | events.Whispered(participant=pid):
@@ -272,15 +275,30 @@ class DreamEngine:
     def _shared_totals(self) -> dict[str, float]:
         """What each participant shares; one sharing next to nothing (a share level near 0,
         or weights long faded) is no one the equity cap could level the others to."""
-        return {
-            pid: total * self._share_of(pid)
-            for pid, total in self._store.totals.items()
-            if total * self._share_of(pid) > _NEGLIGIBLE_WEIGHT
-        }
+        participants = self._participants
+        shared: dict[str, float] = {}
+        for pid, total in self._store.totals.items():
+            member = participants.get(pid)
+            part = 0.0 if member is None else total * member.share
+            if part > _NEGLIGIBLE_WEIGHT:
+                shared[pid] = part
+        return shared
 
-    def _share_of(self, pid: str) -> float:
-        member = self._participants.get(pid)
-        return 0.0 if member is None else member.share
+    def _scales(self, equity: dict[str, float]) -> dict[str, float]:
+        """How much of each contributor the scene shows, where that is not all of them: their
+        share level times the equity cap's scale. Everyone at full share and under the cap
+        (most of a large room) is skipped in one look-up each."""
+        scales: dict[str, float] = {}
+        participants = self._participants
+        for pid in self._store.totals:
+            member = participants.get(pid)
+            share = 0.0 if member is None else member.share
+            if share == 1.0 and pid not in equity:
+                continue
+            scale = share * equity.get(pid, 1.0)
+            if scale != 1.0:
+                scales[pid] = scale
+        return scales
 
     # --- ticks ---------------------------------------------------------------------------
 
@@ -296,11 +314,7 @@ class DreamEngine:
         self._drop_departed()
         shared = self._shared_totals()
         equity = equity_scales(shared, self.venue.equity_cap)
-        scales = {
-            pid: self._share_of(pid) * equity.get(pid, 1.0)
-            for pid in self._store.totals
-            if self._share_of(pid) * equity.get(pid, 1.0) != 1.0
-        }
+        scales = self._scales(equity)
         shown = self._store.shown(now, scales)
         coherence, chance, sleepers, regions = self._coherence_at(now, shown, scales)
         self._harmonize(now, coherence)
@@ -406,9 +420,9 @@ class DreamEngine:
 
     def _drop_departed(self) -> None:
         """Forget participants who left once nothing they contributed is left."""
-        for pid in [p for p, m in self._participants.items() if m.left]:
-            if pid not in self._store.totals:
-                del self._participants[pid]
+        for pid in [p for p in self._departed if p not in self._store.totals]:
+            del self._participants[pid]
+            self._departed.discard(pid)
 
     def _visible_sleepers(self) -> list[_Participant]:
         """Sleepers whose devices speak and who share: the ones the room's rules count."""
