@@ -33,7 +33,7 @@ def delta_sizes(participants: int, venue_name: str = "sleep-commons") -> dict[st
     names = [motif.name for motif in venue.motifs][:24]
     engine = DreamEngine(venue, "commons")
     for i in range(participants):
-        engine.apply(ParticipantJoined(participant=f"p{i}", name=f"n{i}", role="dreamer"))
+        engine.apply(ParticipantJoined(participant=f"p{i:x}", name=f"n{i}", role="dreamer"))
     phases = [rng.random() for _ in range(participants)]
     cids = [0] * participants
     sizes: dict[str, list[int]] = {"msgpack": [], "json": [], "msgpack_float32": []}
@@ -44,7 +44,7 @@ def delta_sizes(participants: int, venue_name: str = "sleep-commons") -> dict[st
                 cids[i] += 1
                 engine.apply(
                     MotifContributed(
-                        f"p{i}",
+                        f"p{i:x}",
                         cids[i],
                         rng.choice(names),
                         rng.uniform(0.2, 1.0),

@@ -57,6 +57,7 @@ from dreamcommons.server.journal.session_journal import SessionJournal
 from dreamcommons.server.journal.signals import SignalSecond
 
 log = logging.getLogger(__name__)
+_HEX_DIGITS = frozenset("0123456789abcdef")
 
 PaceHandler = Callable[["DreamSession", Pace], None]
 
@@ -182,7 +183,7 @@ class DreamSession:
                 self._apply(events.PresenceChanged(participant=member.pid, present=True))
         else:
             self._make_room()
-            pid = f"p{self._next_pid}"
+            pid = f"p{self._next_pid:x}"  # hex: every delta's ``applied`` names them
             self._next_pid += 1
             token = secrets.token_urlsafe(24)
             member = Member(pid, request.name, request.role, token, token_hash(token))
@@ -238,8 +239,10 @@ class DreamSession:
         self._members[member.pid] = member
         self._by_token[member.token_digest] = member
         number = recovered.pid.removeprefix("p")
-        if number.isdigit():
-            self._next_pid = max(self._next_pid, int(number) + 1)
+        if number and all(digit in _HEX_DIGITS for digit in number):
+            # a journal of decimal ids reads them as hex too: never less than the decimal,
+            # so every id given after this one is new
+            self._next_pid = max(self._next_pid, int(number, 16) + 1)
         try:
             self._apply(events.PresenceChanged(participant=member.pid, present=False))
         except EngineError:

@@ -556,9 +556,9 @@ class DreamEngine:
                 colour=motif.colour,
                 weight=round(weight, 4),
                 t=now,
-                intensity=round(motif.intensity, 3),
-                valence=round(motif.valence, 3),
-                arousal=round(arousal, 3),
+                intensity=round(motif.intensity, 2),
+                valence=round(motif.valence, 2),
+                arousal=round(arousal, 2),
                 x=round(_clamp(home_x, 0.0, 1.0), 4),
                 y=round(_clamp(home_y, 0.0, 1.0), 4),
                 phase=round(motif.home[0], 4),
@@ -664,7 +664,7 @@ def _mood(views: Iterable[tuple[MotifView, float]]) -> Mood:
         arousal += weight * view.arousal
     if total <= 0.0:
         return Mood()
-    return Mood(valence=round(valence / total, 3), arousal=round(arousal / total, 3))
+    return Mood(valence=round(valence / total, 2), arousal=round(arousal / total, 2))
 
 
 def _whole_seconds(seconds: float | None) -> float | None:
