@@ -49,6 +49,11 @@ from dreamcommons.server.engine.weights import contributor_weight, phase_weight
 from dreamcommons.server.engine.wellbeing import input_damping, room_calm
 
 _NEGLIGIBLE_WEIGHT = 1e-6  # a contribution lighter than this changes nothing anyone could see
+# A motif's weight goes out again once what clients extrapolate from the view they hold is
+# more than this far (relative) from the true weight: a step no renderer shows, which in a
+# large room, where each tick's contributions move every weight a little, spares sending
+# every motif at every tick. The state holds the same view, so deltas still add up to it.
+_WEIGHT_DRIFT = 0.02
 _REGION_PULL = 0.6  # how far a fractured motif moves from its home towards its region
 _REGION_RADIUS = 0.28
 # Regions follow breathing phases that drift over seconds; regrouping every tick would cost
@@ -567,13 +572,14 @@ class DreamEngine:
         return views
 
     def _kept_or_new(self, held: MotifView | None, view: MotifView, weight: float) -> MotifView:
-        """The view held when ``view`` says nothing new of it (the same parameters, its
-        weight, unrounded ``weight`` now, only decayed since), else ``view``."""
+        """The view held when ``view`` says nothing new of it (the same parameters, and its
+        weight, unrounded ``weight`` now, what the held view decays to, to within its
+        rounding or ``_WEIGHT_DRIFT``), else ``view``."""
         if held is None:
             return view
         half_life = self.venue.half_life_s
         then = weight * math.pow(2.0, (view.t - held.t) / half_life)
-        if round(then, 4) != held.weight:
+        if round(then, 4) != held.weight and abs(then - held.weight) > _WEIGHT_DRIFT * then:
             return view
         same = held.model_copy(update={"weight": view.weight, "t": view.t})
         return held if same == view else view
