@@ -59,6 +59,7 @@ from dreamcommons.server.journal.signals import SignalSecond
 from dreamcommons.server.recent_deltas import Frame, RecentDeltas
 
 log = logging.getLogger(__name__)
+_HEX_DIGITS = frozenset("0123456789abcdef")
 
 PaceHandler = Callable[["DreamSession", Pace], None]
 
@@ -139,6 +140,7 @@ class DreamSession:
         self.fanout = fanout if fanout is not None else Fanout(256 * 1024, 5.0)
         self.stats = SessionStats()
         self._members: dict[str, Member] = {}
+        self._named: dict[str, set[str]] = {}  # case-folded name -> the members of that name
         self._by_token: dict[str, Member] = {}
         self.absences = Absences(absences if absences is not None else AbsencePolicy())
         self._recovered_tags: dict[str, int | None] | None = None  # the dream's, at recovery
@@ -197,12 +199,12 @@ class DreamSession:
                 self._apply(events.PresenceChanged(participant=member.pid, present=True))
         else:
             self._make_room()
-            pid = f"p{self._next_pid}"
+            pid = f"p{self._next_pid:x}"  # hex: every delta's ``applied`` names them
             self._next_pid += 1
             token = secrets.token_urlsafe(24)
             member = Member(pid, request.name, request.role, token, token_hash(token))
             member.tag = self._tag_for(member)
-            self._members[pid] = member
+            self._add_member(member)
             self._by_token[member.token_digest] = member
             if self.journal is not None:
                 self.journal.member_joined(pid, member.name, member.role, token)
@@ -271,11 +273,13 @@ class DreamSession:
         if self._recovered_tags is None:
             self._recovered_tags = {p.id: p.tag for p in self.engine.state.participants}
         member.tag = self._recovered_tags.get(member.pid)
-        self._members[member.pid] = member
+        self._add_member(member)
         self._by_token[member.token_digest] = member
         number = recovered.pid.removeprefix("p")
-        if number.isdigit():
-            self._next_pid = max(self._next_pid, int(number) + 1)
+        if number and all(digit in _HEX_DIGITS for digit in number):
+            # a journal of decimal ids reads them as hex too: never less than the decimal,
+            # so every id given after this one is new
+            self._next_pid = max(self._next_pid, int(number, 16) + 1)
         try:
             self._apply(events.PresenceChanged(participant=member.pid, present=False))
         except EngineError:
@@ -308,15 +312,28 @@ class DreamSession:
     def _tag_for(self, member: Member) -> int | None:
         """The smallest number from 2 that no listed member of the same name (case-folded)
         holds, or None when nobody else listed has that name (an untagged one holds 1)."""
-        key = member.name.casefold()
         taken = {
             other.tag or 1
-            for other in self._members.values()
-            if other is not member and other.name.casefold() == key and self._listed(other.pid)
+            for other in map(self._members.__getitem__, self._named.get(member.name.casefold(), ()))
+            if other is not member and self._listed(other.pid)
         }
         if not taken:
             return None
         return next(n for n in itertools.count(2) if n not in taken)
+
+    def _add_member(self, member: Member) -> None:
+        self._members[member.pid] = member
+        self._named.setdefault(member.name.casefold(), set()).add(member.pid)
+
+    def _pop_member(self, pid: str) -> Member | None:
+        member = self._members.pop(pid, None)
+        if member is not None:
+            key = member.name.casefold()
+            namesakes = self._named[key]
+            namesakes.discard(pid)
+            if not namesakes:
+                del self._named[key]
+        return member
 
     def _moved(self, moved: Moved) -> None:
         """Members who stopped being listed leave the dream (a ``left`` in the next delta);
@@ -325,7 +342,7 @@ class DreamSession:
             with contextlib.suppress(EngineError):  # recovered, and not in the dream
                 self._apply(events.ParticipantLeft(participant=pid))
         for pid in moved.forgotten:
-            member = self._members.pop(pid, None)
+            member = self._pop_member(pid)
             if member is not None:
                 self._by_token.pop(member.token_digest, None)
                 if self.journal is not None:
@@ -429,7 +446,7 @@ class DreamSession:
 
     def remove(self, pid: str) -> None:
         """Take a participant out of the session for good: closed, token void, gone."""
-        member = self._members.pop(pid, None)
+        member = self._pop_member(pid)
         if member is None:
             raise NotAllowed(ErrorCode.INVALID_FIELD, f"no participant {pid!r} in this session")
         self._by_token.pop(member.token_digest, None)

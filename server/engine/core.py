@@ -49,6 +49,11 @@ from dreamcommons.server.engine.weights import contributor_weight, phase_weight
 from dreamcommons.server.engine.wellbeing import input_damping, room_calm
 
 _NEGLIGIBLE_WEIGHT = 1e-6  # a contribution lighter than this changes nothing anyone could see
+# A motif's weight goes out again once what clients extrapolate from the view they hold is
+# more than this far (relative) from the true weight: a step no renderer shows, which in a
+# large room, where each tick's contributions move every weight a little, spares sending
+# every motif at every tick. The state holds the same view, so deltas still add up to it.
+_WEIGHT_DRIFT = 0.02
 _REGION_PULL = 0.6  # how far a fractured motif moves from its home towards its region
 _REGION_RADIUS = 0.28
 # Regions follow breathing phases that drift over seconds; regrouping every tick would cost
@@ -127,6 +132,7 @@ class DreamEngine:
         )
         self._changed_people: set[str] = set()
         self._left_people: list[str] = []
+        self._departed: set[str] = set()  # left, kept until nothing they gave is shown
         self._views: dict[str, ParticipantView] = {}
         self._whispers: deque[WhisperView] = deque(maxlen=venue.max_whispers)
         phases = venue.phases
@@ -160,6 +166,7 @@ class DreamEngine:
                 share = self.venue.default_share
                 self._participants[pid] = _Participant(name=name, role=role, share=share, tag=tag)
                 self._changed_people.add(pid)
+                self._departed.discard(pid)
                 if pid in self._left_people:  # back in the tick they left: listed, not gone
                     self._left_people.remove(pid)
             case events.PresenceChanged(participant=pid, present=present):
@@ -167,6 +174,7 @@ class DreamEngine:
                 self._changed_people.add(pid)
             case events.ParticipantLeft(participant=pid):
                 self._member(pid).left = True
+                self._departed.add(pid)
                 self._changed_people.discard(pid)
                 self._left_people.append(pid)
             case events.MotifContributed(participant=pid) | events.Whispered(participant=pid):
@@ -278,15 +286,30 @@ class DreamEngine:
     def _shared_totals(self) -> dict[str, float]:
         """What each participant shares; one sharing next to nothing (a share level near 0,
         or weights long faded) is no one the equity cap could level the others to."""
-        return {
-            pid: total * self._share_of(pid)
-            for pid, total in self._store.totals.items()
-            if total * self._share_of(pid) > _NEGLIGIBLE_WEIGHT
-        }
+        participants = self._participants
+        shared: dict[str, float] = {}
+        for pid, total in self._store.totals.items():
+            member = participants.get(pid)
+            part = 0.0 if member is None else total * member.share
+            if part > _NEGLIGIBLE_WEIGHT:
+                shared[pid] = part
+        return shared
 
-    def _share_of(self, pid: str) -> float:
-        member = self._participants.get(pid)
-        return 0.0 if member is None else member.share
+    def _scales(self, equity: dict[str, float]) -> dict[str, float]:
+        """How much of each contributor the scene shows, where that is not all of them: their
+        share level times the equity cap's scale. Everyone at full share and under the cap
+        (most of a large room) is skipped in one look-up each."""
+        scales: dict[str, float] = {}
+        participants = self._participants
+        for pid in self._store.totals:
+            member = participants.get(pid)
+            share = 0.0 if member is None else member.share
+            if share == 1.0 and pid not in equity:
+                continue
+            scale = share * equity.get(pid, 1.0)
+            if scale != 1.0:
+                scales[pid] = scale
+        return scales
 
     # --- ticks ---------------------------------------------------------------------------
 
@@ -302,11 +325,7 @@ class DreamEngine:
         self._drop_departed()
         shared = self._shared_totals()
         equity = equity_scales(shared, self.venue.equity_cap)
-        scales = {
-            pid: self._share_of(pid) * equity.get(pid, 1.0)
-            for pid in self._store.totals
-            if self._share_of(pid) * equity.get(pid, 1.0) != 1.0
-        }
+        scales = self._scales(equity)
         shown = self._store.shown(now, scales)
         coherence, chance, sleepers, regions = self._coherence_at(now, shown, scales)
         self._harmonize(now, coherence)
@@ -412,9 +431,9 @@ class DreamEngine:
 
     def _drop_departed(self) -> None:
         """Forget participants who left once nothing they contributed is left."""
-        for pid in [p for p, m in self._participants.items() if m.left]:
-            if pid not in self._store.totals:
-                del self._participants[pid]
+        for pid in [p for p in self._departed if p not in self._store.totals]:
+            del self._participants[pid]
+            self._departed.discard(pid)
 
     def _visible_sleepers(self) -> list[_Participant]:
         """Sleepers whose devices speak and who share: the ones the room's rules count."""
@@ -548,9 +567,9 @@ class DreamEngine:
                 colour=motif.colour,
                 weight=round(weight, 4),
                 t=now,
-                intensity=round(motif.intensity, 3),
-                valence=round(motif.valence, 3),
-                arousal=round(arousal, 3),
+                intensity=round(motif.intensity, 2),
+                valence=round(motif.valence, 2),
+                arousal=round(arousal, 2),
                 x=round(_clamp(home_x, 0.0, 1.0), 4),
                 y=round(_clamp(home_y, 0.0, 1.0), 4),
                 phase=round(motif.home[0], 4),
@@ -559,13 +578,14 @@ class DreamEngine:
         return views
 
     def _kept_or_new(self, held: MotifView | None, view: MotifView, weight: float) -> MotifView:
-        """The view held when ``view`` says nothing new of it (the same parameters, its
-        weight, unrounded ``weight`` now, only decayed since), else ``view``."""
+        """The view held when ``view`` says nothing new of it (the same parameters, and its
+        weight, unrounded ``weight`` now, what the held view decays to, to within its
+        rounding or ``_WEIGHT_DRIFT``), else ``view``."""
         if held is None:
             return view
         half_life = self.venue.half_life_s
         then = weight * math.pow(2.0, (view.t - held.t) / half_life)
-        if round(then, 4) != held.weight:
+        if round(then, 4) != held.weight and abs(then - held.weight) > _WEIGHT_DRIFT * then:
             return view
         same = held.model_copy(update={"weight": view.weight, "t": view.t})
         return held if same == view else view
@@ -657,7 +677,7 @@ def _mood(views: Iterable[tuple[MotifView, float]]) -> Mood:
         arousal += weight * view.arousal
     if total <= 0.0:
         return Mood()
-    return Mood(valence=round(valence / total, 3), arousal=round(arousal / total, 3))
+    return Mood(valence=round(valence / total, 2), arousal=round(arousal / total, 2))
 
 
 def _whole_seconds(seconds: float | None) -> float | None:

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 
 def equity_scales(totals: Mapping[str, float], cap: float) -> dict[str, float]:
     """Scale factors (< 1) for the participants the cap holds back; the others are absent."""
+    if _nobody_over(totals, cap):
+        return {}
     active = sorted(
         ((total, pid) for pid, total in totals.items() if total > 0.0),
         key=lambda item: (-item[0], item[1]),
@@ -33,6 +35,21 @@ def equity_scales(totals: Mapping[str, float], cap: float) -> dict[str, float]:
             level = candidate
             break
     return {pid: level / total for total, pid in active if total > level}
+
+
+def _nobody_over(totals: Mapping[str, float], cap: float) -> bool:
+    """Whether the cap holds no one back, found without sorting: the usual case in a large
+    room, where a tick would otherwise sort everyone. The margin leaves the cases that float
+    rounding could tip either way to the sorted pass, whose sum is added in its own order."""
+    heaviest = whole = 0.0
+    count = 0
+    for total in totals.values():
+        if total > 0.0:
+            count += 1
+            whole += total
+            if total > heaviest:
+                heaviest = total
+    return count < 2 or heaviest <= cap * whole * (1.0 - 1e-9)
 
 
 def shares(totals: Mapping[str, float], scales: Mapping[str, float]) -> dict[str, float]:

@@ -213,6 +213,7 @@ def engine_from_snapshot(data: object, venue: VenuePreset) -> DreamEngine:
     engine._participants = dict(
         _participant(_map(item, "participants[]")) for item in _list(top, "participants")
     )
+    engine._departed = {pid for pid, p in engine._participants.items() if p.left}
     engine._pending = [_pending(_map(item, "pending[]")) for item in _list(top, "pending")]
     engine._changed_people = {_as_str(pid, "changed[]") for pid in _list(top, "changed")}
     engine._left_people = [_as_str(pid, "left[]") for pid in _list(top, "left")]

@@ -28,6 +28,7 @@ from dreamcommons.contracts.protocol import (
 from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.engine import DreamEngine
 from dreamcommons.server.gateway import DreamServer
+from dreamcommons.server.journal import RecoveredMember
 from dreamcommons.server.replay_server import ReplayServer
 from dreamcommons.server.session import Admission, DreamSession
 from dreamcommons.server.settings import ServerSettings
@@ -188,3 +189,31 @@ async def test_join_returns_the_member_it_admitted_new_or_resumed() -> None:
     assert hosting.welcome.join_code == host.join_code == "JOINCODE"
     assert first.join_code is None
     assert {first.whisper_max, again.whisper_max, host.whisper_max} == {64}
+
+
+async def test_participant_ids_are_hex_and_never_reuse_a_recovered_decimal_one() -> None:
+    """Ids are short on the wire (every delta's ``applied`` names them): the 17th member is
+    p11. A journal written when ids were decimal is read without giving out one of its ids
+    again: after p99 (read as hex, 0x99), the next new member is p9a."""
+    session = DreamSession("commons", VENUE)
+
+    async def handler(connection: ServerConnection) -> None:
+        join = decode_client(await connection.recv(), Encoding.MSGPACK)
+        assert isinstance(join, Join)
+        admitted = await session.join(join, connection, Encoding.MSGPACK)
+        try:
+            await connection.send(encode(admitted.welcome, Encoding.MSGPACK))
+            await connection.wait_closed()
+        finally:
+            session.disconnect(admitted.member, connection)
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        ids = [(await welcome_from(port, Join(session="commons", name=f"N{i}"))).participant
+               for i in range(17)]  # fmt: skip
+        assert ids[:2] == ["p1", "p2"]
+        assert ids[9:] == ["pa", "pb", "pc", "pd", "pe", "pf", "p10", "p11"]
+        session.readmit(RecoveredMember("p99", "Old", "dreamer", "0" * 64))
+        after = await welcome_from(port, Join(session="commons", name="New"))
+    assert after.participant == "p9a"
+    assert session.member("p99") is not None

@@ -99,6 +99,28 @@ def test_a_motif_raised_again_carries_only_what_changed() -> None:
     assert state.motifs[0].t == 0.1
 
 
+def test_a_weight_that_moved_less_than_anyone_sees_is_not_sent_again() -> None:
+    """A motif that a hundred raised: one more alike moves its weight by 1 %, under the 2 %
+    that goes out again, so the delta carries no update and the state keeps the view it had
+    (deltas still add up to it); three more, and the update goes out with the new weight."""
+    pids = [f"p{i}" for i in range(100)]
+    engine = engine_with(*pids)
+    for pid in pids:
+        engine.apply(contribute(pid, 1))
+    engine.tick(0.0)
+    held = engine.state.motifs[0]
+    engine.apply(contribute("p0", 2))
+    state, delta = engine.tick(0.1)
+    assert delta.applied == {"p0": 2}
+    assert delta.motifs == ()
+    assert state.motifs == (held,)
+    for pid in pids[1:4]:
+        engine.apply(contribute(pid, 2))
+    state, delta = engine.tick(0.2)
+    (update,) = delta.motifs
+    assert update.weight == state.motifs[0].weight > held.weight * 1.03
+
+
 def test_faded_motifs_are_removed_and_the_delta_says_so() -> None:
     engine = engine_with("p1")
     engine.apply(contribute("p1", 1, intensity=0.2))
