@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
 from pathlib import Path
@@ -19,7 +20,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from dreamcommons.contracts.errors import ErrorCode, NotAllowed, ProtocolError
+from dreamcommons.contracts.errors import ErrorCode, LimitExceeded, NotAllowed, ProtocolError
 from dreamcommons.contracts.protocol import (
     Delta,
     DreamscapeState,
@@ -39,10 +40,16 @@ from dreamcommons.contracts.venues import VenuePreset
 from dreamcommons.server.journal.keyframes import IndexedNight
 from dreamcommons.server.replay_viewer import ReplayViewer
 from dreamcommons.server.session_listing import ListedSession, SessionListing
+from dreamcommons.server.token_bucket import TokenBucket
 from dreamcommons.server.versions import refuse_other_versions
 from dreamcommons.server.web import json_page, not_found, web_response
 
 log = logging.getLogger(__name__)
+
+# A seek replays up to a keyframe's spacing on the one worker every viewer reads with: one
+# connection may move its playback this often (after a burst), not flood the others out.
+PLAYBACKS_PER_S = 10.0
+PLAYBACK_BURST = 20
 
 
 class ReplayServer:
@@ -146,11 +153,12 @@ class ReplayServer:
             await connection.send(encode(delta, encoding))
 
         viewer = ReplayViewer(self.night, self._worker, send, self.speed)
+        moves = TokenBucket(PLAYBACKS_PER_S, PLAYBACK_BURST)
         try:
             async for frame in connection:
                 reply: BaseModel | None
                 try:
-                    reply = await self._answer(decode_client(frame, encoding), viewer)
+                    reply = await self._answer(decode_client(frame, encoding), viewer, moves)
                 except ProtocolError as error:
                     reply = error_frame(error)
                 if reply is not None:
@@ -161,7 +169,7 @@ class ReplayServer:
             await viewer.stop()
 
     async def _answer(
-        self, message: object, viewer: ReplayViewer
+        self, message: object, viewer: ReplayViewer, moves: TokenBucket
     ) -> Welcome | Snapshot | Pong | None:
         joined = viewer.state is not None
         match message:
@@ -185,6 +193,12 @@ class ReplayServer:
                 raise NotAllowed(ErrorCode.NOT_JOINED, "join the replayed session first")
             case Resync():
                 return Snapshot(state=viewer.state)
+            case Playback() if not moves.allow(time.monotonic()):
+                raise LimitExceeded(
+                    ErrorCode.RATE_LIMITED,
+                    f"at most {PLAYBACKS_PER_S:g} playback moves a second;"
+                    f" try again in {max(0.1, moves.wait_s()):.1f} s",
+                )
             case Playback(at=at, speed=speed):
                 return Snapshot(state=await self._steer(viewer, at, speed))
         ref = getattr(message, "cid", None)

@@ -32,7 +32,11 @@ def add_journal_commands(commands: Any) -> None:
     replay.add_argument("journal", type=Path, help="the journal file (a host's --journal)")
     replay.add_argument("--session", default=None, help="which session (default: the only one)")
     replay.add_argument(
-        "--speed", type=float, default=1.0, help="times real time (default 1; 0: as fast as can be)"
+        "--speed",
+        type=float,
+        default=1.0,
+        help="times real time (default 1; 0: as fast as can be); with --serve, the pace each"
+        " viewer starts at",
     )
     replay.add_argument(
         "--serve",

@@ -240,3 +240,20 @@ def test_keyframes_stay_within_their_memory_and_still_find_each_state(
             assert indexed.enter(at).state == journal_at(recorded, at)
     finally:
         indexed.close()
+
+
+async def test_a_flood_of_playback_moves_is_limited_and_the_connection_stays(
+    replay: ReplayServer,
+) -> None:
+    kai = await viewer(replay)
+    await kai.playback(speed=0)
+    for n in range(40):
+        await kai.send(type="playback", at=float(n))
+    answers = [await kai.next() for _ in range(40)]
+    refused = [frame for frame in answers if frame["type"] == "error"]
+    assert 0 < len(refused) < 40
+    assert {frame["code"] for frame in refused} == {"rate_limited"}
+    assert "playback moves a second" in refused[0]["message"]
+    await kai.send(type="ping", n=2)
+    assert (await kai.next())["type"] == "pong"
+    await kai.ws.close()  # paused: nothing is in flight
