@@ -189,7 +189,7 @@ class ReplayServer:
                 raise NotAllowed(ErrorCode.INVALID_FIELD, f"this replays {self.session_id} only")
             case Ping(n=n):
                 return Pong(n=n)
-            case Resync() | Playback() if viewer.state is None:
+            case Resync() | Playback() if not joined:
                 raise NotAllowed(ErrorCode.NOT_JOINED, "join the replayed session first")
             case Resync():
                 return Snapshot(state=viewer.state)
