@@ -44,6 +44,7 @@ from dreamcommons.contracts.protocol import (
     Pair,
     People,
     Ping,
+    Playback,
     Pong,
     Resync,
     Share,
@@ -367,6 +368,8 @@ class _ConnectionState:
             case People():
                 session, _ = self._joined(message.cid)
                 await self._send(session.people(message))
+            case Playback():
+                raise NotAllowed(ErrorCode.FORBIDDEN, "playback is a served replay's; this is live")
 
     def _spend(self, message: AnyClientMessage) -> None:
         """Spend a token of the message type's budget (``limits.BUDGETS``), or refuse it. Not

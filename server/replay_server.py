@@ -1,23 +1,33 @@
 """A recorded session served read-only on a port of its own: the watch page (and any client)
-joins it as on a live server and sees the dream played back; contributions are refused."""
+joins it as on a live server and sees the dream played back; contributions are refused.
+
+Each connection has its own playback (``ReplayViewer``): it starts at the beginning of the
+night at the server's speed, and a ``playback`` message moves it anywhere in the night and
+changes its pace (0: paused) without touching anyone else's."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
+from pathlib import Path
 
 from pydantic import BaseModel
-from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
+from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from dreamcommons.contracts.errors import ErrorCode, NotAllowed, ProtocolError
+from dreamcommons.contracts.errors import ErrorCode, LimitExceeded, NotAllowed, ProtocolError
 from dreamcommons.contracts.protocol import (
     Delta,
     DreamscapeState,
     Encoding,
     Join,
     Ping,
+    Playback,
     Pong,
     Resync,
     Snapshot,
@@ -26,32 +36,50 @@ from dreamcommons.contracts.protocol import (
     encode,
     error_frame,
 )
+from dreamcommons.contracts.venues import VenuePreset
+from dreamcommons.server.journal.keyframes import IndexedNight
+from dreamcommons.server.replay_viewer import ReplayViewer
 from dreamcommons.server.session_listing import ListedSession, SessionListing
+from dreamcommons.server.token_bucket import TokenBucket
 from dreamcommons.server.versions import refuse_other_versions
 from dreamcommons.server.web import json_page, not_found, web_response
 
 log = logging.getLogger(__name__)
 
+# A seek replays up to a keyframe's spacing on the one worker every viewer reads with: one
+# connection may move its playback this often (after a burst), not flood the others out.
+PLAYBACKS_PER_S = 10.0
+PLAYBACK_BURST = 20
+
 
 class ReplayServer:
-    """Serves ``show()``'s states of one session to watchers until ``close()``."""
+    """Serves one journaled session to watchers, each at their own place, until ``close()``.
+
+    ``start()`` reads the night once (its keyframes) before it listens; ``speed`` is where
+    each new connection's pace starts (``math.inf``: as fast as it takes the deltas)."""
 
     def __init__(
         self,
-        initial: DreamscapeState,
-        tick_hz: float,
+        journal_path: Path,
+        session_id: str,
         host: str,
         port: int,
         *,
+        venue: VenuePreset | None = None,
+        speed: float = 1.0,
         title: str | None = None,
     ) -> None:
-        self.session_id = initial.session
-        self.title = title or initial.session
-        self.tick_hz = tick_hz
+        if not speed > 0.0:
+            raise ValueError("speed must be positive")
+        self.journal_path = journal_path
+        self.session_id = session_id
+        self.venue = venue
+        self.speed = speed
+        self.title = title or session_id
         self.host = host
         self.requested_port = port
-        self.state = initial
-        self._listeners: dict[Encoding, set[ServerConnection]] = {e: set() for e in Encoding}
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay")
+        self._night: IndexedNight | None = None
         self._server: Server | None = None
 
     @property
@@ -59,7 +87,22 @@ class ReplayServer:
         assert self._server is not None, "server not started"
         return int(next(iter(self._server.sockets)).getsockname()[1])
 
+    @property
+    def night(self) -> IndexedNight:
+        assert self._night is not None, "server not started"
+        return self._night
+
+    @property
+    def duration_s(self) -> float:
+        """Session time of the night's last tick: how far a viewer can go."""
+        return self.night.duration_s
+
     async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._night = await loop.run_in_executor(
+            self._worker, IndexedNight, self.journal_path, self.session_id, self.venue
+        )
+        await loop.run_in_executor(self._worker, self._night.build)
         self._server = await serve(
             self._handle,
             self.host,
@@ -73,13 +116,10 @@ class ReplayServer:
         if self._server is not None:
             self._server.close(close_connections=True)
             await self._server.wait_closed()
-
-    async def show(self, state: DreamscapeState, delta: Delta) -> None:
-        """The replay reached ``state``: every watcher gets the delta that led there."""
-        self.state = state
-        for encoding, connections in self._listeners.items():
-            if connections:
-                broadcast(connections, encode(delta, encoding))
+        if self._night is not None:
+            await asyncio.get_running_loop().run_in_executor(self._worker, self._night.close)
+            self._night = None
+        self._worker.shutdown(wait=True)
 
     def _http(self, connection: ServerConnection, request: Request) -> Response | None:
         if "upgrade" in request.headers.get("Connection", "").lower():
@@ -92,19 +132,33 @@ class ReplayServer:
         return web_response(connection, path) or not_found(connection)
 
     def listing(self) -> SessionListing:
-        """The one session replayed, marked as a replay so that the page says so."""
+        """The one session replayed, marked as a replay so that the page says so, with the
+        night's length and the pace a viewer starts at, for the page's scrubber."""
+        night = self.night
         replayed = ListedSession(
-            id=self.session_id, venue=self.state.venue, title=self.title, people=0, open=True
+            id=self.session_id,
+            venue=night.venue.name,
+            title=self.title,
+            people=0,
+            open=True,
+            duration_s=night.duration_s,
+            speed=0.0 if math.isinf(self.speed) else self.speed,
         )
         return SessionListing(replay=True, sessions=[replayed])
 
     async def _handle(self, connection: ServerConnection) -> None:
         encoding = Encoding(str(connection.subprotocol))  # one of them: refuse_other_versions
+
+        async def send(delta: Delta) -> None:
+            await connection.send(encode(delta, encoding))
+
+        viewer = ReplayViewer(self.night, self._worker, send, self.speed)
+        moves = TokenBucket(PLAYBACKS_PER_S, PLAYBACK_BURST)
         try:
             async for frame in connection:
                 reply: BaseModel | None
                 try:
-                    reply = self._answer(decode_client(frame, encoding), connection, encoding)
+                    reply = await self._answer(decode_client(frame, encoding), viewer, moves)
                 except ProtocolError as error:
                     reply = error_frame(error)
                 if reply is not None:
@@ -112,26 +166,57 @@ class ReplayServer:
         except ConnectionClosed:
             pass
         finally:
-            self._listeners[encoding].discard(connection)
+            await viewer.stop()
 
-    def _answer(
-        self, message: object, connection: ServerConnection, encoding: Encoding
+    async def _answer(
+        self, message: object, viewer: ReplayViewer, moves: TokenBucket
     ) -> Welcome | Snapshot | Pong | None:
+        joined = viewer.state is not None
         match message:
+            case Join() if joined:
+                raise NotAllowed(ErrorCode.ALREADY_JOINED, "this connection has already joined")
             case Join(session=session) if session == self.session_id:
-                self._listeners[encoding].add(connection)
+                state = await viewer.place(0.0)
+                viewer.start()
                 return Welcome(  # whisper_max 0: a replay is read-only, it takes no whispers
                     participant="replay",
                     resume="",
-                    tick_hz=self.tick_hz,
+                    tick_hz=self.night.venue.tick_hz,
                     whisper_max=0,
-                    state=self.state,
+                    state=state,
                 )
             case Join():
                 raise NotAllowed(ErrorCode.INVALID_FIELD, f"this replays {self.session_id} only")
-            case Resync():
-                return Snapshot(state=self.state)
             case Ping(n=n):
                 return Pong(n=n)
+            case Resync() | Playback() if not joined:
+                raise NotAllowed(ErrorCode.NOT_JOINED, "join the replayed session first")
+            case Resync():
+                return Snapshot(state=viewer.state)
+            case Playback() if not moves.allow(time.monotonic()):
+                raise LimitExceeded(
+                    ErrorCode.RATE_LIMITED,
+                    f"at most {PLAYBACKS_PER_S:g} playback moves a second;"
+                    f" try again in {max(0.1, moves.wait_s()):.1f} s",
+                )
+            case Playback(at=at, speed=speed):
+                return Snapshot(state=await self._steer(viewer, at, speed))
         ref = getattr(message, "cid", None)
         raise NotAllowed(ErrorCode.FORBIDDEN, "this is a replay: read-only", ref=ref)
+
+    async def _steer(
+        self, viewer: ReplayViewer, at: float | None, speed: float | None
+    ) -> DreamscapeState:
+        """Move ``viewer`` to ``at`` and/or set its ``speed``; the state it is at now."""
+        if at is not None and at > self.night.duration_s:
+            raise NotAllowed(
+                ErrorCode.INVALID_FIELD,
+                f"at {at:g} s is past the end of the night ({self.night.duration_s:g} s)",
+            )
+        await viewer.stop()
+        if speed is not None:
+            viewer.speed = speed
+        state = await viewer.place(at) if at is not None else viewer.state
+        assert state is not None
+        viewer.start()
+        return state

@@ -7,7 +7,7 @@ open to anyone; never who is there, nor anything that lets someone in.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 from dreamcommons.server.session import DreamSession
 
@@ -18,6 +18,8 @@ class ListedSession(TypedDict):
     title: str
     people: int
     open: bool
+    duration_s: NotRequired[float]  # a served replay's: session time of its last tick
+    speed: NotRequired[float]  # a served replay's: the pace a viewer starts at (0: flat out)
 
 
 class SessionListing(TypedDict):

@@ -32,10 +32,17 @@ def add_journal_commands(commands: Any) -> None:
     replay.add_argument("journal", type=Path, help="the journal file (a host's --journal)")
     replay.add_argument("--session", default=None, help="which session (default: the only one)")
     replay.add_argument(
-        "--speed", type=float, default=1.0, help="times real time (default 1; 0: as fast as can be)"
+        "--speed",
+        type=float,
+        default=1.0,
+        help="times real time (default 1; 0: as fast as can be); with --serve, the pace each"
+        " viewer starts at",
     )
     replay.add_argument(
-        "--serve", action="store_true", help="serve it read-only to the watch page (/watch/SESSION)"
+        "--serve",
+        action="store_true",
+        help="serve it read-only to the watch page (/watch/SESSION), each viewer at their own"
+        " place and pace",
     )
     replay.add_argument("--host", default="127.0.0.1", help="with --serve: address to listen on")
     replay.add_argument("--port", type=int, default=8765, help="with --serve: port (0: any free)")
@@ -104,29 +111,29 @@ async def _play(args: argparse.Namespace, info: SessionInfo, speed: float) -> No
     server: ReplayServer | None = None
     printing = args.plain or not args.serve
     venue = info.preset()
-    initial = DreamEngine(venue, info.id).state
-    shown = [initial]  # the last state printed from
+    shown = [DreamEngine(venue, info.id).state]  # the last state printed from
 
     async def sink(state: DreamscapeState, delta: Delta) -> None:
-        if server is not None:
-            await server.show(state, delta)
-        if printing:
-            for line in changes(shown[0], state):
-                print(line, flush=True)
-            shown[0] = state
+        for line in changes(shown[0], state):
+            print(line, flush=True)
+        shown[0] = state
 
     if args.serve:
-        server = ReplayServer(initial, venue.tick_hz, args.host, args.port, title=venue.title)
+        server = ReplayServer(
+            args.journal, info.id, args.host, args.port, venue=venue, speed=speed, title=venue.title
+        )
+        print(f"reading {info.id} for its keyframes…", flush=True)
         await server.start()
         print(
-            f"replaying {info.id} at {speed:g}x on http://{args.host}:{server.port}/watch/{info.id}",
+            f"replaying {info.id} ({server.duration_s:.0f} s) at {speed:g}x on"
+            f" http://{args.host}:{server.port}/watch/{info.id}",
             flush=True,
         )
     try:
-        await play(args.journal, info.id, speed, sink, venue=venue)
         if printing:
+            await play(args.journal, info.id, speed, sink, venue=venue)
             print("\n" + render(shown[0]) + "\n", flush=True)  # where the session ended
-        print(f"replay of {info.id} ended", flush=True)
+            print(f"replay of {info.id} ended", flush=True)
         if server is not None:
             await _until_stopped()
     finally:

@@ -220,6 +220,18 @@ class People(_Model):
     limit: Annotated[int, Field(ge=1, le=MAX_PEOPLE_PAGE)] = MAX_PEOPLE_PAGE
 
 
+MAX_PLAYBACK_SPEED = 1000.0  # times real time, on a served replay
+
+
+class Playback(_Model):
+    """On a served replay only: where in the recorded night this connection is and how fast
+    its time runs; answered with a ``snapshot`` of that moment, the deltas from there follow."""
+
+    type: Literal["playback"] = "playback"
+    at: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] | None = None  # None: where it is
+    speed: Annotated[float, Field(ge=0.0, le=MAX_PLAYBACK_SPEED)] | None = None  # 0: paused
+
+
 AnyClientMessage = (
     Join
     | Contribute
@@ -232,6 +244,7 @@ AnyClientMessage = (
     | Invite
     | Ping
     | People
+    | Playback
 )
 ClientMessage = Annotated[AnyClientMessage, Field(discriminator="type")]
 

@@ -7,6 +7,7 @@ import { askHostKey, forgetHostKey, HostConsole, hostKey } from "/static/host.js
 import { NAME_MAX, PEOPLE_PAGE, ROLES, SESSION_ID } from "/static/protocol.js";
 import { NightPlots } from "/static/plots.js";
 import { DreamscapeRenderer } from "/static/render.js";
+import { ReplayControls } from "/static/replay.js";
 import { DreamPage } from "/static/ui.js";
 
 // The page's routes: /s/SESSION, /watch/SESSION, /host/SESSION, the name as the contracts say.
@@ -71,14 +72,18 @@ export function withCode(location, code) {
   return `${location.pathname}?${params}`;
 }
 
-/** What this server says of the session: its venue's title, and whether it is a replay. */
-async function describeSession(page, session) {
+/** What this server says of the session: its venue's title, and whether it is a replay
+ * (`onReplay(durationS, speed)`: its length, the pace it starts at). */
+async function describeSession(page, session, onReplay) {
   try {
     const response = await fetch("/sessions.json", { cache: "no-store" });
     if (!response.ok) return;
     const listing = await response.json();
     const listed = (listing.sessions ?? []).find((s) => s.id === session);
     page.showSession(listed, listing.replay === true);
+    if (listing.replay === true && typeof listed?.duration_s === "number") {
+      onReplay(listed.duration_s, listed.speed ?? 1);
+    }
   } catch {
     // an older server, or none: the page does without the title
   }
@@ -96,7 +101,16 @@ async function main() {
   const renderer = new DreamscapeRenderer(document.getElementById("dreamscape"));
   renderer.setHint("connecting to the dream…");
   renderer.start();
-  describeSession(page, where.session);
+  let connection = null;
+  let replay = null; // a served replay's controls
+  let sought = false; // a snapshot answers the scrubber: the plots start again from it
+  describeSession(page, where.session, (durationS, speed) => {
+    replay = new ReplayControls(({ at, speed: pace }) => {
+      sought ||= at !== null;
+      connection.playback({ at, speed: pace });
+    });
+    replay.show(durationS, speed);
+  });
 
   let key = null;
   if (where.role === "host") {
@@ -119,7 +133,7 @@ async function main() {
     return [...people.values()];
   };
   const scheme = window.location.protocol === "https:" ? "wss" : "ws";
-  const connection = new DreamConnection(
+  connection = new DreamConnection(
     {
       url: `${scheme}://${window.location.host}/${where.session}`,
       session: where.session,
@@ -133,6 +147,9 @@ async function main() {
     {
       onStatus(status, detail, error) {
         page.showConnection(status, detail);
+        if (status === "connected" && detail === "" && latest !== null && replay !== null) {
+          replay.resume(latest.t); // a reconnected replay starts at the beginning: go back
+        }
         if (status === "connected") {
           host?.showJoinCode(where.session, connection.joinCode);
           page.showMe(where.session, connection.identity.resume);
@@ -151,7 +168,12 @@ async function main() {
           page.showRefusal(detail, (code) => window.location.assign(withCode(location, code)));
         }
       },
-      onState(state) {
+      onState(state, why) {
+        if (why === "snapshot" && sought) {
+          sought = false;
+          plots.restart();
+        }
+        replay?.update(state);
         if (state.scene?.phase === "ended") renderer.setHint("the session has ended");
         latest = state;
         page.showState(state, connection.participant);

@@ -90,6 +90,7 @@ export class DreamConnection {
     this.retryTimer = null;
     this.lastFrameAt = 0;
     this.watchdog = null;
+    this.steered = false; // a served replay's own playback was moved (see playback())
   }
 
   get state() {
@@ -162,6 +163,13 @@ export class DreamConnection {
     this.ws?.send(JSON.stringify(message));
   }
 
+  /** On a served replay: go to `at` seconds of the night and/or play at `speed` (0: paused);
+   * the answer is a snapshot of that moment, taken even when it is older than the state held. */
+  playback({ at = null, speed = null } = {}) {
+    this.steered = true;
+    this.send({ type: "playback", at, speed });
+  }
+
   // --- the socket ------------------------------------------------------------------------
 
   connect() {
@@ -229,7 +237,9 @@ export class DreamConnection {
   checkSilence() {
     const open = this.ws?.readyState === WebSocket.OPEN;
     const limit = Math.max(SILENCE_LIMIT_MS, 5000 / this.tickHz);
-    if (open && performance.now() - this.lastFrameAt > limit) {
+    const quiet = performance.now() - this.lastFrameAt;
+    if (open && this.joined && quiet > limit / 2) this.send({ type: "ping", n: 0 }); // paused?
+    if (open && quiet > limit) {
       const ws = this.ws;
       this.ws = null; // stop listening to it: its close may take long on a dead link
       ws.close();
@@ -250,7 +260,9 @@ export class DreamConnection {
       case "delta":
         return this.onDelta(message);
       case "snapshot":
-        if (this.tracker?.onSnapshot(message.state)) {
+        // A steered replay's snapshots are this connection's own place, sent in order with
+        // its deltas: taken as they come, also when the night went back.
+        if (this.steered ? this.tracker?.jump(message.state) : this.tracker?.onSnapshot(message.state)) {
           this.clock.heard(message.state.t);
           this.emit("onState", this.tracker.state, "snapshot");
         }

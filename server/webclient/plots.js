@@ -139,6 +139,13 @@ export class NightPlots {
     if (this.history.record(state, moments, who)) this.schedule();
   }
 
+  /** Start the plots again from the next state (a replay moved to another time). */
+  restart() {
+    this.previous = null;
+    this.history.clear();
+    this.schedule();
+  }
+
   schedule() {
     if (this.timer !== null) return;
     const wait = Math.max(0, this.lastDraw + REDRAW_MS - performance.now());

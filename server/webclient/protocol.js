@@ -61,6 +61,13 @@ export class StateTracker {
     this.awaitingSnapshot = false;
   }
 
+  /** Take the snapshot whatever its age (a replay moved in time); true. */
+  jump(state) {
+    this.awaitingSnapshot = false;
+    this.state = state;
+    return true;
+  }
+
   /** Take the snapshot unless it is older than what we hold; true when taken. */
   onSnapshot(state) {
     this.awaitingSnapshot = false;

@@ -1,22 +1,27 @@
-"""A journaled session replayed to the watch page: the browser sees it as it was recorded."""
+"""A journaled session replayed to the watch page: the browser sees it as it was recorded,
+and a replay (only a replay) has a scrubber, play/pause and a speed control."""
 
 from __future__ import annotations
 
-import asyncio
 import math
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import expect
+import pytest_asyncio
+from playwright.async_api import Page, ViewportSize, expect
 
-from dreamcommons.server.engine import DreamEngine
-from dreamcommons.server.journal import journal_sessions, play
+from dreamcommons.server.journal import journal_sessions
 from dreamcommons.server.replay_server import ReplayServer
-from tests.browser.conftest import Pages, screenshot
+from tests.browser.conftest import DESKTOP, PHONE, Pages, overflows_sideways, screenshot
 from tests.conftest import within
 from tests.integration.test_journal_replay import record_a_session
+from tests.recorded_nights import SESSION, write_night
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
+
+NIGHT_S = 300.0
+MS = 1000
 
 
 async def test_the_watch_page_plays_a_recorded_session(pages: Pages, tmp_path: Path) -> None:
@@ -24,24 +29,112 @@ async def test_the_watch_page_plays_a_recorded_session(pages: Pages, tmp_path: P
     await record_a_session(journal)
     (info,) = journal_sessions(journal)
     venue = info.preset()
-    initial = DreamEngine(venue, info.id).state
-    replay = ReplayServer(initial, venue.tick_hz, "127.0.0.1", 0, title=venue.title)
+    replay = ReplayServer(journal, info.id, "127.0.0.1", 0, speed=math.inf, title=venue.title)
     await replay.start()
     try:
         watch = await pages.open(f"http://127.0.0.1:{replay.port}/watch/{info.id}")
         state = watch.get_by_test_id("connection-state")
-        await expect(state).to_have_text("connected", timeout=within(10) * 1000)
+        await expect(state).to_have_text("connected", timeout=within(10) * MS)
         await expect(watch.get_by_test_id("replay-badge")).to_have_text(
             "replay of a recorded night"
         )
         await expect(watch.get_by_test_id("title")).to_have_text(venue.title)
-        async with asyncio.timeout(within(20)):
-            await play(journal, info.id, math.inf, replay.show)
         for motif in ("moon", "river", "owl", "tide"):
             locator = watch.locator(f'li[data-motif="{motif}"]')
-            await expect(locator).to_be_attached(timeout=within(10) * 1000)
+            await expect(locator).to_be_attached(timeout=within(10) * MS)
         whispers = watch.get_by_test_id("whispers")
         await expect(whispers).to_contain_text("the cocoons pulse together")
         await screenshot(watch, "replay-watch")
     finally:
         await replay.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def long_replay(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ReplayServer]:
+    journal = tmp_path_factory.mktemp("night") / "night.sqlite"
+    await write_night(journal, NIGHT_S)
+    replay = ReplayServer(journal, SESSION, "127.0.0.1", 0, speed=1.0)
+    await replay.start()
+    try:
+        yield replay
+    finally:
+        await replay.close()
+
+
+async def shown_t(page: Page) -> float:
+    return float(await page.get_by_test_id("replay-scrubber").input_value())
+
+
+async def mood_points(page: Page) -> int:
+    return int(await page.get_by_test_id("mood-plot").get_attribute("data-points") or 0)
+
+
+async def test_only_a_replay_has_the_playback_controls(pages: Pages, base_url: str) -> None:
+    live = await pages.open(f"{base_url}/watch/commons")
+    await expect(live.get_by_test_id("connection-state")).to_have_text(
+        "connected", timeout=within(10) * MS
+    )
+    await expect(live.locator("body")).to_have_attribute("data-replay", "false")  # it has asked
+    assert await live.get_by_test_id("replay-controls").count() == 0
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+async def test_the_scrubber_moves_the_night_and_the_plots_start_again(
+    pages: Pages, long_replay: ReplayServer, viewport: ViewportSize
+) -> None:
+    page = await pages.open(f"http://127.0.0.1:{long_replay.port}/watch/{SESSION}", viewport)
+    controls = page.get_by_test_id("replay-controls")
+    await expect(controls).to_be_visible(timeout=within(10) * MS)
+    scrubber = page.get_by_test_id("replay-scrubber")
+    await expect(scrubber).to_have_attribute("max", "300")
+    await expect(page.get_by_test_id("replay-speed")).to_have_value("1")
+    for control in ("replay-play", "replay-scrubber", "replay-speed"):
+        box = await page.get_by_test_id(control).bounding_box()
+        assert box is not None
+        assert box["height"] >= 44, f"{control} is {box['height']} px high"
+        assert box["x"] + box["width"] <= viewport["width"], f"{control} is cut off"
+    assert not await overflows_sideways(page)
+
+    await scrubber.fill("150")  # where the scrubber is let go, the night goes
+    time = page.get_by_test_id("replay-time")
+    await expect(time).to_contain_text("2:3", timeout=within(10) * MS)
+    await expect(time).to_contain_text("/ 5:00")
+    assert 150.0 <= await shown_t(page) < 250.0
+    await page.get_by_test_id("replay-speed").select_option("60")
+    await page.wait_for_function(
+        "() => Number(document.querySelector('[data-testid=mood-plot]').dataset.points) > 20",
+        timeout=within(15) * MS,
+    )
+    await page.get_by_test_id("replay-play").click()  # paused: the plots stay as they are
+    grown = await mood_points(page)
+    await scrubber.fill("30")
+    await page.wait_for_function(
+        f"() => Number(document.querySelector('[data-testid=mood-plot]').dataset.points) < {grown}",
+        timeout=within(10) * MS,
+    )
+    assert await shown_t(page) == 30.0
+    await expect(time).to_contain_text("0:30 /")
+    await screenshot(page, f"replay-scrubber-{viewport['width']}")
+
+
+async def test_the_speed_control_sets_the_pace_from_where_play_resumes(
+    pages: Pages, long_replay: ReplayServer
+) -> None:
+    page = await pages.open(f"http://127.0.0.1:{long_replay.port}/watch/{SESSION}")
+    await expect(page.get_by_test_id("replay-controls")).to_be_visible(timeout=within(10) * MS)
+    play = page.get_by_test_id("replay-play")
+    await play.click()  # paused at the start
+    await expect(play).to_have_text("Play")
+    await expect(play).to_have_attribute("aria-pressed", "true")
+    await page.get_by_test_id("replay-scrubber").fill("100")
+    await expect(page.get_by_test_id("replay-time")).to_contain_text("1:40 /")
+    held = await shown_t(page)
+    await page.get_by_test_id("replay-speed").select_option("60")  # chosen while paused
+    assert await shown_t(page) == held
+    await play.click()
+    # at 1x the next 3 minutes of the night would take 3 minutes; at 60x, 3 seconds
+    await page.wait_for_function(
+        "() => Number(document.querySelector('[data-testid=replay-scrubber]').value) > 280",
+        timeout=within(20) * MS,
+    )
+    await expect(play).to_have_text("Pause")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import msgpack
 import pytest
@@ -33,6 +34,7 @@ from dreamcommons.server.replay_server import ReplayServer
 from dreamcommons.server.session import Admission, DreamSession
 from dreamcommons.server.settings import ServerSettings
 from tests.conftest import within
+from tests.recorded_nights import write_night
 
 pytestmark = pytest.mark.integration
 
@@ -78,8 +80,15 @@ async def test_the_welcome_tells_the_servers_whisper_limit_and_the_host_its_code
     assert admitted.role == "host"
 
 
-async def test_a_replays_welcome_takes_no_whispers() -> None:
-    replay = ReplayServer(DreamEngine(VENUE, "commons").state, VENUE.tick_hz, "127.0.0.1", 0)
+@pytest.fixture
+async def night(tmp_path: Path) -> Path:
+    journal = tmp_path / "night.sqlite"
+    await write_night(journal, seconds=2.0)
+    return journal
+
+
+async def test_a_replays_welcome_takes_no_whispers(night: Path) -> None:
+    replay = ReplayServer(night, "commons", "127.0.0.1", 0)
     await replay.start()
     try:
         welcome = await welcome_from(replay.port, Join(session="commons", name="Kai"))
@@ -89,8 +98,10 @@ async def test_a_replays_welcome_takes_no_whispers() -> None:
     assert welcome.whisper_max == 0
 
 
-async def test_a_replay_refuses_a_v1_client_naming_v2_and_carries_the_half_life() -> None:
-    replay = ReplayServer(DreamEngine(VENUE, "commons").state, VENUE.tick_hz, "127.0.0.1", 0)
+async def test_a_replay_refuses_a_v1_client_naming_v2_and_carries_the_half_life(
+    night: Path,
+) -> None:
+    replay = ReplayServer(night, "commons", "127.0.0.1", 0)
     await replay.start()
     try:
         url = f"ws://127.0.0.1:{replay.port}/commons"

@@ -1,0 +1,88 @@
+// A served replay's controls: a scrubber over the recorded night, play/pause and the speed.
+// The connection has its own playback on the server, steered with `playback` messages
+// (docs/protocol.md); the scrubber follows the state's `t` unless a finger is on it. A page
+// that is not a replay has none of it: the controls come from a template, added once the
+// server has said that it replays.
+
+export const SPEEDS = [1, 4, 16, 60];
+
+const $ = (id) => document.getElementById(id);
+
+/** Seconds as h:mm:ss (or m:ss under an hour). */
+export function clockText(seconds) {
+  const whole = Math.max(0, Math.floor(seconds));
+  const h = Math.floor(whole / 3600);
+  const m = Math.floor((whole % 3600) / 60);
+  const s = String(whole % 60).padStart(2, "0");
+  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${s}` : `${m}:${s}`;
+}
+
+export class ReplayControls {
+  /** Adds the controls to the status bar; `steer({at, speed})` moves this connection's
+   * playback (either may be null: unchanged). */
+  constructor(steer) {
+    this.steer = steer;
+    $("fullscreen").after($("replay-template").content.cloneNode(true)); // the bar's last row
+    this.root = $("replay-controls");
+    this.scrubber = $("replay-scrubber");
+    this.time = $("replay-time");
+    this.play = $("replay-play");
+    this.speedChoice = $("replay-speed");
+    this.duration = 0;
+    this.speed = 1;
+    this.playing = true;
+    this.dragging = false;
+    this.scrubber.addEventListener("input", () => {
+      this.dragging = true;
+      this.showTime(Number(this.scrubber.value));
+    });
+    this.scrubber.addEventListener("change", () => {
+      this.dragging = false;
+      this.steer({ at: Number(this.scrubber.value), speed: null });
+    });
+    this.play.addEventListener("click", () => {
+      this.playing = !this.playing;
+      this.showPlaying();
+      this.steer({ at: null, speed: this.playing ? this.speed : 0 });
+    });
+    this.speedChoice.addEventListener("change", () => {
+      this.speed = Number(this.speedChoice.value);
+      if (this.playing) this.steer({ at: null, speed: this.speed });
+    });
+  }
+
+  /** A replay of `durationS` seconds whose playback starts at `speed` (0: as fast as can be). */
+  show(durationS, speed) {
+    this.duration = durationS;
+    this.scrubber.max = String(durationS);
+    this.speed = speed > 0 ? speed : SPEEDS.at(-1);
+    if (!SPEEDS.includes(this.speed)) {
+      this.speedChoice.append(new Option(`${this.speed}×`, String(this.speed)));
+    }
+    this.speedChoice.value = String(this.speed);
+    this.showPlaying();
+    this.showTime(0);
+  }
+
+  /** The state shown now: the scrubber and the time follow it, unless being dragged. */
+  update(state) {
+    if (this.dragging) return;
+    this.scrubber.value = String(state.t);
+    this.showTime(state.t);
+  }
+
+  /** After a reconnection (which starts at the beginning): back to where the page was. */
+  resume(t) {
+    this.steer({ at: Math.min(t, this.duration), speed: this.playing ? this.speed : 0 });
+  }
+
+  showTime(t) {
+    this.time.textContent = `${clockText(t)} / ${clockText(this.duration)}`;
+    this.scrubber.setAttribute("aria-valuetext", clockText(t));
+  }
+
+  showPlaying() {
+    this.play.textContent = this.playing ? "Pause" : "Play";
+    this.play.setAttribute("aria-pressed", String(!this.playing));
+  }
+}
