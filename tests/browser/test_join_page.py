@@ -33,6 +33,8 @@ async def test_an_unknown_address_gets_a_page_that_leads_to_the_join_page(
     assert not await overflows_sideways(page)
     await page.get_by_test_id("home-link").click()
     await expect(page.get_by_test_id("join-form")).to_be_visible(timeout=ms(10))
+    # the join page asks for the sessions on offer: done before the server stops at teardown
+    await page.wait_for_load_state("networkidle")
 
 
 # --- the join page ------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import socket
 from collections.abc import AsyncIterator, Callable
 
@@ -72,15 +73,18 @@ async def small_window_client(port: int) -> ClientConnection:
 
 @contextlib.asynccontextmanager
 async def a_busy_dream(url: str) -> AsyncIterator[DreamClient]:
-    """A dreamer who fills the scene with motifs and keeps raising them all, so that every
-    tick's delta is large (a delta carries the motifs that changed, not those that moved)."""
+    """A dreamer who fills the scene with motifs and keeps raising new ones, so that every
+    tick's delta is large: a delta carries the motifs that changed (a new one whole, a weaker
+    one removed), not those that moved, and a weight only once it strays from what clients
+    extrapolate, so raising the same motifs again would weigh little."""
     async with DreamClient(url, "Lyra") as dreamer:
         for n in range(48):
             await dreamer.contribute(f"motif-{n}", intensity=1.0)
 
         async def keep_raising() -> None:
+            fresh = itertools.count(48)
             while True:
-                for n in range(48):
+                for n in itertools.islice(fresh, 48):
                     await dreamer.contribute(f"motif-{n}", intensity=1.0, wait=False)
                 await asyncio.sleep(0.05)
 
