@@ -12,7 +12,14 @@ from hypothesis import strategies as st
 from dreamcommons.contracts.breathing import TAU, breath_phase_at, breath_phases_at, mean_vector
 from dreamcommons.contracts.protocol import BreathView, DreamscapeState, ParticipantView
 from dreamcommons.contracts.venues import load_venue
-from dreamcommons.server.engine import DreamEngine, ParticipantJoined, ShareChanged, SleeperUpdated
+from dreamcommons.server.engine import (
+    DreamEngine,
+    ParticipantJoined,
+    ShareChanged,
+    SleeperUpdated,
+    engine_from_snapshot,
+    engine_to_snapshot,
+)
 
 VENUE = load_venue("sleep-commons")
 
@@ -110,6 +117,18 @@ def test_the_mean_vector_is_long_when_the_sleepers_breathe_in_step() -> None:
         engine.apply(breathe(f"p{i}", 0.1 * i, 0.0))
     state, _ = engine.tick(0.1)
     assert sorted(breath_phases_at(state, 0.1)) == ["p0", "p1"]
+
+
+def test_a_restored_engine_holds_and_goes_on_sending_the_same_breaths() -> None:
+    engine = engine_with_sleepers(True, True)
+    engine.apply(breathe("p0", 1.0, 0.0))
+    engine.apply(breathe("p1", 2.0, 0.0, hz=0.2))
+    engine.tick(0.1)
+    engine.apply(breathe("p0", 4.0, 0.15))  # a jump the next tick will send
+    copy = engine_from_snapshot(engine_to_snapshot(engine), VENUE)
+    assert view(copy.state, "p1").breath == BreathView(phase=2.0, hz=0.2, t=0.0)
+    assert copy.tick(0.2) == engine.tick(0.2)
+    assert view(copy.state, "p0").breath == BreathView(phase=4.0, hz=0.25, t=0.15)
 
 
 # --- properties -----------------------------------------------------------------------------
