@@ -344,6 +344,31 @@ async def test_the_breathing_circle_shows_who_shares_and_moves_between_deltas(
             await screenshot(page, "breath-circle")
 
 
+async def test_on_a_phone_the_breathing_circle_is_in_the_night_drawer(
+    pages: Pages, base_url: str, dream_server: DreamServer
+) -> None:
+    session = "breaths-phone"
+    url = f"ws://127.0.0.1:{dream_server.port}/{session}"
+    async with DreamClient(url, "Kai") as kai:
+        await kai.share(None, show_stage=True)
+        page = await sized(await pages.blank(), PHONE)
+        await page.goto(f"{base_url}/s/{session}?name=Lyra")
+        await expect(page.get_by_test_id("connection-state")).to_have_text(
+            "connected", timeout=ms(10)
+        )
+        await page.get_by_role("tab", name="Night").click()
+        breathe(dream_server, session, {str(kai.participant): 0.0})
+        circle = page.locator("#drawer-night").get_by_test_id("breath-circle")
+        await expect(circle.locator(".breath-dot")).to_have_count(1, timeout=ms(10))
+        await circle.scroll_into_view_if_needed()
+        await expect(circle.locator("svg")).to_be_visible()
+        box = await circle.locator("svg").bounding_box()
+        assert box is not None
+        assert box["x"] >= 0
+        assert box["x"] + box["width"] <= PHONE["width"]
+        await screenshot(page, "breath-circle-390")
+
+
 LAYOUT = """async ([width, height]) => {
     const { layoutLabels } = await import('/static/labels.js');
     const labels = [];
