@@ -345,6 +345,7 @@ class DreamEngine:
         applied, whispers = self._merge_pending(now)
         self._store.fade(now)
         self._drop_departed()
+        self._forget_stale_rhythms(now)
         shared = self._shared_totals()
         equity = equity_scales(shared, self.venue.equity_cap)
         scales = self._scales(equity)
@@ -459,6 +460,17 @@ class DreamEngine:
         for pid in [p for p in self._departed if p not in self._store.totals]:
             del self._participants[pid]
             self._departed.discard(pid)
+
+    def _forget_stale_rhythms(self, now: float) -> None:
+        """A rhythm no device has reported for the coherence window counts for nothing: it
+        goes, and with it the breath of a consenting sleeper's view (no dot goes on turning
+        for someone whose devices fell silent)."""
+        window = self.venue.coherence.window_s
+        for pid, p in self._participants.items():
+            if p.rhythm is not None and now - p.rhythm.t > window:
+                p.rhythm = None
+                if p.stage_shown and not p.left:
+                    self._changed_people.add(pid)
 
     def _visible_sleepers(self) -> list[_Participant]:
         """Sleepers whose devices speak and who share: the ones the room's rules count."""

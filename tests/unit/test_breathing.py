@@ -101,6 +101,19 @@ def test_a_phase_jump_or_rate_change_past_the_bound_is_sent(
         assert held.t == 0.0
 
 
+def test_a_breath_no_device_reports_any_more_goes_with_the_coherence_window() -> None:
+    engine = engine_with_sleepers(True)
+    engine.apply(breathe("p0", 0.5, 0.0))
+    engine.tick(0.1)
+    window = VENUE.coherence.window_s
+    state, delta = engine.tick(window)
+    assert view(state, "p0").breath is not None
+    assert delta.participants == ()
+    state, delta = engine.tick(window + 0.1)
+    assert view(state, "p0").breath is None
+    assert [p.id for p in delta.participants] == ["p0"]
+
+
 def test_the_phase_extrapolates_from_the_view() -> None:
     breath = BreathView(phase=6.0, hz=0.25, t=10.0)
     assert breath_phase_at(breath, 10.0) == 6.0
