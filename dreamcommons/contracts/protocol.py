@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import unicodedata
 from enum import StrEnum
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 import msgpack
 from pydantic import (
@@ -297,12 +297,16 @@ class _Tagged(_ServerModel):
     without two members of the same name is sent exactly as before tags existed."""
 
     tag: int | None = None
+    # fields left out when None, as ``tag`` is: ones added since, which older frames lack
+    _omitted_when_none: ClassVar[tuple[str, ...]] = ("tag",)
 
     @model_serializer(mode="wrap")
     def _untagged_without_tag(self, handler: SerializerFunctionWrapHandler) -> Any:
         plain = handler(self)
-        if isinstance(plain, dict) and plain.get("tag") is None:
-            plain.pop("tag", None)
+        if isinstance(plain, dict):
+            for key in self._omitted_when_none:
+                if plain.get(key, 0) is None:
+                    del plain[key]
         return plain
 
 
@@ -313,6 +317,17 @@ class WhisperView(_Tagged):
     t: float
 
 
+class BreathView(_ServerModel):
+    """A sleeper's breathing as a client draws it at any moment: ``phase`` (radians, 0 to
+    2π: 0 is the start of a breath in) at session time ``t``, advancing at ``hz`` breaths a
+    second (``dreamcommons.contracts.breathing`` computes it). Sent again only when what a
+    client extrapolates from the view it holds strays from the sleeper's rhythm."""
+
+    phase: float = Field(ge=0.0, le=6.2832)
+    hz: float = Field(gt=0.0)
+    t: float
+
+
 class ParticipantView(_Tagged):
     id: str
     name: str
@@ -320,6 +335,8 @@ class ParticipantView(_Tagged):
     present: bool = True
     devices: int = 0
     stage: SleepStage | None = None  # only for a sleeper who chose to show it
+    breath: BreathView | None = None  # by the same consent as ``stage``, and only with it
+    _omitted_when_none: ClassVar[tuple[str, ...]] = ("tag", "breath")
     # ``tag`` (from _Tagged): set when another member had the same name (case-folded) as
     # this one joined; shown with it ("Lyra #2"), so that nobody can pass for someone else
 

@@ -15,8 +15,10 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from dreamcommons.contracts.breathing import breath_phase_at
 from dreamcommons.contracts.errors import DreamcommonsError
 from dreamcommons.contracts.protocol import (
+    BreathView,
     Delta,
     DreamscapeState,
     Mood,
@@ -54,6 +56,12 @@ _NEGLIGIBLE_WEIGHT = 1e-6  # a contribution lighter than this changes nothing an
 # large room, where each tick's contributions move every weight a little, spares sending
 # every motif at every tick. The state holds the same view, so deltas still add up to it.
 _WEIGHT_DRIFT = 0.02
+# A consenting sleeper's breath goes out again once the phase clients extrapolate from the
+# view they hold is this far (radians) from the sleeper's, or its rate this far (relative):
+# a dot on the breathing circle moves by less than that between two reports of a steady
+# rhythm, so a steady sleeper costs no row in each tick's delta.
+_BREATH_DRIFT_RAD = 0.3
+_BREATH_RATE_DRIFT = 0.05
 _REGION_PULL = 0.6  # how far a fractured motif moves from its home towards its region
 _REGION_RADIUS = 0.28
 # Regions follow breathing phases that drift over seconds; regrouping every tick would cost
@@ -188,6 +196,8 @@ class DreamEngine:
                 member.stress = event.stress
                 if event.breath_phase is not None and event.breath_hz:
                     member.rhythm = Rhythm(event.breath_phase, event.breath_hz, event.t)
+                    if member.stage_shown and self._breath_strays(pid, member.rhythm):
+                        self._changed_people.add(pid)
             case events.DevicesChanged(participant=pid, online=online):
                 member = self._member(pid)
                 came_online = member.devices == 0 and online > 0
@@ -208,6 +218,18 @@ class DreamEngine:
                     self._changed_people.add(pid)  # their stage shows or hides
             case events.HostCommanded(action=action):
                 self._host(action)
+
+    def _breath_strays(self, pid: str, rhythm: Rhythm) -> bool:
+        """Whether the breath of ``pid``'s view as of the last tick, extrapolated to the
+        rhythm's time, is past the bounds from ``rhythm`` (or the view has none)."""
+        view = self._views.get(pid)
+        held = None if view is None else view.breath
+        now = _breath_view(rhythm)
+        if held is None or now is None:
+            return held != now
+        drift = breath_phase_at(held, rhythm.t) - rhythm.phase_at(rhythm.t)
+        drift = abs((drift + math.pi) % (2.0 * math.pi) - math.pi)
+        return drift > _BREATH_DRIFT_RAD or abs(held.hz - now.hz) > _BREATH_RATE_DRIFT * now.hz
 
     def _check_may_contribute(self, pid: str) -> None:
         """Who may contribute: dreamers and wakers, until the session ends."""
@@ -323,6 +345,7 @@ class DreamEngine:
         applied, whispers = self._merge_pending(now)
         self._store.fade(now)
         self._drop_departed()
+        self._forget_stale_rhythms(now)
         shared = self._shared_totals()
         equity = equity_scales(shared, self.venue.equity_cap)
         scales = self._scales(equity)
@@ -364,8 +387,10 @@ class DreamEngine:
         return len(ids), tuple(self._views[pid] for pid in ids[offset : offset + limit])
 
     def _view_of(self, pid: str) -> ParticipantView:
-        """What others see of a participant: their stage only by their consent."""
+        """What others see of a participant: their stage and breathing only by their consent.
+        A function of the participant's record alone, whenever it is made."""
         p = self._participants[pid]
+        breath = _breath_view(p.rhythm) if p.stage_shown and p.rhythm is not None else None
         return ParticipantView(
             id=pid,
             name=p.name,
@@ -374,6 +399,7 @@ class DreamEngine:
             devices=p.devices,
             stage=_stage_label(p.stage) if p.stage_shown else None,
             tag=p.tag,
+            breath=breath,
         )
 
     def _merge_pending(self, now: float) -> tuple[dict[str, int], tuple[WhisperView, ...]]:
@@ -434,6 +460,17 @@ class DreamEngine:
         for pid in [p for p in self._departed if p not in self._store.totals]:
             del self._participants[pid]
             self._departed.discard(pid)
+
+    def _forget_stale_rhythms(self, now: float) -> None:
+        """A rhythm no device has reported for the coherence window counts for nothing: it
+        goes, and with it the breath of a consenting sleeper's view (no dot goes on turning
+        for someone whose devices fell silent)."""
+        window = self.venue.coherence.window_s
+        for pid, p in self._participants.items():
+            if p.rhythm is not None and now - p.rhythm.t > window:
+                p.rhythm = None
+                if p.stage_shown and not p.left:
+                    self._changed_people.add(pid)
 
     def _visible_sleepers(self) -> list[_Participant]:
         """Sleepers whose devices speak and who share: the ones the room's rules count."""
@@ -678,6 +715,15 @@ def _mood(views: Iterable[tuple[MotifView, float]]) -> Mood:
     if total <= 0.0:
         return Mood()
     return Mood(valence=round(valence / total, 2), arousal=round(arousal / total, 2))
+
+
+def _breath_view(rhythm: Rhythm) -> BreathView | None:
+    """A rhythm as the wire carries it, rounded (None for a rate no breath has)."""
+    hz = round(rhythm.hz, 4)
+    if not (hz > 0.0 and math.isfinite(hz) and math.isfinite(rhythm.phase)):
+        return None
+    phase = round(rhythm.phase % (2.0 * math.pi), 3)
+    return BreathView(phase=phase, hz=hz, t=round(rhythm.t, 3))
 
 
 def _whole_seconds(seconds: float | None) -> float | None:

@@ -179,7 +179,7 @@ async function main() {
         page.showState(state, connection.participant);
         host?.showParticipants(removable(), connection.participant);
         renderer.update(state, connection.tickHz, connection.clock);
-        plots.update(state, connection.participant);
+        plots.update(state, connection.participant, connection.clock);
       },
       onReply(message, request) {
         const what = request?.label ?? "request";

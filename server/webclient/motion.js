@@ -1,6 +1,6 @@
-// How a motif looks at any moment between the deltas that describe it: decay and orbit.
-// The twin of dreamcommons/contracts/motion.py (a test holds them to the same numbers);
-// docs/protocol.md states the formulas.
+// How a motif looks at any moment between the deltas that describe it: decay and orbit; and
+// where a sleeper is in their breath. The twin of dreamcommons/contracts/motion.py and
+// breathing.py (a test holds them to the same numbers); docs/protocol.md states the formulas.
 
 import { ORBIT_PERIOD_S, ORBIT_RADIUS } from "/static/contracts.js";
 
@@ -43,6 +43,38 @@ export function phaseRemaining(scene, now) {
     return Math.max(0, scene.phase_ends - now);
   }
   return scene.phase_remaining_s ?? null;
+}
+
+const TAU = 2 * Math.PI;
+
+/** The phase (radians, 0 to 2π) of a participant view's `breath` at session time `now`:
+ * the twin of dreamcommons/contracts/breathing.py. */
+export function breathPhaseAt(breath, now) {
+  const phase = (breath.phase + TAU * breath.hz * (now - breath.t)) % TAU;
+  return phase < 0 ? phase + TAU : phase;
+}
+
+/** Each listed sleeper's breathing phase at `now`, by id, for those whose view has one. */
+export function breathPhasesAt(state, now) {
+  const phases = new Map();
+  for (const p of state.participants) {
+    if (p.breath) phases.set(p.id, breathPhaseAt(p.breath, now));
+  }
+  return phases;
+}
+
+/** The mean of the phases' unit vectors [x, y]: its length is the Kuramoto order parameter
+ * (1: all in step; near 0: no common rhythm); [0, 0] for none. */
+export function meanVector(phases) {
+  let x = 0;
+  let y = 0;
+  let count = 0;
+  for (const phase of phases) {
+    x += Math.cos(phase);
+    y += Math.sin(phase);
+    count += 1;
+  }
+  return count === 0 ? [0, 0] : [x / count, y / count];
 }
 
 /** Session time now, from the newest frame's `t` and when it arrived (performance.now()). */

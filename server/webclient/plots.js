@@ -1,8 +1,10 @@
 // The night so far, drawn with uPlot (vendored): coherence against its chance baseline with
 // markers where the scene fractured, was harmonized and healed; the mood's path; each shown
-// sleeper's stages as a hypnogram strip. Fed every state; redrawn at most once a second.
+// sleeper's stages as a hypnogram strip; and the sleepers' breathing as dots on a circle
+// (breathing.js, drawn every frame). Fed every state; the charts redrawn at most once a second.
 
 import uPlot from "/static/vendor/uPlot.esm.js";
+import { BreathCircle } from "/static/breathing.js";
 import { NightHistory, STAGE_LEVELS } from "/static/history.js";
 import { momentsBetween, who } from "/static/moments.js";
 import { NoticeBoard } from "/static/notices.js";
@@ -108,6 +110,7 @@ export class NightPlots {
       hooks: { draw: [(u) => this.drawMarkers(u)] },
     });
     this.coherence.figure.dataset.markers = "";
+    this.breath = new BreathCircle(section);
     this.mood = new Figure(section, "mood-plot", "mood: valence (gold) and arousal (violet)", {
       height: 110,
       legend: { show: false },
@@ -129,9 +132,11 @@ export class NightPlots {
     this.resize.observe(section);
   }
 
-  /** A new state: its moments are told at once; the plots catch up within a second. */
-  update(state, me = null) {
+  /** A new state: its moments are told at once; the plots catch up within a second (the
+   * breathing circle follows `clock`, a SessionClock, every frame). */
+  update(state, me = null, clock = undefined) {
     this.me = me;
+    this.breath.update(state, clock);
     const wentBack = this.previous !== null && state.t < this.previous.t; // a replay sought back
     const moments = wentBack ? [] : momentsBetween(this.previous, state);
     this.previous = state;

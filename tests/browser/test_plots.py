@@ -273,6 +273,102 @@ async def test_the_canvas_moves_between_deltas_unless_motion_is_reduced(
         assert before != after
 
 
+BREATH_FRAMES = """async (frames) => {
+    const dots = () => [...document.querySelectorAll('[data-testid=breath-circle] .breath-dot')]
+        .map((d) => [d.dataset.sleeper, d.getAttribute('cx'), d.getAttribute('cy')]);
+    const frame = () => new Promise((done) => requestAnimationFrame(() => done()));
+    await frame();
+    const before = dots();
+    for (let i = 0; i < frames; i += 1) await frame();
+    return [before, dots()];
+}"""
+
+
+def order_above(value: float) -> str:
+    return (
+        "() => Number(document.querySelector('[data-testid=breath-circle]')"
+        f".dataset.order) > {value}"
+    )
+
+
+@pytest.mark.parametrize("reduced", [False, True], ids=["motion", "reduced-motion"])
+async def test_the_breathing_circle_shows_who_shares_and_moves_between_deltas(
+    pages: Pages, base_url: str, dream_server: DreamServer, reduced: bool
+) -> None:
+    session = f"breaths-{int(reduced)}"
+    url = f"ws://127.0.0.1:{dream_server.port}/{session}"
+    async with (
+        DreamClient(url, "Kai") as kai,
+        DreamClient(url, "Mia") as mia,
+        DreamClient(url, "Zara") as zara,  # breathes, but does not share it
+    ):
+        for sleeper in (kai, mia):
+            await sleeper.share(None, show_stage=True)
+        page = await pages.blank()
+        if reduced:
+            await page.emulate_media(reduced_motion="reduce")
+        held = [False]
+        await page.route_web_socket(re.compile(rf"/{session}$"), hold_deltas(held))
+        await page.goto(f"{base_url}/watch/{session}")
+        await expect(page.get_by_test_id("connection-state")).to_have_text(
+            "connected", timeout=ms(10)
+        )
+        sharing = sorted(str(sleeper.participant) for sleeper in (kai, mia))
+        breathe(dream_server, session, {kai.participant: 0.0, mia.participant: math.pi})
+        breathe(dream_server, session, {zara.participant: 1.0})
+        circle = page.get_by_test_id("breath-circle")
+        dots = circle.locator(".breath-dot")
+        await expect(dots).to_have_count(2, timeout=ms(10))
+        assert (
+            sorted([str(await d.get_attribute("data-sleeper")) for d in await dots.all()])
+            == sharing
+        )
+        kais = circle.locator(f'.breath-dot[data-sleeper="{kai.participant}"] title')
+        await expect(kais).to_have_text("Kai")  # the name on hover, not on the circle
+        await expect(circle).to_have_attribute("data-order", "0.00")  # half a breath apart
+        await expect(circle).to_contain_text("2 sleepers")
+
+        breathe(dream_server, session, dict.fromkeys(sharing, 0.0))  # in step: the dots bunch
+        await page.wait_for_function(order_above(0.95), timeout=ms(10))
+
+        held[0] = True  # from now on no delta reaches the page
+        seq = await page.get_by_test_id("seq").text_content()
+        before, after = await page.evaluate(BREATH_FRAMES, 10)
+        assert await page.get_by_test_id("seq").text_content() == seq  # no delta came meanwhile
+        assert [d[0] for d in before] == [d[0] for d in after]
+        if reduced:
+            assert before == after
+        else:
+            assert all(b[1:] != a[1:] for b, a in zip(before, after, strict=True))
+        if not reduced:
+            await screenshot(page, "breath-circle")
+
+
+async def test_on_a_phone_the_breathing_circle_is_in_the_night_drawer(
+    pages: Pages, base_url: str, dream_server: DreamServer
+) -> None:
+    session = "breaths-phone"
+    url = f"ws://127.0.0.1:{dream_server.port}/{session}"
+    async with DreamClient(url, "Kai") as kai:
+        await kai.share(None, show_stage=True)
+        page = await sized(await pages.blank(), PHONE)
+        await page.goto(f"{base_url}/s/{session}?name=Lyra")
+        await expect(page.get_by_test_id("connection-state")).to_have_text(
+            "connected", timeout=ms(10)
+        )
+        await page.get_by_role("tab", name="Night").click()
+        breathe(dream_server, session, {str(kai.participant): 0.0})
+        circle = page.locator("#drawer-night").get_by_test_id("breath-circle")
+        await expect(circle.locator(".breath-dot")).to_have_count(1, timeout=ms(10))
+        await circle.scroll_into_view_if_needed()
+        await expect(circle.locator("svg")).to_be_visible()
+        box = await circle.locator("svg").bounding_box()
+        assert box is not None
+        assert box["x"] >= 0
+        assert box["x"] + box["width"] <= PHONE["width"]
+        await screenshot(page, "breath-circle-390")
+
+
 LAYOUT = """async ([width, height]) => {
     const { layoutLabels } = await import('/static/labels.js');
     const labels = [];

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -13,11 +14,13 @@ import pytest
 from playwright.async_api import Page, WebSocketRoute, expect
 
 from dreamcommons.client.dream_client import DreamClient
+from dreamcommons.contracts.breathing import breath_phases_at, mean_vector
 from dreamcommons.contracts.motion import motifs_at, phase_remaining
 from dreamcommons.contracts.protocol import (
     MAX_WHISPER_CHARS as WHISPER_BOUND,
 )
 from dreamcommons.contracts.protocol import (
+    BreathView,
     Delta,
     DreamscapeState,
     Encoding,
@@ -667,6 +670,53 @@ async def test_motifs_extrapolate_in_the_browser_as_in_python(pages: Pages, base
     assert expected[1]["motifs"][1]["x"] == 1.0  # an orbit past the edge stays on the canvas
     assert [at["left"] for at in expected][-2:] == [52.5, 0.0]
     assert {at["paused"] for at in expected} == {42.0}
+
+
+async def test_breathing_extrapolates_in_the_browser_as_in_python(
+    pages: Pages, base_url: str
+) -> None:
+    """motion.js and contracts.breathing: the same views and times give the same phases."""
+    breaths = [
+        BreathView(phase=0.0, hz=0.25, t=0.0),
+        BreathView(phase=6.283, hz=0.1667, t=12.3),
+        BreathView(phase=3.1, hz=0.3125, t=100.0),
+    ]
+    sharing = [
+        ParticipantView(id=f"p{i}", name=f"S{i}", role="dreamer", stage="light", breath=b)
+        for i, b in enumerate(breaths)
+    ]
+    hidden = ParticipantView(id="p9", name="Hidden", role="dreamer")
+    state = DreamscapeState(
+        session="mirror", venue="sleep-commons", t=12.3, participants=(*sharing, hidden)
+    )
+    times = [0.0, 1.0, 12.3, 13.05, 47.5, 3600.25]
+    expected: list[dict[str, Any]] = [
+        {
+            "phases": breath_phases_at(state, t),
+            "mean": mean_vector(breath_phases_at(state, t).values()),
+        }
+        for t in times
+    ]
+    page = await pages.open(f"{base_url}/")
+    got = await page.evaluate(
+        """async ([state, times]) => {
+            const { breathPhasesAt, meanVector } = await import('/static/motion.js');
+            return times.map((t) => {
+                const phases = breathPhasesAt(state, t);
+                return { phases: Object.fromEntries(phases), mean: meanVector(phases.values()) };
+            });
+        }""",
+        [state.model_dump(mode="json"), times],
+    )
+    for mine, theirs in zip(expected, got, strict=True):
+        assert sorted(theirs["phases"]) == sorted(mine["phases"]) == ["p0", "p1", "p2"]
+        for pid, phase in mine["phases"].items():
+            assert 0.0 <= theirs["phases"][pid] < math.tau
+            turned = (theirs["phases"][pid] - phase + math.pi) % math.tau - math.pi
+            assert turned == pytest.approx(0.0, abs=1e-9)
+        assert theirs["mean"] == pytest.approx(list(mine["mean"]), abs=1e-9)
+    assert expected[2]["phases"]["p1"] == 6.283  # at its own t, the phase it was sent with
+    assert expected[1]["phases"]["p0"] == pytest.approx(math.pi / 2)  # a quarter breath a second
 
 
 # --- a server that goes away --------------------------------------------------------------

@@ -130,8 +130,10 @@ async def test_raw_biometrics_never_reach_other_participants(mosquitto: Mosquitt
             await dreamer.until('"devices":1')
             mine = await lyra.wait_for(lambda s: any(p.devices for p in s.participants))
             assert stages_in(watcher.frames + dreamer.frames) == {None}  # no consent yet
+            assert all("breath" not in keys_of(json.loads(f)) for f in watcher.frames)
             await lyra.share(None, show_stage=True)
             await watcher.until('"stage":"')
+            await watcher.until('"breath":{')  # the same consent shows the breathing rhythm
         for frame in watcher.frames + dreamer.frames:
             assert not keys_of(json.loads(frame)) & BIOMETRIC_FIELDS
         assert not keys_of(mine.model_dump(mode="json")) & BIOMETRIC_FIELDS

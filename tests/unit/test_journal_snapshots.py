@@ -54,10 +54,12 @@ def beyond_the_weights(frame: dict[str, Any]) -> dict[str, Any]:
 def as_recorded(frame: BaseModel, recorded: dict[str, Any]) -> tuple[object, object]:
     """A state or delta and the one recorded, both as ``beyond_the_weights`` gives them, and
     the first without the fields the wire has gained since the recording (the half-life,
-    the counts of people, the chance baseline)."""
+    the counts of people, the chance baseline, a consenting sleeper's breath)."""
     got = beyond_the_weights(json.loads(frame.model_dump_json()))
     if got.get("scene") is not None:
         got["scene"] = {k: v for k, v in got["scene"].items() if k in recorded["scene"]}
+    for view in got.get("participants", ()):
+        view.pop("breath", None)
     return {k: v for k, v in got.items() if k in recorded}, beyond_the_weights(recorded)
 
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import math
+
 from dreamcommons.contracts.protocol import DreamscapeState
 from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.engine import DreamEngine, ParticipantJoined, ShareChanged, SleeperUpdated
 
 
 def sleeper(stage: int, t: float) -> SleeperUpdated:
+    """A report of ``stage`` at ``t`` from a sleeper breathing steadily at 0.25 Hz."""
+    phase = 2.0 * math.pi * 0.25 * t
     return SleeperUpdated(
-        participant="p1", stage=stage, stress=0.0, breath_phase=0.0, breath_hz=0.25, t=t
+        participant="p1", stage=stage, stress=0.0, breath_phase=phase, breath_hz=0.25, t=t
     )
 
 
