@@ -33,7 +33,6 @@ from dreamcommons.contracts.errors import (
 )
 from dreamcommons.contracts.protocol import (
     PROTOCOL_VERSION,
-    Ack,
     AnyClientMessage,
     Command,
     Contribute,
@@ -61,6 +60,7 @@ from dreamcommons.server.ha_sessions import SessionsInHomeAssistant
 from dreamcommons.server.join_url import join_through
 from dreamcommons.server.journal import Journal
 from dreamcommons.server.limits import Limits
+from dreamcommons.server.local_session import LocalSession
 from dreamcommons.server.metrics import CONTENT_TYPE, ServerMetrics
 from dreamcommons.server.presence import ServerPresence
 from dreamcommons.server.recovery import (
@@ -71,6 +71,7 @@ from dreamcommons.server.recovery import (
 )
 from dreamcommons.server.session import DreamSession, Member
 from dreamcommons.server.session_listing import session_listing
+from dreamcommons.server.session_port import Reply, SessionPort
 from dreamcommons.server.settings import ServerSettings
 from dreamcommons.server.versions import refuse_other_versions
 from dreamcommons.server.web import json_page, not_found, web_response
@@ -197,6 +198,10 @@ class DreamServer:
             log.info("session %s opened (venue %s)", session_id, venue.name)
         return session
 
+    async def open_session(self, session_id: str) -> SessionPort:
+        """What a connection speaks to: the session here."""
+        return LocalSession(self.session(session_id))
+
     def venue_of(self, session_id: str) -> VenuePreset:
         """The venue a session has, or would open with: a session that exists (recovered from
         the journal, too) keeps its own; otherwise the one named for it, else the default."""
@@ -211,10 +216,11 @@ class DreamServer:
         session.tick_observer = self.metrics.tick_seconds.observe
         self._spawn(session.run(), f"tick-{session.id}")
 
-    def _spawn(self, work: Coroutine[object, object, None], name: str) -> None:
+    def _spawn(self, work: Coroutine[object, object, None], name: str) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(work, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._task_ended)
+        return task
 
     def _task_ended(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -279,9 +285,9 @@ class _ConnectionState:
         self.connection = connection
         self.encoding = encoding
         self.address = str(connection.remote_address[0])
-        self.session: DreamSession | None = None
+        self.session: SessionPort | None = None
         self.member: Member | None = None
-        self._joining: DreamSession | None = None  # where a join frame went, until answered
+        self._joining: SessionPort | None = None  # where a join frame went, until answered
         self._mistakes: deque[float] = deque()
         self._budgets = server.limits.connection_budgets()
 
@@ -335,8 +341,7 @@ class _ConnectionState:
                 self.server.limits.check_contribution(
                     session.id, member.pid, time.monotonic(), ref=message.cid, whisper=text
                 )
-                ack = session.contribute(member, message)
-                await self._acknowledge(session, ack)
+                await session.contribute(member, message, self._reply)
             case Resync():
                 session, _ = self._joined()
                 if not session.resync_pending(self.connection):
@@ -344,29 +349,29 @@ class _ConnectionState:
                     session.resync(self.connection)
             case Share():
                 session, member = self._joined()
-                ack = session.share(member, message)
-                await self._acknowledge(session, ack)
+                await session.share(member, message, self._reply)
             case HostAction():
                 session, member = self._joined()
-                ack = session.host_action(member, message)
-                await self._acknowledge(session, ack)
+                await session.host_action(member, message, self._reply)
             case Invite():
                 session, member = self._joined(message.cid)
                 issue = self.server.gatekeeper.invitation
                 await self._send(issue(session.id, member.role, message, time.time()))
             case Pair():
                 session, member = self._joined()
+                local = _with_devices(session)
                 with self._credentials(session.id, ref=message.cid):
-                    paired = await self.server.devices.pair(session, member, message)
+                    paired = await self.server.devices.pair(local, member, message)
                 await self._send(paired)
             case Command():
                 session, member = self._joined()
-                await self._send(await self.server.devices.command(session, member, message))
+                local = _with_devices(session)
+                await self._send(await self.server.devices.command(local, member, message))
             case Ping(n=n):
                 await self._send(Pong(n=n))
             case People():
-                session, _ = self._joined(message.cid)
-                await self._send(session.people(message))
+                session, member = self._joined(message.cid)
+                await self.connection.send(await session.people(member, message))
 
     def _spend(self, message: AnyClientMessage) -> None:
         """Spend a token of the message type's budget (``limits.BUDGETS``), or refuse it. Not
@@ -393,7 +398,7 @@ class _ConnectionState:
                 )
             if request.resume is None:
                 self.server.limits.check_new_member(self.address, time.monotonic())
-            session = self.server.session(request.session)
+            session = await self.server.open_session(request.session)
             self._joining = session
             code = self.server.gatekeeper.join_code(session.id) if request.role == "host" else None
             admitted = await session.join(request, self.connection, self.encoding, join_code=code)
@@ -401,7 +406,7 @@ class _ConnectionState:
         log.info("%s joined %s as %s (%s)", request.name, session.id, self.member.pid, request.role)
         # written at once, without awaiting (``send`` would await a drain, and a tick's live
         # delta could come between the welcome and the deltas it resumes from)
-        for frame in (encode(admitted.welcome, self.encoding), *admitted.replay):
+        for frame in admitted.frames:
             broadcast([self.connection], frame)
 
     @contextlib.contextmanager
@@ -422,11 +427,12 @@ class _ConnectionState:
             raise
         guard.succeeded(self.address, session, time.monotonic())
 
-    async def _acknowledge(self, session: DreamSession, ack: Ack) -> None:
-        """Acknowledge once durable; a refusal that comes later is counted like any other."""
-        await session.acknowledge(self.connection, self.encoding, ack, refused=self._count_refusal)
+    @property
+    def _reply(self) -> Reply:
+        """Where acks go once durable; a refusal that comes later is counted like any other."""
+        return Reply(self.connection, self.encoding, self._count_refusal)
 
-    def _joined(self, ref: int | None = None) -> tuple[DreamSession, Member]:
+    def _joined(self, ref: int | None = None) -> tuple[SessionPort, Member]:
         if self.session is None or self.member is None:
             raise NotAllowed(ErrorCode.NOT_JOINED, "join a session first", ref=ref)
         return self.session, self.member
@@ -445,6 +451,12 @@ class _ConnectionState:
     def detach(self) -> None:
         if self.session is not None and self.member is not None:
             self.session.disconnect(self.member, self.connection)
+
+
+def _with_devices(session: SessionPort) -> DreamSession:
+    if session.local is None:
+        raise NotAllowed(ErrorCode.NO_DEVICES, "this session's devices are not served here")
+    return session.local
 
 
 def _json_response(connection: ServerConnection, status: HTTPStatus, body: object) -> Response:
