@@ -53,6 +53,7 @@ from dreamcommons.contracts.protocol import (
 )
 from dreamcommons.contracts.venues import VenuePreset, load_venue
 from dreamcommons.server.auth import Gatekeeper
+from dreamcommons.server.cluster.node import ClusterNode
 from dreamcommons.server.devices.hub import DeviceHub
 from dreamcommons.server.fanout import bound_kernel_buffer
 from dreamcommons.server.guessing import WRONG_CREDENTIAL, CredentialGuard, GuessPolicy
@@ -115,6 +116,8 @@ class DreamServer:
         self.guard = CredentialGuard(GuessPolicy.from_settings(settings))
         self.journal = None if settings.journal is None else Journal(settings.journal)
         self.metrics = ServerMetrics(self.sessions.values, self.devices, self.limits, self.journal)
+        self.cluster = None if settings.cluster is None else ClusterNode(self, settings)
+        self._ticking: dict[str, asyncio.Task[None]] = {}
 
     @property
     def port(self) -> int:
@@ -123,6 +126,8 @@ class DreamServer:
         return int(sockname[1])
 
     async def start(self) -> None:
+        if self.cluster is not None:
+            await self.cluster.start()
         if self.journal is not None:
             await self.journal.open()
             recovered = await recover_sessions(
@@ -155,6 +160,8 @@ class DreamServer:
                 self._spawn(self.home_assistant.run(), "home-assistant")
 
     async def close(self) -> None:
+        if self.cluster is not None:
+            await self.cluster.close()  # its sessions' leases released first: others own them
         for task in self._tasks:
             task.cancel()
         for task in list(self._tasks):
@@ -199,8 +206,19 @@ class DreamServer:
         return session
 
     async def open_session(self, session_id: str) -> SessionPort:
-        """What a connection speaks to: the session here."""
+        """What a connection speaks to: the session here, or in a cluster its owner."""
+        if self.cluster is not None:
+            return await self.cluster.session(session_id)
         return LocalSession(self.session(session_id))
+
+    async def close_session(self, session_id: str) -> None:
+        """Stop ticking the session and forget it (its owner is another process now)."""
+        self.sessions.pop(session_id, None)
+        ticking = self._ticking.pop(session_id, None)
+        if ticking is not None:
+            ticking.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticking
 
     def venue_of(self, session_id: str) -> VenuePreset:
         """The venue a session has, or would open with: a session that exists (recovered from
@@ -214,7 +232,7 @@ class DreamServer:
         """Keep ``session`` (new or recovered) and tick it, timing each tick for /metrics."""
         self.sessions[session.id] = session
         session.tick_observer = self.metrics.tick_seconds.observe
-        self._spawn(session.run(), f"tick-{session.id}")
+        self._ticking[session.id] = self._spawn(session.run(), f"tick-{session.id}")
 
     def _spawn(self, work: Coroutine[object, object, None], name: str) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(work, name=name)
@@ -240,6 +258,8 @@ class DreamServer:
             }
             if self.journal is not None:
                 body["journal"] = "ok" if self.journal.healthy else "unavailable"
+            if self.cluster is not None:
+                body["cluster"] = self.cluster.health()
             return _json_response(connection, HTTPStatus.OK, body)
         if path == "/metrics":
             return _response(connection, CONTENT_TYPE, self.metrics.render())
@@ -392,7 +412,8 @@ class _ConnectionState:
             request = join_through(request, self.connection.request.path)
         with self._credentials(request.session):
             self.server.gatekeeper.admit(request, time.time())
-            if request.resume is not None and request.session not in self.server.sessions:
+            unknown = self.server.cluster is None and request.session not in self.server.sessions
+            if request.resume is not None and unknown:
                 raise NotAllowed(
                     ErrorCode.BAD_RESUME_TOKEN, "unknown resume token for this session"
                 )
@@ -455,7 +476,7 @@ class _ConnectionState:
 
 def _with_devices(session: SessionPort) -> DreamSession:
     if session.local is None:
-        raise NotAllowed(ErrorCode.NO_DEVICES, "this session's devices are not served here")
+        raise NotAllowed(ErrorCode.NO_DEVICES, "devices are not served through a cluster yet")
     return session.local
 
 

@@ -6,6 +6,9 @@
     dreamcommons-snapshots       object store: session S -> its latest snapshot (``log``)
     dreamcommons.deltas.S.E      S's deltas, encoded once in encoding E (``msgpack``, ``json``)
     dreamcommons.owner.S.contributions   a gateway's frame for S, to S's owner (request/reply)
+    dreamcommons.owner.S.requests        a gateway's join, message or notice for S's owner
+    dreamcommons.placement               "own S" to one engine (queue group dreamcommons-engines)
+    dreamcommons.gateways.G              to gateway G: close one of its connections
     dreamcommons.owner.S.samples         device samples for S, from an ingest process
     dreamcommons.devices.commands        a command for a device, from S's owner to any ingest
 
@@ -29,6 +32,10 @@ SNAPSHOT_BUCKET: Final = "dreamcommons-snapshots"
 DELTAS_PREFIX: Final = "dreamcommons.deltas"
 OWNER_PREFIX: Final = "dreamcommons.owner"
 DEVICE_COMMANDS: Final = "dreamcommons.devices.commands"
+PLACEMENT: Final = "dreamcommons.placement"
+ENGINE_QUEUE: Final = "dreamcommons-engines"
+"""The queue group of the engines: each placement request reaches one of them."""
+GATEWAYS_PREFIX: Final = "dreamcommons.gateways"
 INGEST_QUEUE: Final = "dreamcommons-ingest"
 """The queue group of the ingest processes: each device command reaches one of them."""
 
@@ -62,6 +69,15 @@ def deltas_subject(session: str, encoding: Encoding) -> str:
 
 def contributions_subject(session: str) -> str:
     return f"{OWNER_PREFIX}.{session_token(session)}.contributions"
+
+
+def requests_subject(session: str) -> str:
+    return f"{OWNER_PREFIX}.{session_token(session)}.requests"
+
+
+def gateway_subject(gateway: str) -> str:
+    """Where gateway ``gateway`` (a process id of the cluster: a session id's alphabet) listens."""
+    return f"{GATEWAYS_PREFIX}.{session_token(gateway)}"
 
 
 def samples_subject(session: str) -> str:

@@ -1,0 +1,88 @@
+"""One process's place in the cluster (``--cluster``): its NATS connection and its roles.
+
+``role`` ``all`` is a gateway and an engine at once, ``gateway`` serves WebSockets only and
+``engine`` owns sessions only. Its id (``NODE-xxxxxx``: ``--node``, else the server name,
+and a part drawn at each start) names it in leases and subjects, once: a restarted process is
+another owner.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import TYPE_CHECKING
+
+from nats.aio.client import Client
+
+from dreamcommons.server.cluster.connection import connect
+from dreamcommons.server.cluster.engine import EngineNode
+from dreamcommons.server.cluster.errors import SessionMoving
+from dreamcommons.server.cluster.gateway_node import ClusterGateway
+from dreamcommons.server.cluster.lease import SessionLeases
+from dreamcommons.server.cluster.remote_session import RemoteSession
+from dreamcommons.server.recovery import fanout
+from dreamcommons.server.settings import ServerSettings
+
+if TYPE_CHECKING:
+    from dreamcommons.server.gateway import DreamServer
+
+log = logging.getLogger(__name__)
+
+
+class ClusterNode:
+    def __init__(self, host: DreamServer, settings: ServerSettings) -> None:
+        assert settings.cluster is not None
+        self.host = host
+        self.settings = settings
+        self.url = settings.cluster
+        self.role = settings.role
+        self.id = f"{settings.node or settings.server_name}-{secrets.token_hex(3)}"
+        self.nc: Client | None = None
+        self.engine: EngineNode | None = None
+        self.gateway: ClusterGateway | None = None
+
+    async def start(self) -> None:
+        self.nc = await connect(self.url, name=self.id)
+        leases = await SessionLeases.open(self.nc)
+        if self.role in ("all", "engine"):
+            self.engine = EngineNode(
+                self.nc, leases, self.id, self.host.session, self.host.close_session
+            )
+            await self.engine.start()
+        if self.role in ("all", "gateway"):
+            self.gateway = ClusterGateway(
+                self.nc,
+                leases,
+                self.id,
+                wait_s=self.settings.cluster_wait_s,
+                fanout=lambda: fanout(self.settings),
+                ring_capacity=self._ring_capacity,
+            )
+            await self.gateway.start()
+        log.info("cluster node %s (%s) on %s", self.id, self.role, self.url)
+
+    async def close(self) -> None:
+        if self.engine is not None:
+            await self.engine.close()
+        if self.gateway is not None:
+            await self.gateway.close()
+        if self.nc is not None:
+            await self.nc.close()
+
+    async def session(self, session_id: str) -> RemoteSession:
+        if self.gateway is None:
+            raise SessionMoving("this process only owns sessions: join through a gateway")
+        return await self.gateway.session(session_id)
+
+    def health(self) -> dict[str, object]:
+        """For ``/healthz``: who this is, whether NATS is there, which sessions it owns."""
+        return {
+            "node": self.id,
+            "role": self.role,
+            "nats": "ok" if self.nc is not None and self.nc.is_connected else "unavailable",
+            "owns": [] if self.engine is None else self.engine.owned,
+        }
+
+    def _ring_capacity(self, session_id: str) -> int:
+        venue = self.host.venue_of(session_id)
+        return round(self.settings.recent_deltas_s * venue.tick_hz)

@@ -1,0 +1,163 @@
+"""A session owned by another process, as a gateway's connections see it (``SessionPort``).
+
+Every request goes to the owner on ``dreamcommons.owner.SESSION.requests`` and waits for its
+answer at most ``wait_s``: the welcome and the replay, the ack or the page, as frames in the
+connection's encoding, passed on as they are; a refusal raised again with the owner's code. No
+owner answering, in time or at all, is ``session_moving``: nothing was applied or acknowledged.
+The deltas come by the session's ``DeltaRelay``, never through here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from nats.aio.client import Client
+from nats.errors import Error as NatsError
+from websockets.asyncio.server import ServerConnection
+
+from dreamcommons.contracts.protocol import (
+    Contribute,
+    Encoding,
+    HostAction,
+    Join,
+    People,
+    Share,
+    Whisper,
+    encode,
+)
+from dreamcommons.server.cluster.errors import SessionMoving
+from dreamcommons.server.cluster.names import requests_subject
+from dreamcommons.server.cluster.relay import DeltaRelay
+from dreamcommons.server.cluster.wire import answer, as_frame, frame_bytes, pack, unpack
+from dreamcommons.server.recent_deltas import Frame
+from dreamcommons.server.session import DreamSession, Member, SessionStats
+from dreamcommons.server.session_port import Joined, Reply
+
+Post = Callable[[str, bytes], None]
+"""Publish without waiting for an answer (a leave, a snapshot wanted)."""
+
+
+class RemoteSession:
+    """Session ``session_id`` as seen from gateway ``gateway_id``."""
+
+    def __init__(
+        self,
+        nc: Client,
+        session_id: str,
+        gateway_id: str,
+        relay: DeltaRelay,
+        *,
+        new_link: Callable[[ServerConnection], str],
+        drop_link: Callable[[str], None],
+        post: Post,
+        wait_s: float,
+    ) -> None:
+        self.nc = nc
+        self._id = session_id
+        self.gateway_id = gateway_id
+        self.relay = relay
+        self.wait_s = wait_s
+        self._stats = SessionStats()
+        self._new_link = new_link
+        self._drop_link = drop_link
+        self._post = post
+        self._subject = requests_subject(session_id)
+        self._links: dict[Member, str] = {}  # each member's connection here, as the owner knows it
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def stats(self) -> SessionStats:
+        return self._stats
+
+    @property
+    def local(self) -> DreamSession | None:
+        return None
+
+    async def join(
+        self,
+        request: Join,
+        connection: ServerConnection,
+        encoding: Encoding,
+        *,
+        join_code: str | None = None,
+    ) -> Joined:
+        link = self._new_link(connection)
+        asked = {
+            "op": "join",
+            "link": link,
+            "gateway": self.gateway_id,
+            "encoding": encoding.value,
+            "join": frame_bytes(encode(request, Encoding.MSGPACK)),
+            "join_code": join_code,
+        }
+        try:
+            admitted = answer(await self._ask(asked))
+        except BaseException:
+            self._drop_link(link)
+            raise
+        member = Member(admitted["pid"], admitted["name"], admitted["role"], "")
+        member.encoding = encoding
+        self._links[member] = link
+        # the frames the owner published after the welcome and before this relay listened
+        forwarded = self.relay.listen(connection, encoding, int(admitted["seq"]))
+        frames = [as_frame(frame, encoding) for frame in admitted["frames"]]
+        return Joined(member, (*frames, *forwarded))
+
+    async def contribute(self, member: Member, message: Contribute | Whisper, to: Reply) -> None:
+        await self._forward(member, message, message.cid, to)
+
+    async def share(self, member: Member, message: Share, to: Reply) -> None:
+        await self._forward(member, message, message.cid, to)
+
+    async def host_action(self, member: Member, message: HostAction, to: Reply) -> None:
+        await self._forward(member, message, message.cid, to)
+
+    async def people(self, member: Member, message: People) -> Frame:
+        return as_frame(await self._message(member, message, message.cid), member.encoding)
+
+    def resync_pending(self, connection: ServerConnection) -> bool:
+        return self.relay.resync_pending(connection)
+
+    def resync(self, connection: ServerConnection) -> None:
+        self.relay.resync(connection)
+
+    def disconnect(self, member: Member, connection: ServerConnection) -> None:
+        self.relay.forget(connection)
+        link = self._links.pop(member, None)
+        if link is not None:
+            self._drop_link(link)
+            self._post(self._subject, pack({"op": "leave", "link": link}))
+
+    async def _forward(
+        self,
+        member: Member,
+        message: Contribute | Whisper | Share | HostAction,
+        cid: int,
+        to: Reply,
+    ) -> None:
+        frame = await self._message(member, message, cid)
+        await to.connection.send(as_frame(frame, to.encoding))
+
+    async def _message(
+        self, member: Member, message: Contribute | Whisper | Share | HostAction | People, cid: int
+    ) -> bytes:
+        asked = {
+            "op": "message",
+            "link": self._links[member],
+            "message": frame_bytes(encode(message, Encoding.MSGPACK)),
+        }
+        frame: bytes = answer(await self._ask(asked), ref=cid)
+        return frame
+
+    async def _ask(self, payload: dict[str, Any]) -> dict[str, Any]:
+        try:
+            reply = await self.nc.request(self._subject, pack(payload), timeout=self.wait_s)
+        except (TimeoutError, NatsError) as error:
+            raise SessionMoving(
+                f"session {self._id} has no owner answering ({error}); try again"
+            ) from None
+        return unpack(reply.data)
