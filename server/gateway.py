@@ -55,6 +55,7 @@ from dreamcommons.contracts.venues import VenuePreset, load_venue
 from dreamcommons.server.auth import Gatekeeper
 from dreamcommons.server.cluster.node import ClusterNode
 from dreamcommons.server.devices.hub import DeviceHub
+from dreamcommons.server.durability import Durability
 from dreamcommons.server.fanout import bound_kernel_buffer
 from dreamcommons.server.guessing import WRONG_CREDENTIAL, CredentialGuard, GuessPolicy
 from dreamcommons.server.ha_sessions import SessionsInHomeAssistant
@@ -184,18 +185,19 @@ class DreamServer:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    def session(self, session_id: str) -> DreamSession:
-        """The session of that id, opened on first use with its venue."""
+    def session(self, session_id: str, *, durability: Durability | None = None) -> DreamSession:
+        """The session of that id, opened on first use with its venue, journaled (or made
+        durable by ``durability``, a cluster's log) if the server has a journal."""
         session = self.sessions.get(session_id)
         if session is None:
             venue = self.venue_of(session_id)
+            if durability is None and self.journal is not None:
+                durability = session_journal(self.journal, session_id, venue, self.settings)
             session = DreamSession(
                 session_id,
                 venue,
                 on_pace=self.devices.pace,
-                journal=None
-                if self.journal is None
-                else session_journal(self.journal, session_id, venue, self.settings),
+                journal=durability,
                 fanout=fanout(self.settings),
                 whisper_max=self.settings.max_whisper_chars,
                 absences=absence_policy(self.settings),

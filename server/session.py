@@ -51,10 +51,10 @@ from dreamcommons.contracts.protocol import (
 )
 from dreamcommons.contracts.venues import VenuePreset
 from dreamcommons.server.absences import AbsencePolicy, Absences, Moved
+from dreamcommons.server.durability import Durability
 from dreamcommons.server.engine import ContributionRefused, DreamEngine, EngineError, Pace, events
 from dreamcommons.server.fanout import Fanout
 from dreamcommons.server.journal import RecoveredMember, token_hash
-from dreamcommons.server.journal.session_journal import SessionJournal
 from dreamcommons.server.journal.signals import SignalSecond
 from dreamcommons.server.recent_deltas import Frame, RecentDeltas
 from dreamcommons.server.remote_link import RemoteLink
@@ -124,7 +124,7 @@ class DreamSession:
         *,
         on_pace: PaceHandler | None = None,
         engine: DreamEngine | None = None,
-        journal: SessionJournal | None = None,
+        journal: Durability | None = None,
         fanout: Fanout | None = None,
         whisper_max: int = MAX_WHISPER_CHARS,
         absences: AbsencePolicy | None = None,

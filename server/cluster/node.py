@@ -19,8 +19,11 @@ from dreamcommons.server.cluster.engine import EngineNode
 from dreamcommons.server.cluster.errors import SessionMoving
 from dreamcommons.server.cluster.gateway_node import ClusterGateway
 from dreamcommons.server.cluster.lease import SessionLeases
+from dreamcommons.server.cluster.log import SessionLog
+from dreamcommons.server.cluster.log_journal import LogJournal
 from dreamcommons.server.cluster.remote_session import RemoteSession
 from dreamcommons.server.recovery import fanout
+from dreamcommons.server.session import DreamSession
 from dreamcommons.server.settings import ServerSettings
 
 if TYPE_CHECKING:
@@ -40,13 +43,15 @@ class ClusterNode:
         self.nc: Client | None = None
         self.engine: EngineNode | None = None
         self.gateway: ClusterGateway | None = None
+        self.log: SessionLog | None = None
 
     async def start(self) -> None:
         self.nc = await connect(self.url, name=self.id)
         leases = await SessionLeases.open(self.nc)
         if self.role in ("all", "engine"):
+            self.log = await SessionLog.open(self.nc)
             self.engine = EngineNode(
-                self.nc, leases, self.id, self.host.session, self.host.close_session
+                self.nc, leases, self.id, self._open_owned, self.host.close_session
             )
             await self.engine.start()
         if self.role in ("all", "gateway"):
@@ -82,6 +87,14 @@ class ClusterNode:
             "nats": "ok" if self.nc is not None and self.nc.is_connected else "unavailable",
             "owns": [] if self.engine is None else self.engine.owned,
         }
+
+    def _open_owned(self, session_id: str) -> DreamSession:
+        """A session this engine now owns: its events go to the cluster's log."""
+        assert self.log is not None
+        venue = self.host.venue_of(session_id)
+        every = round(self.settings.snapshot_every_s * venue.tick_hz)
+        durability = LogJournal(self.log, session_id, snapshot_every=every)
+        return self.host.session(session_id, durability=durability)
 
     def _ring_capacity(self, session_id: str) -> int:
         venue = self.host.venue_of(session_id)

@@ -6,7 +6,7 @@ A ``SessionOwner`` serves one ``DreamSession`` this process owns (its lease is t
     join      {link, gateway, encoding, join (msgpack frame), join_code}
               -> {ok: {pid, name, role, seq, frames}}: the welcome and a replay, as frames
     message   {link, message (msgpack frame)}  contribute, whisper, share, host, people
-              -> {ok: frame}: the ack (or page) in the member's encoding
+              -> {ok: frame}: the ack (once the event is in the durable log) or the page
     snapshot  {encoding}   no reply: the next delta in that encoding comes with a snapshot
     leave     {link}       no reply: the connection is gone, the member is away
 
@@ -70,6 +70,7 @@ class SessionOwner:
         self._outbox: asyncio.Queue[_Outgoing] = asyncio.Queue()
         self._publisher: asyncio.Task[None] | None = None
         self._subscription: Any = None
+        self._answering: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         self.session.publish = self._publish_delta
@@ -119,13 +120,20 @@ class SessionOwner:
     # --- requests ------------------------------------------------------------------------
 
     async def _on_request(self, msg: Msg) -> None:
+        """Each request answered by a task of its own, so that one waiting for the log does
+        not hold up the next; started in order, each applies its event before it awaits."""
+        task = asyncio.get_running_loop().create_task(self._answer(msg))
+        self._answering.add(task)
+        task.add_done_callback(self._answering.discard)
+
+    async def _answer(self, msg: Msg) -> None:
         try:
             request = unpack(msg.data)
             op = request.get("op")
             if op == "join":
                 reply = pack({"ok": await self._join(request)})
             elif op == "message":
-                reply = pack({"ok": self._message(request)})
+                reply = pack({"ok": await self._message(request)})
             elif op == "snapshot":
                 self._snapshots_wanted.add(Encoding(request["encoding"]))
                 return
@@ -163,7 +171,7 @@ class SessionOwner:
             "frames": [frame_bytes(frame) for frame in frames],
         }
 
-    def _message(self, request: dict[str, Any]) -> bytes:
+    async def _message(self, request: dict[str, Any]) -> bytes:
         held = self._links.get(str(request["link"]))
         if held is None:
             raise NotAllowed(ErrorCode.NOT_JOINED, "join the session again: its owner changed")
@@ -178,9 +186,10 @@ class SessionOwner:
             case HostAction():
                 reply = self.session.host_action(member, message)
             case People():
-                reply = self.session.people(message)
+                return frame_bytes(encode(self.session.people(message), member.encoding))
             case _:
                 raise NotAllowed(ErrorCode.INVALID_FIELD, f"not for the owner: {message.type}")
+        await self.session.durable()  # acknowledged only once it is in the cluster's log
         return frame_bytes(encode(reply, member.encoding))
 
     def _leave(self, link_id: str) -> None:

@@ -35,7 +35,13 @@ from dreamcommons.contracts.protocol import (
     decode_server,
     encode,
 )
-from dreamcommons.server.cluster import NatsProcess
+from dreamcommons.contracts.venues import load_venue
+from dreamcommons.server.cluster import NatsProcess, SessionLog
+from dreamcommons.server.cluster import connect as connect_nats
+from dreamcommons.server.engine.events import MotifContributed
+from dreamcommons.server.journal.codec import Tick
+from dreamcommons.server.journal.schema import SNAPSHOT_MSGPACK
+from dreamcommons.server.journal.snapshots import decode_snapshot
 from tests.conftest import within
 from tests.processes import dreamcommons, free_port, read_until
 
@@ -61,21 +67,25 @@ async def node(nats: NatsProcess, role: str, state_dir: Path) -> AsyncIterator[s
 
 @dataclass(frozen=True, slots=True)
 class Cluster:
+    nats_url: str
     gateway_a: str
     gateway_b: str
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def cluster(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cluster]:
-    """A NATS, one engine and two gateways, sharing one state directory (one secret)."""
+    """A NATS, one engine (a snapshot every half second) and two gateways, sharing one state
+    directory (one secret)."""
     root = tmp_path_factory.mktemp("cluster")
-    async with (
-        NatsProcess(store_dir=root / "nats") as nats,
-        node(nats, "engine", root / "state"),
-        node(nats, "gateway", root / "state") as gateway_a,
-        node(nats, "gateway", root / "state") as gateway_b,
-    ):
-        yield Cluster(gateway_a, gateway_b)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("DREAMCOMMONS_SNAPSHOT_EVERY_S", "0.5")
+        async with (
+            NatsProcess(store_dir=root / "nats") as nats,
+            node(nats, "engine", root / "state"),
+            node(nats, "gateway", root / "state") as gateway_a,
+            node(nats, "gateway", root / "state") as gateway_b,
+        ):
+            yield Cluster(nats.url, gateway_a, gateway_b)
 
 
 @dataclass(slots=True)
@@ -213,3 +223,24 @@ async def test_a_join_with_no_engine_is_told_the_session_is_moving(tmp_path: Pat
         assert refused.code is ErrorCode.SESSION_MOVING
         await ws.send(encode(Ping(n=1), ENCODING))  # the connection goes on
         assert await first_frame(ws) == Pong(n=1)
+
+
+async def test_an_acknowledged_contribution_is_in_the_cluster_s_log(cluster: Cluster) -> None:
+    async with DreamClient(f"{cluster.gateway_a}/dunes", "Mia") as mia:
+        cid = await mia.contribute("lantern")
+        await mia.wait_for(lambda s: s.t > 1.0, within(5))  # two snapshots are due by then
+    nc = await connect_nats(cluster.nats_url, name="test")
+    try:
+        session_log = await SessionLog.open(nc)
+        logged = [logged async for logged in session_log.read_after("dunes", 0)]
+        snapshot = await session_log.load_snapshot("dunes")
+    finally:
+        await nc.close()
+    contributed = [e for _, e in logged if isinstance(e, MotifContributed)]
+    assert [(e.motif, e.cid) for e in contributed] == [("lantern", cid)]
+    assert snapshot is not None
+    blob, log_seq = snapshot
+    ticks = {position: e.t for position, e in logged if isinstance(e, Tick)}
+    assert log_seq in ticks  # a snapshot follows the tick it was taken at
+    engine = decode_snapshot(SNAPSHOT_MSGPACK, blob, load_venue("sleep-commons"))
+    assert engine.state.t == pytest.approx(ticks[log_seq], abs=1e-3)
