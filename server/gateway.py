@@ -56,6 +56,7 @@ from dreamcommons.server.auth import Gatekeeper
 from dreamcommons.server.cluster.node import ClusterNode
 from dreamcommons.server.devices.hub import DeviceHub
 from dreamcommons.server.durability import Durability
+from dreamcommons.server.engine import DreamEngine
 from dreamcommons.server.fanout import bound_kernel_buffer
 from dreamcommons.server.guessing import WRONG_CREDENTIAL, CredentialGuard, GuessPolicy
 from dreamcommons.server.ha_sessions import SessionsInHomeAssistant
@@ -185,9 +186,16 @@ class DreamServer:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    def session(self, session_id: str, *, durability: Durability | None = None) -> DreamSession:
-        """The session of that id, opened on first use with its venue, journaled (or made
-        durable by ``durability``, a cluster's log) if the server has a journal."""
+    def session(
+        self,
+        session_id: str,
+        *,
+        durability: Durability | None = None,
+        engine: DreamEngine | None = None,
+    ) -> DreamSession:
+        """The session of that id, opened on first use with its venue, journaled if the server
+        has a journal. A cluster's owner gives its log (``durability``) and the ``engine`` it
+        rebuilt from it."""
         session = self.sessions.get(session_id)
         if session is None:
             venue = self.venue_of(session_id)
@@ -197,6 +205,7 @@ class DreamServer:
                 session_id,
                 venue,
                 on_pace=self.devices.pace,
+                engine=engine,
                 journal=durability,
                 fanout=fanout(self.settings),
                 whisper_max=self.settings.max_whisper_chars,

@@ -27,7 +27,7 @@ from dreamcommons.server.session import DreamSession
 
 log = logging.getLogger(__name__)
 
-OpenSession = Callable[[str], DreamSession]
+OpenSession = Callable[[str], Awaitable[DreamSession]]
 CloseSession = Callable[[str], Awaitable[None]]
 
 
@@ -104,7 +104,14 @@ class EngineNode:
         except Exception as error:  # NATS away, or the bucket refused: nobody owns it here
             log.warning("session %s: claim failed: %s", session, error)
             return None
-        owner = SessionOwner(self.nc, self._open_session(session))
+        try:
+            dream = await self._open_session(session)
+        except Exception:
+            log.exception("session %s: could not be opened; released", session)
+            with contextlib.suppress(Exception):
+                await lease.release()
+            return None
+        owner = SessionOwner(self.nc, dream)
         await owner.start()
         self._owned[session] = (lease, owner)
         lease.keep(lambda lost: self._lost(session, lost))

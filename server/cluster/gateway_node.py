@@ -124,9 +124,22 @@ class ClusterGateway:
             drop_link=self._drop_link,
             post=self.post,
             wait_s=self.wait_s,
+            moving=lambda: self._place_later(session_id),
         )
         self._sessions[session_id] = session
         return session
+
+    def _place_later(self, session_id: str) -> None:
+        """Its owner did not answer: have it placed again once its lease is gone, so that the
+        connections still here get the new owner's deltas (and a snapshot) without a join."""
+
+        async def place() -> None:
+            with contextlib.suppress(SessionMoving):
+                await self._place(session_id)
+
+        task = asyncio.get_running_loop().create_task(place(), name=f"place-{session_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _new_link(self, connection: ServerConnection) -> str:
         link = f"{self.gateway_id}-{next(self._link_ids)}"

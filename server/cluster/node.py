@@ -21,6 +21,7 @@ from dreamcommons.server.cluster.gateway_node import ClusterGateway
 from dreamcommons.server.cluster.lease import SessionLeases
 from dreamcommons.server.cluster.log import SessionLog
 from dreamcommons.server.cluster.log_journal import LogJournal
+from dreamcommons.server.cluster.rebuild import readmit_listed, rebuild
 from dreamcommons.server.cluster.remote_session import RemoteSession
 from dreamcommons.server.recovery import fanout
 from dreamcommons.server.session import DreamSession
@@ -88,13 +89,18 @@ class ClusterNode:
             "owns": [] if self.engine is None else self.engine.owned,
         }
 
-    def _open_owned(self, session_id: str) -> DreamSession:
-        """A session this engine now owns: its events go to the cluster's log."""
+    async def _open_owned(self, session_id: str) -> DreamSession:
+        """A session this engine now owns, as the cluster's log holds it (a new epoch); its
+        events go to that log from now on."""
         assert self.log is not None
         venue = self.host.venue_of(session_id)
+        engine = await rebuild(self.log, session_id, venue)
         every = round(self.settings.snapshot_every_s * venue.tick_hz)
         durability = LogJournal(self.log, session_id, snapshot_every=every)
-        return self.host.session(session_id, durability=durability)
+        session = self.host.session(session_id, durability=durability, engine=engine)
+        if engine is not None:
+            readmit_listed(session)
+        return session
 
     def _ring_capacity(self, session_id: str) -> int:
         venue = self.host.venue_of(session_id)

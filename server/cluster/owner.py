@@ -42,6 +42,7 @@ from dreamcommons.contracts.protocol import (
 from dreamcommons.server.cluster.names import deltas_subject, gateway_subject, requests_subject
 from dreamcommons.server.cluster.wire import (
     DELTA,
+    EPOCH_HEADER,
     KIND_HEADER,
     SEQ_HEADER,
     SNAPSHOT,
@@ -97,11 +98,12 @@ class SessionOwner:
         self, seq: int, encoding: Encoding, frame: Frame, snapshot: Callable[[], Frame]
     ) -> None:
         subject = deltas_subject(self.session.id, encoding)
+        epoch = self.session.epoch
         if encoding in self._snapshots_wanted:
             self._snapshots_wanted.discard(encoding)
-            headers = {SEQ_HEADER: str(seq), KIND_HEADER: SNAPSHOT}
+            headers = {SEQ_HEADER: str(seq), KIND_HEADER: SNAPSHOT, EPOCH_HEADER: epoch}
             self._outbox.put_nowait((subject, frame_bytes(snapshot()), headers))
-        headers = {SEQ_HEADER: str(seq), KIND_HEADER: DELTA}
+        headers = {SEQ_HEADER: str(seq), KIND_HEADER: DELTA, EPOCH_HEADER: epoch}
         self._outbox.put_nowait((subject, frame_bytes(frame), headers))
 
     def _ask_to_close(self, link: RemoteLink, code: int, reason: str) -> None:

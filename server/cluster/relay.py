@@ -5,7 +5,8 @@ the bytes it came in, to the connections here that listen in that encoding, thro
 (slow readers as in one process). It keeps the frames in a ``RecentDeltas`` ring too: a
 connection that joins gets those the owner published after its welcome and before it listened.
 A snapshot comes only when asked for (``ask_snapshot``): for a connection that resyncs or
-caught up, with the next delta.
+caught up, with the next delta. A delta of another epoch (a new owner took the session over)
+starts a new history: every listener gets nothing more until it gets the new owner's snapshot.
 """
 
 from __future__ import annotations
@@ -21,7 +22,13 @@ from websockets.asyncio.server import ServerConnection
 
 from dreamcommons.contracts.protocol import Encoding
 from dreamcommons.server.cluster.names import deltas_subject
-from dreamcommons.server.cluster.wire import KIND_HEADER, SEQ_HEADER, SNAPSHOT, as_frame
+from dreamcommons.server.cluster.wire import (
+    EPOCH_HEADER,
+    KIND_HEADER,
+    SEQ_HEADER,
+    SNAPSHOT,
+    as_frame,
+)
 from dreamcommons.server.fanout import Fanout
 from dreamcommons.server.recent_deltas import Frame, RecentDeltas
 
@@ -42,7 +49,10 @@ class DeltaRelay:
         self.nc = nc
         self.session = session
         self.fanout = fanout
+        self.capacity = capacity
         self.recent: RecentDeltas[Encoding] = RecentDeltas(capacity)
+        self.epoch: str | None = None
+        self._stale: set[ServerConnection] = set()  # of an old epoch: wait for a snapshot
         self.last_seq: dict[Encoding, int] = {}
         self._ask_snapshot = ask_snapshot
         self._listeners: dict[Encoding, set[ServerConnection]] = {e: set() for e in Encoding}
@@ -87,6 +97,7 @@ class DeltaRelay:
         if encoding is not None:
             self._listeners[encoding].discard(connection)
         self._from.pop(connection, None)
+        self._stale.discard(connection)
         self._resyncing.discard(connection)
         self.fanout.forget(connection)
 
@@ -104,12 +115,24 @@ class DeltaRelay:
             headers = msg.headers or {}
             seq = int(headers[SEQ_HEADER])
             frame = as_frame(msg.data, encoding)
+            self._follow_epoch(headers.get(EPOCH_HEADER, ""))
             if headers.get(KIND_HEADER) == SNAPSHOT:
                 self._snapshots[encoding] = (seq, frame)
             else:
                 self.forward(encoding, seq, frame)
 
         return receive
+
+    def _follow_epoch(self, epoch: str) -> None:
+        if epoch == self.epoch:
+            return
+        if self.epoch is not None:  # a takeover: what this gateway holds is of another history
+            self._stale |= set(self._encodings)
+            self._from.clear()
+            self._snapshots.clear()
+            self.recent = RecentDeltas(self.capacity)
+            self.last_seq.clear()
+        self.epoch = epoch
 
     def forward(self, encoding: Encoding, seq: int, frame: Frame) -> None:
         self.recent.record(encoding, seq, frame)
@@ -118,23 +141,28 @@ class DeltaRelay:
         if not connections:
             return
         targets: set[ServerConnection] = connections
+        stale = self._stale & connections
+        if stale:
+            targets = connections - stale
         if self._from:
             early = {c for c in connections if self._from.get(c, -1) >= seq}
             for connection in [c for c in self._from if self._from[c] < seq]:
                 del self._from[connection]
-            targets = connections - early
+            targets = targets - early
         snapshot = self._snapshots.pop(encoding, None)
         catch_up = None
         resyncing: set[ServerConnection] = set()
         if snapshot is not None and snapshot[0] == seq:
             snapshot_frame = snapshot[1]
             catch_up = lambda: snapshot_frame  # noqa: E731
-            resyncing = self._resyncing & targets
+            resyncing = (self._resyncing & targets) | stale
             self._resyncing -= resyncing
+            self._stale -= stale
+            targets = targets | stale
         now = asyncio.get_running_loop().time()
         for dropped in self.fanout.send(targets, frame, catch_up, now, resyncing=resyncing):
             self.forget(dropped)
         if self.fanout.snapshot_wanted or any(
-            self._encodings.get(c) is encoding for c in self._resyncing
+            self._encodings.get(c) is encoding for c in self._resyncing | self._stale
         ):
             self._ask_snapshot(encoding)

@@ -52,6 +52,7 @@ class RemoteSession:
         drop_link: Callable[[str], None],
         post: Post,
         wait_s: float,
+        moving: Callable[[], None],
     ) -> None:
         self.nc = nc
         self._id = session_id
@@ -62,6 +63,7 @@ class RemoteSession:
         self._new_link = new_link
         self._drop_link = drop_link
         self._post = post
+        self._moving = moving
         self._subject = requests_subject(session_id)
         self._links: dict[Member, str] = {}  # each member's connection here, as the owner knows it
 
@@ -157,6 +159,7 @@ class RemoteSession:
         try:
             reply = await self.nc.request(self._subject, pack(payload), timeout=self.wait_s)
         except (TimeoutError, NatsError) as error:
+            self._moving()
             raise SessionMoving(
                 f"session {self._id} has no owner answering ({error}); try again"
             ) from None

@@ -20,6 +20,7 @@ from dreamcommons.server.recent_deltas import Frame
 
 SEQ_HEADER: Final = "Dreamcommons-Seq"
 KIND_HEADER: Final = "Dreamcommons-Kind"  # "delta", or "snapshot": the state at that seq
+EPOCH_HEADER: Final = "Dreamcommons-Epoch"  # the history the seq belongs to (a new owner's)
 DELTA: Final = "delta"
 SNAPSHOT: Final = "snapshot"
 

@@ -31,6 +31,7 @@ from dreamcommons.contracts.protocol import (
     Ping,
     Pong,
     Since,
+    Snapshot,
     Welcome,
     decode_server,
     encode,
@@ -42,27 +43,12 @@ from dreamcommons.server.engine.events import MotifContributed
 from dreamcommons.server.journal.codec import Tick
 from dreamcommons.server.journal.schema import SNAPSHOT_MSGPACK
 from dreamcommons.server.journal.snapshots import decode_snapshot
+from tests.cluster.nodes import node
 from tests.conftest import within
-from tests.processes import dreamcommons, free_port, read_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
 ENCODING = Encoding.MSGPACK
-
-
-@contextlib.asynccontextmanager
-async def node(nats: NatsProcess, role: str, state_dir: Path) -> AsyncIterator[str]:
-    """A ``dreamcommons host --cluster`` of ``role``, every session open: its ws:// address."""
-    port = free_port()
-    args = ["host", "--port", str(port), "--open", "*", "--state-dir", str(state_dir)]
-    async with dreamcommons(*args, "--cluster", nats.url, "--role", role) as process:
-        await read_until(process, "hosting on", within(30))
-        assert process.stdout is not None
-        drain = asyncio.get_running_loop().create_task(process.stdout.read())  # never blocks it
-        try:
-            yield f"ws://127.0.0.1:{port}"
-        finally:
-            drain.cancel()
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +71,7 @@ async def cluster(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Clu
             node(nats, "gateway", root / "state") as gateway_a,
             node(nats, "gateway", root / "state") as gateway_b,
         ):
-            yield Cluster(nats.url, gateway_a, gateway_b)
+            yield Cluster(nats.url, gateway_a.url, gateway_b.url)
 
 
 @dataclass(slots=True)
@@ -105,7 +91,11 @@ class Follower:
         async for frame in self.ws:
             assert isinstance(frame, bytes)
             message = decode_server(frame, ENCODING)
-            if isinstance(message, Delta):
+            if isinstance(message, Snapshot):  # a state, and the seqs go on from it
+                self.state = message.state
+                self.seqs.append(message.state.seq)
+                await self.replies.put(message)
+            elif isinstance(message, Delta):
                 if self.seqs:
                     assert message.seq == self.seqs[-1] + 1, "a gap or a duplicate"
                 self.seqs.append(message.seq)
@@ -215,7 +205,7 @@ async def test_a_join_with_no_engine_is_told_the_session_is_moving(tmp_path: Pat
     async with (
         NatsProcess(store_dir=tmp_path / "nats") as nats,
         node(nats, "gateway", tmp_path / "state") as gateway,
-        connect(f"{gateway}/tides", subprotocols=[ENCODING.value]) as ws,  # type: ignore[list-item]
+        connect(f"{gateway.url}/tides", subprotocols=[ENCODING.value]) as ws,  # type: ignore[list-item]
     ):
         await ws.send(encode(Join(session="tides", name="Lyra"), ENCODING))
         refused = await first_frame(ws)
