@@ -7,8 +7,8 @@ an acknowledgement is released once every event recorded before it is in the log
 that fails refuses what waits (``journal_unavailable``: not promised) and is tried again until
 it is written: the engine applied it, so the log must hold it, even if nobody was told so.
 Every ``snapshot_every`` ticks the engine's snapshot is saved, after the tick it follows.
-
-The members themselves (names, roles, resume tokens, pairings) are not in the log yet.
+The members (name, role, the resume token's hash) are kept in order with the events, in
+``SessionMembers``; their pairings and signals are not kept in a cluster.
 """
 
 from __future__ import annotations
@@ -17,18 +17,30 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from dreamcommons.contracts.errors import ErrorCode, NotAllowed
 from dreamcommons.contracts.protocol import Ack
 from dreamcommons.server.cluster.errors import LogUnavailable
 from dreamcommons.server.cluster.log import SessionLog
+from dreamcommons.server.cluster.members import SessionMembers
 from dreamcommons.server.durability import Reply
 from dreamcommons.server.engine import DreamEngine, Event
+from dreamcommons.server.journal import token_hash
 from dreamcommons.server.journal.codec import Tick
 from dreamcommons.server.journal.signals import SignalSecond
 from dreamcommons.server.journal.snapshots import encode_snapshot
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Member:
+    """A member joined (``(name, role, token_hash)``) or left for good (None)."""
+
+    pid: str
+    joined: tuple[str, str, str] | None
+
 
 Release = Callable[[bool], None]
 RETRY_S = 0.5
@@ -38,8 +50,16 @@ MAX_BACKLOG = 10_000  # events recorded and not yet in the log, past which the d
 class LogJournal:
     """Session ``session``'s events, appended to ``session_log``."""
 
-    def __init__(self, session_log: SessionLog, session: str, *, snapshot_every: int) -> None:
+    def __init__(
+        self,
+        session_log: SessionLog,
+        members: SessionMembers,
+        session: str,
+        *,
+        snapshot_every: int,
+    ) -> None:
         self.log = session_log
+        self.members = members
         self.session = session
         self.snapshot_every = max(1, snapshot_every)
         self.refused_acks = 0
@@ -47,7 +67,7 @@ class LogJournal:
         self._recorded = 0
         self._appended = 0
         self._ticks = 0
-        self._pending: asyncio.Queue[tuple[Event | Tick, bytes | None]] = asyncio.Queue()
+        self._pending: asyncio.Queue[tuple[Event | Tick | _Member, bytes | None]] = asyncio.Queue()
         self._waiting: deque[tuple[int, Release]] = deque()
         self._failing = False
         self._writer: asyncio.Task[None] | None = None
@@ -63,7 +83,7 @@ class LogJournal:
     def record(self, event: Event) -> int:
         return self._queue(event, None)
 
-    def _queue(self, event: Event | Tick, snapshot: bytes | None) -> int:
+    def _queue(self, event: Event | Tick | _Member, snapshot: bytes | None) -> int:
         if self._writer is None:
             self._writer = asyncio.get_running_loop().create_task(
                 self._write(), name=f"log-{self.session}"
@@ -73,13 +93,13 @@ class LogJournal:
         return self._recorded
 
     def member_joined(self, pid: str, name: str, role: str, resume_token: str) -> None:
-        pass  # members are not in the log yet (docs/cluster.md)
+        self._queue(_Member(pid, (name, role, token_hash(resume_token))), None)
 
     def member_left(self, pid: str) -> None:
-        pass
+        self._queue(_Member(pid, None), None)
 
     def paired(self, pid: str, device_id: str) -> None:
-        pass
+        pass  # devices are not served through a cluster yet
 
     def signals(self, pid: str, second: SignalSecond) -> None:
         pass
@@ -149,7 +169,10 @@ class LogJournal:
     async def _write(self) -> None:
         while True:
             event, snapshot = await self._pending.get()
-            self.last_position = await self._append(event)
+            if isinstance(event, _Member):
+                await self._keep(event)
+            else:
+                self.last_position = await self._append(event)
             self._appended += 1
             while self._waiting and self._waiting[0][0] <= self._appended:
                 self._waiting.popleft()[1](True)
@@ -171,6 +194,19 @@ class LogJournal:
                 self._failing = False
                 log.warning("session %s: the log writes again, acknowledging", self.session)
             return position
+
+    async def _keep(self, member: _Member) -> None:
+        while True:
+            try:
+                if member.joined is None:
+                    await self.members.left(self.session, member.pid)
+                else:
+                    await self.members.joined(self.session, member.pid, *member.joined)
+            except LogUnavailable as error:
+                self._refuse_waiting(str(error))
+                await asyncio.sleep(RETRY_S)
+                continue
+            return
 
     def _refuse_waiting(self, reason: str) -> None:
         if not self._failing:

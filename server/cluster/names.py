@@ -4,6 +4,7 @@
     DREAMCOMMONS_EVENTS          stream (file storage) of ``dreamcommons.events.>``
     dreamcommons.events.S        session S's events, in order (``log``)
     dreamcommons-snapshots       object store: session S -> its latest snapshot (``log``)
+    dreamcommons-members         KV bucket: S.PID (hex) -> a member of S (``members``)
     dreamcommons.deltas.S.E      S's deltas, encoded once in encoding E (``msgpack``, ``json``)
     dreamcommons.owner.S.contributions   a gateway's frame for S, to S's owner (request/reply)
     dreamcommons.owner.S.requests        a gateway's join, message or notice for S's owner
@@ -29,6 +30,7 @@ LEASE_BUCKET: Final = "dreamcommons-leases"
 EVENTS_STREAM: Final = "DREAMCOMMONS_EVENTS"
 EVENTS_PREFIX: Final = "dreamcommons.events"
 SNAPSHOT_BUCKET: Final = "dreamcommons-snapshots"
+MEMBERS_BUCKET: Final = "dreamcommons-members"
 DELTAS_PREFIX: Final = "dreamcommons.deltas"
 OWNER_PREFIX: Final = "dreamcommons.owner"
 DEVICE_COMMANDS: Final = "dreamcommons.devices.commands"
@@ -86,6 +88,15 @@ def samples_subject(session: str) -> str:
 
 def lease_key(session: str) -> str:
     return session_token(session)
+
+
+def member_key(session: str, pid: str) -> str:
+    """A member's key: the participant id in hex, so that any id is a valid key."""
+    return f"{session_token(session)}.{pid.encode().hex()}"
+
+
+def member_keys(session: str) -> str:
+    return f"{session_token(session)}.*"
 
 
 def snapshot_name(session: str) -> str:

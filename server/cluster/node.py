@@ -21,7 +21,8 @@ from dreamcommons.server.cluster.gateway_node import ClusterGateway
 from dreamcommons.server.cluster.lease import SessionLeases
 from dreamcommons.server.cluster.log import SessionLog
 from dreamcommons.server.cluster.log_journal import LogJournal
-from dreamcommons.server.cluster.rebuild import readmit_listed, rebuild
+from dreamcommons.server.cluster.members import SessionMembers
+from dreamcommons.server.cluster.rebuild import readmit, rebuild
 from dreamcommons.server.cluster.remote_session import RemoteSession
 from dreamcommons.server.recovery import fanout
 from dreamcommons.server.session import DreamSession
@@ -45,12 +46,14 @@ class ClusterNode:
         self.engine: EngineNode | None = None
         self.gateway: ClusterGateway | None = None
         self.log: SessionLog | None = None
+        self.members: SessionMembers | None = None
 
     async def start(self) -> None:
         self.nc = await connect(self.url, name=self.id)
         leases = await SessionLeases.open(self.nc)
         if self.role in ("all", "engine"):
             self.log = await SessionLog.open(self.nc)
+            self.members = await SessionMembers.open(self.nc)
             self.engine = EngineNode(
                 self.nc, leases, self.id, self._open_owned, self.host.close_session
             )
@@ -93,13 +96,14 @@ class ClusterNode:
         """A session this engine now owns, as the cluster's log holds it (a new epoch); its
         events go to that log from now on."""
         assert self.log is not None
+        assert self.members is not None
         venue = self.host.venue_of(session_id)
         engine = await rebuild(self.log, session_id, venue)
+        kept = [] if engine is None else await self.members.of(session_id)
         every = round(self.settings.snapshot_every_s * venue.tick_hz)
-        durability = LogJournal(self.log, session_id, snapshot_every=every)
+        durability = LogJournal(self.log, self.members, session_id, snapshot_every=every)
         session = self.host.session(session_id, durability=durability, engine=engine)
-        if engine is not None:
-            readmit_listed(session)
+        readmit(kept, session)  # before its first tick: nothing is awaited since it opened
         return session
 
     def _ring_capacity(self, session_id: str) -> int:

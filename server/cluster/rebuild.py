@@ -1,8 +1,8 @@
 """A session as the cluster's log holds it: for the engine that takes it over.
 
 The latest snapshot (if any) with the events after it replayed onto it (``Replayer``: the
-same rule as the SQLite journal's recovery, so a replay never meets a refusal). The members'
-records are not in the log yet: whoever the dream lists comes back away, and cannot resume.
+same rule as the SQLite journal's recovery, so a replay never meets a refusal), and its
+members back, away until they resume with their tokens.
 """
 
 from __future__ import annotations
@@ -43,9 +43,13 @@ async def rebuild(session_log: SessionLog, session: str, venue: VenuePreset) -> 
     return replayer.engine
 
 
-def readmit_listed(session: DreamSession) -> None:
-    """Everyone the rebuilt dream lists, as members away (no resume token brings them back)."""
+def readmit(kept: list[RecoveredMember], session: DreamSession) -> None:
+    """The session's members, away until they resume; anyone else the rebuilt dream lists
+    (whose record was not written before the owner died) away too, with no token."""
+    for member in kept:
+        session.readmit(member)
+    known = {member.pid for member in kept}
     for participant in session.engine.state.participants:
-        session.readmit(
-            RecoveredMember(participant.id, participant.name, participant.role, token_hash="")
-        )
+        if participant.id not in known:
+            unknown = RecoveredMember(participant.id, participant.name, participant.role, "")
+            session.readmit(unknown)

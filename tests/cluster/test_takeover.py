@@ -1,7 +1,7 @@
 """Takeover on real processes: the engine that owns a session is killed (kill -9); once its
 lease expired another engine owns the session, rebuilt from the cluster's log under a new
-epoch with every acknowledged contribution, and a client still connected to its gateway gets
-the new owner's snapshot without being disconnected."""
+epoch with every acknowledged contribution, a client still connected to its gateway gets the
+new owner's snapshot without being disconnected, and a member resumes with their token."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from websockets.protocol import State
 from dreamcommons.client.dream_client import DreamClient
 from dreamcommons.contracts.errors import ErrorCode
 from dreamcommons.contracts.protocol import (
+    DreamscapeState,
     Encoding,
     ErrorFrame,
     Join,
@@ -48,6 +49,10 @@ async def welcome_once_owned(gateway: Node, name: str) -> Welcome:
             await asyncio.sleep(0.25)
 
 
+def present(state: DreamscapeState, pid: str | None) -> bool:
+    return any(p.id == pid and p.present for p in state.participants)
+
+
 async def owner_of(engines: list[Node]) -> Node:
     owners = [e for e in engines if "isle" in (await e.health())["cluster"]["owns"]]
     assert len(owners) == 1, owners
@@ -78,6 +83,7 @@ async def test_another_engine_takes_over_with_every_acknowledged_contribution(
             await lyra.whisper("before the fall")
             await lyra.wait_for(lambda s: s.t > 1.2, within(5))  # a snapshot, and ticks after
             await lyra.contribute("ember")  # only in the log's tail, after the last snapshot
+            token, pid = lyra.resume_token, lyra.participant
         dead = await owner_of(engines)
         old_epoch = kai.welcome.state.epoch if kai.welcome.state else None
         await dead.kill()
@@ -98,3 +104,6 @@ async def test_another_engine_takes_over_with_every_acknowledged_contribution(
         await kai.until_true(lambda: {"lantern", "ember"} <= motif_names(kai.state))
         lyra_gone = next(p for p in reply.state.participants if p.name == "Lyra")
         assert not lyra_gone.present
+        async with DreamClient(f"{gateway.url}/isle", "Lyra", resume=token) as again:
+            assert again.participant == pid  # her token is kept in the cluster, as she is
+            await again.wait_for(lambda s: present(s, pid), within(5))
