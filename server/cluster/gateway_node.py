@@ -126,8 +126,14 @@ class ClusterGateway:
             wait_s=self.wait_s,
             moving=lambda: self._place_later(session_id),
         )
+        relay.on_new_epoch = lambda: self._relink(session)
         self._sessions[session_id] = session
         return session
+
+    def _relink(self, session: RemoteSession) -> None:
+        task = asyncio.get_running_loop().create_task(session.relink(), name="relink")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _place_later(self, session_id: str) -> None:
         """Its owner did not answer: have it placed again once its lease is gone, so that the

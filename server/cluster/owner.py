@@ -4,7 +4,7 @@ A ``SessionOwner`` serves one ``DreamSession`` this process owns (its lease is t
 ``engine.py``). Gateways send it requests on ``dreamcommons.owner.SESSION.requests``:
 
     join      {link, gateway, encoding, join (msgpack frame), join_code}
-              -> {ok: {pid, name, role, seq, frames}}: the welcome and a replay, as frames
+              -> {ok: {pid, name, role, seq, resume, frames}}: the welcome and a replay
     message   {link, message (msgpack frame)}  contribute, whisper, share, host, people
               -> {ok: frame}: the ack (once the event is in the durable log) or the page
     snapshot  {encoding}   no reply: the next delta in that encoding comes with a snapshot
@@ -170,6 +170,7 @@ class SessionOwner:
             "name": member.name,
             "role": member.role,
             "seq": seq,
+            "resume": member.resume_token,
             "frames": [frame_bytes(frame) for frame in frames],
         }
 

@@ -61,6 +61,7 @@ class DeltaRelay:
         self._resyncing: set[ServerConnection] = set()
         self._snapshots: dict[Encoding, tuple[int, Frame]] = {}
         self._subscriptions: list[Any] = []
+        self.on_new_epoch: Callable[[], None] | None = None  # a takeover: told once each
 
     async def start(self) -> None:
         for encoding in Encoding:
@@ -132,6 +133,9 @@ class DeltaRelay:
             self._snapshots.clear()
             self.recent = RecentDeltas(self.capacity)
             self.last_seq.clear()
+            self.epoch = epoch
+            if self.on_new_epoch is not None:
+                self.on_new_epoch()
         self.epoch = epoch
 
     def forward(self, encoding: Encoding, seq: int, frame: Frame) -> None:

@@ -9,6 +9,7 @@ The deltas come by the session's ``DeltaRelay``, never through here.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,7 @@ from nats.aio.client import Client
 from nats.errors import Error as NatsError
 from websockets.asyncio.server import ServerConnection
 
+from dreamcommons.contracts.errors import ProtocolError
 from dreamcommons.contracts.protocol import (
     Contribute,
     Encoding,
@@ -33,6 +35,8 @@ from dreamcommons.server.cluster.wire import answer, as_frame, frame_bytes, pack
 from dreamcommons.server.recent_deltas import Frame
 from dreamcommons.server.session import DreamSession, Member, SessionStats
 from dreamcommons.server.session_port import Joined, Reply
+
+log = logging.getLogger(__name__)
 
 Post = Callable[[str, bytes], None]
 """Publish without waiting for an answer (a leave, a snapshot wanted)."""
@@ -65,7 +69,10 @@ class RemoteSession:
         self._post = post
         self._moving = moving
         self._subject = requests_subject(session_id)
-        self._links: dict[Member, str] = {}  # each member's connection here, as the owner knows it
+        self._links: dict[Member, str] = {}
+        self._comebacks: dict[
+            Member, tuple[ServerConnection, Join]
+        ] = {}  # to join a new owner  # each member's connection here, as the owner knows it
 
     @property
     def id(self) -> str:
@@ -87,6 +94,22 @@ class RemoteSession:
         *,
         join_code: str | None = None,
     ) -> Joined:
+        link, admitted = await self._join(request, connection, encoding, join_code)
+        member = Member(admitted["pid"], admitted["name"], admitted["role"], "")
+        member.encoding = encoding
+        self._links[member] = link
+        comeback = Join(
+            session=self._id, name=request.name, role=request.role, resume=admitted["resume"]
+        )
+        self._comebacks[member] = (connection, comeback)
+        # the frames the owner published after the welcome and before this relay listened
+        forwarded = self.relay.listen(connection, encoding, int(admitted["seq"]))
+        frames = [as_frame(frame, encoding) for frame in admitted["frames"]]
+        return Joined(member, (*frames, *forwarded))
+
+    async def _join(
+        self, request: Join, connection: ServerConnection, encoding: Encoding, code: str | None
+    ) -> tuple[str, dict[str, Any]]:
         link = self._new_link(connection)
         asked = {
             "op": "join",
@@ -94,20 +117,33 @@ class RemoteSession:
             "gateway": self.gateway_id,
             "encoding": encoding.value,
             "join": frame_bytes(encode(request, Encoding.MSGPACK)),
-            "join_code": join_code,
+            "join_code": code,
         }
         try:
-            admitted = answer(await self._ask(asked))
+            admitted: dict[str, Any] = answer(await self._ask(asked))
         except BaseException:
             self._drop_link(link)
             raise
-        member = Member(admitted["pid"], admitted["name"], admitted["role"], "")
-        member.encoding = encoding
-        self._links[member] = link
-        # the frames the owner published after the welcome and before this relay listened
-        forwarded = self.relay.listen(connection, encoding, int(admitted["seq"]))
-        frames = [as_frame(frame, encoding) for frame in admitted["frames"]]
-        return Joined(member, (*frames, *forwarded))
+        return link, admitted
+
+    async def relink(self) -> None:
+        """A new owner took the session over: join it again, by resume token, for every
+        connection here, so that what they send is theirs at the new owner. Its welcome is
+        not sent on: the relay gives them the new owner's snapshot."""
+        for member, (connection, comeback) in list(self._comebacks.items()):
+            try:
+                link, _ = await self._join(comeback, connection, member.encoding, None)
+            except ProtocolError as error:
+                log.warning("session %s: %s not back at its owner: %s", self._id, member.pid, error)
+                continue
+            if self._comebacks.get(member) is None:  # gone meanwhile
+                self._post(self._subject, pack({"op": "leave", "link": link}))
+                self._drop_link(link)
+                continue
+            old = self._links.get(member)
+            if old is not None:
+                self._drop_link(old)
+            self._links[member] = link
 
     async def contribute(self, member: Member, message: Contribute | Whisper, to: Reply) -> None:
         await self._forward(member, message, message.cid, to)
@@ -129,6 +165,7 @@ class RemoteSession:
 
     def disconnect(self, member: Member, connection: ServerConnection) -> None:
         self.relay.forget(connection)
+        self._comebacks.pop(member, None)
         link = self._links.pop(member, None)
         if link is not None:
             self._drop_link(link)

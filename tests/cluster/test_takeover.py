@@ -1,7 +1,8 @@
 """Takeover on real processes: the engine that owns a session is killed (kill -9); once its
 lease expired another engine owns the session, rebuilt from the cluster's log under a new
 epoch with every acknowledged contribution, a client still connected to its gateway gets the
-new owner's snapshot without being disconnected, and a member resumes with their token."""
+new owner's snapshot without being disconnected and goes on contributing, and a member who
+had left resumes with their token."""
 
 from __future__ import annotations
 
@@ -76,20 +77,22 @@ async def test_another_engine_takes_over_with_every_acknowledged_contribution(
     two_engines: tuple[list[Node], Node],
 ) -> None:
     engines, gateway = two_engines
+    url = f"{gateway.url}/isle"
     watcher = Join(session="isle", name="Kai", role="watcher")
-    async with following(gateway.url, watcher) as kai:
-        async with DreamClient(f"{gateway.url}/isle", "Lyra") as lyra:
-            await lyra.contribute("lantern")
-            await lyra.whisper("before the fall")
-            await lyra.wait_for(lambda s: s.t > 1.2, within(5))  # a snapshot, and ticks after
-            await lyra.contribute("ember")  # only in the log's tail, after the last snapshot
-            token, pid = lyra.resume_token, lyra.participant
+    async with following(gateway.url, watcher) as kai, DreamClient(url, "Lyra") as lyra:
+        async with DreamClient(url, "Zara") as zara:
+            await zara.contribute("lantern")
+            await zara.whisper("before the fall")
+            await zara.wait_for(lambda s: s.t > 1.2, within(5))  # a snapshot, and ticks after
+            await zara.contribute("ember")  # only in the log's tail, after the last snapshot
+            token, pid = zara.resume_token, zara.participant
         dead = await owner_of(engines)
-        old_epoch = kai.welcome.state.epoch if kai.welcome.state else None
+        old_epoch = lyra.state.epoch
         await dead.kill()
         welcome = await welcome_once_owned(gateway, "Mia")
         assert welcome.state is not None
-        assert welcome.state.epoch != old_epoch
+        new_epoch = welcome.state.epoch
+        assert new_epoch != old_epoch
         assert "lantern" in motif_names(welcome.state)  # merged before the last snapshot
         assert [w.text for w in welcome.state.whispers] == ["before the fall"]
         survivor = await owner_of([e for e in engines if e is not dead])
@@ -97,13 +100,18 @@ async def test_another_engine_takes_over_with_every_acknowledged_contribution(
         async with asyncio.timeout(within(10)):
             while True:  # the connection that stayed gets the new owner's state
                 reply = await kai.replies.get()
-                if isinstance(reply, Snapshot) and reply.state.epoch == welcome.state.epoch:
+                if isinstance(reply, Snapshot) and reply.state.epoch == new_epoch:
                     break
         assert kai.ws.state is State.OPEN
         # ember, acknowledged after the last snapshot, is merged at the new owner's next tick
         await kai.until_true(lambda: {"lantern", "ember"} <= motif_names(kai.state))
-        lyra_gone = next(p for p in reply.state.participants if p.name == "Lyra")
-        assert not lyra_gone.present
-        async with DreamClient(f"{gateway.url}/isle", "Lyra", resume=token) as again:
+        zara_away = next(p for p in reply.state.participants if p.name == "Zara")
+        assert not zara_away.present
+        # Lyra stayed connected: her gateway joined her to the new owner by her token
+        me = lyra.participant
+        await lyra.wait_for(lambda s: s.epoch == new_epoch and present(s, me), within(10))
+        await lyra.contribute("dawn")
+        await kai.until_true(lambda: "dawn" in motif_names(kai.state))
+        async with DreamClient(url, "Zara", resume=token) as again:
             assert again.participant == pid  # her token is kept in the cluster, as she is
             await again.wait_for(lambda s: present(s, pid), within(5))
