@@ -1,9 +1,11 @@
 """A gateway's part of the cluster: finds each session's owner and relays its deltas here.
 
 A join for a session reads its lease; with no owner, it asks ``dreamcommons.placement`` (one
-engine answers, claiming it). The session then gets a ``RemoteSession`` (its requests) and a
-``DeltaRelay`` (its deltas) on this gateway, kept while the process runs. An owner asks the
-gateway to close one of its connections on ``dreamcommons.gateways.GATEWAY``.
+engine answers, claiming it). So does a session whose connections here heard nothing from its
+owner for ``SILENT_S``: once the silent owner's lease expired, another engine takes it over.
+The session gets a ``RemoteSession`` (its requests) and a ``DeltaRelay`` (its deltas) on this
+gateway, kept while the process runs. An owner asks the gateway to close one of its
+connections on ``dreamcommons.gateways.GATEWAY``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from dreamcommons.server.fanout import Fanout
 
 log = logging.getLogger(__name__)
 
+SILENT_S = 1.0  # ten ticks at the usual 10 Hz: an owner that stopped publishing
+
 
 class ClusterGateway:
     """The sessions this gateway (``gateway_id``) serves, wherever they are owned."""
@@ -57,6 +61,7 @@ class ClusterGateway:
         self._link_ids = itertools.count(1)
         self._subscription: Any = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._watching: asyncio.Task[None] | None = None
 
     @property
     def relays(self) -> list[DeltaRelay]:
@@ -66,8 +71,25 @@ class ClusterGateway:
         subject = gateway_subject(self.gateway_id)
         self._subscription = await self.nc.subscribe(subject, cb=self._on_close_request)
         await self.nc.flush()
+        self._watching = asyncio.get_running_loop().create_task(
+            self._watch_owners(), name="watch-owners"
+        )
+
+    async def _watch_owners(self) -> None:
+        """Have a session placed again when the connections here stopped hearing its owner."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(SILENT_S)
+            for session_id, session in list(self._sessions.items()):
+                relay = session.relay
+                if relay.listener_count() and loop.time() - relay.last_heard > SILENT_S:
+                    self._place_later(session_id)
 
     async def close(self) -> None:
+        if self._watching is not None:
+            self._watching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watching
         if self._subscription is not None:
             with contextlib.suppress(Exception):
                 await self._subscription.unsubscribe()

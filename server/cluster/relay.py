@@ -62,6 +62,7 @@ class DeltaRelay:
         self._snapshots: dict[Encoding, tuple[int, Frame]] = {}
         self._subscriptions: list[Any] = []
         self.on_new_epoch: Callable[[], None] | None = None  # a takeover: told once each
+        self.last_heard = asyncio.get_running_loop().time()  # when the owner last published
 
     async def start(self) -> None:
         for encoding in Encoding:
@@ -114,6 +115,7 @@ class DeltaRelay:
     def _receiver(self, encoding: Encoding) -> Callable[[Msg], Any]:
         async def receive(msg: Msg) -> None:
             headers = msg.headers or {}
+            self.last_heard = asyncio.get_running_loop().time()
             seq = int(headers[SEQ_HEADER])
             frame = as_frame(msg.data, encoding)
             self._follow_epoch(headers.get(EPOCH_HEADER, ""))
