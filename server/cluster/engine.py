@@ -52,6 +52,7 @@ class EngineNode:
         self._placing: dict[str, asyncio.Task[str | None]] = {}
         self._subscription: Any = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.leases_lost = 0
 
     @property
     def owned(self) -> list[str]:
@@ -119,6 +120,7 @@ class EngineNode:
 
     def _lost(self, session: str, lost: LeaseLost) -> None:
         log.error("%s: closing the session here", lost)
+        self.leases_lost += 1
         held = self._owned.pop(session, None)
         if held is None:
             return

@@ -22,6 +22,7 @@ from dreamcommons.server.cluster.lease import SessionLeases
 from dreamcommons.server.cluster.log import SessionLog
 from dreamcommons.server.cluster.log_journal import LogJournal
 from dreamcommons.server.cluster.members import SessionMembers
+from dreamcommons.server.cluster.metrics import ClusterStatistics
 from dreamcommons.server.cluster.rebuild import readmit, rebuild
 from dreamcommons.server.cluster.remote_session import RemoteSession
 from dreamcommons.server.recovery import fanout
@@ -47,6 +48,7 @@ class ClusterNode:
         self.gateway: ClusterGateway | None = None
         self.log: SessionLog | None = None
         self.members: SessionMembers | None = None
+        host.metrics.registry.register(ClusterStatistics(self))
 
     async def start(self) -> None:
         self.nc = await connect(self.url, name=self.id)

@@ -1,7 +1,7 @@
 """A slow reader on a cluster's gateway is handled as in one process: it misses the owner's
 deltas while behind, and once it reads again it gets the owner's snapshot (asked for and
-published with the next delta), then the deltas that follow it. An engine and a gateway run
-in this process, on a real NATS."""
+published with the next delta), then the deltas that follow it. ``/metrics`` says what each
+process does. An engine and a gateway run in this process, on a real NATS."""
 
 from __future__ import annotations
 
@@ -39,13 +39,20 @@ def settings(nats: NatsProcess, role: str) -> ServerSettings:
 
 
 @pytest.fixture
-async def gateway(nats_server: NatsProcess) -> AsyncIterator[DreamServer]:
+async def engine_and_gateway(
+    nats_server: NatsProcess,
+) -> AsyncIterator[tuple[DreamServer, DreamServer]]:
     venue = load_venue("sleep-commons")
     async with (
-        DreamServer(settings(nats_server, "engine"), venue),
+        DreamServer(settings(nats_server, "engine"), venue) as engine,
         DreamServer(settings(nats_server, "gateway"), venue) as gateway,
     ):
-        yield gateway
+        yield engine, gateway
+
+
+@pytest.fixture
+def gateway(engine_and_gateway: tuple[DreamServer, DreamServer]) -> DreamServer:
+    return engine_and_gateway[1]
 
 
 def relay_of(gateway: DreamServer) -> DeltaRelay:
@@ -80,3 +87,27 @@ async def test_a_reader_behind_on_a_gateway_gets_the_owner_s_snapshot(
             assert zara.resyncs == 0
     finally:
         await slow.close()
+
+
+def metric(server: DreamServer, name: str) -> float:
+    for line in server.metrics.render().decode().splitlines():
+        if line.startswith(name):
+            return float(line.split()[-1])
+    raise AssertionError(f"no {name} in /metrics")
+
+
+async def test_metrics_say_each_process_s_role_and_sessions(
+    engine_and_gateway: tuple[DreamServer, DreamServer],
+) -> None:
+    engine, gateway = engine_and_gateway
+    assert metric(engine, "dreamcommons_cluster_sessions_owned") == 0
+    async with DreamClient(f"ws://127.0.0.1:{gateway.port}/commons", "Lyra"):
+        assert metric(engine, "dreamcommons_cluster_sessions_owned") == 1
+        assert metric(gateway, "dreamcommons_cluster_sessions_owned") == 0
+        assert metric(gateway, "dreamcommons_cluster_sessions_relayed") == 1
+        assert metric(gateway, "dreamcommons_cluster_connections") == 1
+        assert metric(engine, "dreamcommons_connections") == 0  # nobody connects to an engine
+    for server, role in ((engine, "engine"), (gateway, "gateway")):
+        assert metric(server, "dreamcommons_cluster_nats_connected") == 1
+        assert f'role="{role}"' in server.metrics.render().decode()
+    assert metric(engine, "dreamcommons_cluster_leases_lost_total") == 0
