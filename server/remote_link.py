@@ -7,8 +7,9 @@ its own: a member who resumed elsewhere, or whom the host removed.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(eq=False, slots=True)
@@ -18,6 +19,7 @@ class RemoteLink:
     gateway: str
     link: str
     on_close: Callable[[RemoteLink, int, str], None]
+    since: float = field(default_factory=time.monotonic)
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         self.on_close(self, code, reason)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,12 +21,15 @@ from nats.aio.msg import Msg
 
 from dreamcommons.server.cluster.errors import LeaseHeld, LeaseLost
 from dreamcommons.server.cluster.lease import SessionLease, SessionLeases
-from dreamcommons.server.cluster.names import ENGINE_QUEUE, PLACEMENT
+from dreamcommons.server.cluster.names import ENGINE_QUEUE, GATEWAYS_ALIVE, PLACEMENT
 from dreamcommons.server.cluster.owner import SessionOwner
 from dreamcommons.server.cluster.wire import pack, unpack
 from dreamcommons.server.session import DreamSession
 
 log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 1.0  # how often a gateway says it is alive, and how often an engine looks
+GATEWAY_SILENT_S = 5.0  # a gateway not heard for this long died: its connections are gone
 
 OpenSession = Callable[[str], Awaitable[DreamSession]]
 CloseSession = Callable[[str], Awaitable[None]]
@@ -53,6 +57,9 @@ class EngineNode:
         self._subscription: Any = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.leases_lost = 0
+        self._alive: Any = None
+        self._heard: dict[str, float] = {}  # gateway -> when its heartbeat last came
+        self._sweeping: asyncio.Task[None] | None = None
 
     @property
     def owned(self) -> list[str]:
@@ -62,13 +69,34 @@ class EngineNode:
         self._subscription = await self.nc.subscribe(
             PLACEMENT, queue=ENGINE_QUEUE, cb=self._on_placement
         )
+        self._alive = await self.nc.subscribe(GATEWAYS_ALIVE, cb=self._on_heartbeat)
         await self.nc.flush()
+        self._sweeping = asyncio.get_running_loop().create_task(
+            self._sweep(), name="sweep-gateways"
+        )
+
+    async def _on_heartbeat(self, msg: Msg) -> None:
+        with contextlib.suppress(KeyError, ValueError, TypeError):
+            self._heard[str(unpack(msg.data)["gateway"])] = time.monotonic()
+
+    async def _sweep(self) -> None:
+        """Every second: the members of gateways silent for ``GATEWAY_SILENT_S`` are away."""
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            now = time.monotonic()
+            for _, owner in list(self._owned.values()):
+                owner.drop_silent(self._heard, now, GATEWAY_SILENT_S)
 
     async def close(self) -> None:
         """Stop serving and release every lease, so that another engine may own them at once."""
-        if self._subscription is not None:
-            with contextlib.suppress(Exception):
-                await self._subscription.unsubscribe()
+        if self._sweeping is not None:
+            self._sweeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeping
+        for subscription in (self._subscription, self._alive):
+            if subscription is not None:
+                with contextlib.suppress(Exception):
+                    await subscription.unsubscribe()
         for session in list(self._owned):
             lease, owner = self._owned.pop(session)
             await owner.stop()

@@ -23,9 +23,15 @@ from nats.errors import Error as NatsError
 from websockets.asyncio.server import ServerConnection
 
 from dreamcommons.contracts.protocol import Encoding
+from dreamcommons.server.cluster.engine import HEARTBEAT_S
 from dreamcommons.server.cluster.errors import SessionMoving
 from dreamcommons.server.cluster.lease import SessionLeases
-from dreamcommons.server.cluster.names import PLACEMENT, gateway_subject, requests_subject
+from dreamcommons.server.cluster.names import (
+    GATEWAYS_ALIVE,
+    PLACEMENT,
+    gateway_subject,
+    requests_subject,
+)
 from dreamcommons.server.cluster.relay import DeltaRelay
 from dreamcommons.server.cluster.remote_session import RemoteSession
 from dreamcommons.server.cluster.wire import pack, unpack
@@ -62,6 +68,7 @@ class ClusterGateway:
         self._subscription: Any = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._watching: asyncio.Task[None] | None = None
+        self._beating: asyncio.Task[None] | None = None
 
     @property
     def relays(self) -> list[DeltaRelay]:
@@ -74,6 +81,14 @@ class ClusterGateway:
         self._watching = asyncio.get_running_loop().create_task(
             self._watch_owners(), name="watch-owners"
         )
+        self._beating = asyncio.get_running_loop().create_task(self._beat(), name="heartbeat")
+
+    async def _beat(self) -> None:
+        """Say this gateway is alive, so that owners keep its connections' members present."""
+        beat = pack({"gateway": self.gateway_id})
+        while True:
+            await self._publish(GATEWAYS_ALIVE, beat)
+            await asyncio.sleep(HEARTBEAT_S)
 
     async def _watch_owners(self) -> None:
         """Have a session placed again when the connections here stopped hearing its owner."""
@@ -86,10 +101,11 @@ class ClusterGateway:
                     self._place_later(session_id)
 
     async def close(self) -> None:
-        if self._watching is not None:
-            self._watching.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watching
+        for task in (self._watching, self._beating):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._subscription is not None:
             with contextlib.suppress(Exception):
                 await self._subscription.unsubscribe()

@@ -10,6 +10,7 @@
     dreamcommons.owner.S.requests        a gateway's join, message or notice for S's owner
     dreamcommons.placement               "own S" to one engine (queue group dreamcommons-engines)
     dreamcommons.gateways.G              to gateway G: close one of its connections
+    dreamcommons.gateways-alive          every gateway's heartbeat, for the owners
     dreamcommons.owner.S.samples         device samples for S, from an ingest process
     dreamcommons.devices.commands        a command for a device, from S's owner to any ingest
 
@@ -38,6 +39,7 @@ PLACEMENT: Final = "dreamcommons.placement"
 ENGINE_QUEUE: Final = "dreamcommons-engines"
 """The queue group of the engines: each placement request reaches one of them."""
 GATEWAYS_PREFIX: Final = "dreamcommons.gateways"
+GATEWAYS_ALIVE: Final = "dreamcommons.gateways-alive"
 INGEST_QUEUE: Final = "dreamcommons-ingest"
 """The queue group of the ingest processes: each device command reaches one of them."""
 

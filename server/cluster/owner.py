@@ -195,6 +195,14 @@ class SessionOwner:
         await self.session.durable()  # acknowledged only once it is in the cluster's log
         return frame_bytes(encode(reply, member.encoding))
 
+    def drop_silent(self, heard: dict[str, float], now: float, silent_s: float) -> None:
+        """The connections of gateways not heard for ``silent_s`` are gone (a gateway that
+        died says no leave): their members are away, as after any disconnection."""
+        for link_id, (_, link) in list(self._links.items()):
+            if now - heard.get(link.gateway, link.since) > silent_s:
+                log.warning("session %s: gateway %s is silent", self.session.id, link.gateway)
+                self._leave(link_id)
+
     def _leave(self, link_id: str) -> None:
         held = self._links.pop(link_id, None)
         if held is not None:
