@@ -5,6 +5,10 @@ more than ``max_buffered`` bytes unsent misses deltas (it is *behind*). Once it 
 quarter of the bound it gets a snapshot of the current state and deltas again; if it stays
 behind for ``grace_s`` it is closed with ``CloseCode.SLOW_CONSUMER``. The tick never waits,
 so one reader that stopped cannot hold up the dream or anyone else's view of it.
+
+A cluster's gateway forwards frames it did not make: it has a snapshot only when the owner
+sent one with the delta. Without one (``catch_up`` None) a connection that could catch up
+stays behind for that delta, and ``snapshot_wanted`` says that one should be asked for.
 """
 
 from __future__ import annotations
@@ -42,12 +46,13 @@ class Fanout:
         self.stats = FanoutStats()
         self._behind: dict[ServerConnection, float] = {}
         self._closing: set[asyncio.Task[None]] = set()
+        self.snapshot_wanted = False  # the last send had no snapshot for one that caught up
 
     def send(
         self,
         connections: Iterable[ServerConnection],
         frame: Frame,
-        catch_up: Callable[[], Frame],
+        catch_up: Callable[[], Frame] | None,
         now: float,
         *,
         resyncing: Collection[ServerConnection] = (),
@@ -56,13 +61,14 @@ class Fanout:
         same frame each time it is called) instead to one that caught up again or asked for it
         (``resyncing``, unless it is behind: it gets one when it catches up); close the ones
         behind for too long, and return them."""
+        self.snapshot_wanted = False
         ready: list[ServerConnection] = []
         dropped: list[ServerConnection] = []
         for connection in connections:
             buffered = _buffered(connection)
             since = self._behind.get(connection)
             if since is None and buffered <= self.max_buffered:
-                if connection in resyncing:
+                if connection in resyncing and catch_up is not None:
                     self.stats.snapshots += 1
                     broadcast([connection], catch_up())
                 else:
@@ -74,6 +80,9 @@ class Fanout:
                 self._behind[connection] = now
                 self.stats.behind += 1
             elif buffered <= self.max_buffered // 4:
+                if catch_up is None:
+                    self.snapshot_wanted = True  # caught up, but stays behind until it has one
+                    continue
                 del self._behind[connection]
                 self.stats.resynced += 1
                 broadcast([connection], catch_up())

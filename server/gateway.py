@@ -33,7 +33,6 @@ from dreamcommons.contracts.errors import (
 )
 from dreamcommons.contracts.protocol import (
     PROTOCOL_VERSION,
-    Ack,
     AnyClientMessage,
     Command,
     Contribute,
@@ -55,13 +54,17 @@ from dreamcommons.contracts.protocol import (
 )
 from dreamcommons.contracts.venues import VenuePreset, load_venue
 from dreamcommons.server.auth import Gatekeeper
+from dreamcommons.server.cluster.node import ClusterNode
 from dreamcommons.server.devices.hub import DeviceHub
+from dreamcommons.server.durability import Durability
+from dreamcommons.server.engine import DreamEngine
 from dreamcommons.server.fanout import bound_kernel_buffer
 from dreamcommons.server.guessing import WRONG_CREDENTIAL, CredentialGuard, GuessPolicy
 from dreamcommons.server.ha_sessions import SessionsInHomeAssistant
 from dreamcommons.server.join_url import join_through
 from dreamcommons.server.journal import Journal
 from dreamcommons.server.limits import Limits
+from dreamcommons.server.local_session import LocalSession
 from dreamcommons.server.metrics import CONTENT_TYPE, ServerMetrics
 from dreamcommons.server.presence import ServerPresence
 from dreamcommons.server.recovery import (
@@ -72,6 +75,7 @@ from dreamcommons.server.recovery import (
 )
 from dreamcommons.server.session import DreamSession, Member
 from dreamcommons.server.session_listing import session_listing
+from dreamcommons.server.session_port import Reply, SessionPort
 from dreamcommons.server.settings import ServerSettings
 from dreamcommons.server.versions import refuse_other_versions
 from dreamcommons.server.web import json_page, not_found, web_response
@@ -115,6 +119,8 @@ class DreamServer:
         self.guard = CredentialGuard(GuessPolicy.from_settings(settings))
         self.journal = None if settings.journal is None else Journal(settings.journal)
         self.metrics = ServerMetrics(self.sessions.values, self.devices, self.limits, self.journal)
+        self.cluster = None if settings.cluster is None else ClusterNode(self, settings)
+        self._ticking: dict[str, asyncio.Task[None]] = {}
 
     @property
     def port(self) -> int:
@@ -123,6 +129,8 @@ class DreamServer:
         return int(sockname[1])
 
     async def start(self) -> None:
+        if self.cluster is not None:
+            await self.cluster.start()
         if self.journal is not None:
             await self.journal.open()
             recovered = await recover_sessions(
@@ -155,6 +163,8 @@ class DreamServer:
                 self._spawn(self.home_assistant.run(), "home-assistant")
 
     async def close(self) -> None:
+        if self.cluster is not None:
+            await self.cluster.close()  # its sessions' leases released first: others own them
         for task in self._tasks:
             task.cancel()
         for task in list(self._tasks):
@@ -177,18 +187,27 @@ class DreamServer:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    def session(self, session_id: str) -> DreamSession:
-        """The session of that id, opened on first use with its venue."""
+    def session(
+        self,
+        session_id: str,
+        *,
+        durability: Durability | None = None,
+        engine: DreamEngine | None = None,
+    ) -> DreamSession:
+        """The session of that id, opened on first use with its venue, journaled if the server
+        has a journal. A cluster's owner gives its log (``durability``) and the ``engine`` it
+        rebuilt from it."""
         session = self.sessions.get(session_id)
         if session is None:
             venue = self.venue_of(session_id)
+            if durability is None and self.journal is not None:
+                durability = session_journal(self.journal, session_id, venue, self.settings)
             session = DreamSession(
                 session_id,
                 venue,
                 on_pace=self.devices.pace,
-                journal=None
-                if self.journal is None
-                else session_journal(self.journal, session_id, venue, self.settings),
+                engine=engine,
+                journal=durability,
                 fanout=fanout(self.settings),
                 whisper_max=self.settings.max_whisper_chars,
                 absences=absence_policy(self.settings),
@@ -197,6 +216,21 @@ class DreamServer:
             self._run(session)
             log.info("session %s opened (venue %s)", session_id, venue.name)
         return session
+
+    async def open_session(self, session_id: str) -> SessionPort:
+        """What a connection speaks to: the session here, or in a cluster its owner."""
+        if self.cluster is not None:
+            return await self.cluster.session(session_id)
+        return LocalSession(self.session(session_id))
+
+    async def close_session(self, session_id: str) -> None:
+        """Stop ticking the session and forget it (its owner is another process now)."""
+        self.sessions.pop(session_id, None)
+        ticking = self._ticking.pop(session_id, None)
+        if ticking is not None:
+            ticking.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticking
 
     def venue_of(self, session_id: str) -> VenuePreset:
         """The venue a session has, or would open with: a session that exists (recovered from
@@ -210,12 +244,13 @@ class DreamServer:
         """Keep ``session`` (new or recovered) and tick it, timing each tick for /metrics."""
         self.sessions[session.id] = session
         session.tick_observer = self.metrics.tick_seconds.observe
-        self._spawn(session.run(), f"tick-{session.id}")
+        self._ticking[session.id] = self._spawn(session.run(), f"tick-{session.id}")
 
-    def _spawn(self, work: Coroutine[object, object, None], name: str) -> None:
+    def _spawn(self, work: Coroutine[object, object, None], name: str) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(work, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._task_ended)
+        return task
 
     def _task_ended(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -235,6 +270,8 @@ class DreamServer:
             }
             if self.journal is not None:
                 body["journal"] = "ok" if self.journal.healthy else "unavailable"
+            if self.cluster is not None:
+                body["cluster"] = self.cluster.health()
             return _json_response(connection, HTTPStatus.OK, body)
         if path == "/metrics":
             return _response(connection, CONTENT_TYPE, self.metrics.render())
@@ -280,9 +317,9 @@ class _ConnectionState:
         self.connection = connection
         self.encoding = encoding
         self.address = str(connection.remote_address[0])
-        self.session: DreamSession | None = None
+        self.session: SessionPort | None = None
         self.member: Member | None = None
-        self._joining: DreamSession | None = None  # where a join frame went, until answered
+        self._joining: SessionPort | None = None  # where a join frame went, until answered
         self._mistakes: deque[float] = deque()
         self._budgets = server.limits.connection_budgets()
 
@@ -336,8 +373,7 @@ class _ConnectionState:
                 self.server.limits.check_contribution(
                     session.id, member.pid, time.monotonic(), ref=message.cid, whisper=text
                 )
-                ack = session.contribute(member, message)
-                await self._acknowledge(session, ack)
+                await session.contribute(member, message, self._reply)
             case Resync():
                 session, _ = self._joined()
                 if not session.resync_pending(self.connection):
@@ -345,29 +381,29 @@ class _ConnectionState:
                     session.resync(self.connection)
             case Share():
                 session, member = self._joined()
-                ack = session.share(member, message)
-                await self._acknowledge(session, ack)
+                await session.share(member, message, self._reply)
             case HostAction():
                 session, member = self._joined()
-                ack = session.host_action(member, message)
-                await self._acknowledge(session, ack)
+                await session.host_action(member, message, self._reply)
             case Invite():
                 session, member = self._joined(message.cid)
                 issue = self.server.gatekeeper.invitation
                 await self._send(issue(session.id, member.role, message, time.time()))
             case Pair():
                 session, member = self._joined()
+                local = _with_devices(session)
                 with self._credentials(session.id, ref=message.cid):
-                    paired = await self.server.devices.pair(session, member, message)
+                    paired = await self.server.devices.pair(local, member, message)
                 await self._send(paired)
             case Command():
                 session, member = self._joined()
-                await self._send(await self.server.devices.command(session, member, message))
+                local = _with_devices(session)
+                await self._send(await self.server.devices.command(local, member, message))
             case Ping(n=n):
                 await self._send(Pong(n=n))
             case People():
-                session, _ = self._joined(message.cid)
-                await self._send(session.people(message))
+                session, member = self._joined(message.cid)
+                await self.connection.send(await session.people(member, message))
             case Playback():
                 raise NotAllowed(ErrorCode.FORBIDDEN, "playback is a served replay's; this is live")
 
@@ -390,13 +426,14 @@ class _ConnectionState:
             request = join_through(request, self.connection.request.path)
         with self._credentials(request.session):
             self.server.gatekeeper.admit(request, time.time())
-            if request.resume is not None and request.session not in self.server.sessions:
+            unknown = self.server.cluster is None and request.session not in self.server.sessions
+            if request.resume is not None and unknown:
                 raise NotAllowed(
                     ErrorCode.BAD_RESUME_TOKEN, "unknown resume token for this session"
                 )
             if request.resume is None:
                 self.server.limits.check_new_member(self.address, time.monotonic())
-            session = self.server.session(request.session)
+            session = await self.server.open_session(request.session)
             self._joining = session
             code = self.server.gatekeeper.join_code(session.id) if request.role == "host" else None
             admitted = await session.join(request, self.connection, self.encoding, join_code=code)
@@ -404,7 +441,7 @@ class _ConnectionState:
         log.info("%s joined %s as %s (%s)", request.name, session.id, self.member.pid, request.role)
         # written at once, without awaiting (``send`` would await a drain, and a tick's live
         # delta could come between the welcome and the deltas it resumes from)
-        for frame in (encode(admitted.welcome, self.encoding), *admitted.replay):
+        for frame in admitted.frames:
             broadcast([self.connection], frame)
 
     @contextlib.contextmanager
@@ -425,11 +462,12 @@ class _ConnectionState:
             raise
         guard.succeeded(self.address, session, time.monotonic())
 
-    async def _acknowledge(self, session: DreamSession, ack: Ack) -> None:
-        """Acknowledge once durable; a refusal that comes later is counted like any other."""
-        await session.acknowledge(self.connection, self.encoding, ack, refused=self._count_refusal)
+    @property
+    def _reply(self) -> Reply:
+        """Where acks go once durable; a refusal that comes later is counted like any other."""
+        return Reply(self.connection, self.encoding, self._count_refusal)
 
-    def _joined(self, ref: int | None = None) -> tuple[DreamSession, Member]:
+    def _joined(self, ref: int | None = None) -> tuple[SessionPort, Member]:
         if self.session is None or self.member is None:
             raise NotAllowed(ErrorCode.NOT_JOINED, "join a session first", ref=ref)
         return self.session, self.member
@@ -448,6 +486,12 @@ class _ConnectionState:
     def detach(self) -> None:
         if self.session is not None and self.member is not None:
             self.session.disconnect(self.member, self.connection)
+
+
+def _with_devices(session: SessionPort) -> DreamSession:
+    if session.local is None:
+        raise NotAllowed(ErrorCode.NO_DEVICES, "devices are not served through a cluster yet")
+    return session.local
 
 
 def _json_response(connection: ServerConnection, status: HTTPStatus, body: object) -> Response:

@@ -51,17 +51,22 @@ from dreamcommons.contracts.protocol import (
 )
 from dreamcommons.contracts.venues import VenuePreset
 from dreamcommons.server.absences import AbsencePolicy, Absences, Moved
+from dreamcommons.server.durability import Durability
 from dreamcommons.server.engine import ContributionRefused, DreamEngine, EngineError, Pace, events
 from dreamcommons.server.fanout import Fanout
 from dreamcommons.server.journal import RecoveredMember, token_hash
-from dreamcommons.server.journal.session_journal import SessionJournal
 from dreamcommons.server.journal.signals import SignalSecond
 from dreamcommons.server.recent_deltas import Frame, RecentDeltas
+from dreamcommons.server.remote_link import RemoteLink
 
 log = logging.getLogger(__name__)
 _HEX_DIGITS = frozenset("0123456789abcdef")
 
 PaceHandler = Callable[["DreamSession", Pace], None]
+
+Link = ServerConnection | RemoteLink  # a member's connection: here, or on a cluster gateway
+DeltaPublisher = Callable[[int, Encoding, Frame, Callable[[], Frame]], None]
+"""Told each delta's seq and frame in every encoding, and how to get this tick's snapshot."""
 
 RECENT_DELTAS_S = 30.0  # how much of the recent past a session replays to a client that resumes
 
@@ -75,7 +80,7 @@ class Member:
     role: str
     resume_token: str  # "" for a member recovered from the journal, until they resume
     token_digest: str = ""
-    connection: ServerConnection | None = None
+    connection: Link | None = None
     encoding: Encoding = Encoding.MSGPACK
     last_cid: int = -1
     share: events.ShareChanged | None = (
@@ -120,11 +125,12 @@ class DreamSession:
         *,
         on_pace: PaceHandler | None = None,
         engine: DreamEngine | None = None,
-        journal: SessionJournal | None = None,
+        journal: Durability | None = None,
         fanout: Fanout | None = None,
         whisper_max: int = MAX_WHISPER_CHARS,
         absences: AbsencePolicy | None = None,
         recent_deltas_s: float = RECENT_DELTAS_S,
+        publish: DeltaPublisher | None = None,
     ) -> None:
         self.id = session_id
         self.venue = venue
@@ -149,6 +155,8 @@ class DreamSession:
         self._next_pid = 1
         self._t0: float | None = None
         self.tick_observer: Callable[[float], None] | None = None
+        # a cluster's owner: every delta in every encoding, for gateways elsewhere to forward
+        self.publish = publish
 
     @property
     def members(self) -> list[Member]:
@@ -169,7 +177,7 @@ class DreamSession:
     async def join(
         self,
         request: Join,
-        connection: ServerConnection,
+        connection: Link,
         encoding: Encoding,
         *,
         join_code: str | None = None,
@@ -190,7 +198,7 @@ class DreamSession:
             member.resume_token = request.resume
             previous = member.connection
             if previous is not None and previous is not connection:
-                self._listeners[member.encoding].discard(previous)
+                self._stop_listening(member.encoding, previous)
                 previous_close = previous.close(CloseCode.REPLACED, "resumed elsewhere")
                 asyncio.get_running_loop().create_task(previous_close, name=f"close-{member.pid}")
             if self.absences.returned(member.pid):
@@ -221,7 +229,8 @@ class DreamSession:
             raise
         # from here to the return nothing is awaited: the state (or the replay) and the
         # listening start at the same tick, whatever ticks passed while the join was made durable
-        self._listeners[encoding].add(connection)
+        if isinstance(connection, ServerConnection):
+            self._listeners[encoding].add(connection)
         replay = self._replay(request, encoding)
         welcome = Welcome(
             participant=member.pid,
@@ -251,16 +260,20 @@ class DreamSession:
             self.stats.resumed_by_sequence += 1
         return frames
 
-    def disconnect(self, member: Member, connection: ServerConnection) -> None:
+    def disconnect(self, member: Member, connection: Link) -> None:
         """The connection is gone; the member stays, away, until they resume (see
         ``server.absences`` for how long they are listed and how long they may resume)."""
-        self._listeners[member.encoding].discard(connection)
-        self._resyncing.discard(connection)
-        self.fanout.forget(connection)
+        self._stop_listening(member.encoding, connection)
         if member.connection is connection:
             member.connection = None
             self._apply(events.PresenceChanged(participant=member.pid, present=False))
             self._moved(self.absences.left(member.pid, time.monotonic()))
+
+    def _stop_listening(self, encoding: Encoding, connection: Link) -> None:
+        if isinstance(connection, ServerConnection):
+            self._listeners[encoding].discard(connection)
+            self._resyncing.discard(connection)
+            self.fanout.forget(connection)
 
     def readmit(self, recovered: RecoveredMember) -> None:
         """Bring back a member the journal remembers, away until they resume with their token;
@@ -452,7 +465,7 @@ class DreamSession:
         self._by_token.pop(member.token_digest, None)
         self.absences.discard(pid)
         if member.connection is not None:
-            self._listeners[member.encoding].discard(member.connection)
+            self._stop_listening(member.encoding, member.connection)
             closing = member.connection.close(CloseCode.REMOVED, "removed by the host")
             asyncio.get_running_loop().create_task(closing, name=f"remove-{pid}")
             member.connection = None
@@ -592,10 +605,14 @@ class DreamSession:
         now = asyncio.get_running_loop().time()
         resyncing, self._resyncing = self._resyncing, set()
         for encoding, connections in self._listeners.items():
+            if not connections and self.publish is None:
+                continue
+            frame = encode(delta, encoding)
+            self.recent.record(encoding, delta.seq, frame)
+            catch_up = self._snapshot_frame(encoding)
+            if self.publish is not None:
+                self.publish(delta.seq, encoding, frame, catch_up)
             if connections:
-                frame = encode(delta, encoding)
-                self.recent.record(encoding, delta.seq, frame)
-                catch_up = self._snapshot_frame(encoding)
                 sent = self.fanout.send(connections, frame, catch_up, now, resyncing=resyncing)
                 for dropped in sent:
                     connections.discard(dropped)

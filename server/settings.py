@@ -6,7 +6,7 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dreamcommons.contracts.protocol import MAX_WHISPER_CHARS, SessionId
@@ -165,3 +165,26 @@ class ServerSettings(BaseSettings):
         default=1.0, gt=0.0, description="wrong credentials a session takes from everyone"
     )
     session_guess_burst: int = Field(default=100, ge=1, description="of them at once")
+    # --- the cluster (docs/cluster.md) ---
+    cluster: str | None = Field(
+        default=None,
+        description="nats://HOST:PORT of the cluster's NATS (with JetStream); none: one process",
+    )
+    role: Literal["all", "gateway", "engine"] = Field(
+        default="all",
+        description="in a cluster: terminate WebSockets (gateway), own sessions (engine), or both",
+    )
+    node: str | None = Field(
+        default=None,
+        pattern=SERVER_NAME_PATTERN,
+        description="names this process in the cluster (default: the server name)",
+    )
+    cluster_wait_s: float = Field(
+        default=2.0, gt=0.0, le=30.0, description="how long a gateway waits for a session's owner"
+    )
+
+    @model_validator(mode="after")
+    def _one_kind_of_durability(self) -> ServerSettings:
+        if self.cluster is not None and self.journal is not None:
+            raise ValueError("a cluster keeps no SQLite journal: give --cluster or --journal")
+        return self

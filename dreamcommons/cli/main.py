@@ -105,6 +105,23 @@ def _parser() -> argparse.ArgumentParser:
         help="keep no secret: join codes, invitation links, the operator key and resumes "
         "stop working when the server stops",
     )
+    host.add_argument(
+        "--cluster",
+        default=None,
+        help="nats://HOST:PORT: join the cluster on that NATS (docs/cluster.md)",
+    )
+    host.add_argument(
+        "--role",
+        choices=("all", "gateway", "engine"),
+        default=None,
+        help="in a cluster: gateway (WebSockets), engine (owns sessions) or all (default)",
+    )
+    host.add_argument(
+        "--node",
+        default=None,
+        type=_server_name,
+        help="this process's name in the cluster (default: the server name)",
+    )
     host.set_defaults(run=_host)
 
     command = commands.add_parser("command", help="send one command to a device, await its ack")
@@ -242,6 +259,9 @@ _HOST_SETTINGS = (
     "journal",
     "state_dir",
     "ephemeral_secret",
+    "cluster",
+    "role",
+    "node",
 )
 
 

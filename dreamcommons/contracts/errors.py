@@ -47,11 +47,14 @@ class ErrorCode(StrEnum):
     INTERNAL = "internal"
     JOURNAL_UNAVAILABLE = "journal_unavailable"  # nothing can be made durable: not acknowledged
     SESSION_FULL = "session_full"  # as many members listed as the session takes, all present
+    SESSION_MOVING = "session_moving"  # a cluster found no owner of the session, or none answered
 
 
 # Refusals that are the server's own fault, not the client's: they never count against a
 # connection's error budget (``max_errors``), so a server in trouble disconnects nobody.
-SERVER_FAULTS = frozenset({ErrorCode.INTERNAL, ErrorCode.JOURNAL_UNAVAILABLE})
+SERVER_FAULTS = frozenset(
+    {ErrorCode.INTERNAL, ErrorCode.JOURNAL_UNAVAILABLE, ErrorCode.SESSION_MOVING}
+)
 
 
 class CloseCode(IntEnum):

@@ -1,5 +1,8 @@
-"""The cluster's NATS parts: a NATS process, the connection every process makes, the names of
-buckets, streams and subjects, the session lease and the durable log (``docs/cluster.md``).
+"""The cluster (``docs/cluster.md``). Its NATS parts: a NATS process, the connection every
+process makes, the names of buckets, streams and subjects, the session lease and the durable
+log. Its roles: ``node.ClusterNode`` (what ``--cluster`` starts), an engine's placement and
+owning (``engine``, ``owner``, ``log_journal``, ``members``, ``rebuild``) and a gateway's side
+(``gateway_node``, ``remote_session``, ``relay``).
 
     async with NatsProcess() as nats_server:
         nc = await connect(nats_server.url, name="engine-a")

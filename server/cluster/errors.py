@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dreamcommons.contracts.errors import DreamcommonsError
+from dreamcommons.contracts.errors import DreamcommonsError, ErrorCode, ProtocolError
 
 
 class ClusterError(DreamcommonsError):
@@ -34,3 +34,10 @@ class LeaseHeld(ClusterError):
 
 class LogUnavailable(ClusterError):
     """The durable log could not take or give an event or snapshot (NATS down, no ack)."""
+
+
+class SessionMoving(ProtocolError):
+    """No process owns the session and none took it, or its owner did not answer in time:
+    the client's request was neither applied nor acknowledged (``session_moving``)."""
+
+    code = ErrorCode.SESSION_MOVING

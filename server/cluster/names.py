@@ -4,8 +4,13 @@
     DREAMCOMMONS_EVENTS          stream (file storage) of ``dreamcommons.events.>``
     dreamcommons.events.S        session S's events, in order (``log``)
     dreamcommons-snapshots       object store: session S -> its latest snapshot (``log``)
+    dreamcommons-members         KV bucket: S.PID (hex) -> a member of S (``members``)
     dreamcommons.deltas.S.E      S's deltas, encoded once in encoding E (``msgpack``, ``json``)
     dreamcommons.owner.S.contributions   a gateway's frame for S, to S's owner (request/reply)
+    dreamcommons.owner.S.requests        a gateway's join, message or notice for S's owner
+    dreamcommons.placement               "own S" to one engine (queue group dreamcommons-engines)
+    dreamcommons.gateways.G              to gateway G: close one of its connections
+    dreamcommons.gateways-alive          every gateway's heartbeat, for the owners
     dreamcommons.owner.S.samples         device samples for S, from an ingest process
     dreamcommons.devices.commands        a command for a device, from S's owner to any ingest
 
@@ -26,9 +31,15 @@ LEASE_BUCKET: Final = "dreamcommons-leases"
 EVENTS_STREAM: Final = "DREAMCOMMONS_EVENTS"
 EVENTS_PREFIX: Final = "dreamcommons.events"
 SNAPSHOT_BUCKET: Final = "dreamcommons-snapshots"
+MEMBERS_BUCKET: Final = "dreamcommons-members"
 DELTAS_PREFIX: Final = "dreamcommons.deltas"
 OWNER_PREFIX: Final = "dreamcommons.owner"
 DEVICE_COMMANDS: Final = "dreamcommons.devices.commands"
+PLACEMENT: Final = "dreamcommons.placement"
+ENGINE_QUEUE: Final = "dreamcommons-engines"
+"""The queue group of the engines: each placement request reaches one of them."""
+GATEWAYS_PREFIX: Final = "dreamcommons.gateways"
+GATEWAYS_ALIVE: Final = "dreamcommons.gateways-alive"
 INGEST_QUEUE: Final = "dreamcommons-ingest"
 """The queue group of the ingest processes: each device command reaches one of them."""
 
@@ -64,12 +75,30 @@ def contributions_subject(session: str) -> str:
     return f"{OWNER_PREFIX}.{session_token(session)}.contributions"
 
 
+def requests_subject(session: str) -> str:
+    return f"{OWNER_PREFIX}.{session_token(session)}.requests"
+
+
+def gateway_subject(gateway: str) -> str:
+    """Where gateway ``gateway`` (a process id of the cluster: a session id's alphabet) listens."""
+    return f"{GATEWAYS_PREFIX}.{session_token(gateway)}"
+
+
 def samples_subject(session: str) -> str:
     return f"{OWNER_PREFIX}.{session_token(session)}.samples"
 
 
 def lease_key(session: str) -> str:
     return session_token(session)
+
+
+def member_key(session: str, pid: str) -> str:
+    """A member's key: the participant id in hex, so that any id is a valid key."""
+    return f"{session_token(session)}.{pid.encode().hex()}"
+
+
+def member_keys(session: str) -> str:
+    return f"{session_token(session)}.*"
 
 
 def snapshot_name(session: str) -> str:

@@ -17,7 +17,7 @@ export const ACTIONS = ["light", "sound", "pace", "warmth", "pressure"];
 export const HOST_ACTIONS = ["start", "pause", "resume", "advance", "end", "harmonize", "remove"];
 export const CLIENT_MESSAGES = ["join", "contribute", "whisper", "resync", "pair", "command", "share", "host", "invite", "ping", "people", "playback"]; // types a client sends
 export const SERVER_MESSAGES = ["welcome", "snapshot", "delta", "ack", "error", "paired", "command_result", "invitation", "pong", "notice", "people"]; // types it receives
-export const ERROR_CODES = ["malformed_frame", "unknown_type", "invalid_field", "frame_too_large", "unsupported_version", "not_joined", "already_joined", "bad_resume_token", "forbidden", "pairing_refused", "no_devices", "invitation_required", "bad_invitation", "invitation_expired", "rate_limited", "whisper_too_long", "too_many_connections", "bad_origin", "internal", "journal_unavailable", "session_full"]; // an error frame's code
+export const ERROR_CODES = ["malformed_frame", "unknown_type", "invalid_field", "frame_too_large", "unsupported_version", "not_joined", "already_joined", "bad_resume_token", "forbidden", "pairing_refused", "no_devices", "invitation_required", "bad_invitation", "invitation_expired", "rate_limited", "whisper_too_long", "too_many_connections", "bad_origin", "internal", "journal_unavailable", "session_full", "session_moving"]; // an error frame's code
 export const NOTICE_CODES = ["journal_unavailable", "journal_available"]; // a notice's code
 
 /** The application close codes (4000-4999) the server ends a connection with. */

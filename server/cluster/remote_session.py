@@ -1,0 +1,203 @@
+"""A session owned by another process, as a gateway's connections see it (``SessionPort``).
+
+Every request goes to the owner on ``dreamcommons.owner.SESSION.requests`` and waits for its
+answer at most ``wait_s``: the welcome and the replay, the ack or the page, as frames in the
+connection's encoding, passed on as they are; a refusal raised again with the owner's code. No
+owner answering, in time or at all, is ``session_moving``: nothing was applied or acknowledged.
+The deltas come by the session's ``DeltaRelay``, never through here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from nats.aio.client import Client
+from nats.errors import Error as NatsError
+from websockets.asyncio.server import ServerConnection
+
+from dreamcommons.contracts.errors import ProtocolError
+from dreamcommons.contracts.protocol import (
+    Contribute,
+    Encoding,
+    HostAction,
+    Join,
+    People,
+    Share,
+    Whisper,
+    encode,
+)
+from dreamcommons.server.cluster.errors import SessionMoving
+from dreamcommons.server.cluster.names import requests_subject
+from dreamcommons.server.cluster.relay import DeltaRelay
+from dreamcommons.server.cluster.wire import answer, as_frame, frame_bytes, pack, unpack
+from dreamcommons.server.recent_deltas import Frame
+from dreamcommons.server.session import DreamSession, Member, SessionStats
+from dreamcommons.server.session_port import Joined, Reply
+
+log = logging.getLogger(__name__)
+
+Post = Callable[[str, bytes], None]
+"""Publish without waiting for an answer (a leave, a snapshot wanted)."""
+
+
+class RemoteSession:
+    """Session ``session_id`` as seen from gateway ``gateway_id``."""
+
+    def __init__(
+        self,
+        nc: Client,
+        session_id: str,
+        gateway_id: str,
+        relay: DeltaRelay,
+        *,
+        new_link: Callable[[ServerConnection], str],
+        drop_link: Callable[[str], None],
+        post: Post,
+        wait_s: float,
+        moving: Callable[[], None],
+    ) -> None:
+        self.nc = nc
+        self._id = session_id
+        self.gateway_id = gateway_id
+        self.relay = relay
+        self.wait_s = wait_s
+        self._stats = SessionStats()
+        self._new_link = new_link
+        self._drop_link = drop_link
+        self._post = post
+        self._moving = moving
+        self._subject = requests_subject(session_id)
+        self._links: dict[Member, str] = {}
+        self._comebacks: dict[
+            Member, tuple[ServerConnection, Join]
+        ] = {}  # to join a new owner  # each member's connection here, as the owner knows it
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def stats(self) -> SessionStats:
+        return self._stats
+
+    @property
+    def local(self) -> DreamSession | None:
+        return None
+
+    async def join(
+        self,
+        request: Join,
+        connection: ServerConnection,
+        encoding: Encoding,
+        *,
+        join_code: str | None = None,
+    ) -> Joined:
+        link, admitted = await self._join(request, connection, encoding, join_code)
+        member = Member(admitted["pid"], admitted["name"], admitted["role"], "")
+        member.encoding = encoding
+        self._links[member] = link
+        comeback = Join(
+            session=self._id, name=request.name, role=request.role, resume=admitted["resume"]
+        )
+        self._comebacks[member] = (connection, comeback)
+        # the frames the owner published after the welcome and before this relay listened
+        forwarded = self.relay.listen(connection, encoding, int(admitted["seq"]))
+        frames = [as_frame(frame, encoding) for frame in admitted["frames"]]
+        return Joined(member, (*frames, *forwarded))
+
+    async def _join(
+        self, request: Join, connection: ServerConnection, encoding: Encoding, code: str | None
+    ) -> tuple[str, dict[str, Any]]:
+        link = self._new_link(connection)
+        asked = {
+            "op": "join",
+            "link": link,
+            "gateway": self.gateway_id,
+            "encoding": encoding.value,
+            "join": frame_bytes(encode(request, Encoding.MSGPACK)),
+            "join_code": code,
+        }
+        try:
+            admitted: dict[str, Any] = answer(await self._ask(asked))
+        except BaseException:
+            self._drop_link(link)
+            raise
+        return link, admitted
+
+    async def relink(self) -> None:
+        """A new owner took the session over: join it again, by resume token, for every
+        connection here, so that what they send is theirs at the new owner. Its welcome is
+        not sent on: the relay gives them the new owner's snapshot."""
+        for member, (connection, comeback) in list(self._comebacks.items()):
+            try:
+                link, _ = await self._join(comeback, connection, member.encoding, None)
+            except ProtocolError as error:
+                log.warning("session %s: %s not back at its owner: %s", self._id, member.pid, error)
+                continue
+            if self._comebacks.get(member) is None:  # gone meanwhile
+                self._post(self._subject, pack({"op": "leave", "link": link}))
+                self._drop_link(link)
+                continue
+            old = self._links.get(member)
+            if old is not None:
+                self._drop_link(old)
+            self._links[member] = link
+
+    async def contribute(self, member: Member, message: Contribute | Whisper, to: Reply) -> None:
+        await self._forward(member, message, message.cid, to)
+
+    async def share(self, member: Member, message: Share, to: Reply) -> None:
+        await self._forward(member, message, message.cid, to)
+
+    async def host_action(self, member: Member, message: HostAction, to: Reply) -> None:
+        await self._forward(member, message, message.cid, to)
+
+    async def people(self, member: Member, message: People) -> Frame:
+        return as_frame(await self._message(member, message, message.cid), member.encoding)
+
+    def resync_pending(self, connection: ServerConnection) -> bool:
+        return self.relay.resync_pending(connection)
+
+    def resync(self, connection: ServerConnection) -> None:
+        self.relay.resync(connection)
+
+    def disconnect(self, member: Member, connection: ServerConnection) -> None:
+        self.relay.forget(connection)
+        self._comebacks.pop(member, None)
+        link = self._links.pop(member, None)
+        if link is not None:
+            self._drop_link(link)
+            self._post(self._subject, pack({"op": "leave", "link": link}))
+
+    async def _forward(
+        self,
+        member: Member,
+        message: Contribute | Whisper | Share | HostAction,
+        cid: int,
+        to: Reply,
+    ) -> None:
+        frame = await self._message(member, message, cid)
+        await to.connection.send(as_frame(frame, to.encoding))
+
+    async def _message(
+        self, member: Member, message: Contribute | Whisper | Share | HostAction | People, cid: int
+    ) -> bytes:
+        asked = {
+            "op": "message",
+            "link": self._links[member],
+            "message": frame_bytes(encode(message, Encoding.MSGPACK)),
+        }
+        frame: bytes = answer(await self._ask(asked), ref=cid)
+        return frame
+
+    async def _ask(self, payload: dict[str, Any]) -> dict[str, Any]:
+        try:
+            reply = await self.nc.request(self._subject, pack(payload), timeout=self.wait_s)
+        except (TimeoutError, NatsError) as error:
+            self._moving()
+            raise SessionMoving(
+                f"session {self._id} has no owner answering ({error}); try again"
+            ) from None
+        return unpack(reply.data)
