@@ -177,7 +177,11 @@ class SessionOwner:
     async def _message(self, request: dict[str, Any]) -> bytes:
         held = self._links.get(str(request["link"]))
         if held is None:
-            raise NotAllowed(ErrorCode.NOT_JOINED, "join the session again: its owner changed")
+            # the session changed hands: the gateway joins its connections to this owner again,
+            # so the client did nothing wrong and may simply try again
+            raise NotAllowed(
+                ErrorCode.SESSION_MOVING, "the session changed hands: try again in a moment"
+            )
         member, _ = held
         message = decode_client(request["message"], Encoding.MSGPACK)
         reply: BaseModel

@@ -20,7 +20,7 @@ from tests.conftest import within
 
 pytestmark = pytest.mark.integration
 
-WHILE_AWAY = {ErrorCode.SESSION_MOVING, ErrorCode.JOURNAL_UNAVAILABLE, ErrorCode.NOT_JOINED}
+WHILE_AWAY = {ErrorCode.SESSION_MOVING, ErrorCode.JOURNAL_UNAVAILABLE}
 
 
 def settings(nats: NatsProcess, role: str) -> ServerSettings:
