@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from dreamcommons.contracts.device_protocol import BioSample, SampleBatch
 from dreamcommons.contracts.protocol import ParticipantView
 from dreamcommons.contracts.venues import load_venue
+from dreamcommons.firmware_sim.device import reading_fields
 from dreamcommons.firmware_sim.physiology import Sample, Sleeper
 from dreamcommons.server.devices.sleepers import SleeperEstimates, as_event
 from dreamcommons.server.engine import DreamEngine, ParticipantJoined, ShareChanged
@@ -40,15 +41,7 @@ class BreathRows:
 
 
 def _reading(s: Sample) -> BioSample:
-    return BioSample(
-        t=s.t,
-        hr=s.heart_rate,
-        hrv=s.hrv_rmssd,
-        resp=s.respiration_rate,
-        phase=s.breath_phase,
-        eeg=(s.eeg_delta, s.eeg_theta, s.eeg_alpha, s.eeg_beta),
-        move=s.movement,
-    )
+    return BioSample.model_validate(reading_fields("pod", s, s.t))
 
 
 def breath_rows(sleepers: int, seconds: float) -> BreathRows:

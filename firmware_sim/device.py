@@ -238,6 +238,28 @@ class DeviceStats:
         return out
 
 
+def reading_fields(kind: DeviceKind, sample: Sample, t: float) -> dict[str, object]:
+    """The ``BioSample`` fields a device of ``kind`` reports of ``sample``, stamped ``t``: a pod
+    its heart, breath, brain and movement; fabric its breath, movement and skin."""
+    if kind == "pod":
+        return {
+            "t": t,
+            "hr": sample.heart_rate,
+            "hrv": sample.hrv_rmssd,
+            "resp": sample.respiration_rate,
+            "phase": sample.breath_phase,
+            "eeg": (sample.eeg_delta, sample.eeg_theta, sample.eeg_alpha, sample.eeg_beta),
+            "move": sample.movement,
+        }
+    return {
+        "t": t,
+        "resp": sample.respiration_rate,
+        "phase": sample.breath_phase,
+        "move": sample.movement,
+        "temp": sample.skin_temp,
+    }
+
+
 class SimulatedDevice(BackgroundRun):
     """One pod or fabric: ``async with SimulatedDevice(config, broker_url) as device: ...``.
 
@@ -393,23 +415,7 @@ class SimulatedDevice(BackgroundRun):
             self._seal()
 
     def _reading(self, sample: Sample, t: float) -> dict[str, object]:
-        if self.config.kind == "pod":
-            return {
-                "t": t,
-                "hr": sample.heart_rate,
-                "hrv": sample.hrv_rmssd,
-                "resp": sample.respiration_rate,
-                "phase": sample.breath_phase,
-                "eeg": (sample.eeg_delta, sample.eeg_theta, sample.eeg_alpha, sample.eeg_beta),
-                "move": sample.movement,
-            }
-        return {
-            "t": t,
-            "resp": sample.respiration_rate,
-            "phase": sample.breath_phase,
-            "move": sample.movement,
-            "temp": sample.skin_temp,
-        }
+        return reading_fields(self.config.kind, sample, t)
 
     def _seal(self) -> None:
         """Close the pending batch under the next ``seq``: send it, or drop and count it."""

@@ -14,21 +14,14 @@ from dreamcommons.contracts.device_protocol import (
     PairingOffer,
     SampleBatch,
 )
+from dreamcommons.firmware_sim.device import reading_fields
 from dreamcommons.firmware_sim.physiology import Sample, Sleeper
 from dreamcommons.server.devices.biometrics import SleeperEstimate, SleeperEstimator, SleepStage
 from dreamcommons.server.devices.registry import DeviceRegistry, PairingRefused
 
 
 def pod_reading(s: Sample, skew: float = 0.0) -> BioSample:
-    return BioSample(
-        t=s.t + skew,
-        hr=s.heart_rate,
-        hrv=s.hrv_rmssd,
-        resp=s.respiration_rate,
-        phase=s.breath_phase,
-        eeg=(s.eeg_delta, s.eeg_theta, s.eeg_alpha, s.eeg_beta),
-        move=s.movement,
-    )
+    return BioSample.model_validate(reading_fields("pod", s, s.t + skew))
 
 
 def stream(
