@@ -4,6 +4,7 @@ whisper this server takes; and ``DreamSession.join`` hands back the member it ad
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -50,6 +51,29 @@ async def welcome_from(port: int, join: Join) -> Welcome:
             reply = decode_server(await ws.recv(), Encoding.MSGPACK)
     assert isinstance(reply, Welcome), reply
     return reply
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    session: DreamSession, admissions: list[Admission], host_code: str | None = None
+) -> AsyncIterator[int]:
+    """A real socket straight to ``session`` (no gateway): each connection's join admitted
+    (a host's with ``host_code``), kept in ``admissions``, and answered with its welcome."""
+
+    async def handler(connection: ServerConnection) -> None:
+        join = decode_client(await connection.recv(), Encoding.MSGPACK)
+        assert isinstance(join, Join)
+        code = host_code if join.role == "host" else None
+        admitted = await session.join(join, connection, Encoding.MSGPACK, join_code=code)
+        admissions.append(admitted)
+        try:
+            await connection.send(encode(admitted.welcome, Encoding.MSGPACK))
+            await connection.wait_closed()
+        finally:
+            session.disconnect(admitted.member, connection)
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        yield next(iter(server.sockets)).getsockname()[1]
 
 
 @pytest.fixture
@@ -173,21 +197,7 @@ async def test_join_returns_the_member_it_admitted_new_or_resumed() -> None:
     complete welcome, the same member object when it comes back with its token."""
     session = DreamSession("commons", VENUE, whisper_max=64)
     admissions: list[Admission] = []
-
-    async def handler(connection: ServerConnection) -> None:
-        join = decode_client(await connection.recv(), Encoding.MSGPACK)
-        assert isinstance(join, Join)
-        code = "JOINCODE" if join.role == "host" else None
-        admitted = await session.join(join, connection, Encoding.MSGPACK, join_code=code)
-        admissions.append(admitted)
-        try:
-            await connection.send(encode(admitted.welcome, Encoding.MSGPACK))
-            await connection.wait_closed()
-        finally:
-            session.disconnect(admitted.member, connection)
-
-    async with serve(handler, "127.0.0.1", 0) as server:
-        port = next(iter(server.sockets)).getsockname()[1]
+    async with serving(session, admissions, host_code="JOINCODE") as port:
         first = await welcome_from(port, Join(session="commons", name="Lyra"))
         again = await welcome_from(port, Join(session="commons", name="Lyra", resume=first.resume))
         host = await welcome_from(port, Join(session="commons", name="Ada", role="host"))
@@ -207,19 +217,7 @@ async def test_participant_ids_are_hex_and_never_reuse_a_recovered_decimal_one()
     p11. A journal written when ids were decimal is read without giving out one of its ids
     again: after p99 (read as hex, 0x99), the next new member is p9a."""
     session = DreamSession("commons", VENUE)
-
-    async def handler(connection: ServerConnection) -> None:
-        join = decode_client(await connection.recv(), Encoding.MSGPACK)
-        assert isinstance(join, Join)
-        admitted = await session.join(join, connection, Encoding.MSGPACK)
-        try:
-            await connection.send(encode(admitted.welcome, Encoding.MSGPACK))
-            await connection.wait_closed()
-        finally:
-            session.disconnect(admitted.member, connection)
-
-    async with serve(handler, "127.0.0.1", 0) as server:
-        port = next(iter(server.sockets)).getsockname()[1]
+    async with serving(session, []) as port:
         ids = [(await welcome_from(port, Join(session="commons", name=f"N{i}"))).participant
                for i in range(17)]  # fmt: skip
         assert ids[:2] == ["p1", "p2"]
