@@ -3,6 +3,8 @@ port, its store in the test's temporary directory, and a client connected to it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,6 +13,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from dreamcommons.server.cluster import NatsProcess, connect
+from dreamcommons.server.cluster.lease import LeaseChange, SessionLeases
 
 
 @pytest.fixture
@@ -31,3 +34,22 @@ async def nats_client(nats_server: NatsProcess) -> AsyncIterator[Client]:
 @pytest.fixture
 def jetstream(nats_client: Client) -> JetStreamContext:
     return nats_client.jetstream()
+
+
+@contextlib.asynccontextmanager
+async def lease_changes(leases: SessionLeases) -> AsyncIterator[asyncio.Queue[LeaseChange]]:
+    """What ``leases.watch()`` reports while the block runs, queued in order; the watch must
+    still be running at the end (stopped by this, not ended by an error of its own)."""
+    changes: asyncio.Queue[LeaseChange] = asyncio.Queue()
+
+    async def watch() -> None:
+        async for change in leases.watch():
+            changes.put_nowait(change)
+
+    watcher = asyncio.create_task(watch())
+    try:
+        yield changes
+    finally:
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+    assert watcher.cancelled()

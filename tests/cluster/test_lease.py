@@ -14,6 +14,7 @@ from dreamcommons.server.cluster import (
     NatsProcess,
     SessionLeases,
 )
+from tests.nats_fixtures import lease_changes
 from tests.waiting import eventually, within
 
 pytestmark = pytest.mark.integration
@@ -125,30 +126,22 @@ async def test_sessions_are_leased_apart(leases: SessionLeases) -> None:
 
 async def test_a_watch_reports_claims_and_releases_not_refreshes(leases: SessionLeases) -> None:
     before = await leases.claim("festival", "engine-c")
-    changes: asyncio.Queue[LeaseChange] = asyncio.Queue()
-
-    async def watch() -> None:
-        async for change in leases.watch():
-            changes.put_nowait(change)
-
-    watcher = asyncio.create_task(watch())
     try:
+        async with lease_changes(leases) as changes:
 
-        async def next_change() -> LeaseChange:
-            return await asyncio.wait_for(changes.get(), within(5))
+            async def next_change() -> LeaseChange:
+                return await asyncio.wait_for(changes.get(), within(5))
 
-        assert (await next_change()).owner == "engine-c"  # what existed when it began
-        lease = await leases.claim("commons", "engine-a")
-        assert (await next_change()) == LeaseChange("commons", "engine-a", lease.revision)
-        await lease.refresh()
-        await lease.release()
-        released = await next_change()
-        assert (released.session, released.owner) == ("commons", None)
-        await leases.claim("commons", "engine-b")
-        assert (await next_change()).owner == "engine-b"
+            assert (await next_change()).owner == "engine-c"  # what existed when it began
+            lease = await leases.claim("commons", "engine-a")
+            assert (await next_change()) == LeaseChange("commons", "engine-a", lease.revision)
+            await lease.refresh()
+            await lease.release()
+            released = await next_change()
+            assert (released.session, released.owner) == ("commons", None)
+            await leases.claim("commons", "engine-b")
+            assert (await next_change()).owner == "engine-b"
     finally:
-        watcher.cancel()
-        await asyncio.gather(watcher, return_exceptions=True)
         await before.release()
 
 

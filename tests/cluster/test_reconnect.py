@@ -9,13 +9,13 @@ import pytest
 from nats.aio.client import Client
 
 from dreamcommons.server.cluster import (
-    LeaseChange,
     LogUnavailable,
     NatsProcess,
     SessionLeases,
     SessionLog,
 )
 from dreamcommons.server.journal import Tick
+from tests.nats_fixtures import lease_changes
 from tests.waiting import eventually, within
 
 pytestmark = pytest.mark.integration
@@ -62,14 +62,7 @@ async def test_a_watch_goes_on_across_a_restart(
     nats_server: NatsProcess, nats_client: Client
 ) -> None:
     leases = await SessionLeases.open(nats_client, ttl=3.0)
-    changes: asyncio.Queue[LeaseChange] = asyncio.Queue()
-
-    async def watch() -> None:
-        async for change in leases.watch():
-            changes.put_nowait(change)
-
-    watcher = asyncio.create_task(watch())
-    try:
+    async with lease_changes(leases) as changes:
         await leases.claim("commons", "engine-a")
         assert (await asyncio.wait_for(changes.get(), within(5))).owner == "engine-a"
         await nats_server.stop()
@@ -79,10 +72,6 @@ async def test_a_watch_goes_on_across_a_restart(
         change = await asyncio.wait_for(changes.get(), within(5))
         assert (change.session, change.owner) == ("festival", "engine-b")
         assert changes.empty()  # what it had reported before is not reported again
-    finally:
-        watcher.cancel()
-        await asyncio.gather(watcher, return_exceptions=True)
-    assert watcher.cancelled()
 
 
 def _setter(event: asyncio.Event) -> Callable[[], Awaitable[None]]:
