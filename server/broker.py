@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import shutil
 import socket
 import tempfile
@@ -76,11 +77,15 @@ class MosquittoProcess(StartStop):
             f"listener {self.port} {self.host}\n"
             + ("" if "allow_anonymous" in self.extra_config else "allow_anonymous true\n")
             + "persistence false\n"
+            # Started as root, mosquitto would drop to its own user, which may not write its
+            # log here: it stays who started it.
+            + f"user {getpass.getuser()}\n"
             + f"log_dest file {self.log}\n"
-            + "log_type error\nlog_type warning\n"
+            + "log_type error\nlog_type warning\nlog_type information\n"
             + "max_queued_messages 10000\n"
             + self.extra_config
         )
+        logged_before = self.log.stat().st_size if self.log.exists() else 0
         self._process = await asyncio.create_subprocess_exec(
             self.binary,
             "-c",
@@ -91,11 +96,21 @@ class MosquittoProcess(StartStop):
             # the broker, not the broker, which that program stops last, after its clients.
             start_new_session=True,
         )
+        # Ready when this broker says so in its own log (mosquitto logs "running" once every
+        # listener is bound): a port that answers may be another broker's, when a free port
+        # was taken between choosing it and binding it, and then this one has exited.
         async with asyncio.timeout(ready_within):
-            while not await port_open(self.host, self.port):
+            while not self._says_running(logged_before):
                 if self._process.returncode is not None:
                     raise BrokerUnavailable(f"mosquitto exited: {self._read_log()}")
                 await asyncio.sleep(0.05)
+
+    def _says_running(self, offset: int) -> bool:
+        if not self.log.exists():
+            return False
+        with self.log.open("rb") as log:
+            log.seek(offset)
+            return b" running" in log.read()
 
     async def stop(self) -> None:
         process, self._process = self._process, None

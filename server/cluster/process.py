@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import shutil
 import tempfile
 import urllib.error
@@ -31,11 +32,17 @@ def find_nats_server() -> str:
     )
 
 
-def _healthy(url: str) -> bool:
+def _healthy(monitor: str, port: int) -> bool:
+    """Whether the NATS whose monitoring answers at ``monitor`` is up, and is the one serving
+    ``port``: a monitoring port taken by another NATS, between choosing it and binding it,
+    would otherwise say "ok" for a server that has exited."""
     try:
-        with urllib.request.urlopen(url, timeout=1.0) as answer:
-            return bool(answer.status == 200)
-    except (urllib.error.URLError, OSError):
+        with urllib.request.urlopen(f"{monitor}/healthz", timeout=1.0) as answer:
+            if answer.status != 200:
+                return False
+        with urllib.request.urlopen(f"{monitor}/varz", timeout=1.0) as answer:
+            return bool(json.load(answer).get("port") == port)
+    except (urllib.error.URLError, OSError, ValueError):
         return False
 
 
@@ -60,10 +67,10 @@ class NatsProcess(StartStop):
         return f"nats://{self.host}:{self.port}"
 
     @property
-    def health_url(self) -> str:
-        # With -js, /healthz says "ok" only once JetStream is up and has loaded its streams
-        # (after a restart too), not merely once the client port answers.
-        return f"http://{self.host}:{self.monitor_port}/healthz"
+    def monitor_url(self) -> str:
+        # With -js, its /healthz says "ok" only once JetStream is up and has loaded its
+        # streams (after a restart too), not merely once the client port answers.
+        return f"http://{self.host}:{self.monitor_port}"
 
     @property
     def pid(self) -> int | None:
@@ -96,7 +103,7 @@ class NatsProcess(StartStop):
         )
         try:
             async with asyncio.timeout(ready_within):
-                while not await asyncio.to_thread(_healthy, self.health_url):
+                while not await asyncio.to_thread(_healthy, self.monitor_url, self.port):
                     if self._process.returncode is not None:
                         raise NatsUnavailable(f"nats-server exited: {self._read_log()}")
                     await asyncio.sleep(0.05)

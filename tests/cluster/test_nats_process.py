@@ -73,3 +73,13 @@ async def test_a_server_that_cannot_start_says_why(
     with pytest.raises(NatsUnavailable, match=r"exited: \[\d+\] .* \[FTL\] .*already in use"):
         await taken.start()
     assert not taken.running
+
+
+async def test_a_monitoring_port_another_server_answers_on_is_not_taken_for_ready(
+    nats_server: NatsProcess, tmp_path: Path
+) -> None:
+    late = NatsProcess(store_dir=tmp_path / "late")
+    late.monitor_port = nats_server.monitor_port  # taken between choosing it and binding it
+    with pytest.raises(NatsUnavailable):
+        await late.start()
+    assert not late.running

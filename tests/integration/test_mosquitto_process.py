@@ -1,0 +1,32 @@
+"""The Mosquitto child process: ready means this broker runs, not that its port answers."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from dreamcommons.server.broker import BrokerUnavailable, MosquittoProcess
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_port_another_listener_holds_is_not_taken_for_ready() -> None:
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        broker = MosquittoProcess(port)
+        with pytest.raises(BrokerUnavailable, match="Address already in use"):
+            await broker.start()
+
+
+async def test_a_restarted_broker_is_ready_again_on_its_port(
+    mosquitto: MosquittoProcess,
+) -> None:
+    port = mosquitto.port
+    await mosquitto.stop()
+    await mosquitto.start()
+    assert mosquitto.port == port
+    with socket.create_connection(("127.0.0.1", port), timeout=2):
+        pass
