@@ -4,6 +4,10 @@ Both run until Ctrl-C or SIGTERM (or ``--seconds``), then stop cleanly: every de
 its ``disconnected`` status before it hangs up. A fleet then leaves for good (it clears its
 devices' retained birth and status, and with ``--ha-discovery`` their Home Assistant discovery;
 ``--keep-retained`` keeps them), a device only with ``--leave``.
+
+The other device commands (``lsl-bridge``) share its broker options, credentials, failure
+message and run loop: ``add_broker_options``, ``device_passwords``, ``fail``,
+``run_device_until_stopped``.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ def add_device_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
         description="Run one simulated device until Ctrl-C; it prints its pairing code.",
     )
     device.add_argument("kind", choices=sorted(MODELS), help="pod or fabric")
-    _add_broker(device)
+    add_broker_options(device)
     device.add_argument(
         "--pair", metavar="CODE", help="pairing code, 10 of 2-9 A-Z without I L O U (generated)"
     )
@@ -77,7 +81,7 @@ def add_device_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
         "each, and print a status line every few seconds.",
     )
     fleet.add_argument("--count", type=int, default=100, help="number of devices (100)")
-    _add_broker(fleet)
+    add_broker_options(fleet)
     fleet.add_argument("--fabric-share", type=float, default=0.3, help="share of fabric (0.3)")
     fleet.add_argument("--seed", type=int, default=0, help="seed of the whole fleet (0)")
     fleet.add_argument(
@@ -102,7 +106,7 @@ def add_device_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     fleet.set_defaults(run=_run_fleet)
 
 
-def _add_broker(parser: argparse.ArgumentParser) -> None:
+def add_broker_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--broker",
         default=_DEFAULT_BROKER,
@@ -116,7 +120,7 @@ def _add_broker(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _passwords(args: argparse.Namespace) -> dict[str, str]:
+def device_passwords(args: argparse.Namespace) -> dict[str, str]:
     if args.credentials is None:
         return {}
     try:
@@ -169,7 +173,7 @@ def _faults(args: argparse.Namespace) -> Faults:
     )
 
 
-def _fail(message: str) -> int:
+def fail(message: str) -> int:
     print(f"dreamcommons: {message}", file=sys.stderr)
     return 2
 
@@ -197,7 +201,7 @@ def _run_device(args: argparse.Namespace) -> int:
             raise ValueError(f"{args.model} is not a {args.kind}")
         if args.stuck_sensor is not None and args.stuck_sensor not in SENSORS[args.kind]:
             raise ValueError(f"a {args.kind} has no sensor {args.stuck_sensor!r} to get stuck")
-        password = _passwords(args).get(config.device_id)
+        password = device_passwords(args).get(config.device_id)
         device = SimulatedDevice(
             config,
             args.broker,
@@ -207,11 +211,11 @@ def _run_device(args: argparse.Namespace) -> int:
             ha_discovery=args.ha_discovery,
         )
     except ValueError as error:
-        return _fail(str(error))
-    return asyncio.run(_device_main(device, args.seconds))
+        return fail(str(error))
+    return asyncio.run(run_device_until_stopped(device, args.seconds))
 
 
-async def _device_main(device: SimulatedDevice, seconds: float | None) -> int:
+async def run_device_until_stopped(device: SimulatedDevice, seconds: float | None) -> int:
     config = device.config
     print(
         f"{config.kind} {config.device_id} ({config.model}, seed {config.seed}) "
@@ -252,15 +256,15 @@ def _run_fleet(args: argparse.Namespace) -> int:
             batch=args.batch,
             acceleration=args.acceleration,
             faults=_faults(args),
-            passwords=_passwords(args),
+            passwords=device_passwords(args),
             ephemeral=not args.keep_retained,
             session=args.session,
             ha_discovery=args.ha_discovery,
         )
     except ValueError as error:
-        return _fail(str(error))
+        return fail(str(error))
     if args.status_every <= 0:
-        return _fail("--status-every must be positive")
+        return fail("--status-every must be positive")
     pods = sum(1 for device in fleet.devices if device.kind == "pod")
     print(
         f"fleet of {len(fleet.devices)} ({pods} pods, {len(fleet.devices) - pods} fabric) "

@@ -12,7 +12,12 @@ import asyncio
 import random
 
 from dreamcommons.contracts.pairing import new_code
-from dreamcommons.firmware_sim.cli import _add_broker, _device_main, _fail, _passwords
+from dreamcommons.firmware_sim.cli import (
+    add_broker_options,
+    device_passwords,
+    fail,
+    run_device_until_stopped,
+)
 from dreamcommons.firmware_sim.device import DeviceConfig
 from dreamcommons.lsl_bridge.loopback import (
     ConfinementFailed,
@@ -33,7 +38,7 @@ def add_lsl_bridge_command(commands: argparse._SubParsersAction[argparse.Argumen
         "Layer, confined to loopback) and run them as one device until Ctrl-C; it prints its "
         "pairing code.",
     )
-    _add_broker(bridge)
+    add_broker_options(bridge)
     bridge.add_argument(
         "--pair", metavar="CODE", help="pairing code, 10 of 2-9 A-Z without I L O U (generated)"
     )
@@ -71,7 +76,7 @@ def _run_bridge(args: argparse.Namespace) -> int:
     try:
         config_file = confine_to_this_machine()
     except ConfinementFailed as error:
-        return _fail(str(error))
+        return fail(str(error))
     if not stays_on_this_machine(config_file):
         print(f"note: {config_file} may look for streams beyond this machine", flush=True)
     from dreamcommons.lsl_bridge.streams import find_streams  # pylsl, now that it is confined
@@ -101,9 +106,9 @@ def _run_bridge(args: argparse.Namespace) -> int:
             args.broker,
             readers,
             stale_after_s=args.stale_after,
-            password=_passwords(args).get(config.device_id),
+            password=device_passwords(args).get(config.device_id),
             ephemeral=args.leave,
         )
     except ValueError as error:
-        return _fail(str(error))
-    return asyncio.run(_device_main(device, args.seconds))
+        return fail(str(error))
+    return asyncio.run(run_device_until_stopped(device, args.seconds))
