@@ -8,6 +8,7 @@ changes its pace (0: paused) without touching anyone else's."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -50,12 +51,14 @@ log = logging.getLogger(__name__)
 # connection may move its playback this often (after a burst), not flood the others out.
 PLAYBACKS_PER_S = 10.0
 PLAYBACK_BURST = 20
+# The keyframe pass holds that worker for this many ticks at a time (about 0.1 s).
+INDEX_TICKS_AT_ONCE = 200
 
 
 class ReplayServer:
     """Serves one journaled session to watchers, each at their own place, until ``close()``.
 
-    ``start()`` reads the night once (its keyframes) before it listens; ``speed`` is where
+    ``start()`` listens at once and reads the night's keyframes meanwhile; ``speed`` is where
     each new connection's pace starts (``math.inf``: as fast as it takes the deltas)."""
 
     def __init__(
@@ -80,6 +83,7 @@ class ReplayServer:
         self.requested_port = port
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay")
         self._night: IndexedNight | None = None
+        self._indexing: asyncio.Task[None] | None = None
         self._server: Server | None = None
 
     @property
@@ -102,7 +106,7 @@ class ReplayServer:
         self._night = await loop.run_in_executor(
             self._worker, IndexedNight, self.journal_path, self.session_id, self.venue
         )
-        await loop.run_in_executor(self._worker, self._night.build)
+        self._indexing = loop.create_task(self._index(self._night), name="replay-keyframes")
         self._server = await serve(
             self._handle,
             self.host,
@@ -112,7 +116,29 @@ class ReplayServer:
             max_size=65_536,
         )
 
+    async def _index(self, night: IndexedNight) -> None:
+        """The keyframe pass, a slice at a time on the worker, so that viewers are served
+        meanwhile (a seek then starts from the last keyframe kept so far)."""
+        loop = asyncio.get_running_loop()
+        started = time.monotonic()
+        try:
+            while await loop.run_in_executor(self._worker, night.build_some, INDEX_TICKS_AT_ONCE):
+                pass
+        except Exception:  # seeks go on from the keyframes kept, replaying further
+            log.exception("%s: the keyframe pass stopped", self.session_id)
+            return
+        log.info(
+            "%s: %d keyframes in %.1f s",
+            self.session_id,
+            len(night.keyframes),
+            time.monotonic() - started,
+        )
+
     async def close(self) -> None:
+        if self._indexing is not None:
+            self._indexing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._indexing
         if self._server is not None:
             self._server.close(close_connections=True)
             await self._server.wait_closed()

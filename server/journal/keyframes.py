@@ -1,7 +1,7 @@
 """A journaled night that can be entered anywhere: keyframes of its engine, so that finding
 the state at a time replays only the events since the keyframe before it.
 
-One pass over the session's events at open keeps the engine's snapshot (``encode_snapshot``,
+One pass over the session's events keeps the engine's snapshot (``encode_snapshot``,
 msgpack) after a tick every ``every_s`` of session time, with the journal's ``seq`` of that
 tick. Entering the night at ``t`` decodes the last keyframe at or before ``t`` and replays
 the events after it up to ``t``. Their memory is bounded: once they hold more than
@@ -107,26 +107,48 @@ class IndexedNight:
         self.max_bytes = MAX_KEYFRAME_BYTES
         self.keyframes: list[Keyframe] = []
         self._times: list[float] = []  # the keyframes' t, for bisect
+        self.indexed = False  # the pass over the night is done
+        self._building: NightCursor | None = None
+        self._due = 0.0
+        self._held = 0
 
     def build(self) -> None:
-        """Replay the whole session once, keeping a keyframe every ``every_s`` (each taken just
-        after a tick, as the journal takes its snapshots)."""
-        self.keyframes, self._times = [], []
-        cursor = NightCursor(self, DreamEngine(self.venue, self.session_id), 0)
-        due, held = 0.0, 0
-        while produced := cursor.advance(1):
+        """Replay the whole session once, keeping a keyframe every ``every_s``."""
+        while self.build_some(math.inf):
+            pass
+
+    def build_some(self, ticks: float) -> bool:
+        """Go on with the pass for up to ``ticks`` more ticks, keeping a keyframe every
+        ``every_s`` (each taken just after a tick, as the journal takes its snapshots); False
+        once the night is indexed. ``enter`` works at any point of the pass: it starts from
+        the last keyframe kept so far."""
+        if self._building is None:
+            if self.indexed:
+                return False
+            self._building = NightCursor(self, DreamEngine(self.venue, self.session_id), 0)
+        cursor, done = self._building, 0
+        while done < ticks:
+            produced = cursor.advance(1)
+            if not produced:
+                self._building, self.indexed = None, True
+                return False
+            done += 1
             t = produced[0][0].t
-            if t < due:
+            if t < self._due:
                 continue
-            frame = Keyframe(t, cursor.after, encode_snapshot(cursor.engine))
-            self.keyframes.append(frame)
-            held += len(frame.snapshot)
-            if held > self.max_bytes and len(self.keyframes) > 1:
-                self.keyframes = self.keyframes[::2]
-                held = self.keyframe_bytes
-                self.every_s *= 2
-            due = t + self.every_s
-        self._times = [frame.t for frame in self.keyframes]
+            self._keep(Keyframe(t, cursor.after, encode_snapshot(cursor.engine)))
+            self._due = t + self.every_s
+        return True
+
+    def _keep(self, frame: Keyframe) -> None:
+        self.keyframes.append(frame)
+        self._times.append(frame.t)
+        self._held += len(frame.snapshot)
+        if self._held > self.max_bytes and len(self.keyframes) > 1:
+            self.keyframes = self.keyframes[::2]
+            self._times = [kept.t for kept in self.keyframes]
+            self._held = self.keyframe_bytes
+            self.every_s *= 2
 
     def enter(self, t: float) -> NightCursor:
         """A cursor at the last tick at or before ``t`` (before the first tick: a new engine)."""

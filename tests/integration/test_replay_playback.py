@@ -232,12 +232,35 @@ def test_keyframes_stay_within_their_memory_and_still_find_each_state(
         one = len(indexed.keyframes[1].snapshot)
         assert indexed.every_s == 10.0
         assert len(indexed.keyframes) == 12  # every 10 s of the 120
-        indexed.max_bytes = 3 * one
-        indexed.build()
-        assert indexed.keyframe_bytes <= indexed.max_bytes + one
-        assert indexed.every_s > 10.0
+    finally:
+        indexed.close()
+    bounded = IndexedNight(night, SESSION, None)
+    try:
+        bounded.max_bytes = 3 * one
+        bounded.build()
+        assert bounded.keyframe_bytes <= bounded.max_bytes + one
+        assert bounded.every_s > 10.0
         for at in (0.15, 33.3, 64.0, 119.0):
+            assert bounded.enter(at).state == journal_at(recorded, at)
+    finally:
+        bounded.close()
+
+
+def test_a_night_half_indexed_is_entered_anywhere_all_the_same(
+    night: Path, recorded: list[DreamscapeState]
+) -> None:
+    indexed = IndexedNight(night, SESSION, None)
+    try:
+        assert indexed.build_some(400)  # 40 s of the 120 (10 ticks a second)
+        assert not indexed.indexed
+        assert [frame.t for frame in indexed.keyframes][-1] < 45.0
+        for at in (0.15, 33.3, 64.0, 119.0):  # before, and far past, the last keyframe kept
             assert indexed.enter(at).state == journal_at(recorded, at)
+        while indexed.build_some(400):
+            pass
+        assert indexed.indexed
+        assert len(indexed.keyframes) == 12
+        assert not indexed.build_some(400)
     finally:
         indexed.close()
 
