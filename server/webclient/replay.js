@@ -1,10 +1,14 @@
 // A served replay's controls: a scrubber over the recorded night, play/pause and the speed.
 // The connection has its own playback on the server, steered with `playback` messages
-// (docs/protocol.md); the scrubber follows the state's `t` unless a finger is on it. A page
+// (docs/protocol.md); the scrubber follows the state's `t` unless a finger is on it, and the
+// night follows the finger. A page
 // that is not a replay has none of it: the controls come from a template, added once the
 // server has said that it replays.
 
 export const SPEEDS = [1, 4, 16, 60];
+// While the scrubber is dragged the night follows it this often (the server takes at most
+// 10 moves a second); where it is let go is sought in any case.
+const SEEK_WHILE_DRAGGING_MS = 250;
 
 const $ = (id) => document.getElementById(id);
 
@@ -32,9 +36,16 @@ export class ReplayControls {
     this.speed = 1;
     this.playing = true;
     this.dragging = false;
+    this.soughtAt = -Infinity; // when the last move while dragging was sent (ms)
     this.scrubber.addEventListener("input", () => {
       this.dragging = true;
-      this.showTime(Number(this.scrubber.value));
+      const at = Number(this.scrubber.value);
+      this.showTime(at);
+      const now = performance.now();
+      if (now - this.soughtAt >= SEEK_WHILE_DRAGGING_MS) {
+        this.soughtAt = now;
+        this.steer({ at, speed: null });
+      }
     });
     this.scrubber.addEventListener("change", () => {
       this.dragging = false;

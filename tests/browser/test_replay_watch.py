@@ -114,6 +114,20 @@ async def test_the_scrubber_moves_the_night_and_the_plots_start_again(
     )
     assert await shown_t(page) == 30.0
     await expect(time).to_contain_text("0:30 /")
+    await page.get_by_test_id("replay-play").click()  # playing again, at 60x
+    await page.wait_for_function(
+        "() => Number(document.querySelector('[data-testid=mood-plot]').dataset.points) > 20",
+        timeout=within(15) * MS,
+    )
+    grown = await mood_points(page)
+    # a finger still on the scrubber: the night follows it before it is let go
+    await scrubber.evaluate(
+        "(s) => { s.value = '10'; s.dispatchEvent(new Event('input', {bubbles: true})); }"
+    )
+    await page.wait_for_function(
+        f"() => Number(document.querySelector('[data-testid=mood-plot]').dataset.points) < {grown}",
+        timeout=within(10) * MS,
+    )
     await screenshot(page, f"replay-scrubber-{viewport['width']}")
 
 
