@@ -100,6 +100,7 @@ async function main() {
   const plots = new NightPlots(document.getElementById("plots"), where.mode);
   const renderer = new DreamscapeRenderer(document.getElementById("dreamscape"));
   renderer.setHint("connecting to the dream…");
+  renderer.keepLabelsClearOf(document.querySelectorAll(".panel"));
   renderer.start();
   let connection = null;
   let replay = null; // a served replay's controls

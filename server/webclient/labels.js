@@ -1,6 +1,7 @@
-// Where the canvas' labels go so that none covers another: the strongest first, each at its
-// anchor or the nearest free spot above or below it, and a label with no free spot left out
-// (a weaker label gives way to a stronger one). Pure: boxes in, boxes out.
+// Where the canvas' labels go so that none covers another, nor sits under a panel over the
+// canvas: the strongest first, each at its anchor or the nearest free spot above or below
+// it, and a label with no free spot left out (a weaker label gives way to a stronger one).
+// Pure: boxes in, boxes out.
 
 /** The spots tried for a label, as multiples of its height (dx, dy) from its anchor. */
 const SPOTS = [
@@ -18,9 +19,11 @@ const overlaps = (a, b) =>
  * canvas `width` × `height`. Returns the labels that are shown, each with the centre it is
  * drawn at and its `spot`, strongest first; no two of them overlap. `spots` (text -> the spot
  * it had in the last frame) keeps a label where it was when its anchor is taken, rather
- * than letting it hop between the spots above and below as its neighbours drift.
+ * than letting it hop between the spots above and below as its neighbours drift. `covered`
+ * ({ x, y, width, height }, centred like the labels) is where the canvas cannot be read:
+ * no label is put there.
  */
-export function layoutLabels(labels, width, height, spots = new Map()) {
+export function layoutLabels(labels, width, height, spots = new Map(), covered = []) {
   const placed = [];
   const order = [...labels].sort((a, b) => b.strength - a.strength);
   for (const label of order) {
@@ -36,7 +39,8 @@ export function layoutLabels(labels, width, height, spots = new Map()) {
         x: Math.min(Math.max(label.x + dx * label.width, halfW), Math.max(halfW, width - halfW)),
         y: Math.min(Math.max(label.y + dy * label.height, halfH), Math.max(halfH, height - halfH)),
       };
-      if (!placed.some((other) => overlaps(box, other))) {
+      const hidden = (other) => overlaps(box, other);
+      if (!placed.some(hidden) && !covered.some(hidden)) {
         placed.push(box);
         break;
       }

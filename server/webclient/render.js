@@ -5,7 +5,7 @@
 // (in step while harmonizing, softer as the room is calmed), and a fractured scene shows
 // its regions as rings the motifs gather in, each captioned with whose rhythm and which
 // motifs it holds. Overlapping blobs are no brighter than the brightest of them, and the
-// labels are laid out so that none covers another (labels.js). Under
+// labels are laid out so that none covers another or hides under a panel (labels.js). Under
 // prefers-reduced-motion the picture holds still between states: no orbit, pulse or easing.
 // Everything drawn here is pixels (motif names via fillText), so no text can become markup.
 
@@ -64,6 +64,7 @@ export class DreamscapeRenderer {
     this.scene = null;
     this.people = new Map();
     this.labelSpots = new Map(); // label text -> where labels.js put it in the last frame
+    this.panels = []; // elements over the canvas: no label goes under them
     this.stateT = 0;
     this.still = reducedMotionQuery?.matches ?? false;
     reducedMotionQuery?.addEventListener("change", (event) => {
@@ -82,6 +83,29 @@ export class DreamscapeRenderer {
 
   setHint(text) {
     this.hint = text;
+  }
+
+  /** The elements drawn over the canvas (its side panels): labels are kept clear of them. */
+  keepLabelsClearOf(elements) {
+    this.panels = [...elements];
+  }
+
+  /** Where the panels cover the canvas, in canvas pixels, centred as labels.js wants. */
+  coveredBoxes(ratio) {
+    if (this.panels.length === 0) return [];
+    const origin = this.canvas.getBoundingClientRect();
+    const boxes = [];
+    for (const panel of this.panels) {
+      const r = panel.getBoundingClientRect();
+      if (r.width === 0 || r.height === 0) continue; // hidden
+      boxes.push({
+        x: (r.left - origin.left + r.width / 2) * ratio,
+        y: (r.top - origin.top + r.height / 2) * ratio,
+        width: r.width * ratio,
+        height: r.height * ratio,
+      });
+    }
+    return boxes;
   }
 
   /** A new state arrived: ease from what is on screen now towards it over one tick.
@@ -298,7 +322,8 @@ export class DreamscapeRenderer {
       label.width = ctx.measureText(label.text).width + 6 * ratio;
       label.height = label.size * 1.35 * ratio;
     }
-    const placed = layoutLabels(labels, canvas.width, canvas.height, this.labelSpots);
+    const covered = this.coveredBoxes(ratio);
+    const placed = layoutLabels(labels, canvas.width, canvas.height, this.labelSpots, covered);
     this.labelSpots = new Map(placed.map((label) => [label.text, label.spot]));
     for (const label of placed) {
       ctx.font = font(label.size);

@@ -413,6 +413,30 @@ async def test_the_canvas_labels_never_cover_each_other(pages: Pages, base_url: 
     )  # fmt: skip
 
 
+COVERED = """async ([width, height]) => {
+    const { layoutLabels } = await import('/static/labels.js');
+    const labels = [];
+    for (let i = 0; i < 30; i += 1) {  // a row of labels across the canvas
+        labels.push({ text: `m${i}`, x: 10 + i * 13, y: 150, width: 40, height: 18,
+                      strength: i });
+    }
+    const panel = { x: 60, y: 150, width: 120, height: 300 };  // a side panel over the left
+    return { open: layoutLabels(labels, width, height).length,
+             placed: layoutLabels(labels, width, height, new Map(), [panel]), panel };
+}"""
+
+
+async def test_no_canvas_label_is_put_under_a_panel(pages: Pages, base_url: str) -> None:
+    page = await pages.open(f"{base_url}/")
+    outcome = await page.evaluate(COVERED, [400, 300])
+    panel, placed = outcome["panel"], outcome["placed"]
+    assert 0 < len(placed) < outcome["open"]  # those under the panel went elsewhere or out
+    for label in placed:
+        apart_x = abs(label["x"] - panel["x"]) >= (label["width"] + panel["width"]) / 2
+        apart_y = abs(label["y"] - panel["y"]) >= (label["height"] + panel["height"]) / 2
+        assert apart_x or apart_y, label
+
+
 RENDER = """async () => {
     const { DreamscapeRenderer } = await import('/static/render.js');
     const canvas = document.createElement('canvas');
