@@ -5,9 +5,9 @@ its ``disconnected`` status before it hangs up. A fleet then leaves for good (it
 devices' retained birth and status, and with ``--ha-discovery`` their Home Assistant discovery;
 ``--keep-retained`` keeps them), a device only with ``--leave``.
 
-The other device commands (``lsl-bridge``) share its broker options, credentials, failure
-message and run loop: ``add_broker_options``, ``device_passwords``, ``fail``,
-``run_device_until_stopped``.
+The other device commands (``lsl-bridge``) share its broker and pairing options, credentials,
+failure message and run loop: ``add_broker_options``, ``add_pairing_options``,
+``device_passwords``, ``fail``, ``run_device_until_stopped``.
 """
 
 from __future__ import annotations
@@ -46,12 +46,7 @@ def add_device_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     )
     device.add_argument("kind", choices=sorted(MODELS), help="pod or fabric")
     add_broker_options(device)
-    device.add_argument(
-        "--pair", metavar="CODE", help="pairing code, 10 of 2-9 A-Z without I L O U (generated)"
-    )
-    device.add_argument(
-        "--session", metavar="S", help="set up for this session: only it may pair the device"
-    )
+    add_pairing_options(device)
     device.add_argument(
         "--reset",
         action="store_true",
@@ -117,6 +112,15 @@ def add_broker_options(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         type=Path,
         help="'device_id password' lines (devices.txt of `dreamcommons broker-config`)",
+    )
+
+
+def add_pairing_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--pair", metavar="CODE", help="pairing code, 10 of 2-9 A-Z without I L O U (generated)"
+    )
+    parser.add_argument(
+        "--session", metavar="S", help="set up for this session: only it may pair the device"
     )
 
 

@@ -14,6 +14,7 @@ import random
 from dreamcommons.contracts.pairing import new_code
 from dreamcommons.firmware_sim.cli import (
     add_broker_options,
+    add_pairing_options,
     device_passwords,
     fail,
     run_device_until_stopped,
@@ -39,12 +40,7 @@ def add_lsl_bridge_command(commands: argparse._SubParsersAction[argparse.Argumen
         "pairing code.",
     )
     add_broker_options(bridge)
-    bridge.add_argument(
-        "--pair", metavar="CODE", help="pairing code, 10 of 2-9 A-Z without I L O U (generated)"
-    )
-    bridge.add_argument(
-        "--session", metavar="S", help="set up for this session: only it may pair the device"
-    )
+    add_pairing_options(bridge)
     bridge.add_argument(
         "--id", dest="device_id", help="device id (default: wearable-<6 hex of the streams>)"
     )
