@@ -15,10 +15,14 @@ from pathlib import Path
 
 import pytest
 
+from dreamcommons.client.dream_client import DreamClient
+from dreamcommons.contracts.protocol import DreamscapeState
 from dreamcommons.contracts.venues import load_venue
+from dreamcommons.server.broker import MosquittoProcess
 from dreamcommons.server.gateway import DreamServer
 from dreamcommons.server.settings import ServerSettings
 from tests.conftest import within
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -69,11 +73,55 @@ async def test_the_node_example_builds_the_dreamscape_the_server_holds(url: str)
     assert report["motifs"] == ["lantern"]
 
 
+async def test_the_python_device_pairs_streams_and_obeys_through_a_real_broker(
+    mosquitto: MosquittoProcess,
+) -> None:
+    settings = ServerSettings(port=0, broker=mosquitto.url, open_sessions=("*",))
+    async with DreamServer(settings, load_venue("sleep-commons")) as server:
+        device = await asyncio.create_subprocess_exec(
+            sys.executable, str(EXAMPLES / "python_device.py"), mosquitto.url,
+            "--id", "pod-example", "--code", "KYRA42ZZZZ", "--seconds", str(within(12)),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert device.stdout is not None
+        started = json.loads(await asyncio.wait_for(device.stdout.readline(), within(10)))
+        assert started["device"] == "pod-example"
+        async with DreamClient(f"ws://127.0.0.1:{server.port}/commons", "Lyra") as lyra:
+            paired = await lyra.pair_device("kyra-42zz-zz")
+            assert (paired.device, paired.kind, paired.model) == (
+                "pod-example",
+                "pod",
+                "Example Pod",
+            )
+            result = await lyra.command("pod-example", "light", 0.4)
+            assert result.ok, result
+            refused = await lyra.command("pod-example", "warmth", 0.5)  # a fabric's, not a pod's
+            assert not refused.ok
+            await lyra.share(None, show_stage=True)
+            me = lyra.participant
+
+            def staged(state: DreamscapeState) -> bool:
+                return any(p.id == me and p.stage == "deep" for p in state.participants)
+
+            await lyra.wait_for(staged, within(15))  # its slow waves read as deep sleep
+        out, err = await asyncio.wait_for(device.communicate(), within(30))
+        assert device.returncode == 0, err.decode()
+        report = json.loads(out.decode().strip().splitlines()[-1])
+        assert report["commands"][:2] == ["paired", "light"]
+        assert report["levels"] == {"light": 0.4}
+        pod = server.devices.registry.devices["pod-example"]
+        await eventually(lambda: not pod.online, "offline by its own last word")
+        assert server.devices.summary()["samples_lost"] == 0
+
+
 def test_the_examples_are_small_and_use_nothing_of_the_project() -> None:
-    for example in ("python_client.py", "node_client.mjs"):
+    for example in ("python_client.py", "node_client.mjs", "python_device.py"):
         text = (EXAMPLES / example).read_text()
         assert len(text.splitlines()) < 150, example
         assert not PROJECT_IMPORT.search(text), example
     imports = re.findall(r"^import (\w+)", (EXAMPLES / "python_client.py").read_text(), re.M)
     assert set(imports) - {"argparse", "asyncio", "json"} == {"msgpack", "websockets"}
     assert "import " not in (EXAMPLES / "node_client.mjs").read_text()
+    device = (EXAMPLES / "python_device.py").read_text()
+    modules = set(re.findall(r"^(?:from|import) (\w+)", device, re.M))
+    assert modules - set(sys.stdlib_module_names) == {"msgpack", "paho"}  # paho-mqtt
