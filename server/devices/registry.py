@@ -34,7 +34,7 @@ from dreamcommons.contracts.device_protocol import (
 )
 from dreamcommons.contracts.pairing import code_hint
 
-_SEQ_MODULUS = 2**32
+SEQ_MODULUS = 2**32
 
 
 @dataclass(slots=True)
@@ -80,8 +80,8 @@ def batch_gap(last_seq: int | None, last_bd_seq: int | None, batch: SampleBatch)
     a loss; going back on a new connection means the device restarted and counts from zero."""
     if last_seq is None:
         return 0
-    gap = (batch.seq - last_seq - 1) % _SEQ_MODULUS
-    if gap < _SEQ_MODULUS // 2:
+    gap = (batch.seq - last_seq - 1) % SEQ_MODULUS
+    if gap < SEQ_MODULUS // 2:
         return gap
     return None if batch.bd_seq == last_bd_seq else 0
 

@@ -38,10 +38,11 @@ class Node:
 
 
 @contextlib.asynccontextmanager
-async def node(nats: NatsProcess, role: str, state_dir: Path) -> AsyncIterator[Node]:
-    """A ``dreamcommons host --cluster`` of ``role``, every session open."""
+async def node(nats: NatsProcess, role: str, state_dir: Path, *extra: str) -> AsyncIterator[Node]:
+    """A ``dreamcommons host --cluster`` of ``role``, every session open; ``extra`` arguments
+    (``--broker URL`` for an ingest)."""
     port = free_port()
-    args = ["host", "--port", str(port), "--open", "*", "--state-dir", str(state_dir)]
+    args = ["host", "--port", str(port), "--open", "*", "--state-dir", str(state_dir), *extra]
     async with dreamcommons(*args, "--cluster", nats.url, "--role", role) as process:
         await read_until(process, "hosting on", within(30))
         assert process.stdout is not None
