@@ -55,42 +55,25 @@ class _Sequence:
     missing: dict[int, int] = field(default_factory=dict)  # seq -> samples counted as lost
 
 
-class OwnedDevices:
-    """What an engine's sessions have of their devices; ``wait_s``: how long a device
-    request may take at an ingest (a command's ack time-out included)."""
+class BatchCounts:
+    """Every device's batches as the owner heard them, from whichever ingest: how many, their
+    samples, and the samples lost before them (gaps in each device's sequence)."""
 
-    def __init__(self, nc: Client, *, wait_s: float) -> None:
-        self.nc = nc
-        self.wait_s = wait_s
-        self.fold = SleeperFold()
+    def __init__(self) -> None:
         self.batches = 0
         self.samples = 0
         self.lost = 0
         self._sequences: dict[str, _Sequence] = {}
-        self._posting: set[asyncio.Task[None]] = set()
 
-    def health(self) -> dict[str, int]:
-        return {"batches": self.batches, "samples": self.samples, "samples_lost": self.lost}
-
-    def heard(self, session: DreamSession, message: dict[str, Any]) -> None:
-        """One message from an ingest on the session's samples subject."""
-        op = message.get("op")
-        pid = str(message["pid"])
-        if op == "devices":
-            session.devices_changed(pid, int(message["online"]))
-        elif op == "batch":
-            batch = device_protocol.unpack(message["batch"], SampleBatch)
-            if self._count(str(message["device"]), batch):
-                self.fold.fold(session, f"{session.id}/{pid}", batch, time.monotonic())
-
-    def _count(self, device: str, batch: SampleBatch) -> bool:
-        """Count the batch and the samples lost before it; False for a duplicate."""
+    def count(self, device: str, batch: SampleBatch) -> bool:
+        """Count the batch and the samples lost before it; False for a duplicate (or one older
+        than what may still come), which is not to be folded."""
         sequence = self._sequences.setdefault(device, _Sequence())
         gap = batch_gap(sequence.last_seq, sequence.last_bd_seq, batch)
         if gap is None:
             late = sequence.missing.pop(batch.seq, None)
             if late is None:
-                return False  # a duplicate, or older than what may still come
+                return False
             self.lost -= late
         else:
             if sequence.last_seq is not None and batch.bd_seq != sequence.last_bd_seq:
@@ -107,6 +90,33 @@ class OwnedDevices:
         self.batches += 1
         self.samples += len(batch.samples)
         return True
+
+
+class OwnedDevices:
+    """What an engine's sessions have of their devices; ``wait_s``: how long a device
+    request may take at an ingest (a command's ack time-out included)."""
+
+    def __init__(self, nc: Client, *, wait_s: float) -> None:
+        self.nc = nc
+        self.wait_s = wait_s
+        self.fold = SleeperFold()
+        self.counts = BatchCounts()
+        self._posting: set[asyncio.Task[None]] = set()
+
+    def health(self) -> dict[str, int]:
+        counts = self.counts
+        return {"batches": counts.batches, "samples": counts.samples, "samples_lost": counts.lost}
+
+    def heard(self, session: DreamSession, message: dict[str, Any]) -> None:
+        """One message from an ingest on the session's samples subject."""
+        op = message.get("op")
+        pid = str(message["pid"])
+        if op == "devices":
+            session.devices_changed(pid, int(message["online"]))
+        elif op == "batch":
+            batch = device_protocol.unpack(message["batch"], SampleBatch)
+            if self.counts.count(str(message["device"]), batch):
+                self.fold.fold(session, f"{session.id}/{pid}", batch, time.monotonic())
 
     async def pair(self, session: DreamSession, member: Member, request: Pair) -> bytes:
         """The ``paired`` frame, in the member's encoding, once an ingest paired the device."""
