@@ -31,6 +31,20 @@ class Node:
 
         return await asyncio.to_thread(get)
 
+    async def metric(self, name: str) -> float:
+        """The value of ``name`` on the process's ``/metrics``."""
+        address = self.url.replace("ws://", "http://") + "/metrics"
+
+        def get() -> str:
+            with urllib.request.urlopen(address, timeout=within(5)) as response:
+                text: str = response.read().decode()
+                return text
+
+        for line in (await asyncio.to_thread(get)).splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[-1])
+        raise AssertionError(f"no {name} in {address}")
+
     async def kill(self) -> None:
         """kill -9: no lease released, nothing flushed."""
         self.process.kill()

@@ -135,6 +135,10 @@ async def test_a_pod_paired_on_a_gateway_shows_its_sleeper_and_each_batch_is_rou
     await eventually(all_owned, f"the {routed} routed batches at the owner", 10)
     owned = await cluster.owned()
     assert (owned["batches"], owned["samples"]) == (routed, samples)
+    assert await cluster.engine.metric("dreamcommons_cluster_device_batches_total") == routed
+    for ingest, heard in zip(cluster.ingests, ingested, strict=True):
+        routed_here = await ingest.metric("dreamcommons_cluster_device_batches_routed_total")
+        assert routed_here == heard["batches_routed"]
 
 
 async def test_commands_are_acknowledged_by_the_device_through_the_cluster(
