@@ -4,7 +4,7 @@ A ``SessionOwner`` serves one ``DreamSession`` this process owns (its lease is t
 ``engine.py``). Gateways send it requests on ``dreamcommons.owner.SESSION.requests``:
 
     join      {link, gateway, encoding, join (msgpack frame), join_code}
-              -> {ok: {pid, name, role, seq, resume, frames}}: the welcome and a replay
+              -> {ok: {pid, name, role, seq, resume, epoch, frames}}: the welcome and a replay
     message   {link, message (msgpack frame)}  contribute, whisper, share, host, people,
               pair, command -> {ok: frame}: the ack (once the event is in the durable log),
               the page, or the ``paired``/``command_result`` (an ingest process asked)
@@ -196,6 +196,7 @@ class SessionOwner:
             "role": member.role,
             "seq": seq,
             "resume": member.resume_token,
+            "epoch": self.session.epoch,
             "frames": [frame_bytes(frame) for frame in frames],
         }
 

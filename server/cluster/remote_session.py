@@ -107,6 +107,7 @@ class RemoteSession:
         )
         self._comebacks[member] = (connection, comeback)
         # the frames the owner published after the welcome and before this relay listened
+        self.relay.welcomed(str(admitted["epoch"]))
         forwarded = self.relay.listen(connection, encoding, int(admitted["seq"]))
         frames = [as_frame(frame, encoding) for frame in admitted["frames"]]
         return Joined(member, (*frames, *forwarded))
