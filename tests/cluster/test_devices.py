@@ -16,7 +16,7 @@ import pytest_asyncio
 
 from dreamcommons.client.dream_client import DreamClient
 from dreamcommons.client.errors import Refused
-from dreamcommons.contracts.protocol import ParticipantView
+from dreamcommons.contracts.protocol import DreamscapeState, ParticipantView
 from dreamcommons.firmware_sim.device import DeviceConfig, SimulatedDevice
 from dreamcommons.server.broker import MosquittoProcess
 from dreamcommons.server.cluster import NatsProcess
@@ -173,3 +173,49 @@ async def test_without_an_ingest_process_devices_are_no_devices(
             await noor.pair_device("KYRA42ZZZZ")
         with pytest.raises(Refused, match="no_devices"):
             await noor.command("pod-lyra", "light", 0.5)
+
+
+async def test_a_pairing_outlives_its_sessions_owner(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """kill -9 the owner: the engine that takes the session over gets the pod's batches, and
+    its sleeper's commands go on reaching it, with no pairing again."""
+    root = tmp_path_factory.mktemp("takeover")
+    state = root / "state"
+    config = pod("pod-noor", "NQSY22ZZZZ", 9)
+    async with (
+        NatsProcess(store_dir=root / "nats") as nats,
+        MosquittoProcess() as mosquitto,
+        node(nats, "engine", state) as first,
+        node(nats, "engine", state) as second,
+        node(nats, "gateway", state) as gateway,
+        node(nats, "ingest", state, "--broker", mosquitto.url) as ingest,
+        SimulatedDevice(config, mosquitto.url) as device,
+        DreamClient(f"{gateway.url}/isle", "Noor") as noor,
+    ):
+
+        async def heard() -> bool:
+            return bool((await ingest.health())["cluster"]["ingest"]["devices_online"])
+
+        await eventually(heard, "the pod online", 10)
+        await noor.pair_device("NQSY22ZZZZ")
+        owns_it = "isle" in (await first.health())["cluster"]["owns"]
+        dead, survivor = (first, second) if owns_it else (second, first)
+        assert "isle" in (await dead.health())["cluster"]["owns"]
+        epoch, pid = noor.state.epoch, noor.participant
+        await dead.kill()
+
+        def back(state: DreamscapeState) -> bool:
+            return state.epoch != epoch and any(
+                p.id == pid and p.present for p in state.participants
+            )
+
+        await noor.wait_for(back, within(15))
+
+        async def folded() -> bool:
+            return bool((await survivor.health())["cluster"]["devices"]["batches"])
+
+        await eventually(folded, "the pod's batches at the new owner", 10)
+        lit = await noor.command("pod-noor", "light", 0.7)
+        assert (lit.ok, lit.error) == (True, None)
+        assert device.actuators["light"] == 0.7
