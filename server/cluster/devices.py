@@ -63,16 +63,23 @@ class BatchCounts:
         self.batches = 0
         self.samples = 0
         self.lost = 0
+        self.dropped = 0  # duplicates, and held batches that were not needed
         self._sequences: dict[str, _Sequence] = {}
 
-    def count(self, device: str, batch: SampleBatch) -> bool:
+    def count(self, device: str, batch: SampleBatch, *, held: bool = False) -> bool:
         """Count the batch and the samples lost before it; False for a duplicate (or one older
-        than what may still come), which is not to be folded."""
+        than what may still come), which is not to be folded. A ``held`` batch (heard before
+        its ingest knew of the pairing) never begins a device's sequence: from before the
+        pairing, it would make a gap of batches nobody routed."""
         sequence = self._sequences.setdefault(device, _Sequence())
+        if held and sequence.last_seq is None:
+            self.dropped += 1
+            return False
         gap = batch_gap(sequence.last_seq, sequence.last_bd_seq, batch)
         if gap is None:
             late = sequence.missing.pop(batch.seq, None)
             if late is None:
+                self.dropped += 1
                 return False
             self.lost -= late
         else:
@@ -105,7 +112,12 @@ class OwnedDevices:
 
     def health(self) -> dict[str, int]:
         counts = self.counts
-        return {"batches": counts.batches, "samples": counts.samples, "samples_lost": counts.lost}
+        return {
+            "batches": counts.batches,
+            "samples": counts.samples,
+            "samples_lost": counts.lost,
+            "batches_dropped": counts.dropped,
+        }
 
     def heard(self, session: DreamSession, message: dict[str, Any]) -> None:
         """One message from an ingest on the session's samples subject."""
@@ -115,7 +127,8 @@ class OwnedDevices:
             session.devices_changed(pid, int(message["online"]))
         elif op == "batch":
             batch = device_protocol.unpack(message["batch"], SampleBatch)
-            if self.counts.count(str(message["device"]), batch):
+            held = bool(message.get("held", False))
+            if self.counts.count(str(message["device"]), batch, held=held):
                 self.fold.fold(session, f"{session.id}/{pid}", batch, time.monotonic())
 
     async def pair(self, session: DreamSession, member: Member, request: Pair) -> bytes:

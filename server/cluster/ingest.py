@@ -5,7 +5,8 @@ sample batch and event reaches one ingest of the group, through the MQTT 5 share
 subscription ``$share/dreamcommons-ingest/...``; births, statuses and acks reach every one.
 A paired device's batch goes to its session's owner on ``dreamcommons.owner.S.samples``:
 
-    batch     {device, pid, batch (the SampleBatch, msgpack)}
+    batch     {device, pid, batch (the SampleBatch, msgpack), held}   held: heard here
+              before this ingest learned of the pairing made at another (``HELD_S``)
     devices   {pid, online}   how many of the participant's devices are online now
 
 Pairings are kept in the cluster, in ``dreamcommons-pairings`` (device -> msgpack
@@ -26,6 +27,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections import deque
 from typing import Any
 
 from nats.aio.client import Client
@@ -59,6 +62,11 @@ from dreamcommons.server.devices.registry import (
 
 log = logging.getLogger(__name__)
 
+HELD_S = 2.0
+"""How long an ingest keeps an unpaired device's batches: a pairing made at another ingest
+reaches this one through the bucket's watch a moment later, and what it heard meanwhile is
+routed then, marked ``held`` (the owner takes only those that fill a gap)."""
+
 
 class IngestNode:
     """The devices of the cluster, as heard by process ``node_id``."""
@@ -79,6 +87,7 @@ class IngestNode:
         )
         self.batches_routed = 0
         self.samples_routed = 0
+        self._held: dict[str, deque[tuple[float, SampleBatch]]] = {}
         self._kv: KeyValue | None = None
         self._checking = asyncio.Lock()
         self._outbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
@@ -140,12 +149,28 @@ class IngestNode:
 
     def _batch(self, record: DeviceRecord, batch: SampleBatch, arrived: float) -> None:
         if record.owner is None:
+            held = self._held.setdefault(record.device_id, deque())
+            held.append((arrived, batch))
+            while arrived - held[0][0] > HELD_S:
+                held.popleft()
             return
-        session, pid = record.owner.split("/", 1)
+        self._route(record.device_id, record.owner, batch, held=False)
+
+    def _route(self, device: str, owner: str, batch: SampleBatch, *, held: bool) -> None:
+        session, pid = owner.split("/", 1)
         data = device_protocol.pack(batch)
-        self._post(session, {"op": "batch", "device": record.device_id, "pid": pid, "batch": data})
+        self._post(
+            session, {"op": "batch", "device": device, "pid": pid, "batch": data, "held": held}
+        )
         self.batches_routed += 1
         self.samples_routed += len(batch.samples)
+
+    def _route_held(self, device: str, owner: str) -> None:
+        """The batches heard here of a device just paired elsewhere, while it was."""
+        now = time.monotonic()
+        for arrived, batch in self._held.pop(device, ()):
+            if now - arrived <= HELD_S:
+                self._route(device, owner, batch, held=True)
 
     def _status(self, record: DeviceRecord) -> None:
         self._tell(record.owner)
@@ -171,9 +196,9 @@ class IngestNode:
                 continue
             try:
                 pairing = unpack(entry.value)
-                self.registry.paired_elsewhere(
-                    entry.key, str(pairing["owner"]), str(pairing["verifier"])
-                )
+                owner = str(pairing["owner"])
+                self.registry.paired_elsewhere(entry.key, owner, str(pairing["verifier"]))
+                self._route_held(entry.key, owner)
             except (KeyError, ValueError, TypeError) as error:
                 log.warning("pairing of %s unreadable: %s", entry.key, error)
 
@@ -206,6 +231,7 @@ class IngestNode:
         except KeyWrongLastSequenceError:
             raise NotAllowed(ErrorCode.PAIRING_REFUSED, NO_OFFER) from None
         previous = self.registry.paired_elsewhere(record.device_id, owner, offer.verifier)
+        self._held.pop(record.device_id, None)  # heard before its pairing: not its owner's
         self.gateway.command_soon(record.device_id, "paired", wait_s=self.command_wait_s)
         self._tell(owner)
         if previous is not None and previous != owner:

@@ -44,6 +44,7 @@ from dreamcommons.server.devices.registry import DeviceRecord, DeviceRegistry, U
 log = logging.getLogger(__name__)
 
 BatchHandler = Callable[[DeviceRecord, SampleBatch, float], None]
+"""Every counted batch of a device that is up (``arrived``: ``time.monotonic()``)."""
 StatusHandler = Callable[[DeviceRecord], None]
 BrokerLostHandler = Callable[[list[DeviceRecord]], None]
 
@@ -266,8 +267,7 @@ class DeviceGateway:
             self.stats.samples += len(batch.samples)
             if record.online and not was_online:
                 self._on_status(record)  # heard again: back online
-            if record.owner is not None:
-                self._on_batch(record, batch, arrived)
+            self._on_batch(record, batch, arrived)  # paired or not: the handler's to say
         elif leaf == "birth":
             birth = unpack(payload, DeviceBirth)
             record = self.registry.on_birth(device_id, birth, retained=retained)

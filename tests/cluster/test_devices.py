@@ -127,15 +127,20 @@ async def test_a_pod_paired_on_a_gateway_shows_its_sleeper_and_each_batch_is_rou
     assert sum(heard["batches_heard"] for heard in ingested) == sent  # none twice
     assert all(heard["batches_heard"] > 0 for heard in ingested)
     routed = sum(heard["batches_routed"] for heard in ingested)
-    samples = sum(heard["samples_routed"] for heard in ingested)
 
     async def all_owned() -> bool:
-        return (await cluster.owned())["batches"] >= routed
+        owned = await cluster.owned()
+        return owned["batches"] + owned["batches_dropped"] >= routed
 
     await eventually(all_owned, f"the {routed} routed batches at the owner", 10)
     owned = await cluster.owned()
-    assert (owned["batches"], owned["samples"]) == (routed, samples)
-    assert await cluster.engine.metric("dreamcommons_cluster_device_batches_total") == routed
+    # every batch routed reached the owner once; those it did not fold were heard before the
+    # pairing (held at an ingest that learned of it a moment later, and needed by no gap)
+    assert owned["batches"] + owned["batches_dropped"] == routed
+    assert owned["samples_lost"] == 0  # from its first batch on, none missing
+    assert owned["batches"] > 0
+    folded = owned["batches"]
+    assert await cluster.engine.metric("dreamcommons_cluster_device_batches_total") == folded
     for ingest, heard in zip(cluster.ingests, ingested, strict=True):
         routed_here = await ingest.metric("dreamcommons_cluster_device_batches_routed_total")
         assert routed_here == heard["batches_routed"]

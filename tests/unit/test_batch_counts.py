@@ -39,3 +39,13 @@ def test_devices_are_counted_apart_and_a_restarted_one_counts_from_zero() -> Non
     assert counts.count("pod-a", batch(0, bd_seq=1))  # restarted: from zero, no loss
     assert counts.count("pod-a", batch(1, bd_seq=1))
     assert (counts.batches, counts.lost) == (5, 2)
+
+
+def test_a_held_batch_fills_a_gap_but_never_begins_a_sequence() -> None:
+    counts = BatchCounts()
+    assert not counts.count("pod-a", batch(4), held=True)  # from before the pairing
+    counts.count("pod-a", batch(5))
+    counts.count("pod-a", batch(7))  # 6 was heard at an ingest that did not know yet
+    assert counts.count("pod-a", batch(6), held=True)
+    assert not counts.count("pod-a", batch(3), held=True)
+    assert (counts.batches, counts.lost, counts.dropped) == (3, 0, 2)
