@@ -71,7 +71,7 @@ routed then, marked ``held`` (the owner takes only those that fill a gap)."""
 class IngestNode:
     """The devices of the cluster, as heard by process ``node_id``."""
 
-    def __init__(self, nc: Client, broker_url: str, node_id: str, *, command_wait_s: float):
+    def __init__(self, nc: Client, broker_url: str, node_id: str, *, command_wait_s: float) -> None:
         self.nc = nc
         self.node_id = node_id
         self.command_wait_s = command_wait_s

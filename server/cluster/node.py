@@ -83,6 +83,10 @@ class ClusterNode:
             wait_s = self.settings.device_command_wait_s
             self.ingest = IngestNode(self.nc, broker, self.id, command_wait_s=wait_s)
             await self.ingest.start()
+        elif broker is not None:
+            log.warning(
+                "--broker is ignored by a %s: the cluster's ingests hear devices", self.role
+            )
         log.info("cluster node %s (%s) on %s", self.id, self.role, self.url)
 
     async def close(self) -> None:
