@@ -107,7 +107,7 @@ class DreamServer:
             else None
         )
         self.devices = DeviceHub(
-            settings.broker,
+            settings.broker if settings.cluster is None else None,  # a cluster's: its ingests
             self.sessions.get,
             command_wait_s=settings.device_command_wait_s,
             presence=ServerPresence(settings.server_name, self.home_assistant),
@@ -221,7 +221,7 @@ class DreamServer:
         """What a connection speaks to: the session here, or in a cluster its owner."""
         if self.cluster is not None:
             return await self.cluster.session(session_id)
-        return LocalSession(self.session(session_id))
+        return LocalSession(self.session(session_id), self.devices)
 
     async def close_session(self, session_id: str) -> None:
         """Stop ticking the session and forget it (its owner is another process now)."""
@@ -391,14 +391,12 @@ class _ConnectionState:
                 await self._send(issue(session.id, member.role, message, time.time()))
             case Pair():
                 session, member = self._joined()
-                local = _with_devices(session)
                 with self._credentials(session.id, ref=message.cid):
-                    paired = await self.server.devices.pair(local, member, message)
-                await self._send(paired)
+                    paired = await session.devices(member, message)
+                await self.connection.send(paired)
             case Command():
                 session, member = self._joined()
-                local = _with_devices(session)
-                await self._send(await self.server.devices.command(local, member, message))
+                await self.connection.send(await session.devices(member, message))
             case Ping(n=n):
                 await self._send(Pong(n=n))
             case People():
@@ -486,12 +484,6 @@ class _ConnectionState:
     def detach(self) -> None:
         if self.session is not None and self.member is not None:
             self.session.disconnect(self.member, self.connection)
-
-
-def _with_devices(session: SessionPort) -> DreamSession:
-    if session.local is None:
-        raise NotAllowed(ErrorCode.NO_DEVICES, "devices are not served through a cluster yet")
-    return session.local
 
 
 def _json_response(connection: ServerConnection, status: HTTPStatus, body: object) -> Response:

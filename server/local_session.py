@@ -8,15 +8,18 @@ from websockets.asyncio.server import ServerConnection
 
 from dreamcommons.contracts.protocol import (
     Ack,
+    Command,
     Contribute,
     Encoding,
     HostAction,
     Join,
+    Pair,
     People,
     Share,
     Whisper,
     encode,
 )
+from dreamcommons.server.devices.hub import DeviceHub
 from dreamcommons.server.recent_deltas import Frame
 from dreamcommons.server.session import DreamSession, Member, SessionStats
 from dreamcommons.server.session_port import Joined, Reply
@@ -25,6 +28,7 @@ from dreamcommons.server.session_port import Joined, Reply
 @dataclass(frozen=True, slots=True)
 class LocalSession:
     session: DreamSession
+    hub: DeviceHub
 
     @property
     def id(self) -> str:
@@ -57,6 +61,11 @@ class LocalSession:
 
     async def host_action(self, member: Member, message: HostAction, to: Reply) -> None:
         await self._acknowledge(to, self.session.host_action(member, message))
+
+    async def devices(self, member: Member, message: Pair | Command) -> Frame:
+        if isinstance(message, Pair):
+            return encode(await self.hub.pair(self.session, member, message), member.encoding)
+        return encode(await self.hub.command(self.session, member, message), member.encoding)
 
     async def people(self, member: Member, message: People) -> Frame:
         return encode(self.session.people(message), member.encoding)

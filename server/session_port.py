@@ -16,10 +16,12 @@ from websockets.asyncio.server import ServerConnection
 
 from dreamcommons.contracts.errors import ProtocolError
 from dreamcommons.contracts.protocol import (
+    Command,
     Contribute,
     Encoding,
     HostAction,
     Join,
+    Pair,
     People,
     Share,
     Whisper,
@@ -73,6 +75,10 @@ class SessionPort(Protocol):
     async def host_action(self, member: Member, message: HostAction, to: Reply) -> None: ...
 
     async def people(self, member: Member, message: People) -> Frame: ...
+
+    async def devices(self, member: Member, message: Pair | Command) -> Frame:
+        """The ``paired`` or ``command_result`` frame; a refusal is raised (``no_devices``
+        where no device broker or ingest process serves the session)."""
 
     def resync_pending(self, connection: ServerConnection) -> bool: ...
 

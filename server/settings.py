@@ -170,9 +170,10 @@ class ServerSettings(BaseSettings):
         default=None,
         description="nats://HOST:PORT of the cluster's NATS (with JetStream); none: one process",
     )
-    role: Literal["all", "gateway", "engine"] = Field(
+    role: Literal["all", "gateway", "engine", "ingest"] = Field(
         default="all",
-        description="in a cluster: terminate WebSockets (gateway), own sessions (engine), or both",
+        description="in a cluster: terminate WebSockets (gateway), own sessions (engine), serve "
+        "the devices on --broker (ingest), or all of them",
     )
     node: str | None = Field(
         default=None,
@@ -187,4 +188,8 @@ class ServerSettings(BaseSettings):
     def _one_kind_of_durability(self) -> ServerSettings:
         if self.cluster is not None and self.journal is not None:
             raise ValueError("a cluster keeps no SQLite journal: give --cluster or --journal")
+        if self.role == "ingest" and (self.cluster is None or self.broker is None):
+            raise ValueError(
+                "--role ingest serves a cluster's devices: give --cluster and --broker"
+            )
         return self

@@ -112,9 +112,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     host.add_argument(
         "--role",
-        choices=("all", "gateway", "engine"),
+        choices=("all", "gateway", "engine", "ingest"),
         default=None,
-        help="in a cluster: gateway (WebSockets), engine (owns sessions) or all (default)",
+        help="in a cluster: gateway (WebSockets), engine (owns sessions), ingest (the devices "
+        "on --broker) or all (default; with --broker, an ingest too)",
     )
     host.add_argument(
         "--node",

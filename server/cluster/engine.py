@@ -19,6 +19,7 @@ from typing import Any
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
+from dreamcommons.server.cluster.devices import OwnedDevices
 from dreamcommons.server.cluster.errors import LeaseHeld, LeaseLost
 from dreamcommons.server.cluster.lease import SessionLease, SessionLeases
 from dreamcommons.server.cluster.names import ENGINE_QUEUE, GATEWAYS_ALIVE, PLACEMENT
@@ -46,8 +47,10 @@ class EngineNode:
         owner_id: str,
         open_session: OpenSession,
         close_session: CloseSession,
+        devices: OwnedDevices,
     ) -> None:
         self.nc = nc
+        self.devices = devices
         self.leases = leases
         self.owner_id = owner_id
         self._open_session = open_session
@@ -140,7 +143,7 @@ class EngineNode:
             with contextlib.suppress(Exception):
                 await lease.release()
             return None
-        owner = SessionOwner(self.nc, dream)
+        owner = SessionOwner(self.nc, dream, self.devices)
         await owner.start()
         self._owned[session] = (lease, owner)
         lease.keep(lambda lost: self._lost(session, lost))

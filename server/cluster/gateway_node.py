@@ -52,6 +52,7 @@ class ClusterGateway:
         gateway_id: str,
         *,
         wait_s: float,
+        device_wait_s: float = 0.0,
         fanout: Callable[[], Fanout],
         ring_capacity: Callable[[str], int],
     ) -> None:
@@ -59,6 +60,7 @@ class ClusterGateway:
         self.leases = leases
         self.gateway_id = gateway_id
         self.wait_s = wait_s
+        self.device_wait_s = device_wait_s
         self._fanout = fanout
         self._ring_capacity = ring_capacity
         self._sessions: dict[str, RemoteSession] = {}
@@ -163,6 +165,7 @@ class ClusterGateway:
             post=self.post,
             wait_s=self.wait_s,
             moving=lambda: self._place_later(session_id),
+            device_wait_s=self.device_wait_s,
         )
         relay.on_new_epoch = lambda: self._relink(session)
         self._sessions[session_id] = session

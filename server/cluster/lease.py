@@ -118,35 +118,42 @@ class SessionLeases:
         restarts: after a reconnection it reads the leases again and reports what changed
         meanwhile (a lease that expired in between is not reported: expiry is silent)."""
         owners: dict[str, str | None] = {}
-        while True:
-            reconnects = self.nc.stats["reconnects"]
-            try:
-                watcher = await self.kv.watchall()
-            except (NatsError, TimeoutError) as exc:
-                log.warning("leases: watch not started (%s), trying again", exc)
-                await asyncio.sleep(WATCH_CHECK_S)
+        async for entry in watch_entries(self.nc, self.kv, "leases"):
+            change = _change(entry)
+            if change.session in owners and owners[change.session] == change.owner:
                 continue
-            try:
-                # The watcher's consumer does not outlive a NATS restart: a new one after each.
-                while self.nc.stats["reconnects"] == reconnects:
-                    try:
-                        # asyncio.timeout, not wait_for: a cancellation is never swallowed.
-                        async with asyncio.timeout(WATCH_CHECK_S):
-                            entry = await anext(watcher)
-                    except TimeoutError:
-                        continue
-                    except StopAsyncIteration:  # the watcher was stopped under us: renew it
-                        break
-                    if entry is None:  # the end of what existed when the watch began
-                        continue
-                    change = _change(entry)
-                    if change.session in owners and owners[change.session] == change.owner:
-                        continue
-                    owners[change.session] = change.owner
-                    yield change
-            finally:
-                with contextlib.suppress(NatsError, ClusterError, TimeoutError):
-                    await watcher.stop()  # type: ignore[no-untyped-call]
+            owners[change.session] = change.owner
+            yield change
+
+
+async def watch_entries(nc: Client, kv: KeyValue, what: str) -> AsyncIterator[KeyValue.Entry]:
+    """Every entry of bucket ``kv`` as it is now, then each change as it happens, across NATS
+    restarts: after a reconnection it reads the bucket again (an expiry is not reported)."""
+    while True:
+        reconnects = nc.stats["reconnects"]
+        try:
+            watcher = await kv.watchall()
+        except (NatsError, TimeoutError) as exc:
+            log.warning("%s: watch not started (%s), trying again", what, exc)
+            await asyncio.sleep(WATCH_CHECK_S)
+            continue
+        try:
+            # The watcher's consumer does not outlive a NATS restart: a new one after each.
+            while nc.stats["reconnects"] == reconnects:
+                try:
+                    # asyncio.timeout, not wait_for: a cancellation is never swallowed.
+                    async with asyncio.timeout(WATCH_CHECK_S):
+                        entry = await anext(watcher)
+                except TimeoutError:
+                    continue
+                except StopAsyncIteration:  # the watcher was stopped under us: renew it
+                    break
+                if entry is None:  # the end of what existed when the watch began
+                    continue
+                yield entry
+        finally:
+            with contextlib.suppress(NatsError, ClusterError, TimeoutError):
+                await watcher.stop()  # type: ignore[no-untyped-call]
 
 
 def _change(entry: KeyValue.Entry) -> LeaseChange:

@@ -8,7 +8,8 @@ that fails refuses what waits (``journal_unavailable``: not promised) and is tri
 it is written: the engine applied it, so the log must hold it, even if nobody was told so.
 Every ``snapshot_every`` ticks the engine's snapshot is saved, after the tick it follows.
 The members (name, role, the resume token's hash) are kept in order with the events, in
-``SessionMembers``; their pairings and signals are not kept in a cluster.
+``SessionMembers``; their pairings are kept by the ingest processes (``ingest.py``), their
+signals not at all in a cluster.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ class LogJournal:
         self._queue(_Member(pid, None), None)
 
     def paired(self, pid: str, device_id: str) -> None:
-        pass  # devices are not served through a cluster yet
+        pass  # kept by the ingest processes, in the pairings bucket (``cluster.ingest``)
 
     def signals(self, pid: str, second: SignalSecond) -> None:
         pass

@@ -1,5 +1,6 @@
-"""A cluster process's part of ``/metrics``: its role, the sessions it owns and relays, and
-whether NATS and its leases are there. Read at scrape time, like the rest."""
+"""A cluster process's part of ``/metrics``: its role, the sessions it owns and relays,
+whether NATS and its leases are there, and the device batches it routed (an ingest's) or
+folded (an engine's). Read at scrape time, like the rest."""
 
 from __future__ import annotations
 
@@ -49,4 +50,21 @@ class ClusterStatistics:
             "dreamcommons_cluster_connections",
             "Connections on this gateway that receive a session's forwarded deltas.",
             value=sum(relay.listener_count() for relay in relays),
+        )
+        ingest, devices = node.ingest, node.devices
+        yield CounterMetricFamily(
+            "dreamcommons_cluster_device_batches_routed",
+            "Sample batches of paired devices this ingest heard and sent to their session's owner.",
+            value=0 if ingest is None else ingest.batches_routed,
+        )
+        counts = None if devices is None else devices.counts
+        yield CounterMetricFamily(
+            "dreamcommons_cluster_device_batches",
+            "Sample batches the sessions this engine owns folded, from every ingest.",
+            value=0 if counts is None else counts.batches,
+        )
+        yield GaugeMetricFamily(
+            "dreamcommons_cluster_device_samples_lost",
+            "Samples missing from the sequences of those batches (counted where they all meet).",
+            value=0 if counts is None else counts.lost,
         )

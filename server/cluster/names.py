@@ -11,8 +11,10 @@
     dreamcommons.placement               "own S" to one engine (queue group dreamcommons-engines)
     dreamcommons.gateways.G              to gateway G: close one of its connections
     dreamcommons.gateways-alive          every gateway's heartbeat, for the owners
-    dreamcommons.owner.S.samples         device samples for S, from an ingest process
-    dreamcommons.devices.commands        a command for a device, from S's owner to any ingest
+    dreamcommons.owner.S.samples         device samples and device counts for S, from ingests
+    dreamcommons.devices.commands        a pairing, command or pacing, from S's owner to one
+                                         ingest process (queue group dreamcommons-ingest)
+    dreamcommons-pairings        KV bucket: device -> msgpack {owner "S/PID", verifier} (``ingest``)
 
 A session id is one subject token as it is: ``SESSION_ID_PATTERN`` allows lowercase letters,
 digits and ``-`` only (no ``.``, ``*``, ``>`` or space), and is a valid KV key and object name
@@ -41,7 +43,9 @@ ENGINE_QUEUE: Final = "dreamcommons-engines"
 GATEWAYS_PREFIX: Final = "dreamcommons.gateways"
 GATEWAYS_ALIVE: Final = "dreamcommons.gateways-alive"
 INGEST_QUEUE: Final = "dreamcommons-ingest"
-"""The queue group of the ingest processes: each device command reaches one of them."""
+"""The queue group of the ingest processes: each device request reaches one of them. Also
+their MQTT shared subscription's group: each device's sample batch reaches one of them."""
+PAIRINGS_BUCKET: Final = "dreamcommons-pairings"
 
 _SESSION_ID = re.compile(SESSION_ID_PATTERN)
 
@@ -86,6 +90,11 @@ def gateway_subject(gateway: str) -> str:
 
 def samples_subject(session: str) -> str:
     return f"{OWNER_PREFIX}.{session_token(session)}.samples"
+
+
+def pairing_key(device: str) -> str:
+    """A device id as a key: device ids are lowercase letters, digits and ``-``."""
+    return session_token(device)
 
 
 def lease_key(session: str) -> str:

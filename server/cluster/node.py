@@ -1,9 +1,10 @@
 """One process's place in the cluster (``--cluster``): its NATS connection and its roles.
 
-``role`` ``all`` is a gateway and an engine at once, ``gateway`` serves WebSockets only and
-``engine`` owns sessions only. Its id (``NODE-xxxxxx``: ``--node``, else the server name,
-and a part drawn at each start) names it in leases and subjects, once: a restarted process is
-another owner.
+``role`` ``all`` is a gateway and an engine at once (and, given a device broker, an ingest),
+``gateway`` serves WebSockets only, ``engine`` owns sessions only and ``ingest`` serves the
+devices of the cluster on its broker only (``ingest.py``). Its id (``NODE-xxxxxx``:
+``--node``, else the server name, and a part drawn at each start) names it in leases and
+subjects, once: a restarted process is another owner.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from typing import TYPE_CHECKING
 from nats.aio.client import Client
 
 from dreamcommons.server.cluster.connection import connect
+from dreamcommons.server.cluster.devices import OwnedDevices
 from dreamcommons.server.cluster.engine import EngineNode
 from dreamcommons.server.cluster.errors import SessionMoving
 from dreamcommons.server.cluster.gateway_node import ClusterGateway
+from dreamcommons.server.cluster.ingest import IngestNode
 from dreamcommons.server.cluster.lease import SessionLeases
 from dreamcommons.server.cluster.log import SessionLog
 from dreamcommons.server.cluster.log_journal import LogJournal
@@ -46,6 +49,8 @@ class ClusterNode:
         self.nc: Client | None = None
         self.engine: EngineNode | None = None
         self.gateway: ClusterGateway | None = None
+        self.ingest: IngestNode | None = None
+        self.devices: OwnedDevices | None = None
         self.log: SessionLog | None = None
         self.members: SessionMembers | None = None
         host.metrics.registry.register(ClusterStatistics(self))
@@ -56,8 +61,10 @@ class ClusterNode:
         if self.role in ("all", "engine"):
             self.log = await SessionLog.open(self.nc)
             self.members = await SessionMembers.open(self.nc)
+            self.devices = OwnedDevices(self.nc, wait_s=self._device_wait_s)
+            self.host.devices.pace_elsewhere = self.devices.pace
             self.engine = EngineNode(
-                self.nc, leases, self.id, self._open_owned, self.host.close_session
+                self.nc, leases, self.id, self._open_owned, self.host.close_session, self.devices
             )
             await self.engine.start()
         if self.role in ("all", "gateway"):
@@ -66,13 +73,25 @@ class ClusterNode:
                 leases,
                 self.id,
                 wait_s=self.settings.cluster_wait_s,
+                device_wait_s=self._device_wait_s + self.settings.cluster_wait_s,
                 fanout=lambda: fanout(self.settings),
                 ring_capacity=self._ring_capacity,
             )
             await self.gateway.start()
+        broker = self.settings.broker
+        if broker is not None and self.role in ("all", "ingest"):
+            wait_s = self.settings.device_command_wait_s
+            self.ingest = IngestNode(self.nc, broker, self.id, command_wait_s=wait_s)
+            await self.ingest.start()
+        elif broker is not None:
+            log.warning(
+                "--broker is ignored by a %s: the cluster's ingests hear devices", self.role
+            )
         log.info("cluster node %s (%s) on %s", self.id, self.role, self.url)
 
     async def close(self) -> None:
+        if self.ingest is not None:
+            await self.ingest.close()
         if self.engine is not None:
             await self.engine.close()
         if self.gateway is not None:
@@ -92,6 +111,8 @@ class ClusterNode:
             "role": self.role,
             "nats": "ok" if self.nc is not None and self.nc.is_connected else "unavailable",
             "owns": [] if self.engine is None else self.engine.owned,
+            **({} if self.devices is None else {"devices": self.devices.health()}),
+            **({} if self.ingest is None else {"ingest": self.ingest.health()}),
         }
 
     async def _open_owned(self, session_id: str) -> DreamSession:
@@ -107,6 +128,11 @@ class ClusterNode:
         session = self.host.session(session_id, durability=durability, engine=engine)
         readmit(kept, session)  # before its first tick: nothing is awaited since it opened
         return session
+
+    @property
+    def _device_wait_s(self) -> float:
+        """How long an owner waits for an ingest's answer: a device's ack, and the way there."""
+        return self.settings.device_command_wait_s + self.settings.cluster_wait_s
 
     def _ring_capacity(self, session_id: str) -> int:
         venue = self.host.venue_of(session_id)

@@ -4,15 +4,17 @@ A ``SessionOwner`` serves one ``DreamSession`` this process owns (its lease is t
 ``engine.py``). Gateways send it requests on ``dreamcommons.owner.SESSION.requests``:
 
     join      {link, gateway, encoding, join (msgpack frame), join_code}
-              -> {ok: {pid, name, role, seq, resume, frames}}: the welcome and a replay
-    message   {link, message (msgpack frame)}  contribute, whisper, share, host, people
-              -> {ok: frame}: the ack (once the event is in the durable log) or the page
+              -> {ok: {pid, name, role, seq, resume, epoch, frames}}: the welcome and a replay
+    message   {link, message (msgpack frame)}  contribute, whisper, share, host, people,
+              pair, command -> {ok: frame}: the ack (once the event is in the durable log),
+              the page, or the ``paired``/``command_result`` (an ingest process asked)
     snapshot  {encoding}   no reply: the next delta in that encoding comes with a snapshot
     leave     {link}       no reply: the connection is gone, the member is away
 
 A refusal is ``{error: {code, message}}``, the session's own ``ErrorCode``. Each delta is
 published once per encoding on ``dreamcommons.deltas.SESSION.ENCODING`` (headers: its seq and
-kind), in order, by one task: the tick only queues it.
+kind), in order, by one task: the tick only queues it. Device batches routed by the ingest
+processes come on ``dreamcommons.owner.SESSION.samples`` (``devices.py``).
 """
 
 from __future__ import annotations
@@ -29,17 +31,25 @@ from pydantic import BaseModel
 
 from dreamcommons.contracts.errors import ErrorCode, NotAllowed, ProtocolError
 from dreamcommons.contracts.protocol import (
+    Command,
     Contribute,
     Encoding,
     HostAction,
     Join,
+    Pair,
     People,
     Share,
     Whisper,
     decode_client,
     encode,
 )
-from dreamcommons.server.cluster.names import deltas_subject, gateway_subject, requests_subject
+from dreamcommons.server.cluster.devices import OwnedDevices
+from dreamcommons.server.cluster.names import (
+    deltas_subject,
+    gateway_subject,
+    requests_subject,
+    samples_subject,
+)
 from dreamcommons.server.cluster.wire import (
     DELTA,
     EPOCH_HEADER,
@@ -63,14 +73,16 @@ _Outgoing = tuple[str, bytes, dict[str, str] | None]
 class SessionOwner:
     """Serves ``session`` to the cluster's gateways until ``stop()``."""
 
-    def __init__(self, nc: Client, session: DreamSession) -> None:
+    def __init__(self, nc: Client, session: DreamSession, devices: OwnedDevices) -> None:
         self.nc = nc
         self.session = session
+        self.devices = devices
         self._links: dict[str, tuple[Member, RemoteLink]] = {}
         self._snapshots_wanted: set[Encoding] = set()
         self._outbox: asyncio.Queue[_Outgoing] = asyncio.Queue()
         self._publisher: asyncio.Task[None] | None = None
         self._subscription: Any = None
+        self._samples: Any = None
         self._answering: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
@@ -80,13 +92,17 @@ class SessionOwner:
         )
         subject = requests_subject(self.session.id)
         self._subscription = await self.nc.subscribe(subject, cb=self._on_request)
+        self._samples = await self.nc.subscribe(
+            samples_subject(self.session.id), cb=self._on_samples
+        )
         await self.nc.flush()
 
     async def stop(self) -> None:
         self.session.publish = None
-        if self._subscription is not None:
-            with contextlib.suppress(Exception):  # NATS away: the subscription dies with it
-                await self._subscription.unsubscribe()
+        for subscription in (self._subscription, self._samples):
+            if subscription is not None:
+                with contextlib.suppress(Exception):  # NATS away: it dies with the connection
+                    await subscription.unsubscribe()
         if self._publisher is not None:
             self._publisher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -118,6 +134,15 @@ class SessionOwner:
                 await self.nc.publish(subject, payload, headers=headers)
             except Exception as error:  # NATS away and its buffer full: that delta is missed
                 log.warning("session %s: not published on %s: %s", self.session.id, subject, error)
+
+    # --- devices -------------------------------------------------------------------------
+
+    async def _on_samples(self, msg: Msg) -> None:
+        """A batch or a count of devices online, from an ingest process."""
+        try:
+            self.devices.heard(self.session, unpack(msg.data))
+        except (KeyError, ValueError, TypeError, ProtocolError) as error:
+            log.warning("session %s: unreadable device message: %s", self.session.id, error)
 
     # --- requests ------------------------------------------------------------------------
 
@@ -171,6 +196,7 @@ class SessionOwner:
             "role": member.role,
             "seq": seq,
             "resume": member.resume_token,
+            "epoch": self.session.epoch,
             "frames": [frame_bytes(frame) for frame in frames],
         }
 
@@ -194,6 +220,10 @@ class SessionOwner:
                 reply = self.session.host_action(member, message)
             case People():
                 return frame_bytes(encode(self.session.people(message), member.encoding))
+            case Pair():
+                return await self.devices.pair(self.session, member, message)
+            case Command():
+                return await self.devices.command(self.session, member, message)
             case _:
                 raise NotAllowed(ErrorCode.INVALID_FIELD, f"not for the owner: {message.type}")
         await self.session.durable()  # acknowledged only once it is in the cluster's log

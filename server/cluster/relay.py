@@ -79,6 +79,13 @@ class DeltaRelay:
     def listener_count(self) -> int:
         return len(self._encodings)
 
+    def welcomed(self, epoch: str) -> None:
+        """A connection was welcomed in ``epoch``: the history this relay follows, if it heard
+        none yet, so that an owner that dies before its first delta came here is still seen
+        to be replaced when its successor's deltas come."""
+        if self.epoch is None:
+            self.epoch = epoch
+
     def listen(self, connection: ServerConnection, encoding: Encoding, seq: int) -> list[Frame]:
         """Forward to ``connection`` every delta after ``seq`` (its welcome's, or its replay's
         end); the frames after ``seq`` that came before now, to send after the welcome."""

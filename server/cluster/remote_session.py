@@ -19,10 +19,12 @@ from websockets.asyncio.server import ServerConnection
 
 from dreamcommons.contracts.errors import ProtocolError
 from dreamcommons.contracts.protocol import (
+    Command,
     Contribute,
     Encoding,
     HostAction,
     Join,
+    Pair,
     People,
     Share,
     Whisper,
@@ -57,12 +59,14 @@ class RemoteSession:
         post: Post,
         wait_s: float,
         moving: Callable[[], None],
+        device_wait_s: float = 0.0,
     ) -> None:
         self.nc = nc
         self._id = session_id
         self.gateway_id = gateway_id
         self.relay = relay
         self.wait_s = wait_s
+        self.device_wait_s = device_wait_s  # what the owner may wait for a device's ack
         self._stats = SessionStats()
         self._new_link = new_link
         self._drop_link = drop_link
@@ -103,6 +107,7 @@ class RemoteSession:
         )
         self._comebacks[member] = (connection, comeback)
         # the frames the owner published after the welcome and before this relay listened
+        self.relay.welcomed(str(admitted["epoch"]))
         forwarded = self.relay.listen(connection, encoding, int(admitted["seq"]))
         frames = [as_frame(frame, encoding) for frame in admitted["frames"]]
         return Joined(member, (*frames, *forwarded))
@@ -157,6 +162,12 @@ class RemoteSession:
     async def people(self, member: Member, message: People) -> Frame:
         return as_frame(await self._message(member, message, message.cid), member.encoding)
 
+    async def devices(self, member: Member, message: Pair | Command) -> Frame:
+        """Through the owner, which asks an ingest process: it waits for the device's ack."""
+        wait_s = self.wait_s + self.device_wait_s
+        frame = await self._message(member, message, message.cid, wait_s=wait_s)
+        return as_frame(frame, member.encoding)
+
     def resync_pending(self, connection: ServerConnection) -> bool:
         return self.relay.resync_pending(connection)
 
@@ -182,19 +193,25 @@ class RemoteSession:
         await to.connection.send(as_frame(frame, to.encoding))
 
     async def _message(
-        self, member: Member, message: Contribute | Whisper | Share | HostAction | People, cid: int
+        self,
+        member: Member,
+        message: Contribute | Whisper | Share | HostAction | People | Pair | Command,
+        cid: int,
+        *,
+        wait_s: float | None = None,
     ) -> bytes:
         asked = {
             "op": "message",
             "link": self._links[member],
             "message": frame_bytes(encode(message, Encoding.MSGPACK)),
         }
-        frame: bytes = answer(await self._ask(asked), ref=cid)
+        frame: bytes = answer(await self._ask(asked, wait_s), ref=cid)
         return frame
 
-    async def _ask(self, payload: dict[str, Any]) -> dict[str, Any]:
+    async def _ask(self, payload: dict[str, Any], wait_s: float | None = None) -> dict[str, Any]:
+        timeout = self.wait_s if wait_s is None else wait_s
         try:
-            reply = await self.nc.request(self._subject, pack(payload), timeout=self.wait_s)
+            reply = await self.nc.request(self._subject, pack(payload), timeout=timeout)
         except (TimeoutError, NatsError) as error:
             self._moving()
             raise SessionMoving(

@@ -8,11 +8,12 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from dreamcommons.contracts.device_protocol import PairingOffer, SampleBatch
 from dreamcommons.contracts.errors import ErrorCode, NotAllowed
 from dreamcommons.contracts.protocol import Command, CommandResult, Pair, Paired
+from dreamcommons.server.devices.fold import SleeperFold, pace_reference
 from dreamcommons.server.devices.ingest import CommandFailed, DeviceGateway, Presence
 from dreamcommons.server.devices.registry import (
     NO_OFFER,
@@ -20,8 +21,6 @@ from dreamcommons.server.devices.registry import (
     DeviceRegistry,
     PairingRefused,
 )
-from dreamcommons.server.devices.signals import SignalRecorder
-from dreamcommons.server.devices.sleepers import SleeperEstimates, as_event
 from dreamcommons.server.engine import Pace
 from dreamcommons.server.session import DreamSession, Member
 
@@ -40,12 +39,14 @@ class DeviceHub:
         presence: Presence | None = None,
     ) -> None:
         self.registry = DeviceRegistry()
-        self.sleepers = SleeperEstimates()
-        self.signals = SignalRecorder()
+        self.fold = SleeperFold()
+        self.sleepers = self.fold.sleepers
         self.command_wait_s = command_wait_s
         self._find_session = find_session
         self._checking = asyncio.Lock()
         self.gateway: DeviceGateway | None = None
+        self.pace_elsewhere: Callable[[DreamSession, Pace], None] | None = None
+        """Where pacing intents go when another process serves the devices (a cluster's)."""
         if broker_url is not None:
             self.gateway = DeviceGateway(
                 broker_url,
@@ -65,22 +66,9 @@ class DeviceHub:
         return None if session is None else (session, pid)
 
     def _batch(self, record: DeviceRecord, batch: SampleBatch, arrived: float) -> None:
-        """Fold a paired device's batch into its sleeper's estimate; their session hears it
-        when it moved enough to matter."""
         owner = self._owner(record)
-        if owner is None or record.owner is None:
-            return
-        session, pid = owner
-        if session.member(pid) is None:
-            return  # removed from the session: nobody to estimate for
-        estimate = self.sleepers.add(record.owner, batch, arrived)
-        t = session.clock(arrived)
-        if estimate is not None:
-            session.sleeper_updated(as_event(pid, estimate, t))
-        if session.keeps_signals:
-            wall = time.time() - (time.monotonic() - arrived)  # ``arrived`` is monotonic
-            for second in self.signals.add(record.owner, batch, t, wall):
-                session.signals_recorded(pid, second)
+        if owner is not None and record.owner is not None:
+            self.fold.fold(owner[0], record.owner, batch, arrived)
 
     def _status(self, record: DeviceRecord) -> None:
         self._tell_owner(record.owner)
@@ -105,7 +93,9 @@ class DeviceHub:
         gateway = self._require_gateway()
         owner = f"{session.id}/{member.pid}"
         try:
-            device, offer = await self._check_code(request.code, session.id)
+            device, offer = await find_offer(
+                self.registry, request.code, session.id, self._checking
+            )
             previous = self.registry.claim(device, offer, owner)
         except PairingRefused as refused:
             raise NotAllowed(ErrorCode.PAIRING_REFUSED, str(refused)) from None
@@ -120,40 +110,13 @@ class DeviceHub:
             cid=request.cid, device=device.device_id, kind=device.kind, model=device.birth.model
         )
 
-    async def _check_code(self, code: str, session_id: str) -> tuple[DeviceRecord, PairingOffer]:
-        """The offer ``code`` opens: the scrypt checks run in a thread, one at a time, so that
-        guessing costs the event loop nothing and the server one core at most."""
-        for record, offer in self.registry.offers(code, session_id):
-            async with self._checking:
-                if await asyncio.to_thread(offer.accepts, code):
-                    return record, offer
-        raise PairingRefused(NO_OFFER)
-
     async def command(
         self, session: DreamSession, member: Member, request: Command
     ) -> CommandResult:
         """Send a participant's command to one of their own devices and report the ack."""
         gateway = self._require_gateway()
-        record = self.registry.devices.get(request.device)
-        if record is None or record.owner != f"{session.id}/{member.pid}":
-            raise NotAllowed(ErrorCode.FORBIDDEN, f"{request.device} is not one of your devices")
-        result = CommandResult(
-            cid=request.cid, device=request.device, action=request.action, ok=False
-        )
-        if not record.online:
-            return result.model_copy(update={"error": f"{request.device} is offline"})
-        reference = time.time() if request.action == "pace" else None
-        try:
-            ack = await gateway.command(
-                request.device,
-                request.action,
-                request.value,
-                reference_time=reference,
-                wait_s=self.command_wait_s,
-            )
-        except CommandFailed as failed:
-            return result.model_copy(update={"error": str(failed)})
-        return result.model_copy(update={"ok": ack.ok, "error": ack.error})
+        owner = f"{session.id}/{member.pid}"
+        return await command_device(gateway, self.registry, owner, request, self.command_wait_s)
 
     def _require_gateway(self) -> DeviceGateway:
         if self.gateway is None:
@@ -163,27 +126,19 @@ class DeviceHub:
     def pace(self, session: DreamSession, intent: Pace) -> None:
         """Carry out the engine's pacing intent on the participants' own devices."""
         if self.gateway is None:
+            if self.pace_elsewhere is not None:
+                self.pace_elsewhere(session, intent)
             return
-        # One instant for all, the pacing's start, so that paced sleepers breathe in together,
-        # those who join it later included: the wall-clock time of the intent's session time.
-        late = max(0.0, session.clock(time.monotonic()) - intent.t)
-        reference = time.time() - late
-        for pid in intent.participants:
-            for record in self.registry.owned_by(f"{session.id}/{pid}"):
-                if record.online and "pace" in record.birth.actions:
-                    self.gateway.command_soon(
-                        record.device_id,
-                        "pace",
-                        intent.hz,
-                        reference_time=reference,
-                        wait_s=self.command_wait_s,
-                    )
-        log.info(
-            "session %s: %s for %d sleepers",
-            session.id,
-            "pacing stopped" if intent.hz is None else f"pacing at {intent.hz} Hz",
-            len(intent.participants),
+        owners = [f"{session.id}/{pid}" for pid in intent.participants]
+        pace_devices(
+            self.gateway,
+            self.registry,
+            owners,
+            intent.hz,
+            pace_reference(session, intent),
+            self.command_wait_s,
         )
+        log_pacing(session.id, intent)
 
     def summary(self) -> dict[str, int]:
         devices = self.registry.devices.values()
@@ -197,3 +152,63 @@ class DeviceHub:
             "samples_lost": sum(d.lost for d in devices),
             "device_messages_rejected": sum(stats.rejected.values()) if stats else 0,
         }
+
+
+async def find_offer(
+    registry: DeviceRegistry, code: str, session_id: str, checking: asyncio.Lock
+) -> tuple[DeviceRecord, PairingOffer]:
+    """The offer ``code`` opens: the scrypt checks run in a thread, one at a time (under
+    ``checking``), so that guessing costs the event loop nothing and the server one core at
+    most. ``PairingRefused`` when none does."""
+    for record, offer in registry.offers(code, session_id):
+        async with checking:
+            if await asyncio.to_thread(offer.accepts, code):
+                return record, offer
+    raise PairingRefused(NO_OFFER)
+
+
+async def command_device(
+    gateway: DeviceGateway, registry: DeviceRegistry, owner: str, request: Command, wait_s: float
+) -> CommandResult:
+    """Send ``owner``'s command to one of their own devices (``forbidden`` for another's) and
+    report its ack: an offline device, a refusal or no ack in time is a result that failed."""
+    record = registry.devices.get(request.device)
+    if record is None or record.owner != owner:
+        raise NotAllowed(ErrorCode.FORBIDDEN, f"{request.device} is not one of your devices")
+    result = CommandResult(cid=request.cid, device=request.device, action=request.action, ok=False)
+    if not record.online:
+        return result.model_copy(update={"error": f"{request.device} is offline"})
+    reference = time.time() if request.action == "pace" else None
+    try:
+        ack = await gateway.command(
+            request.device, request.action, request.value, reference_time=reference, wait_s=wait_s
+        )
+    except CommandFailed as failed:
+        return result.model_copy(update={"error": str(failed)})
+    return result.model_copy(update={"ok": ack.ok, "error": ack.error})
+
+
+def pace_devices(
+    gateway: DeviceGateway,
+    registry: DeviceRegistry,
+    owners: Iterable[str],
+    hz: float | None,
+    reference: float,
+    wait_s: float,
+) -> None:
+    """Pace (or, ``hz`` None, stop pacing) every online device of ``owners`` that paces."""
+    for owner in owners:
+        for record in registry.owned_by(owner):
+            if record.online and "pace" in record.birth.actions:
+                gateway.command_soon(
+                    record.device_id, "pace", hz, reference_time=reference, wait_s=wait_s
+                )
+
+
+def log_pacing(session_id: str, intent: Pace) -> None:
+    log.info(
+        "session %s: %s for %d sleepers",
+        session_id,
+        "pacing stopped" if intent.hz is None else f"pacing at {intent.hz} Hz",
+        len(intent.participants),
+    )

@@ -44,10 +44,12 @@ from dreamcommons.server.devices.registry import DeviceRecord, DeviceRegistry, U
 log = logging.getLogger(__name__)
 
 BatchHandler = Callable[[DeviceRecord, SampleBatch, float], None]
+"""Every counted batch of a device that is up (``arrived``: ``time.monotonic()``)."""
 StatusHandler = Callable[[DeviceRecord], None]
 BrokerLostHandler = Callable[[list[DeviceRecord]], None]
 
 _PENDING_COMMANDS_WARNING = 5_000
+_SHARED_LEAVES = ("/samples", "/events")  # what one of a shared group hears; the rest, all
 _INCOMING_QUEUE = 50_000  # aiomqtt drops (with a warning) beyond this: size it for bursts
 
 
@@ -94,7 +96,11 @@ class DeviceGateway:
         on_broker_lost: BrokerLostHandler | None = None,
         client_id: str = "dreamcommons-server",
         presence: Presence | None = None,
+        shared_group: str | None = None,
     ) -> None:
+        """``shared_group``: hear the devices' samples and events through the MQTT 5 shared
+        subscription ``$share/GROUP/...``, so that each reaches one of the group's gateways
+        (a cluster's ingest processes); births, statuses and acks are heard by every one."""
         self.host, self.port = parse_broker_url(broker_url)
         self._username, self._password = broker_credentials(broker_url)
         self.registry = registry
@@ -105,6 +111,7 @@ class DeviceGateway:
         self._on_broker_lost = on_broker_lost
         self._client_id = client_id
         self._presence = presence
+        self._shared_group = shared_group
         self._client: aiomqtt.Client | None = None
         self._acks: dict[int, asyncio.Future[CommandAck]] = {}
         self._command_ids = itertools.count(int(time.time() * 1000) % 2**40)
@@ -125,7 +132,8 @@ class DeviceGateway:
                     identifier=self._client_id,
                     username=self._username,
                     password=self._password,
-                    clean_session=True,
+                    protocol=None if self._shared_group is None else aiomqtt.ProtocolVersion.V5,
+                    clean_session=None if self._shared_group is not None else True,
                     max_queued_incoming_messages=_INCOMING_QUEUE,
                     will=None if self._presence is None else self._presence.will,
                 ) as client:
@@ -134,7 +142,7 @@ class DeviceGateway:
                     client.pending_calls_threshold = _PENDING_COMMANDS_WARNING
                     presence = self._presence
                     extra = () if presence is None else presence.subscriptions
-                    for topic in [*server_subscriptions(), *extra]:
+                    for topic in [*self._subscriptions(), *extra]:
                         await client.subscribe(topic, qos=1)
                     self._client = client
                     self.stats.connects += 1
@@ -162,6 +170,15 @@ class DeviceGateway:
             attempt += 1
             log.debug("reconnecting to the device broker in %.2fs", delay)
             await asyncio.sleep(delay)
+
+    def _subscriptions(self) -> list[str]:
+        group = self._shared_group
+        if group is None:
+            return server_subscriptions()
+        return [
+            f"$share/{group}/{topic}" if topic.endswith(_SHARED_LEAVES) else topic
+            for topic in server_subscriptions()
+        ]
 
     async def _hear(self, client: aiomqtt.Client) -> None:
         presence = self._presence
@@ -250,8 +267,7 @@ class DeviceGateway:
             self.stats.samples += len(batch.samples)
             if record.online and not was_online:
                 self._on_status(record)  # heard again: back online
-            if record.owner is not None:
-                self._on_batch(record, batch, arrived)
+            self._on_batch(record, batch, arrived)  # paired or not: the handler's to say
         elif leaf == "birth":
             birth = unpack(payload, DeviceBirth)
             record = self.registry.on_birth(device_id, birth, retained=retained)

@@ -34,7 +34,7 @@ from dreamcommons.contracts.device_protocol import (
 )
 from dreamcommons.contracts.pairing import code_hint
 
-_SEQ_MODULUS = 2**32
+SEQ_MODULUS = 2**32
 
 
 @dataclass(slots=True)
@@ -73,8 +73,26 @@ class UnprovenStatus(ValueError):
 NO_OFFER = "no device is waiting for that pairing code"
 
 
+def batch_gap(last_seq: int | None, last_bd_seq: int | None, batch: SampleBatch) -> int | None:
+    """How many batches were lost between the last one counted (``last_seq`` of connection
+    ``last_bd_seq``) and ``batch``; None when ``batch`` is a duplicate or a reordered old one.
+    ``seq`` keeps counting across a device's connections, so a gap after a broker restart is
+    a loss; going back on a new connection means the device restarted and counts from zero."""
+    if last_seq is None:
+        return 0
+    gap = (batch.seq - last_seq - 1) % SEQ_MODULUS
+    if gap < SEQ_MODULUS // 2:
+        return gap
+    return None if batch.bd_seq == last_bd_seq else 0
+
+
 class DeviceRegistry:
-    def __init__(self) -> None:
+    """``shared``: this registry hears only some of each device's batches (an ingest process of
+    a cluster, behind a shared subscription), so a gap in their sequence is no loss here: the
+    session's owner, where all of a device's batches meet, counts losses."""
+
+    def __init__(self, *, shared: bool = False) -> None:
+        self.shared = shared
         self.devices: dict[str, DeviceRecord] = {}
         self.rejected_unknown = 0
         self._owners: dict[str, str] = {}  # pairings from before a restart, for devices unheard
@@ -146,11 +164,8 @@ class DeviceRegistry:
         return record
 
     def on_batch(self, device_id: str, batch: SampleBatch) -> DeviceRecord | None:
-        """Count the batch and the messages lost before it; None for an unknown device.
-
-        ``seq`` keeps counting across a device's connections, so a gap after a broker restart
-        is counted as lost. Going back on the same connection is a duplicate (ignored); going
-        back on a new connection means the device restarted and counts from zero again.
+        """Count the batch and the messages lost before it (``batch_gap``); None for an
+        unknown device. Going back on the same connection is a duplicate (ignored).
         A device awaiting a birth gets its batch counted in ``ignored`` and nothing else.
         """
         record = self.devices.get(device_id)
@@ -160,12 +175,11 @@ class DeviceRegistry:
         if record.awaiting_birth:
             record.ignored += 1
             return record
-        if record.last_seq is not None:
-            gap = (batch.seq - record.last_seq - 1) % _SEQ_MODULUS
-            if gap < _SEQ_MODULUS // 2:
-                record.lost += gap * len(batch.samples)
-            elif batch.bd_seq == record.last_bd_seq:
-                return record  # a duplicate or reordered old message: already counted
+        gap = batch_gap(record.last_seq, record.last_bd_seq, batch)
+        if gap is None:
+            return record  # a duplicate or reordered old message: already counted
+        if not self.shared:
+            record.lost += gap * len(batch.samples)
         record.last_seq = batch.seq
         record.last_bd_seq = batch.bd_seq
         record.online = True
@@ -199,6 +213,21 @@ class DeviceRegistry:
         previous, record.owner = record.owner, owner
         record.spent.add(offer.verifier)
         record.birth = record.birth.model_copy(update={"pairing": None})
+        return previous
+
+    def paired_elsewhere(self, device_id: str, owner: str, verifier: str) -> str | None:
+        """The device is ``owner``'s, paired by the offer of ``verifier`` (checked elsewhere:
+        a cluster's ingest process, or another one), which is spent. The previous owner."""
+        record = self.devices.get(device_id)
+        if record is None:
+            previous = self._owners.get(device_id)
+            self._owners[device_id] = owner
+            return previous
+        previous, record.owner = record.owner, owner
+        record.spent.add(verifier)
+        offer = record.birth.pairing
+        if offer is not None and offer.verifier == verifier:
+            record.birth = record.birth.model_copy(update={"pairing": None})
         return previous
 
     def pair(self, code: str, owner: str) -> DeviceRecord:

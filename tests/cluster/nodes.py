@@ -31,6 +31,20 @@ class Node:
 
         return await asyncio.to_thread(get)
 
+    async def metric(self, name: str) -> float:
+        """The value of ``name`` on the process's ``/metrics``."""
+        address = self.url.replace("ws://", "http://") + "/metrics"
+
+        def get() -> str:
+            with urllib.request.urlopen(address, timeout=within(5)) as response:
+                text: str = response.read().decode()
+                return text
+
+        for line in (await asyncio.to_thread(get)).splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[-1])
+        raise AssertionError(f"no {name} in {address}")
+
     async def kill(self) -> None:
         """kill -9: no lease released, nothing flushed."""
         self.process.kill()
@@ -38,10 +52,11 @@ class Node:
 
 
 @contextlib.asynccontextmanager
-async def node(nats: NatsProcess, role: str, state_dir: Path) -> AsyncIterator[Node]:
-    """A ``dreamcommons host --cluster`` of ``role``, every session open."""
+async def node(nats: NatsProcess, role: str, state_dir: Path, *extra: str) -> AsyncIterator[Node]:
+    """A ``dreamcommons host --cluster`` of ``role``, every session open; ``extra`` arguments
+    (``--broker URL`` for an ingest)."""
     port = free_port()
-    args = ["host", "--port", str(port), "--open", "*", "--state-dir", str(state_dir)]
+    args = ["host", "--port", str(port), "--open", "*", "--state-dir", str(state_dir), *extra]
     async with dreamcommons(*args, "--cluster", nats.url, "--role", role) as process:
         await read_until(process, "hosting on", within(30))
         assert process.stdout is not None
