@@ -43,7 +43,7 @@ from dreamcommons.server.engine.events import MotifContributed
 from dreamcommons.server.journal.codec import Tick
 from dreamcommons.server.journal.schema import SNAPSHOT_MSGPACK
 from dreamcommons.server.journal.snapshots import decode_snapshot
-from tests.cluster.nodes import node
+from tests.cluster.nodes import get_json, node
 from tests.conftest import within
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
@@ -56,6 +56,7 @@ class Cluster:
     nats_url: str
     gateway_a: str
     gateway_b: str
+    engine_id: str
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -67,11 +68,12 @@ async def cluster(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Clu
         env.setenv("DREAMCOMMONS_SNAPSHOT_EVERY_S", "0.5")
         async with (
             NatsProcess(store_dir=root / "nats") as nats,
-            node(nats, "engine", root / "state"),
+            node(nats, "engine", root / "state") as engine,
             node(nats, "gateway", root / "state") as gateway_a,
             node(nats, "gateway", root / "state") as gateway_b,
         ):
-            yield Cluster(nats.url, gateway_a.url, gateway_b.url)
+            engine_id = (await engine.health())["cluster"]["node"]
+            yield Cluster(nats.url, gateway_a.url, gateway_b.url, engine_id)
 
 
 @dataclass(slots=True)
@@ -199,6 +201,20 @@ async def test_a_client_resumes_by_sequence_on_the_other_gateway(cluster: Cluste
         for s in again.seqs:
             state = state.apply(decode_server(again.frames[s], ENCODING))  # type: ignore[arg-type]
         assert state.seq == again.seqs[-1]
+
+
+async def test_every_gateway_lists_the_sessions_the_cluster_owns(cluster: Cluster) -> None:
+    """``/sessions.json`` of a gateway: the sessions of the leases, each with its owner, and
+    the people connected through that gateway."""
+    async with DreamClient(f"{cluster.gateway_a}/listed", "Ola"):
+        on_a = await get_json(cluster.gateway_a, "/sessions.json")
+        on_b = await get_json(cluster.gateway_b, "/sessions.json")
+    listed_a = {s["id"]: s for s in on_a["sessions"]}["listed"]
+    listed_b = {s["id"]: s for s in on_b["sessions"]}["listed"]
+    assert listed_a["owner"] == listed_b["owner"] == cluster.engine_id
+    assert (listed_a["people"], listed_b["people"]) == (1, 0)
+    assert listed_a["venue"] == listed_b["venue"] == "sleep-commons"
+    assert on_a["replay"] is False
 
 
 async def test_a_join_with_no_engine_is_told_the_session_is_moving(tmp_path: Path) -> None:
