@@ -203,6 +203,19 @@ async def test_a_client_resumes_by_sequence_on_the_other_gateway(cluster: Cluste
         assert state.seq == again.seqs[-1]
 
 
+async def test_joins_at_once_to_a_new_session_are_all_welcomed(cluster: Cluster) -> None:
+    """The first join has the session claimed; the others, on both gateways, find its lease
+    while its owner is still opening it, and wait for it rather than being sent away."""
+    urls = [cluster.gateway_a, cluster.gateway_b]
+    clients = [DreamClient(f"{urls[n % 2]}/crowded", f"Crowd {n}") for n in range(40)]
+    try:
+        await asyncio.gather(*(client.start() for client in clients))
+        assert all(client.state.seq >= 0 for client in clients)
+        assert len({client.participant for client in clients}) == len(clients)
+    finally:
+        await asyncio.gather(*(client.close() for client in clients))
+
+
 async def test_every_gateway_lists_the_sessions_the_cluster_owns(cluster: Cluster) -> None:
     """``/sessions.json`` of a gateway: the sessions of the leases, each with its owner, and
     the people connected through that gateway."""
