@@ -88,6 +88,7 @@ class Follower:
     replies: asyncio.Queue[AnyServerMessage] = field(default_factory=asyncio.Queue)
     seqs: list[int] = field(default_factory=list)
     advanced: asyncio.Event = field(default_factory=asyncio.Event)
+    applied: dict[str, int] = field(default_factory=dict)  # the last cid applied, by pid
 
     async def follow(self) -> None:
         async for frame in self.ws:
@@ -102,6 +103,7 @@ class Follower:
                     assert message.seq == self.seqs[-1] + 1, "a gap or a duplicate"
                 self.seqs.append(message.seq)
                 self.frames[message.seq] = frame
+                self.applied.update(message.applied)
                 if self.state is not None:
                     self.state = self.state.apply(message)
                 self.advanced.set()
@@ -168,6 +170,22 @@ async def test_a_contribution_on_one_gateway_reaches_the_other_in_the_same_seque
     assert all(lyra.frames[s] == zara.frames[s] for s in shared)  # the owner's bytes, as they were
     assert zara.state is not None
     assert {p.name for p in zara.state.participants} >= {"Lyra", "Zara"}
+
+
+async def test_contributions_sent_at_once_are_applied_and_acknowledged_in_order(
+    cluster: Cluster,
+) -> None:
+    """Frames sent one after the other without waiting reach the owner, and come back
+    acknowledged, in the order sent."""
+    async with following(cluster.gateway_a, Join(session="eddies", name="Oona")) as oona:
+        motifs = ("river", "moon", "lantern", "owl", "tide", "meadow")
+        for cid, motif in enumerate(motifs, 1):
+            await oona.ws.send(encode(Contribute(cid=cid, motif=motif), ENCODING))
+        acks = [await oona.reply() for _ in motifs]
+        assert acks == [Ack(cid=cid) for cid in range(1, len(motifs) + 1)]
+        me = oona.welcome.participant
+        await oona.until_true(lambda: oona.state is not None and oona.applied.get(me) == 6)
+        await oona.until_true(lambda: set(motifs) <= motif_names(oona.state))
 
 
 async def test_a_refusal_of_the_owner_comes_back_with_its_code(cluster: Cluster) -> None:
