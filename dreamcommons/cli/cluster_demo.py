@@ -155,16 +155,17 @@ async def _cluster(
         host_bot = None if venue.harmonize.auto else BotHost(serving[0].url, host_key)
         started = time.monotonic()
         # The watcher's join places the session (one engine claims it) before the bots come.
+        leave = asyncio.Event()  # the bots stay until the figures are read, even on a Ctrl-C
         async with DreamClient(serving[0].url, "Archivist", role="watcher") as watcher:
-            tasks = [asyncio.create_task(bot.run(stop), name=f"bot-{bot.name}") for bot in dreamers]
+            bots_running = [asyncio.create_task(bot.run(leave), name=bot.name) for bot in dreamers]
             if host_bot is not None:
-                tasks.append(asyncio.create_task(host_bot.run(stop), name="bot-host"))
+                bots_running.append(asyncio.create_task(host_bot.run(leave), name="host"))
             await _report_until(stop, watcher, seconds, started)
             state = watcher.state
             elapsed = time.monotonic() - started
             figures = await asyncio.gather(*(_figures(r, elapsed) for r in running))
-            stop.set()
-            results = await asyncio.gather(*tasks, return_exceptions=True)
+            leave.set()
+            results = await asyncio.gather(*bots_running, return_exceptions=True)
         nats_figures = {
             "name": "nats",
             "role": "nats",
