@@ -8,7 +8,7 @@ ARGS   ?=
 # count too); `make test ARGS=tests/unit COVERAGE=` runs a part without the floor.
 COVERAGE ?= --cov --cov-report=term:skip-covered --cov-fail-under=92
 
-.PHONY: setup test-setup lint test demo bench clean
+.PHONY: setup test-setup lint test demo cluster-demo bench clean
 
 setup: $(STAMP)
 	@scripts/install-system-deps.sh mosquitto
@@ -34,6 +34,12 @@ test: test-setup lint
 
 demo: setup
 	$(BIN)/dreamcommons demo $(ARGS)
+
+# A cluster on this machine: NATS with JetStream, two engines, two gateways, bot dreamers on
+# both gateways (docs/cluster.md); ARGS="--seconds 60 --bots 12 --json".
+cluster-demo: $(STAMP)
+	@scripts/install-system-deps.sh nats-server mosquitto
+	$(BIN)/dreamcommons cluster-demo $(ARGS)
 
 # The "commons" workload of BENCH.md on dreamcommons and on a bare broadcast (bench/baseline.py),
 # side by side: one Markdown table, a row per N and system; ARGS="--json" for JSON.

@@ -1,5 +1,6 @@
 """What the cluster's NATS parts cost on this machine: lease takeover after a silent owner, a
-durable append, a rebuild's read of the tail, a snapshot of 2,000 participants.
+durable append (one at a time, and in runs), core NATS's fan-out of delta-sized messages, a
+rebuild's read of the tail, a snapshot of 2,000 participants.
 
     .venv/bin/python -m bench.cluster_parts [--trials 3] [--ttl 3] [--events 2000]
 
@@ -16,6 +17,9 @@ import asyncio
 import random
 import statistics
 import time
+from collections.abc import Awaitable, Callable
+
+from nats.aio.msg import Msg
 
 from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.cluster import (
@@ -72,6 +76,44 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+async def fan_out(url: str, messages: int, size: int = 1900, listeners: int = 2) -> None:
+    """Core NATS as the deltas use it: one publisher, ``listeners`` subscribed connections
+    (gateways), messages of ``size`` bytes (a delta at N = 2,000); messages a second in and
+    out of NATS until every listener has them all."""
+    publisher = await connect(url, name="publisher")
+    gateways = [await connect(url, name=f"gateway-{k}") for k in range(listeners)]
+    done = asyncio.Event()
+    received = [0] * listeners
+
+    def counter(k: int) -> Callable[[Msg], Awaitable[None]]:
+        async def count(_: Msg) -> None:
+            received[k] += 1
+            if sum(received) == messages * listeners:
+                done.set()
+
+        return count
+
+    try:
+        for k, gateway in enumerate(gateways):
+            await gateway.subscribe("bench.deltas", cb=counter(k), pending_msgs_limit=-1)
+            await gateway.flush()
+        payload = bytes(size)
+        started = time.perf_counter()
+        for _ in range(messages):
+            await publisher.publish("bench.deltas", payload)
+        await publisher.flush()
+        await asyncio.wait_for(done.wait(), 60)
+        elapsed = time.perf_counter() - started
+        print(
+            f"core NATS fan-out, {size} B messages to {listeners} subscribers: "
+            f"{messages / elapsed:,.0f} msgs/s in, {messages * listeners / elapsed:,.0f} out "
+            f"({messages * listeners * size / elapsed / 2**20:.1f} MB/s out)"
+        )
+    finally:
+        for client in (publisher, *gateways):
+            await client.close()
+
+
 async def run(trials: int, ttl: float, events: int) -> None:
     rng = random.Random(7)
     async with NatsProcess() as nats_server:
@@ -98,6 +140,16 @@ async def run(trials: int, ttl: float, events: int) -> None:
                 f"p50 {statistics.median(latencies) * 1e3:.2f} ms, "
                 f"p99 {percentile(latencies, 0.99) * 1e3:.2f} ms"
             )
+            run_of = 200  # a tick's contributions at N = 2,000
+            started = time.perf_counter()
+            for n in range(0, events, run_of):
+                await log.append_many("commons", [Tick(t / 10) for t in range(n, n + run_of)])
+            elapsed = time.perf_counter() - started
+            print(
+                f"append_many, runs of {run_of} sent together, acknowledgements awaited "
+                f"together: {events / elapsed:,.0f} events/s"
+            )
+            await fan_out(nats_server.url, messages=events * 5)
             started = time.perf_counter()
             read = [item async for item in log.read_after("commons", 0)]
             print(f"read_after of {len(read):,} events: {time.perf_counter() - started:.2f} s")

@@ -28,12 +28,12 @@ import resource
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from bench.loadgen import Latencies, Schedule, Window, connect_all
+from bench.loadgen import BenchParticipant, Latencies, Schedule, Window, connect_all
 from bench.measure import Scrape, cpu_seconds, histogram_quantile, percentile, pin, rss_bytes
 from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.broker import MosquittoProcess
@@ -69,6 +69,7 @@ COLUMNS = (
     ("seat_ratio", "seat ×"),
 )  # fmt: skip
 ROOT = Path(__file__).resolve().parents[1]
+Reading = TypeVar("Reading")
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,40 +174,19 @@ async def run_row(work: Workload, workdir: Path, system: str = "dreamcommons") -
             stack.callback(participant.close)
         await asyncio.gather(*(p.pair(code) for p, code in zip(participants, codes, strict=False)))
 
-        motifs = [m.name for m in load_venue(work.venue).motifs][:24]
-        t0 = time.monotonic() + 0.5
-        window.start = t0 + work.warmup_s
-        window.end = window.start + work.window_s
-        stop = Schedule(motifs).start(participants, t0, window.end + 1.0)
-        stack.callback(stop)
-
-        await asyncio.sleep(window.start - time.monotonic())
-        first = await _reading(port, server.pid, fleet_pid, participants)
-        await asyncio.sleep(window.end - time.monotonic())
-        last = await _reading(port, server.pid, fleet_pid, participants)
-        await asyncio.sleep(2.0)  # the last contributions of the window reach the screens
+        first, last = await steady_window(
+            work, participants, window, stack,
+            lambda: _reading(port, server.pid, fleet_pid, participants),
+        )  # fmt: skip
         rss_after = rss_bytes(server.pid)
 
-    sent = sum(len(p.sent) for p in participants)
-    observer = participants[0]
-    seen_by_observer = sum(
-        1 for p in participants for cid in p.sent if cid <= observer.observed.get(p.pid, 0)
-    )
-    probes_missing = sum(1 for p in participants if p.probe for cid in p.sent if cid > p.own_seen)
-    both = latencies.own + latencies.observer
     span = last.at - first.at
     n = work.participants
     return {
         "system": system,
         "participants": n,
         "devices": work.devices,
-        "contributions": sent,
-        "latency_p50_ms": _ms(percentile(both, 0.50)),
-        "latency_p95_ms": _ms(percentile(both, 0.95)),
-        "latency_p99_ms": _ms(percentile(both, 0.99)),
-        "own_p99_ms": _ms(percentile(latencies.own, 0.99)),
-        "observer_p99_ms": _ms(percentile(latencies.observer, 0.99)),
-        "missing": (sent - seen_by_observer) + probes_missing,
+        **latency_fields(participants, latencies),
         "tick_p99_ms": _ms(
             histogram_quantile(0.99, first.metrics, last.metrics, "dreamcommons_tick_seconds")
         ),
@@ -229,6 +209,53 @@ async def run_row(work: Workload, workdir: Path, system: str = "dreamcommons") -
             _mean_between(first.metrics, last.metrics, "dreamcommons_journal_commit_seconds")
         ),
         "seat_s": round(seat_s, 3),
+    }
+
+
+async def steady_window(
+    work: Workload,
+    participants: list[BenchParticipant],
+    window: Window,
+    stack: contextlib.AsyncExitStack,
+    read: Callable[[], Awaitable[Reading]],
+) -> tuple[Reading, Reading]:
+    """Run BENCH.md's contribution schedule over the seated participants: the warm-up, then
+    the steady window, read at its start and its end by ``read``; then two seconds more, for
+    the window's last contributions to reach the screens."""
+    motifs = [m.name for m in load_venue(work.venue).motifs][:24]
+    t0 = time.monotonic() + 0.5
+    window.start = t0 + work.warmup_s
+    window.end = window.start + work.window_s
+    stop = Schedule(motifs).start(participants, t0, window.end + 1.0)
+    stack.callback(stop)
+    await asyncio.sleep(window.start - time.monotonic())
+    first = await read()
+    await asyncio.sleep(window.end - time.monotonic())
+    last = await read()
+    await asyncio.sleep(2.0)
+    return first, last
+
+
+def latency_fields(participants: list[BenchParticipant], latencies: Latencies) -> dict[str, Any]:
+    """What the probes and the observer saw of the window's contributions: the latencies
+    (own and observer together, then each), and how many never reached a screen."""
+    sent = sum(len(p.sent) for p in participants)
+    observer = participants[0]
+    seen_by_observer = sum(
+        1 for p in participants for cid in p.sent if cid <= observer.observed.get(p.pid, 0)
+    )
+    probes_missing = sum(1 for p in participants if p.probe for cid in p.sent if cid > p.own_seen)
+    both = latencies.own + latencies.observer
+    return {
+        "contributions": sent,
+        "latency_p50_ms": _ms(percentile(both, 0.50)),
+        "latency_p95_ms": _ms(percentile(both, 0.95)),
+        "latency_p99_ms": _ms(percentile(both, 0.99)),
+        "own_p50_ms": _ms(percentile(latencies.own, 0.50)),
+        "own_p99_ms": _ms(percentile(latencies.own, 0.99)),
+        "observer_p50_ms": _ms(percentile(latencies.observer, 0.50)),
+        "observer_p99_ms": _ms(percentile(latencies.observer, 0.99)),
+        "missing": (sent - seen_by_observer) + probes_missing,
     }
 
 
@@ -312,13 +339,13 @@ def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 1)
 
 
-def table(rows: list[dict[str, Any]]) -> str:
+def table(rows: list[dict[str, Any]], columns: tuple[tuple[str, str], ...] = COLUMNS) -> str:
     lines = [
-        "| " + " | ".join(title for _, title in COLUMNS) + " |",
-        "|" + "---:|" * len(COLUMNS),
+        "| " + " | ".join(title for _, title in columns) + " |",
+        "|" + "---:|" * len(columns),
     ]
     for row in rows:
-        cells = ("–" if row.get(key) is None else str(row[key]) for key, _ in COLUMNS)
+        cells = ("–" if row.get(key) is None else str(row[key]) for key, _ in columns)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -234,7 +234,7 @@ class Schedule:
 
 
 async def connect_all(
-    url: str,
+    url: str | Sequence[str],
     session: str,
     count: int,
     probes: int,
@@ -243,18 +243,22 @@ async def connect_all(
     *,
     parallel: int = 50,
 ) -> list[BenchParticipant]:
-    """Open and join ``count`` participants, ``parallel`` at a time; the first is the observer."""
+    """Open and join ``count`` participants, ``parallel`` at a time; the first is the observer.
+    Given several URLs (the gateways of a cluster), participant ``i`` joins through the
+    ``i % len(urls)``-th."""
     loop = asyncio.get_running_loop()
-    parts = parse_uri(url)
+    urls = [url] if isinstance(url, str) else list(url)
     step = max(1, count // max(1, probes))
     gate = asyncio.Semaphore(parallel)
 
     async def one(index: int) -> BenchParticipant:
+        address = urls[index % len(urls)]
+        parts = parse_uri(address)
         async with gate:
             _, participant = await loop.create_connection(
                 lambda: BenchParticipant(
                     index,
-                    url,
+                    address,
                     session,
                     probe=index % step == 0,
                     window=window,

@@ -54,6 +54,7 @@ from dreamcommons.contracts.protocol import (
 )
 from dreamcommons.contracts.venues import VenuePreset, load_venue
 from dreamcommons.server.auth import Gatekeeper
+from dreamcommons.server.cluster.errors import NatsUnavailable
 from dreamcommons.server.cluster.node import ClusterNode
 from dreamcommons.server.devices.hub import DeviceHub
 from dreamcommons.server.durability import Durability
@@ -74,7 +75,7 @@ from dreamcommons.server.recovery import (
     session_journal,
 )
 from dreamcommons.server.session import DreamSession, Member
-from dreamcommons.server.session_listing import session_listing
+from dreamcommons.server.session_listing import cluster_listing, session_listing
 from dreamcommons.server.session_port import Reply, SessionPort
 from dreamcommons.server.settings import ServerSettings
 from dreamcommons.server.versions import refuse_other_versions
@@ -259,7 +260,9 @@ class DreamServer:
 
     # --- HTTP ----------------------------------------------------------------------------
 
-    def _http(self, connection: ServerConnection, request: Request) -> Response | None:
+    def _http(
+        self, connection: ServerConnection, request: Request
+    ) -> Response | Coroutine[None, None, Response] | None:
         path = request.path.split("?", 1)[0]
         if path == "/healthz":
             body = {
@@ -276,6 +279,8 @@ class DreamServer:
         if path == "/metrics":
             return _response(connection, CONTENT_TYPE, self.metrics.render())
         if "upgrade" not in request.headers.get("Connection", "").lower():
+            if path == "/sessions.json" and self.cluster is not None:
+                return self._cluster_sessions(connection, self.cluster)
             if path == "/sessions.json":
                 listing = session_listing(self.sessions.values(), self.gatekeeper.is_open)
                 return json_page(connection, listing)
@@ -285,6 +290,21 @@ class DreamServer:
         except LimitExceeded as refused:
             return connection.respond(HTTPStatus.FORBIDDEN, f"{refused.code}: {refused}\n")
         return refuse_other_versions(connection, request)
+
+    async def _cluster_sessions(
+        self, connection: ServerConnection, cluster: ClusterNode
+    ) -> Response:
+        """``/sessions.json`` in a cluster: the sessions its leases name, read from NATS."""
+        try:
+            owners = await asyncio.wait_for(cluster.sessions(), self.settings.cluster_wait_s)
+        except (TimeoutError, NatsUnavailable) as error:
+            log.warning("sessions.json: the cluster's leases could not be read: %s", error)
+            body = {"error": "the cluster's NATS is not answering; try again"}
+            return _json_response(connection, HTTPStatus.SERVICE_UNAVAILABLE, body)
+        listing = cluster_listing(
+            owners, self.venue_of, cluster.connections_in, self.gatekeeper.is_open
+        )
+        return json_page(connection, listing)
 
     # --- WebSocket -----------------------------------------------------------------------
 

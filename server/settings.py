@@ -187,7 +187,11 @@ class ServerSettings(BaseSettings):
     @model_validator(mode="after")
     def _one_kind_of_durability(self) -> ServerSettings:
         if self.cluster is not None and self.journal is not None:
-            raise ValueError("a cluster keeps no SQLite journal: give --cluster or --journal")
+            raise ValueError(
+                "--cluster and --journal do not go together: a cluster keeps its sessions in "
+                "NATS JetStream (its log, docs/cluster.md), not in a SQLite journal; "
+                "drop --journal (or DREAMCOMMONS_JOURNAL)"
+            )
         if self.role == "ingest" and (self.cluster is None or self.broker is None):
             raise ValueError(
                 "--role ingest serves a cluster's devices: give --cluster and --broker"

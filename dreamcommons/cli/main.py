@@ -1,4 +1,4 @@
-"""The ``dreamcommons`` command: host, join, host-console, demo."""
+"""The ``dreamcommons`` command: host, join, host-console, demo, cluster-demo."""
 
 from __future__ import annotations
 
@@ -202,6 +202,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(run=_demo)
 
+    cluster_demo = commands.add_parser(
+        "cluster-demo",
+        help="a cluster on this machine (NATS, two engines, two gateways) with bot dreamers",
+    )
+    cluster_demo.add_argument(
+        "--venue",
+        default="sleep-commons",
+        help=f"the session's venue ({', '.join(available_venues())}; default sleep-commons)",
+    )
+    cluster_demo.add_argument(
+        "--seconds", type=float, default=None, help="how long (default: until Ctrl-C)"
+    )
+    cluster_demo.add_argument(
+        "--bots", type=int, default=8, help="bot dreamers, spread over the gateways (8)"
+    )
+    cluster_demo.add_argument(
+        "--host", default="127.0.0.1", help="address the gateways listen on (127.0.0.1)"
+    )
+    cluster_demo.add_argument("--json", action="store_true", help="end with one JSON summary line")
+    cluster_demo.set_defaults(run=_cluster_demo)
+
     from dreamcommons.cli.broker_config import add_broker_config_command
     from dreamcommons.cli.journal import add_journal_commands
     from dreamcommons.firmware_sim.cli import add_device_commands
@@ -218,12 +239,20 @@ def _host(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in vars(args).items() if k in _HOST_SETTINGS and v is not None}
     named = args.sessions or [("commons", None)]
     overrides["session_venues"] = {session: venue for session, venue in named if venue}
+    from pydantic import ValidationError
+
     from dreamcommons.server.kept_secrets import SecretUnavailable, keep_secrets
 
     try:
         kept = keep_secrets(ServerSettings(**overrides))
     except SecretUnavailable as error:
         print(f"dreamcommons: {error}", file=sys.stderr)
+        return 2
+    except ValidationError as error:
+        for problem in error.errors():
+            where = ".".join(str(part) for part in problem["loc"])
+            message = str(problem["msg"]).removeprefix("Value error, ")
+            print(f"dreamcommons: {where + ': ' if where else ''}{message}", file=sys.stderr)
         return 2
     settings = kept.settings
     if kept.note is not None:
@@ -389,6 +418,21 @@ def _demo(args: argparse.Namespace) -> int:
             broker=broker,
             speed=args.speed,
             journal=args.journal,
+        )
+    )
+    return 0
+
+
+def _cluster_demo(args: argparse.Namespace) -> int:
+    from dreamcommons.cli.cluster_demo import run_cluster_demo
+
+    asyncio.run(
+        run_cluster_demo(
+            load_venue(args.venue),
+            seconds=args.seconds,
+            bots=args.bots,
+            host=args.host,
+            json_summary=args.json,
         )
     )
     return 0

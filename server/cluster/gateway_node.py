@@ -76,6 +76,10 @@ class ClusterGateway:
     def relays(self) -> list[DeltaRelay]:
         return [session.relay for session in self._sessions.values()]
 
+    def connections_in(self, session_id: str) -> int:
+        session = self._sessions.get(session_id)
+        return 0 if session is None else session.relay.listener_count()
+
     async def start(self) -> None:
         subject = gateway_subject(self.gateway_id)
         self._subscription = await self.nc.subscribe(subject, cb=self._on_close_request)

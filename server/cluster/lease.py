@@ -46,6 +46,7 @@ from nats.js.errors import (
     BucketNotFoundError,
     KeyNotFoundError,
     KeyWrongLastSequenceError,
+    NoKeysError,
 )
 from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 
@@ -111,6 +112,20 @@ class SessionLeases:
         except KeyNotFoundError:
             return None
         return None if entry.value is None else entry.value.decode(errors="replace")
+
+    async def owners(self) -> dict[str, str]:
+        """Every session owned now, with its owner: what the bucket holds (an expired or
+        released lease is not in it)."""
+        try:
+            sessions = await self.kv.keys()
+        except NoKeysError:
+            return {}
+        found = {}
+        for session in sessions:  # a lease's key is its session's id
+            owner = await self.owner_of(session)
+            if owner is not None:
+                found[session] = owner
+        return found
 
     async def watch(self) -> AsyncIterator[LeaseChange]:
         """Every lease as it is now, then each claim and release as it happens (a refresh by

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Final
 
 import msgpack
@@ -36,6 +36,7 @@ from nats.js.api import (
     ConsumerConfig,
     DeliverPolicy,
     DiscardPolicy,
+    Header,
     RetentionPolicy,
     StorageType,
     StreamConfig,
@@ -104,19 +105,39 @@ class SessionLog:
         may be acknowledged. While NATS is away it refuses at once, sending nothing; an event
         sent whose acknowledgement did not come may still be in the log (as it is in the
         engine that applied it), so a rebuild may hold it: it was only never acknowledged."""
+        return await self.append_many(session, [event])
+
+    async def append_many(
+        self, session: str, events: Sequence[Event | Tick], ids: Sequence[str] | None = None
+    ) -> int:
+        """Write ``events`` in order, sent one after the other without waiting and
+        acknowledged together: the position of the last, once JetStream stored every one
+        (``LogUnavailable`` as ``append``, when any was not). ``ids``, one for each event
+        (``Nats-Msg-Id``), make sending them again after a failure harmless: JetStream stores
+        an id once within its duplicate window (two minutes) and acknowledges it again."""
         if not self.nc.is_connected:
             raise LogUnavailable(f"session {session}: event not logged: NATS is not connected")
+        subject = events_subject(session)
         try:
-            ack = await self.js.publish(
-                events_subject(session),
-                encode_event(event),
-                timeout=APPEND_TIMEOUT_S,
-                stream=EVENTS_STREAM,
-                headers={KIND_HEADER: kind_of(event)},
-            )
+            acks = []
+            for k, event in enumerate(events):
+                headers = {KIND_HEADER: kind_of(event)}
+                if ids is not None:
+                    headers[Header.MSG_ID] = ids[k]
+                acks.append(
+                    await self.js.publish_async(
+                        subject,
+                        encode_event(event),
+                        wait_stall=APPEND_TIMEOUT_S,
+                        stream=EVENTS_STREAM,
+                        headers=headers,
+                    )
+                )
+            async with asyncio.timeout(APPEND_TIMEOUT_S):
+                stored = await asyncio.gather(*acks)
         except (NatsError, TimeoutError) as exc:
             raise LogUnavailable(f"session {session}: event not logged: {exc}") from exc
-        return int(ack.seq)
+        return int(stored[-1].seq)
 
     async def last_seq(self, session: str) -> int:
         """The position of the session's last event (0: none yet)."""

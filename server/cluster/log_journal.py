@@ -2,7 +2,8 @@
 
 The owner's session records each event its engine accepted, and each tick, here (the
 ``Durability`` of ``server/durability.py``, as the SQLite journal is in one process); one task
-appends them to the log in order, each awaited until JetStream acknowledged it. What waits for
+appends them to the log in order: whatever was recorded while the last appends were awaited
+is sent at once, and their acknowledgements awaited together. What waits for
 an acknowledgement is released once every event recorded before it is in the log. An append
 that fails refuses what waits (``journal_unavailable``: not promised) and is tried again until
 it is written: the engine applied it, so the log must hold it, even if nobody was told so.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,8 +46,10 @@ class _Member:
 
 
 Release = Callable[[bool], None]
+_Pending = tuple[Event | Tick | _Member, bytes | None]  # an event, and a snapshot after it
 RETRY_S = 0.5
 MAX_BACKLOG = 10_000  # events recorded and not yet in the log, past which the dream waits
+MAX_RUN = 1_000  # events sent to the log before their acknowledgements are awaited
 
 
 class LogJournal:
@@ -68,7 +72,8 @@ class LogJournal:
         self._recorded = 0
         self._appended = 0
         self._ticks = 0
-        self._pending: asyncio.Queue[tuple[Event | Tick | _Member, bytes | None]] = asyncio.Queue()
+        self._id = secrets.token_hex(8)  # the events' ids: this journal's, once
+        self._pending: asyncio.Queue[_Pending] = asyncio.Queue()
         self._waiting: deque[tuple[int, Release]] = deque()
         self._failing = False
         self._writer: asyncio.Task[None] | None = None
@@ -168,13 +173,25 @@ class LogJournal:
             self._waiting.popleft()[1](False)
 
     async def _write(self) -> None:
+        carried: _Pending | None = None
         while True:
-            event, snapshot = await self._pending.get()
+            event, snapshot = carried or await self._pending.get()
+            carried = None
             if isinstance(event, _Member):
                 await self._keep(event)
+                self._appended += 1
             else:
-                self.last_position = await self._append(event)
-            self._appended += 1
+                # what was recorded meanwhile goes with it, up to a member or a snapshot
+                run = [event]
+                while snapshot is None and len(run) < MAX_RUN and not self._pending.empty():
+                    following = self._pending.get_nowait()
+                    if isinstance(following[0], _Member):
+                        carried = following
+                        break
+                    run.append(following[0])
+                    snapshot = following[1]
+                self.last_position = await self._append(run, self._appended + 1)
+                self._appended += len(run)
             while self._waiting and self._waiting[0][0] <= self._appended:
                 self._waiting.popleft()[1](True)
             if snapshot is not None:
@@ -183,10 +200,14 @@ class LogJournal:
                 except LogUnavailable as error:  # the next one is due soon; the log has all
                     log.warning("session %s: snapshot not saved: %s", self.session, error)
 
-    async def _append(self, event: Event | Tick) -> int:
+    async def _append(self, run: list[Event | Tick], first: int) -> int:
+        """Append ``run``, the ``first``-th event recorded and those after it, until it is
+        written; each has its id (this journal's and its number), so that a run sent again
+        after a failure is not stored twice."""
+        ids = [f"{self._id}-{first + k}" for k in range(len(run))]
         while True:
             try:
-                position = await self.log.append(self.session, event)
+                position = await self.log.append_many(self.session, run, ids)
             except LogUnavailable as error:
                 self._refuse_waiting(str(error))
                 await asyncio.sleep(RETRY_S)

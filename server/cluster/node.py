@@ -14,11 +14,12 @@ import secrets
 from typing import TYPE_CHECKING
 
 from nats.aio.client import Client
+from nats.errors import Error as NatsError
 
 from dreamcommons.server.cluster.connection import connect
 from dreamcommons.server.cluster.devices import OwnedDevices
 from dreamcommons.server.cluster.engine import EngineNode
-from dreamcommons.server.cluster.errors import SessionMoving
+from dreamcommons.server.cluster.errors import NatsUnavailable, SessionMoving
 from dreamcommons.server.cluster.gateway_node import ClusterGateway
 from dreamcommons.server.cluster.ingest import IngestNode
 from dreamcommons.server.cluster.lease import SessionLeases
@@ -53,11 +54,12 @@ class ClusterNode:
         self.devices: OwnedDevices | None = None
         self.log: SessionLog | None = None
         self.members: SessionMembers | None = None
+        self.leases: SessionLeases | None = None
         host.metrics.registry.register(ClusterStatistics(self))
 
     async def start(self) -> None:
         self.nc = await connect(self.url, name=self.id)
-        leases = await SessionLeases.open(self.nc)
+        self.leases = leases = await SessionLeases.open(self.nc)
         if self.role in ("all", "engine"):
             self.log = await SessionLog.open(self.nc)
             self.members = await SessionMembers.open(self.nc)
@@ -114,6 +116,20 @@ class ClusterNode:
             **({} if self.devices is None else {"devices": self.devices.health()}),
             **({} if self.ingest is None else {"ingest": self.ingest.health()}),
         }
+
+    async def sessions(self) -> dict[str, str]:
+        """Every session the cluster knows, with its owner: the leases bucket (a session
+        whose owner died is there again once another engine took it)."""
+        if self.leases is None:
+            raise NatsUnavailable("not connected to the cluster's NATS yet")
+        try:
+            return await self.leases.owners()
+        except NatsError as error:
+            raise NatsUnavailable(f"the leases could not be read: {error}") from error
+
+    def connections_in(self, session_id: str) -> int:
+        """The connections through this process in a session (0 on an engine alone)."""
+        return 0 if self.gateway is None else self.gateway.connections_in(session_id)
 
     async def _open_owned(self, session_id: str) -> DreamSession:
         """A session this engine now owns, as the cluster's log holds it (a new epoch); its

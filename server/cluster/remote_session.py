@@ -9,12 +9,14 @@ The deltas come by the session's ``DeltaRelay``, never through here.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
+from nats.errors import NoRespondersError
 from websockets.asyncio.server import ServerConnection
 
 from dreamcommons.contracts.errors import ProtocolError
@@ -37,6 +39,8 @@ from dreamcommons.server.cluster.wire import answer, as_frame, frame_bytes, pack
 from dreamcommons.server.recent_deltas import Frame
 from dreamcommons.server.session import DreamSession, Member, SessionStats
 from dreamcommons.server.session_port import Joined, Reply
+
+OPENING_RETRY_S = 0.05
 
 log = logging.getLogger(__name__)
 
@@ -209,9 +213,21 @@ class RemoteSession:
         return frame
 
     async def _ask(self, payload: dict[str, Any], wait_s: float | None = None) -> dict[str, Any]:
-        timeout = self.wait_s if wait_s is None else wait_s
+        """The owner's answer within ``wait_s`` (the gateway's, unless given). No one listening
+        yet is an owner that claimed the session and is still opening it (rebuilding it from
+        the log): asked again until it listens, within the same ``wait_s``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (self.wait_s if wait_s is None else wait_s)
         try:
-            reply = await self.nc.request(self._subject, pack(payload), timeout=timeout)
+            while True:
+                try:
+                    timeout = max(0.001, deadline - loop.time())
+                    reply = await self.nc.request(self._subject, pack(payload), timeout=timeout)
+                    break
+                except NoRespondersError:
+                    if loop.time() + OPENING_RETRY_S >= deadline:
+                        raise
+                    await asyncio.sleep(OPENING_RETRY_S)
         except (TimeoutError, NatsError) as error:
             self._moving()
             raise SessionMoving(

@@ -22,14 +22,7 @@ class Node:
     process: asyncio.subprocess.Process
 
     async def health(self) -> dict[str, Any]:
-        address = self.url.replace("ws://", "http://") + "/healthz"
-
-        def get() -> dict[str, Any]:
-            with urllib.request.urlopen(address, timeout=within(5)) as response:
-                body: dict[str, Any] = json.load(response)
-                return body
-
-        return await asyncio.to_thread(get)
+        return await get_json(self.url, "/healthz")
 
     async def metric(self, name: str) -> float:
         """The value of ``name`` on the process's ``/metrics``."""
@@ -49,6 +42,18 @@ class Node:
         """kill -9: no lease released, nothing flushed."""
         self.process.kill()
         await self.process.wait()
+
+
+async def get_json(url: str, path: str) -> dict[str, Any]:
+    """A JSON page (``/healthz``, ``/sessions.json``) of the process at ``ws://...``."""
+    address = url.replace("ws://", "http://") + path
+
+    def get() -> dict[str, Any]:
+        with urllib.request.urlopen(address, timeout=within(5)) as response:
+            body: dict[str, Any] = json.load(response)
+            return body
+
+    return await asyncio.to_thread(get)
 
 
 @contextlib.asynccontextmanager

@@ -43,7 +43,7 @@ from dreamcommons.server.engine.events import MotifContributed
 from dreamcommons.server.journal.codec import Tick
 from dreamcommons.server.journal.schema import SNAPSHOT_MSGPACK
 from dreamcommons.server.journal.snapshots import decode_snapshot
-from tests.cluster.nodes import node
+from tests.cluster.nodes import get_json, node
 from tests.conftest import within
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
@@ -56,6 +56,7 @@ class Cluster:
     nats_url: str
     gateway_a: str
     gateway_b: str
+    engine_id: str
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -67,11 +68,12 @@ async def cluster(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Clu
         env.setenv("DREAMCOMMONS_SNAPSHOT_EVERY_S", "0.5")
         async with (
             NatsProcess(store_dir=root / "nats") as nats,
-            node(nats, "engine", root / "state"),
+            node(nats, "engine", root / "state") as engine,
             node(nats, "gateway", root / "state") as gateway_a,
             node(nats, "gateway", root / "state") as gateway_b,
         ):
-            yield Cluster(nats.url, gateway_a.url, gateway_b.url)
+            engine_id = (await engine.health())["cluster"]["node"]
+            yield Cluster(nats.url, gateway_a.url, gateway_b.url, engine_id)
 
 
 @dataclass(slots=True)
@@ -86,6 +88,7 @@ class Follower:
     replies: asyncio.Queue[AnyServerMessage] = field(default_factory=asyncio.Queue)
     seqs: list[int] = field(default_factory=list)
     advanced: asyncio.Event = field(default_factory=asyncio.Event)
+    applied: dict[str, int] = field(default_factory=dict)  # the last cid applied, by pid
 
     async def follow(self) -> None:
         async for frame in self.ws:
@@ -100,6 +103,7 @@ class Follower:
                     assert message.seq == self.seqs[-1] + 1, "a gap or a duplicate"
                 self.seqs.append(message.seq)
                 self.frames[message.seq] = frame
+                self.applied.update(message.applied)
                 if self.state is not None:
                     self.state = self.state.apply(message)
                 self.advanced.set()
@@ -168,6 +172,22 @@ async def test_a_contribution_on_one_gateway_reaches_the_other_in_the_same_seque
     assert {p.name for p in zara.state.participants} >= {"Lyra", "Zara"}
 
 
+async def test_contributions_sent_at_once_are_applied_and_acknowledged_in_order(
+    cluster: Cluster,
+) -> None:
+    """Frames sent one after the other without waiting reach the owner, and come back
+    acknowledged, in the order sent."""
+    async with following(cluster.gateway_a, Join(session="eddies", name="Oona")) as oona:
+        motifs = ("river", "moon", "lantern", "owl", "tide", "meadow")
+        for cid, motif in enumerate(motifs, 1):
+            await oona.ws.send(encode(Contribute(cid=cid, motif=motif), ENCODING))
+        acks = [await oona.reply() for _ in motifs]
+        assert acks == [Ack(cid=cid) for cid in range(1, len(motifs) + 1)]
+        me = oona.welcome.participant
+        await oona.until_true(lambda: oona.state is not None and oona.applied.get(me) == 6)
+        await oona.until_true(lambda: set(motifs) <= motif_names(oona.state))
+
+
 async def test_a_refusal_of_the_owner_comes_back_with_its_code(cluster: Cluster) -> None:
     async with DreamClient(f"{cluster.gateway_b}/tides", "Kai", role="watcher") as kai:
         with pytest.raises(Refused) as refused:
@@ -199,6 +219,33 @@ async def test_a_client_resumes_by_sequence_on_the_other_gateway(cluster: Cluste
         for s in again.seqs:
             state = state.apply(decode_server(again.frames[s], ENCODING))  # type: ignore[arg-type]
         assert state.seq == again.seqs[-1]
+
+
+async def test_joins_at_once_to_a_new_session_are_all_welcomed(cluster: Cluster) -> None:
+    """The first join has the session claimed; the others, on both gateways, find its lease
+    while its owner is still opening it, and wait for it rather than being sent away."""
+    urls = [cluster.gateway_a, cluster.gateway_b]
+    clients = [DreamClient(f"{urls[n % 2]}/crowded", f"Crowd {n}") for n in range(40)]
+    try:
+        await asyncio.gather(*(client.start() for client in clients))
+        assert all(client.state.seq >= 0 for client in clients)
+        assert len({client.participant for client in clients}) == len(clients)
+    finally:
+        await asyncio.gather(*(client.close() for client in clients))
+
+
+async def test_every_gateway_lists_the_sessions_the_cluster_owns(cluster: Cluster) -> None:
+    """``/sessions.json`` of a gateway: the sessions of the leases, each with its owner, and
+    the people connected through that gateway."""
+    async with DreamClient(f"{cluster.gateway_a}/listed", "Ola"):
+        on_a = await get_json(cluster.gateway_a, "/sessions.json")
+        on_b = await get_json(cluster.gateway_b, "/sessions.json")
+    listed_a = {s["id"]: s for s in on_a["sessions"]}["listed"]
+    listed_b = {s["id"]: s for s in on_b["sessions"]}["listed"]
+    assert listed_a["owner"] == listed_b["owner"] == cluster.engine_id
+    assert (listed_a["people"], listed_b["people"]) == (1, 0)
+    assert listed_a["venue"] == listed_b["venue"] == "sleep-commons"
+    assert on_a["replay"] is False
 
 
 async def test_a_join_with_no_engine_is_told_the_session_is_moving(tmp_path: Path) -> None:

@@ -51,6 +51,20 @@ async def log(nats_client: Client) -> SessionLog:
     return await SessionLog.open(nats_client)
 
 
+async def test_events_sent_together_are_stored_in_order_and_once_when_sent_again(
+    log: SessionLog,
+) -> None:
+    events: list[Event | Tick] = [joined(n) for n in range(1, 41)]
+    events.append(Tick(0.1))
+    ids = [f"journal-{k}" for k in range(len(events))]
+    last = await log.append_many("commons", events, ids)
+    again = await log.append_many("commons", events[20:], ids[20:])  # a run retried
+    assert again == last
+    assert await log.last_seq("commons") == last
+    read = [event async for _, event in log.read_after("commons", 0)]
+    assert read == events
+
+
 async def test_append_returns_growing_positions(log: SessionLog) -> None:
     positions = [await log.append("commons", joined(n)) for n in range(1, 6)]
     positions.append(await log.append("festival", joined(1)))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.cluster import run as run_cluster
 from bench.commons import RATIOS, Workload, run_ladder, run_row, table
 from bench.ingest import run_rate
 
@@ -46,6 +47,23 @@ async def test_one_run_measures_both_systems_and_divides_them_side_by_side(
     header = table(rows).splitlines()[0]
     assert "| system |" in header
     assert "| p99 × | CPU × | KB/s × | seat × |" in header
+
+
+async def test_the_cluster_bench_spreads_a_rung_over_two_gateways_beside_one_process(
+    tmp_path: Path,
+) -> None:
+    rung = Workload(participants=6, devices=0, warmup_s=1.0, window_s=2.0)
+    clustered, single = await run_cluster([6], rung, tmp_path, engines=1, spread=False)
+    assert (clustered["system"], single["system"]) == ("cluster", "dreamcommons")
+    for row in (clustered, single):
+        assert row["missing"] == 0  # half the observer's view came through the other gateway
+        assert row["latency_p99_ms"] is not None
+    assert set(clustered["cpu_pct"]) == {"nats", "engine-a", "gate-a", "gate-b"}
+    assert set(clustered["gateway_us_per_conn_delta_each"]) == {"gate-a", "gate-b"}
+    assert clustered["nats_in_msgs_s"] > 0
+    assert clustered["nats_out_kb_s"] > 0
+    expected = round(clustered["latency_p99_ms"] / single["latency_p99_ms"], 2)
+    assert clustered["p99_ratio"] == expected
 
 
 async def test_the_ingest_bench_counts_every_offered_message(tmp_path: Path) -> None:
