@@ -10,6 +10,7 @@ The deltas come by the session's ``DeltaRelay``, never through here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +18,9 @@ from typing import Any
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError
+from pydantic import BaseModel
 from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
 
 from dreamcommons.contracts.errors import ProtocolError
 from dreamcommons.contracts.protocol import (
@@ -31,6 +34,7 @@ from dreamcommons.contracts.protocol import (
     Share,
     Whisper,
     encode,
+    error_frame,
 )
 from dreamcommons.server.cluster.errors import SessionMoving
 from dreamcommons.server.cluster.names import requests_subject
@@ -41,6 +45,9 @@ from dreamcommons.server.session import DreamSession, Member, SessionStats
 from dreamcommons.server.session_port import Joined, Reply
 
 OPENING_RETRY_S = 0.05
+MAX_IN_FLIGHT = 32
+"""A connection's contributions, shares and host actions sent to the owner and not yet
+answered; one more waits for the oldest answer."""
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +85,8 @@ class RemoteSession:
         self._moving = moving
         self._subject = requests_subject(session_id)
         self._links: dict[Member, str] = {}
+        self._in_flight: dict[Member, asyncio.Semaphore] = {}
+        self._answering: set[asyncio.Task[None]] = set()
         self._comebacks: dict[
             Member, tuple[ServerConnection, Join]
         ] = {}  # to join a new owner  # each member's connection here, as the owner knows it
@@ -181,6 +190,7 @@ class RemoteSession:
     def disconnect(self, member: Member, connection: ServerConnection) -> None:
         self.relay.forget(connection)
         self._comebacks.pop(member, None)
+        self._in_flight.pop(member, None)
         link = self._links.pop(member, None)
         if link is not None:
             self._drop_link(link)
@@ -193,24 +203,49 @@ class RemoteSession:
         cid: int,
         to: Reply,
     ) -> None:
-        frame = await self._message(member, message, cid)
-        await to.connection.send(as_frame(frame, to.encoding))
+        """Send it to the owner and return: the connection reads its next frame meanwhile, as
+        in one process, where an ack waits for the journal and the next frame does not. The
+        answer (the ack, or a refusal: counted by ``to.refused``) is written when it comes.
+        Requests leave in the order they are forwarded, and the owner applies them so; past
+        ``MAX_IN_FLIGHT`` unanswered ones the connection waits for the oldest."""
+        gate = self._in_flight.setdefault(member, asyncio.Semaphore(MAX_IN_FLIGHT))
+        await gate.acquire()
+        asked = self._asked(member, message)
+        task = asyncio.get_running_loop().create_task(self._answer(asked, cid, to, gate))
+        self._answering.add(task)
+        task.add_done_callback(self._answering.discard)
+
+    async def _answer(
+        self, asked: dict[str, Any], cid: int, to: Reply, gate: asyncio.Semaphore
+    ) -> None:
+        try:
+            reply = as_frame(answer(await self._ask(asked), ref=cid), to.encoding)
+        except ProtocolError as error:
+            error.ref = cid if error.ref is None else error.ref
+            to.refused(error)
+            reply = encode(error_frame(error), to.encoding)
+        finally:
+            gate.release()
+        with contextlib.suppress(ConnectionClosed):
+            await to.connection.send(reply)
 
     async def _message(
         self,
         member: Member,
-        message: Contribute | Whisper | Share | HostAction | People | Pair | Command,
+        message: People | Pair | Command,
         cid: int,
         *,
         wait_s: float | None = None,
     ) -> bytes:
-        asked = {
+        frame: bytes = answer(await self._ask(self._asked(member, message), wait_s), ref=cid)
+        return frame
+
+    def _asked(self, member: Member, message: BaseModel) -> dict[str, Any]:
+        return {
             "op": "message",
             "link": self._links[member],
             "message": frame_bytes(encode(message, Encoding.MSGPACK)),
         }
-        frame: bytes = answer(await self._ask(asked, wait_s), ref=cid)
-        return frame
 
     async def _ask(self, payload: dict[str, Any], wait_s: float | None = None) -> dict[str, Any]:
         """The owner's answer within ``wait_s`` (the gateway's, unless given). No one listening

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +59,7 @@ class Cluster:
     gateway_a: str
     gateway_b: str
     engine_id: str
+    engine_pid: int
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -73,7 +76,7 @@ async def cluster(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Clu
             node(nats, "gateway", root / "state") as gateway_b,
         ):
             engine_id = (await engine.health())["cluster"]["node"]
-            yield Cluster(nats.url, gateway_a.url, gateway_b.url, engine_id)
+            yield Cluster(nats.url, gateway_a.url, gateway_b.url, engine_id, engine.process.pid)
 
 
 @dataclass(slots=True)
@@ -186,6 +189,25 @@ async def test_contributions_sent_at_once_are_applied_and_acknowledged_in_order(
         me = oona.welcome.participant
         await oona.until_true(lambda: oona.state is not None and oona.applied.get(me) == 6)
         await oona.until_true(lambda: set(motifs) <= motif_names(oona.state))
+
+
+async def test_a_gateway_reads_the_next_frame_while_the_owner_has_not_answered(
+    cluster: Cluster,
+) -> None:
+    """As in one process, where an ack waits for the journal and the next frame does not: a
+    contribution the owner has not answered yet holds up nothing else of the connection."""
+    async with following(cluster.gateway_a, Join(session="pools", name="Ines")) as ines:
+        os.kill(cluster.engine_pid, signal.SIGSTOP)  # the owner hears nothing for a moment
+        try:
+            await ines.ws.send(encode(Contribute(cid=1, motif="heron"), ENCODING))
+            await ines.ws.send(encode(Ping(n=5), ENCODING))
+            async with asyncio.timeout(1.5):  # well inside the lease's 3 s
+                first = await ines.replies.get()
+        finally:
+            os.kill(cluster.engine_pid, signal.SIGCONT)
+        assert first == Pong(n=5)  # answered by the gateway, the contribution still out
+        assert await ines.reply() == Ack(cid=1)
+        await ines.until_true(lambda: "heron" in motif_names(ines.state))
 
 
 async def test_a_refusal_of_the_owner_comes_back_with_its_code(cluster: Cluster) -> None:
