@@ -1,12 +1,15 @@
 """``dreamcommons cluster-demo``: a cluster on this machine, with bot dreamers on both gateways.
 
-It starts a NATS with JetStream on a free port (a temporary store), then each process of
-``PARTS`` as a ``dreamcommons host --cluster`` child process: two engines, two gateways. The
-bot dreamers join the demo's session through the gateways in turn; the first join has one
-engine claim the session. It prints the browser addresses of both gateways, the watcher's view
-once a second, and at the end a summary with each process's figures: its role, the sessions
-it owns, its connections and its share of a core (``--json``: the summary as one last JSON
-line). Another kind of process is one more entry of ``PARTS``.
+It starts a NATS with JetStream on a free port (a temporary store) and a Mosquitto, then
+each process of ``PARTS`` as a ``dreamcommons host --cluster`` child process: two engines, two
+gateways and two ingests, which share the devices' traffic (an MQTT 5 shared subscription).
+A fleet of simulated pods and fabric, one per bot, comes on the broker; the bot dreamers join
+the demo's session through the gateways in turn and each pairs its device by its code; the
+first join has one engine claim the session. It prints the browser addresses of both
+gateways, the watcher's view once a second, and at the end a summary with each process's
+figures: its role, the sessions it owns, its connections, the device batches it routed or
+folded, and its share of a core (``--json``: the summary as one last JSON line). Another kind
+of process is one more entry of ``PARTS``.
 """
 
 from __future__ import annotations
@@ -24,11 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from dreamcommons.cli.demo import _give_up, _report_until
+from dreamcommons.cli.demo import NIGHT_ACCELERATION, _give_up, _report_until
 from dreamcommons.client.bots import BOT_NAMES, BotDreamer, BotHost
 from dreamcommons.client.dream_client import DreamClient
 from dreamcommons.contracts.venues import VenuePreset
-from dreamcommons.server.broker import free_port
+from dreamcommons.firmware_sim.fleet import Fleet
+from dreamcommons.server.broker import BrokerUnavailable, MosquittoProcess, free_port
 from dreamcommons.server.cluster import NatsProcess
 from dreamcommons.server.cluster.errors import NatsUnavailable
 
@@ -41,11 +45,13 @@ _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 @dataclass(frozen=True, slots=True)
 class Part:
     """One process of the demo's cluster: ``dreamcommons host --cluster --role ROLE``, named
-    ``name`` in it; ``serves``: bots and browsers connect to it; ``extra``: more arguments."""
+    ``name`` in it; ``serves``: bots and browsers connect to it; ``hears_devices``: it is
+    given the demo's broker; ``extra``: more arguments."""
 
     name: str
     role: str
     serves: bool = False
+    hears_devices: bool = False
     extra: tuple[str, ...] = ()
 
 
@@ -54,6 +60,8 @@ PARTS = (
     Part("engine-b", "engine"),
     Part("gate-a", "gateway", serves=True),
     Part("gate-b", "gateway", serves=True),
+    Part("ingest-a", "ingest", hears_devices=True),
+    Part("ingest-b", "ingest", hears_devices=True),
 )
 
 
@@ -104,7 +112,7 @@ async def run_cluster_demo(
     try:
         with tempfile.TemporaryDirectory(prefix="dreamcommons-cluster-demo-") as scratch:
             summary = await _cluster(venue, stop, Path(scratch), seconds, bots, host, parts)
-    except NatsUnavailable as error:
+    except (NatsUnavailable, BrokerUnavailable) as error:
         _give_up(str(error))
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -127,11 +135,13 @@ async def _cluster(
     async with contextlib.AsyncExitStack() as stack:
         nats = await stack.enter_async_context(NatsProcess(store_dir=scratch / "nats"))
         print(f"dreamcommons cluster-demo: NATS with JetStream on {nats.url}", flush=True)
+        broker = await stack.enter_async_context(MosquittoProcess())
+        print(f"dreamcommons cluster-demo: devices on {broker.url} (Mosquitto)", flush=True)
         common = ("--venue", venue.name, "--open", SESSION, "--state-dir", str(scratch / "state"))
         # The first alone (it writes the secret every process shares), then the others at once.
-        first = await _start(parts[0], nats, host, common, scratch, stack)
+        first = await _start(parts[0], nats, broker, host, common, scratch, stack)
         others = await asyncio.gather(
-            *(_start(part, nats, host, common, scratch, stack) for part in parts[1:])
+            *(_start(part, nats, broker, host, common, scratch, stack) for part in parts[1:])
         )
         running = [first, *others]
         for each in running:
@@ -139,7 +149,21 @@ async def _cluster(
                   f"{each.web}", flush=True)  # fmt: skip
         nats_cpu = _cpu_seconds(nats.pid)
         serving = [r for r in running if r.part.serves]
+        hearing = [r for r in running if r.part.hears_devices]
         _print_addresses(venue, serving, bots)
+        fleet = await stack.enter_async_context(
+            Fleet.generate(
+                broker.url,
+                bots if hearing else 0,
+                seed=0,
+                acceleration=NIGHT_ACCELERATION,
+                desynchronized=True,
+                ephemeral=True,  # the demo's devices never come back: clear them from the broker
+                session=SESSION,  # only the demo's session may pair them
+            )
+        )
+        await _devices_heard(hearing, len(fleet.devices))
+        codes = [device.config.pairing_code for device in fleet.devices]
 
         dreamers = [
             BotDreamer(
@@ -148,6 +172,7 @@ async def _cluster(
                 venue,
                 seed=i,
                 role="waker" if i % 5 == 4 else "dreamer",
+                pairing_code=codes[i] if i < len(codes) else None,
             )
             for i in range(bots)
         ]
@@ -182,6 +207,8 @@ async def _cluster(
         "contributions_sent": sum(b.stats.sent for b in dreamers),
         "contributions_accepted": sum(b.stats.accepted for b in dreamers),
         "contributions_refused": sum(b.stats.refused for b in dreamers),
+        "devices_paired": sum(1 for b in dreamers if b.stats.paired is not None),
+        "samples_lost": sum(each["samples_lost"] for each in figures),
         "seq": state.seq,
         "epoch": state.epoch,
         "motifs": len(state.motifs),
@@ -192,6 +219,7 @@ async def _cluster(
 async def _start(
     part: Part,
     nats: NatsProcess,
+    broker: MosquittoProcess,
     host: str,
     common: tuple[str, ...],
     scratch: Path,
@@ -201,7 +229,8 @@ async def _start(
     then SIGKILL) when ``stack`` closes."""
     port = free_port()
     args = ("host", "--host", host, "--port", str(port), *common, "--cluster", nats.url,
-            "--role", part.role, "--node", part.name, *part.extra)  # fmt: skip
+            "--role", part.role, "--node", part.name,
+            *(("--broker", broker.url) if part.hears_devices else ()), *part.extra)  # fmt: skip
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -232,6 +261,18 @@ async def _start(
     return running
 
 
+async def _devices_heard(hearing: list[Running], devices: int) -> None:
+    """Until every ingest hears every device online (each hears every birth), so that the
+    bots' pairings find them."""
+    async with asyncio.timeout(_READY_WITHIN_S):
+        for running in hearing:
+            while True:
+                health = json.loads(await asyncio.to_thread(_get, f"{running.web}/healthz"))
+                if health["cluster"]["ingest"]["devices_online"] >= devices:
+                    break
+                await asyncio.sleep(0.1)
+
+
 async def _line(process: asyncio.subprocess.Process) -> str | None:
     assert process.stdout is not None
     raw = await process.stdout.readline()
@@ -259,13 +300,20 @@ async def _figures(running: Running, elapsed: float) -> dict[str, Any]:
     health = await asyncio.to_thread(_get, f"{running.web}/healthz")
     metrics = await asyncio.to_thread(_get, f"{running.web}/metrics")
     cluster = json.loads(health)["cluster"]
+    text = metrics.decode()
     return {
         "name": running.part.name,
         "role": running.part.role,
         "node": cluster["node"],
         "url": running.web,
         "sessions_owned": cluster["owns"],
-        "connections": int(_metric(metrics.decode(), "dreamcommons_cluster_connections")),
+        "connections": int(_metric(text, "dreamcommons_cluster_connections")),
+        # an ingest's batches sent on to owners; an engine's folded into its sessions
+        "batches": int(
+            _metric(text, "dreamcommons_cluster_device_batches_routed_total")
+            + _metric(text, "dreamcommons_cluster_device_batches_total")
+        ),
+        "samples_lost": int(_metric(text, "dreamcommons_cluster_device_samples_lost")),
         "cpu_pct": _share(_cpu_seconds(running.process.pid) - running.cpu_at_start, elapsed),
     }
 
@@ -327,12 +375,16 @@ def _print_summary(summary: dict[str, Any]) -> None:
     for key, value in summary.items():
         if key != "processes":
             print(f"  {key:<24} {value}", flush=True)
-    print(f"  {'process':<10} {'role':<8} {'owns':<12} {'connections':>11} {'CPU %':>6}")
+    print(
+        f"  {'process':<10} {'role':<8} {'owns':<12} {'connections':>11} {'batches':>8} "
+        f"{'CPU %':>6}"
+    )
     for process in summary["processes"]:
         owns = ",".join(process.get("sessions_owned", [])) or "-"
         connections = process.get("connections", "-")
+        batches = process.get("batches", "-")
         print(
             f"  {process['name']:<10} {process['role']:<8} {owns:<12} {connections!s:>11} "
-            f"{process['cpu_pct']:>6}",
+            f"{batches!s:>8} {process['cpu_pct']:>6}",
             flush=True,
         )

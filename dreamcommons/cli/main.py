@@ -204,7 +204,8 @@ def _parser() -> argparse.ArgumentParser:
 
     cluster_demo = commands.add_parser(
         "cluster-demo",
-        help="a cluster on this machine (NATS, two engines, two gateways) with bot dreamers",
+        help="a cluster on this machine (NATS, two engines, two gateways, two ingests) with bot "
+        "dreamers and their devices",
     )
     cluster_demo.add_argument(
         "--venue",

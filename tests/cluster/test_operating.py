@@ -1,5 +1,6 @@
-"""Operating a cluster: ``dreamcommons cluster-demo`` on real processes (a NATS, two engines,
-two gateways, bots on both), and ``--cluster`` with ``--journal`` refused with a clear word."""
+"""Operating a cluster: ``dreamcommons cluster-demo`` on real processes (a NATS, a Mosquitto,
+two engines, two gateways, two ingests, bots with devices on both), and ``--cluster`` with
+``--journal`` refused with a clear word."""
 
 from __future__ import annotations
 
@@ -38,7 +39,9 @@ async def test_the_cluster_demo_spreads_bots_over_both_gateways_and_sums_up() ->
         assert await demo.wait() == 0, printed
     summary = json.loads(printed.strip().splitlines()[-1])
     processes = {p["name"]: p for p in summary["processes"]}
-    assert set(processes) == {"engine-a", "engine-b", "gate-a", "gate-b", "nats"}
+    assert set(processes) == {
+        "engine-a", "engine-b", "gate-a", "gate-b", "ingest-a", "ingest-b", "nats",
+    }  # fmt: skip
     owners = [p["name"] for p in processes.values() if "demo" in p.get("sessions_owned", [])]
     assert len(owners) == 1
     assert processes[owners[0]]["role"] == "engine"
@@ -48,6 +51,11 @@ async def test_the_cluster_demo_spreads_bots_over_both_gateways_and_sums_up() ->
     assert summary["bots_failed"] == 0
     assert summary["contributions_accepted"] > 0
     assert processes["nats"]["in_msgs"] > 0
+    # every bot paired its device by its code; both ingests sent batches on, the owner folded
+    assert summary["devices_paired"] == 6
+    assert processes["ingest-a"]["batches"] > 0
+    assert processes["ingest-b"]["batches"] > 0
+    assert processes[owners[0]]["batches"] > 0
     # the browser addresses of both gateways, each on its own port
     dreamscapes = re.findall(r"dreamscape: (http://127\.0\.0\.1:\d+)/s/demo", printed)
     assert len(set(dreamscapes)) == 2
