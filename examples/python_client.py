@@ -49,6 +49,18 @@ def apply_delta(state: State, delta: State) -> State:
     }
 
 
+def applied(delta: State) -> dict[str, int]:
+    """A delta's ``applied`` pairs as participant id -> cid: an integer key is the step from
+    the last numbered id (``p`` and the number in hex), a string key the id itself."""
+    pairs, merged, number = delta.get("applied", []), {}, 0
+    for key, cid in zip(pairs[::2], pairs[1::2], strict=True):
+        if isinstance(key, int):
+            number += key
+            key = f"p{number:x}"
+        merged[key] = cid
+    return merged
+
+
 async def join(url: str, name: str, role: str, code: str | None) -> tuple[Any, State]:
     """A connection that has joined, and its welcome."""
     ws = await websockets.connect(url, subprotocols=[SUBPROTOCOL])  # type: ignore[list-item]
@@ -73,7 +85,7 @@ async def follow(
                 await ws.send(msgpack.packb({"type": "resync"}))
                 continue
             state = apply_delta(state, message)
-            if message.get("applied", {}).get(me, -1) >= 1:
+            if applied(message).get(me, -1) >= 1:
                 merged.set()
         elif message["type"] == "snapshot":
             state = message["state"]

@@ -35,6 +35,20 @@ export function applyDelta(state, delta) {
   };
 }
 
+/** A delta's `applied` as participant id -> highest cid merged, as applied_map reads its
+ * pairs: a number key is the step from the last numbered id (`p` and the number in hex),
+ * a string key the id itself. */
+export function appliedOf(delta) {
+  const pairs = delta.applied ?? [];
+  const applied = {};
+  for (let i = 0, number = 0; i + 1 < pairs.length; i += 2) {
+    const key = pairs[i];
+    if (typeof key === "string") applied[key] = pairs[i + 1];
+    else applied[`p${(number += key).toString(16)}`] = pairs[i + 1];
+  }
+  return applied;
+}
+
 /** Applies deltas in order, notices gaps, and takes the snapshot that heals one. */
 export class StateTracker {
   constructor(state) {
