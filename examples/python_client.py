@@ -21,6 +21,8 @@ import msgpack
 import websockets
 
 SUBPROTOCOL = "dreamcommons.v2.msgpack"
+# a msgpack delta's motif update is an array of these values (nil: not carried)
+MOTIF_FIELDS = ("name", "weight", "intensity", "valence", "arousal", "x", "y", "phase", "colour")
 State = dict[str, Any]
 
 
@@ -29,7 +31,10 @@ def apply_delta(state: State, delta: State) -> State:
     motifs = {m["name"]: m for m in state["motifs"]}
     for name in delta.get("removed", []):
         motifs.pop(name, None)
-    for update in delta.get("motifs", []):
+    for row in delta.get("motifs", []):
+        update = {
+            key: value for key, value in zip(MOTIF_FIELDS, row, strict=False) if value is not None
+        }
         motifs[update["name"]] = {**motifs.get(update["name"], {}), **update, "t": delta["t"]}
     people = {p["id"]: p for p in state["participants"]}
     for pid in delta.get("left", []):

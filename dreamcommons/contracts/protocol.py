@@ -694,12 +694,51 @@ M = TypeVar("M")
 # --- encoding -------------------------------------------------------------------------------
 
 
+# A motif update in a msgpack delta is an array of these, in this order (nil for a field it
+# does not carry, the nils at its end left out); in JSON, an object with these keys. What
+# changes most comes first: most updates are a name and a weight.
+MOTIF_UPDATE_FIELDS = ("name", "weight", "intensity", "valence", "arousal", "x", "y", "phase",
+                       "colour")  # fmt: skip
+
+
 def encode(message: BaseModel, encoding: Encoding) -> bytes | str:
     """One frame: bytes for msgpack (a binary frame), str for JSON (a text frame)."""
     if encoding is Encoding.MSGPACK:
-        packed: bytes = msgpack.packb(message.model_dump(mode="json"), use_bin_type=True)
+        plain = message.model_dump(mode="json")
+        if isinstance(message, Delta) and "motifs" in plain:
+            plain["motifs"] = [_positional(update) for update in plain["motifs"]]
+        packed: bytes = msgpack.packb(plain, use_bin_type=True)
         return packed
     return message.model_dump_json()
+
+
+def _positional(update: dict[str, Any]) -> list[Any]:
+    """A motif update as a msgpack delta carries it: its values by ``MOTIF_UPDATE_FIELDS``."""
+    row = [update.get(key) for key in MOTIF_UPDATE_FIELDS]
+    while row[-1] is None:
+        row.pop()  # the name is never None
+    return row
+
+
+def _keyed(raw: dict[Any, Any]) -> dict[Any, Any]:
+    """A msgpack delta's motif updates as maps, for the model to validate (a map given
+    instead of an array is taken as it is)."""
+    updates = raw.get("motifs")
+    if raw.get("type") != "delta" or not isinstance(updates, list):
+        return raw
+    keyed: list[object] = []
+    for i, update in enumerate(updates):
+        if isinstance(update, list):
+            if len(update) > len(MOTIF_UPDATE_FIELDS):
+                raise InvalidField(
+                    f"motifs.{i}: a motif update has at most {len(MOTIF_UPDATE_FIELDS)} values "
+                    f"({', '.join(MOTIF_UPDATE_FIELDS)})"
+                )
+            update = {
+                k: v for k, v in zip(MOTIF_UPDATE_FIELDS, update, strict=False) if v is not None
+            }
+        keyed.append(update)
+    return {**raw, "motifs": keyed}
 
 
 def decode_client(frame: bytes | str, encoding: Encoding) -> AnyClientMessage:
@@ -717,6 +756,8 @@ def _decode(frame: bytes | str, encoding: Encoding, adapter: TypeAdapter[M]) -> 
     if not isinstance(raw, dict):
         raise MalformedFrame("a frame must be a map/object with a 'type' field")
     ref = raw.get("cid") if isinstance(raw.get("cid"), int) else None
+    if encoding is Encoding.MSGPACK:
+        raw = _keyed(raw)
     try:
         return adapter.validate_python(raw)
     except ValidationError as exc:
