@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
@@ -353,13 +353,74 @@ class PeopleCount(_ServerModel):
     roles: dict[Role, int] = Field(default_factory=dict)
 
 
+# A participant id the server gives: ``p`` and a hexadecimal number, without leading zeros.
+_NUMBERED_ID = re.compile(r"p(0|[1-9a-f][0-9a-f]{0,13})")
+_MAX_ID_NUMBER = 2**53
+
+
+def _id_number(pid: str) -> int | None:
+    """The number of an id the server gave (``p`` and the number in hex); None for another."""
+    match = _NUMBERED_ID.fullmatch(pid)
+    number = int(match[1], 16) if match else None
+    return number if number is not None and number <= _MAX_ID_NUMBER else None
+
+
+def id_steps(ids: Iterable[str]) -> list[int | str]:
+    """A list of participant ids as a frame carries it (a region's): the ids the server gave
+    first, by number, each as the step from the number before (the first from 0), then any
+    other id as itself; a thousand sleepers cost a byte each instead of five."""
+    numbers = sorted(number for pid in ids if (number := _id_number(pid)) is not None)
+    steps: list[int | str] = [b - a for a, b in zip([0, *numbers], numbers, strict=False)]
+    return steps + [pid for pid in ids if _id_number(pid) is None]
+
+
+def ids_of(steps: object) -> tuple[str, ...]:
+    """The ids of a frame's list (``id_steps``; plain ids read as themselves), the numbered
+    ones in order of their numbers, then the others; ``ValueError`` saying what is wrong."""
+    if not isinstance(steps, list | tuple):
+        raise ValueError("a list of participant ids: steps between their numbers, or ids")
+    numbers: list[int] = []
+    others: list[str] = []
+    number = 0
+    for step in steps:
+        if isinstance(step, str):
+            known = _id_number(step)
+            if known is None:
+                others.append(step)
+            else:
+                numbers.append(known)
+        elif _plain_int(step) and 0 <= step <= _MAX_ID_NUMBER - number:
+            number += step
+            numbers.append(number)
+        else:
+            raise ValueError("each item is a step (an integer >= 0) or a participant id")
+    return (*(f"p{number:x}" for number in sorted(numbers)), *others)
+
+
+ParticipantIds = Annotated[
+    tuple[str, ...],
+    BeforeValidator(ids_of),
+    PlainSerializer(id_steps, when_used="json"),
+    WithJsonSchema(
+        {
+            "type": "array",
+            "items": {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string"}]},
+            "description": "participant ids: an integer is the step from the number of the "
+            "numbered id before it (from 0 for the first), the id being p and that number in "
+            "hexadecimal; a string is an id itself",
+        }
+    ),
+]
+
+
 class RegionView(_ServerModel):
-    """One part of a fractured dreamscape: whose rhythm it holds and which motifs drift there."""
+    """One part of a fractured dreamscape: whose rhythm it holds and which motifs drift there.
+    Its participants are in order of their ids (in a frame, as ``id_steps`` writes them)."""
 
     id: int
     x: Unit
     y: Unit
-    participants: tuple[str, ...]
+    participants: ParticipantIds
     motifs: tuple[str, ...]
 
 
@@ -393,11 +454,6 @@ def margin_above_chance(coherence: float, chance: float) -> float:
     return (coherence - chance) / (1.0 - chance)
 
 
-# A participant id the server gives: ``p`` and a hexadecimal number, without leading zeros.
-_NUMBERED_ID = re.compile(r"p(0|[1-9a-f][0-9a-f]{0,13})")
-_MAX_ID_NUMBER = 2**53
-
-
 def applied_pairs(applied: Mapping[str, int]) -> list[int | str]:
     """``applied`` as a delta's frame carries it: a flat list of pairs, key then cid. The
     ids the server gives (``p`` and a hex number) come first, by number, each key the
@@ -407,12 +463,11 @@ def applied_pairs(applied: Mapping[str, int]) -> list[int | str]:
     numbered: list[tuple[int, int]] = []
     named: list[int | str] = []
     for pid, cid in applied.items():
-        match = _NUMBERED_ID.fullmatch(pid)
-        number = int(match[1], 16) if match else _MAX_ID_NUMBER + 1
-        if number <= _MAX_ID_NUMBER:
-            numbered.append((number, cid))
-        else:
+        number = _id_number(pid)
+        if number is None:
             named += (pid, cid)
+        else:
+            numbered.append((number, cid))
     pairs: list[int | str] = []
     last = 0
     for number, cid in sorted(numbered):

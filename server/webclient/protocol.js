@@ -35,6 +35,13 @@ export function applyDelta(state, delta) {
   };
 }
 
+/** A frame's list of participant ids (a region's), as ids_of reads it: a number is the step
+ * from the last numbered id (`p` and the number in hex), a string the id itself. */
+export function idsOf(steps) {
+  let number = 0;
+  return steps.map((step) => (typeof step === "string" ? step : `p${(number += step).toString(16)}`));
+}
+
 /** A delta's `applied` as participant id -> highest cid merged, as applied_map reads its
  * pairs: a number key is the step from the last numbered id (`p` and the number in hex),
  * a string key the id itself. */

@@ -1,5 +1,5 @@
-"""A delta's compact parts on the wire, read back exactly: ``applied`` as pairs of a step (or
-an id) and a cid, and in msgpack the motif updates as arrays of their values."""
+"""The compact parts of the wire, read back exactly: ``applied`` as pairs of a step (or an id)
+and a cid, a region's participants as steps, and in msgpack the motif updates as arrays."""
 
 from __future__ import annotations
 
@@ -15,12 +15,18 @@ from dreamcommons.contracts.errors import ErrorCode, ProtocolError
 from dreamcommons.contracts.protocol import (
     MOTIF_UPDATE_FIELDS,
     Delta,
+    DreamscapeState,
     Encoding,
     MotifUpdate,
+    RegionView,
+    SceneView,
+    Snapshot,
     applied_map,
     applied_pairs,
     decode_server,
     encode,
+    id_steps,
+    ids_of,
 )
 
 numbered = st.integers(min_value=0, max_value=2**53).map(lambda n: f"p{n:x}")
@@ -139,3 +145,33 @@ def test_a_malformed_msgpack_update_is_an_invalid_field(update: object, says: st
         decode_server(frame, Encoding.MSGPACK)
     assert refused.value.code is ErrorCode.INVALID_FIELD
     assert refused.value.message.startswith(says)
+
+
+@given(st.lists(numbered | other, max_size=40, unique=True))
+def test_a_regions_participants_read_back_in_order_of_their_ids(ids: list[str]) -> None:
+    region = RegionView(id=0, x=0.5, y=0.5, participants=tuple(ids), motifs=())
+    in_order = region.participants
+    assert sorted(in_order) == sorted(ids)
+    state = DreamscapeState(session="s", venue="v", scene=SceneView(regions=(region,)))
+    for encoding in Encoding:
+        held = decode_server(encode(Snapshot(state=state), encoding), encoding)
+        assert isinstance(held, Snapshot)
+        assert held.state.scene.regions[0].participants == in_order
+
+
+def test_a_thousand_sleepers_are_a_byte_each() -> None:
+    ids = [f"p{n:x}" for n in range(1, 1001)]
+    assert ids_of([1, 1, 14, "alice"]) == ("p1", "p2", "p10", "alice")  # docs/protocol.md
+    assert ids_of(["p2", "p1"]) == ("p1", "p2")  # plain ids read as themselves, in order
+    assert id_steps(ids) == [1] * 1000
+    assert len(msgpack.packb(id_steps(ids))) < len(msgpack.packb(ids)) / 4
+
+
+@pytest.mark.parametrize("steps", [[-1], [1.5], [True], "p1", [None]])
+def test_malformed_region_participants_are_an_invalid_field(steps: object) -> None:
+    region = {"id": 0, "x": 0.5, "y": 0.5, "participants": steps, "motifs": []}
+    frame = {"type": "delta", "seq": 1, "t": 0.1, "scene": {"regions": [region]}}
+    with pytest.raises(ProtocolError) as refused:
+        decode_server(msgpack.packb(frame), Encoding.MSGPACK)
+    assert refused.value.code is ErrorCode.INVALID_FIELD
+    assert refused.value.message.startswith("scene.regions.0.participants: ")
