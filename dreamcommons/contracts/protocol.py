@@ -10,7 +10,6 @@ what was wrong; ``encode`` does the reverse.
 from __future__ import annotations
 
 import json
-import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
@@ -353,25 +352,36 @@ class PeopleCount(_ServerModel):
     roles: dict[Role, int] = Field(default_factory=dict)
 
 
-# A participant id the server gives: ``p`` and a hexadecimal number, without leading zeros.
-_NUMBERED_ID = re.compile(r"p(0|[1-9a-f][0-9a-f]{0,13})")
 _MAX_ID_NUMBER = 2**53
 
 
 def _id_number(pid: str) -> int | None:
-    """The number of an id the server gave (``p`` and the number in hex); None for another."""
-    match = _NUMBERED_ID.fullmatch(pid)
-    number = int(match[1], 16) if match else None
-    return number if number is not None and number <= _MAX_ID_NUMBER else None
+    """The number of an id the server gave (``p`` and the number in lowercase hex, without
+    leading zeros, at most 2^53); None for any other id."""
+    if not pid.startswith("p") or not 1 < len(pid) < 16:
+        return None
+    try:
+        number = int(pid[1:], 16)
+    except ValueError:
+        return None
+    # the id must be the number's own spelling: not "p01", "pA", "p0x1", "p1_0"
+    return number if number <= _MAX_ID_NUMBER and f"p{number:x}" == pid else None
 
 
 def id_steps(ids: Iterable[str]) -> list[int | str]:
     """A list of participant ids as a frame carries it (a region's): the ids the server gave
     first, by number, each as the step from the number before (the first from 0), then any
     other id as itself; a thousand sleepers cost a byte each instead of five."""
-    numbers = sorted(number for pid in ids if (number := _id_number(pid)) is not None)
-    steps: list[int | str] = [b - a for a, b in zip([0, *numbers], numbers, strict=False)]
-    return steps + [pid for pid in ids if _id_number(pid) is None]
+    numbers: list[int] = []
+    steps: list[int | str] = []
+    for pid in ids:
+        number = _id_number(pid)
+        if number is None:
+            steps.append(pid)
+        else:
+            numbers.append(number)
+    numbers.sort()
+    return [b - a for a, b in zip([0, *numbers], numbers, strict=False)] + steps
 
 
 def ids_of(steps: object) -> tuple[str, ...]:
