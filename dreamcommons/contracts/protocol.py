@@ -821,7 +821,7 @@ def _decode(frame: bytes | str, encoding: Encoding, adapter: TypeAdapter[M]) -> 
     if not isinstance(raw, dict):
         raise MalformedFrame("a frame must be a map/object with a 'type' field")
     ref = raw.get("cid") if isinstance(raw.get("cid"), int) else None
-    if encoding is Encoding.MSGPACK:
+    if encoding is Encoding.MSGPACK and adapter is _server_messages:
         raw = _keyed(raw)
     try:
         return adapter.validate_python(raw)
