@@ -24,6 +24,8 @@ from websockets.http11 import Response
 from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
+from dreamcommons.contracts.protocol import applied_map
+
 SUBPROTOCOL = Subprotocol("dreamcommons.v2.msgpack")
 
 
@@ -168,7 +170,7 @@ class BenchParticipant(asyncio.Protocol):
                 if not reply.done():
                     reply.set_exception(RuntimeError(f"{message['code']}: {message['message']}"))
         elif kind == "delta" and self.probe:
-            self._on_delta(message.get("applied", {}), time.monotonic())
+            self._on_delta(_applied(message.get("applied", [])), time.monotonic())
 
     def _on_delta(self, applied: dict[str, int], now: float) -> None:
         mine = applied.get(self.pid)
@@ -189,6 +191,12 @@ class BenchParticipant(asyncio.Protocol):
                 if sent_at is not None:
                     self._latencies.observer.append(now - sent_at)
             self.observed[pid] = max(self.observed.get(pid, 0), cid)
+
+
+def _applied(value: object) -> dict[str, int]:
+    """A delta's ``applied``: dreamcommons sends pairs (docs/protocol.md), the baseline the
+    plain map of id to cid that a bare broadcast sends."""
+    return dict(value) if isinstance(value, dict) else applied_map(value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,7 @@ def delta_sizes(participants: int, venue_name: str = "sleep-commons") -> dict[st
     for delta in _workload_deltas(participants, venue_name):
         sizes["msgpack"].append(len(encode(delta, Encoding.MSGPACK)))
         sizes["json"].append(len(encode(delta, Encoding.JSON)))
-        plain = delta.model_dump(mode="json")
+        plain = msgpack.unpackb(encode(delta, Encoding.MSGPACK))
         single = msgpack.packb(plain, use_bin_type=True, use_single_float=True)
         sizes["msgpack_float32"].append(len(single))
     return {key: statistics.mean(values) for key, values in sizes.items()}

@@ -45,6 +45,18 @@ function applyDelta(state, delta) {
   };
 }
 
+/** A delta's `applied` pairs as id -> cid: a number key is the step from the last numbered
+ * id (`p` and the number in hex), a string key the id itself. */
+function applied(delta) {
+  const pairs = delta.applied ?? [];
+  const merged = {};
+  for (let i = 0, number = 0; i + 1 < pairs.length; i += 2) {
+    if (typeof pairs[i] === "string") merged[pairs[i]] = pairs[i + 1];
+    else merged[`p${(number += pairs[i]).toString(16)}`] = pairs[i + 1];
+  }
+  return merged;
+}
+
 /** Opens a connection and joins; resolves with it and its welcome. */
 function join(url, name, role, code, onMessage) {
   return new Promise((resolve, reject) => {
@@ -87,7 +99,7 @@ async function main() {
     if (message.type === "delta") {
       if (message.seq !== state.seq + 1) return ws.send(JSON.stringify({ type: "resync" }));
       state = applyDelta(state, message);
-      if ((message.applied?.[me] ?? -1) >= 1) merged = true;
+      if ((applied(message)[me] ?? -1) >= 1) merged = true;
     } else if (message.type === "snapshot") {
       state = message.state;
     } else if (message.type === "error") {

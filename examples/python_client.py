@@ -21,6 +21,8 @@ import msgpack
 import websockets
 
 SUBPROTOCOL = "dreamcommons.v2.msgpack"
+# a msgpack delta's motif update is an array of these values (nil: not carried)
+MOTIF_FIELDS = ("name", "weight", "intensity", "valence", "arousal", "x", "y", "phase", "colour")
 State = dict[str, Any]
 
 
@@ -29,7 +31,10 @@ def apply_delta(state: State, delta: State) -> State:
     motifs = {m["name"]: m for m in state["motifs"]}
     for name in delta.get("removed", []):
         motifs.pop(name, None)
-    for update in delta.get("motifs", []):
+    for row in delta.get("motifs", []):
+        update = {
+            key: value for key, value in zip(MOTIF_FIELDS, row, strict=False) if value is not None
+        }
         motifs[update["name"]] = {**motifs.get(update["name"], {}), **update, "t": delta["t"]}
     people = {p["id"]: p for p in state["participants"]}
     for pid in delta.get("left", []):
@@ -47,6 +52,18 @@ def apply_delta(state: State, delta: State) -> State:
         "whispers": whispers,
         "participants": [people[pid] for pid in sorted(people)],
     }
+
+
+def applied(delta: State) -> dict[str, int]:
+    """A delta's ``applied`` pairs as participant id -> cid: an integer key is the step from
+    the last numbered id (``p`` and the number in hex), a string key the id itself."""
+    pairs, merged, number = delta.get("applied", []), {}, 0
+    for key, cid in zip(pairs[::2], pairs[1::2], strict=True):
+        if isinstance(key, int):
+            number += key
+            key = f"p{number:x}"
+        merged[key] = cid
+    return merged
 
 
 async def join(url: str, name: str, role: str, code: str | None) -> tuple[Any, State]:
@@ -73,7 +90,7 @@ async def follow(
                 await ws.send(msgpack.packb({"type": "resync"}))
                 continue
             state = apply_delta(state, message)
-            if message.get("applied", {}).get(me, -1) >= 1:
+            if applied(message).get(me, -1) >= 1:
                 merged.set()
         elif message["type"] == "snapshot":
             state = message["state"]

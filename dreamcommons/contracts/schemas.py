@@ -112,7 +112,9 @@ def asyncapi() -> dict[str, Any]:
             "description": (
                 "One WebSocket per participant. The subprotocol chooses the encoding: "
                 f"`{Encoding.MSGPACK.value}` (binary frames) or `{Encoding.JSON.value}` "
-                "(text frames); see docs/protocol.md."
+                "(text frames), the same messages; the payloads here are the JSON form, and in "
+                "msgpack a delta's motif updates are arrays of their values instead (see "
+                "docs/protocol.md)."
             ),
             "servers": [{"$ref": "#/servers/websocket"}],
             "parameters": {"session": {"description": "the session's name"}},

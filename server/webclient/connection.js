@@ -3,7 +3,13 @@
 // cids, and reconnect with jittered exponential backoff when the link drops.
 
 import { SessionClock } from "/static/motion.js";
-import { CLOSE, PROTOCOL_VERSION, StateTracker, SUBPROTOCOL } from "/static/protocol.js";
+import {
+  appliedOf,
+  CLOSE,
+  PROTOCOL_VERSION,
+  StateTracker,
+  SUBPROTOCOL,
+} from "/static/protocol.js";
 
 // Closes after which coming back would be wrong: this identity was resumed in another tab,
 // or the host took this participant out of the session.
@@ -311,7 +317,7 @@ export class DreamConnection {
     if (outcome !== "applied") return;
     this.clock.heard(delta.t);
     this.emit("onState", this.tracker.state, "delta");
-    const mine = delta.applied?.[this.participant];
+    const mine = appliedOf(delta)[this.participant];
     if (mine !== undefined) this.emit("onApplied", mine);
   }
 

@@ -35,6 +35,27 @@ export function applyDelta(state, delta) {
   };
 }
 
+/** A frame's list of participant ids (a region's), as ids_of reads it: a number is the step
+ * from the last numbered id (`p` and the number in hex), a string the id itself. */
+export function idsOf(steps) {
+  let number = 0;
+  return steps.map((step) => (typeof step === "string" ? step : `p${(number += step).toString(16)}`));
+}
+
+/** A delta's `applied` as participant id -> highest cid merged, as applied_map reads its
+ * pairs: a number key is the step from the last numbered id (`p` and the number in hex),
+ * a string key the id itself. */
+export function appliedOf(delta) {
+  const pairs = delta.applied ?? [];
+  const applied = {};
+  for (let i = 0, number = 0; i + 1 < pairs.length; i += 2) {
+    const key = pairs[i];
+    if (typeof key === "string") applied[key] = pairs[i + 1];
+    else applied[`p${(number += key).toString(16)}`] = pairs[i + 1];
+  }
+  return applied;
+}
+
 /** Applies deltas in order, notices gaps, and takes the snapshot that heals one. */
 export class StateTracker {
   constructor(state) {

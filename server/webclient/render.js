@@ -12,6 +12,7 @@
 import { layoutLabels } from "/static/labels.js";
 import { who } from "/static/moments.js";
 import { motifAt, SessionClock } from "/static/motion.js";
+import { idsOf } from "/static/protocol.js";
 
 const TAU = Math.PI * 2;
 const FADE_MS = 600; // how long a removed motif takes to fade out
@@ -263,8 +264,9 @@ export class DreamscapeRenderer {
   /** What a region holds, as its two captions: the sleepers whose rhythm it is (named when
    * listed, "Lyra #2" told from "Lyra"), and its motifs. */
   regionCaption(region) {
-    const named = region.participants.map((id) => this.people.get(id)).filter(Boolean).map(who);
-    const unnamed = region.participants.length - named.length;
+    const ids = idsOf(region.participants);
+    const named = ids.map((id) => this.people.get(id)).filter(Boolean).map(who);
+    const unnamed = ids.length - named.length;
     const sleepers = unnamed > 0
       ? [...named, `${unnamed} ${named.length ? "more" : unnamed === 1 ? "sleeper" : "sleepers"}`]
       : named;

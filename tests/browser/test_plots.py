@@ -452,8 +452,9 @@ RENDER = """async () => {
         t: 0, seq: 1, half_life_s: null, mood: { valence: 0, arousal: 0 }, participants: people,
         motifs: Array.from({ length: 12 }, (_, i) => motif(`m${i}`)),
         scene: { fractured: true, harmonizing: false, calm: 0, regions: [
-            { id: 0, x: 0.5, y: 0.5, participants: ['p1', 'p2'], motifs: ['m0', 'm1'] },
-            { id: 1, x: 0.2, y: 0.2, participants: ['p9'], motifs: [] },
+            // participants as the wire writes them: steps between id numbers (p1, p2)
+            { id: 0, x: 0.5, y: 0.5, participants: [1, 1], motifs: ['m0', 'm1'] },
+            { id: 1, x: 0.2, y: 0.2, participants: [9], motifs: [] },
         ] },
     };
     renderer.update(state, 10);

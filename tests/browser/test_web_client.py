@@ -254,6 +254,8 @@ async def test_two_pages_share_one_dreamscape(pages: Pages, base_url: str) -> No
     await contribute(lyra, "lantern")
     shown = kai.get_by_test_id("motif-list").locator('li[data-motif="lantern"]')
     await expect(shown).to_be_attached(timeout=ms(10))
+    # Lyra's page found her own contribution in a delta's applied pairs
+    await expect(lyra.get_by_test_id("status-line")).to_contain_text("in the dream")
     latency = (await kai.evaluate("window.seenAt") - await lyra.evaluate("window.sentAt")) / 1000
     assert 0 < latency < within(1.0), f"the other page showed the motif after {latency:.2f} s"
 
@@ -585,7 +587,7 @@ async def test_deltas_apply_in_the_browser_as_on_the_server(pages: Pages, base_u
                             regions=(RegionView(id=0, x=0.3, y=0.4, participants=("p2",),
                                                 motifs=("fern",)),)),
             participants=(person("p2", present=False), person("p3")), left=("p1",),
-            applied={"p2": 7},
+            applied={"p2": 7, "p1f": 3, "p10": 2, "guest": 5},
         ),
         Delta(seq=6, t=0.6, removed=("nothing",), left=("p99",)),
         Delta(seq=7, t=0.7, motifs=(motif("ash", 2.0),), whispers=(said("e"),)),
@@ -599,7 +601,7 @@ async def test_deltas_apply_in_the_browser_as_on_the_server(pages: Pages, base_u
     page = await pages.open(f"{base_url}/")
     outcome = await page.evaluate(
         """async ([state, deltas]) => {
-            const { applyDelta, StateTracker } = await import('/static/protocol.js');
+            const { applyDelta, appliedOf, StateTracker } = await import('/static/protocol.js');
             const { backoffSeconds } = await import('/static/connection.js');
             const states = [];
             let s = state;
@@ -609,11 +611,13 @@ async def test_deltas_apply_in_the_browser_as_on_the_server(pages: Pages, base_u
             const healed = t.onSnapshot({ ...state, seq: 6 });
             const after = [6, 7].map((seq) => t.onDelta({ ...deltas[2], seq }));
             const backoff = [0, 1, 4, 30].map((n) => [0, 1].map((r) => backoffSeconds(n, () => r)));
-            return { states, early, healed, after, gaps: t.gaps, backoff };
+            const applied = deltas.map(appliedOf);
+            return { states, early, healed, after, gaps: t.gaps, backoff, applied };
         }""",
         [state.model_dump(mode="json"), [delta.model_dump(mode="json") for delta in deltas]],
     )
     assert outcome["states"] == expected
+    assert outcome["applied"] == [delta.applied for delta in deltas]
     assert outcome["early"] == ["gap", "waiting", "waiting"]
     assert outcome["healed"] is True
     assert outcome["after"] == ["stale", "applied"]

@@ -13,7 +13,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from dreamcommons.contracts.protocol import Encoding
+from dreamcommons.contracts.protocol import Encoding, applied_map
 from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.gateway import DreamServer
 from dreamcommons.server.settings import ServerSettings
@@ -57,14 +57,14 @@ async def close_code(ws: ClientConnection) -> int | None:
 
 async def answers_until_acknowledged(ws: ClientConnection, acks: int) -> list[tuple[str, object]]:
     """What arrives until ``acks`` acks and a delta with ``applied`` have: ("ack", cid) and
-    ("applied", the delta's applied), in order; quiet deltas left out."""
+    ("applied", the delta's applied as a map), in order; quiet deltas left out."""
     seen: list[tuple[str, object]] = []
     while sum(kind == "ack" for kind, _ in seen) < acks or ("applied" not in dict(seen)):
         frame = await receive(ws)
         if frame["type"] == "ack":
             seen.append(("ack", frame["cid"]))
         elif frame["type"] == "delta" and frame.get("applied"):
-            seen.append(("applied", frame["applied"]))
+            seen.append(("applied", applied_map(frame["applied"])))
     return seen
 
 
