@@ -3,7 +3,14 @@ snapshot now and then, and release acknowledgements only once what they acknowle
 
     journal.record(event)                  # right after engine.apply(event) returned
     journal.when_durable(release)          # release(True) once on disk, release(False) if not
+    await journal.durable()                # a join: committed now, not at the next tick
     await journal.tick(t, engine)          # after engine.tick(t): Tick, snapshot, commit, releases
+
+``durable()`` does not wait for the tick: it commits at once, or as soon as the commit under
+way has finished, and that one commit holds whatever was recorded meanwhile (a group commit:
+fifty joins at once cost one or two commits, not fifty). Acknowledgements of contributions
+ride the tick's own commit: what they acknowledge is shown at that tick anyway, and a commit
+per contribution would cost more than it gives.
 
 A failed commit keeps its events buffered (the next tick retries) and releases what waited on
 it with ``False``: those acknowledgements are refused, never sent. While the journal cannot
@@ -52,6 +59,8 @@ class SessionJournal:
         self._ticks = 0
         self._waiting: deque[tuple[int, Release]] = deque()
         self._failing = False
+        self._hurried = 0  # the last position a ``durable()`` waits for
+        self._hurrying: asyncio.Task[None] | None = None  # its commits, until it is on disk
         key_hash = None if host_key is None else token_hash(host_key)
         journal.record_session(session_id, venue, key_hash)
 
@@ -114,6 +123,8 @@ class SessionJournal:
                 written.set_result(ok)
 
         self.when_durable(settle)
+        if not written.done():
+            self._hurry()
         if not await written:
             raise NotAllowed(ErrorCode.JOURNAL_UNAVAILABLE, "the journal could not be written")
 
@@ -125,6 +136,26 @@ class SessionJournal:
             release(True)
         else:
             self._waiting.append((upto, release))
+
+    def _hurry(self) -> None:
+        """Commit what is recorded now, not at the next tick (after the commit under way, if
+        any): the group commit ``durable()`` waits for."""
+        self._hurried = self.journal.last_seq
+        if self._hurrying is None:
+            hurrying = asyncio.get_running_loop().create_task(
+                self._commit_hurried(), name=f"journal-{self.session_id}"
+            )
+            self._hurrying = hurrying
+
+    async def _commit_hurried(self) -> None:
+        """Commit until what ``durable()`` waits for is on disk (or a commit fails: then it
+        waits for the tick's retry, refused); each commit takes all that came meanwhile."""
+        try:
+            while (before := self.journal.durable_seq) < self._hurried:
+                if not await self.commit() or self.journal.durable_seq == before:
+                    return
+        finally:
+            self._hurrying = None
 
     async def tick(self, t: float, engine: DreamEngine) -> bool:
         """Journal the tick the engine just made, snapshot it when due, commit, and release
@@ -152,6 +183,8 @@ class SessionJournal:
 
     def abandon(self) -> None:
         """The session stopped ticking: release what waits for a commit with ``False``."""
+        if self._hurrying is not None:
+            self._hurrying.cancel()
         while self._waiting:
             self._waiting.popleft()[1](False)
 
