@@ -58,6 +58,7 @@ class SessionJournal:
         self.refused_acks = 0
         self._ticks = 0
         self._waiting: deque[tuple[int, Release]] = deque()
+        self._acks: deque[tuple[int, Ack, Callable[[Reply], None]]] = deque()
         self._failing = False
         self._hurried = 0  # the last position a ``durable()`` waits for
         self._hurrying: asyncio.Task[None] | None = None  # its commits, until it is on disk
@@ -99,20 +100,13 @@ class SessionJournal:
         )
 
     def acknowledge(self, reply: Ack, send: Callable[[Reply], None]) -> None:
-        """``send(reply)`` once what it acknowledges is durable; a refusal if it is not."""
-
-        def release(durable: bool) -> None:
-            if durable:
-                send(reply)
-                return
-            refusal = NotAllowed(
-                ErrorCode.JOURNAL_UNAVAILABLE,
-                "not acknowledged: the journal could not be written",
-                ref=reply.cid,
-            )
-            send(refusal)
-
-        self.when_durable(release)
+        """``send(reply)`` once what it acknowledges is durable; a refusal if it is not. Kept
+        as it comes, with no closure of its own: there is one for every contribution."""
+        upto = self.journal.last_seq
+        if upto <= self.journal.durable_seq:
+            send(reply)
+        else:
+            self._acks.append((upto, reply, send))
 
     async def durable(self) -> None:
         """Wait until everything recorded so far is on disk; ``NotAllowed`` if it cannot be."""
@@ -177,8 +171,13 @@ class SessionJournal:
             self._failing = False
             log.warning("session %s: journal writable again, acknowledging", self.session_id)
         durable = self.journal.durable_seq
-        while self._waiting and self._waiting[0][0] <= durable:
-            self._waiting.popleft()[1](True)
+        waiting = self._waiting
+        while waiting and waiting[0][0] <= durable:
+            waiting.popleft()[1](True)
+        acks = self._acks
+        while acks and acks[0][0] <= durable:
+            _, reply, send = acks.popleft()
+            send(reply)
         return True
 
     def abandon(self) -> None:
@@ -187,6 +186,7 @@ class SessionJournal:
             self._hurrying.cancel()
         while self._waiting:
             self._waiting.popleft()[1](False)
+        self._refuse_acks()
 
     def _refuse_waiting(self, reason: str) -> None:
         if not self._failing:
@@ -199,6 +199,20 @@ class SessionJournal:
         while self._waiting:
             self.refused_acks += 1
             self._waiting.popleft()[1](False)
+        self.refused_acks += len(self._acks)
+        self._refuse_acks()
+
+    def _refuse_acks(self) -> None:
+        """Every ack that waits becomes the refusal that takes its place."""
+        while self._acks:
+            _, reply, send = self._acks.popleft()
+            send(
+                NotAllowed(
+                    ErrorCode.JOURNAL_UNAVAILABLE,
+                    "not acknowledged: the journal could not be written",
+                    ref=reply.cid,
+                )
+            )
 
     def tick_allowed(self) -> bool:
         """Whether the journal can take one more tick (else the session waits, so that the

@@ -13,6 +13,7 @@ import pytest
 
 from dreamcommons.contracts.device_protocol import DeviceBirth
 from dreamcommons.contracts.errors import ErrorCode, NotAllowed
+from dreamcommons.contracts.protocol import Ack
 from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.devices.registry import DeviceRegistry
 from dreamcommons.server.engine import DreamEngine, MotifContributed, ParticipantJoined
@@ -190,3 +191,37 @@ async def test_durable_is_refused_when_its_commit_fails(
         monkeypatch.undo()
         assert await log.tick(0.1, DreamEngine(VENUE, "commons"))  # the tick retries it
         assert journal.durable_seq == journal.last_seq == 2
+
+
+async def test_acks_go_out_with_the_commit_or_become_refusals_naming_their_cid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    full = [False]
+
+    def write_batch(conn: sqlite3.Connection, rows: batch.Batch, *, keep_snapshots: int) -> None:
+        if full[0]:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        batch.write_batch(conn, rows, keep_snapshots=keep_snapshots)
+
+    monkeypatch.setattr(store, "write_batch", write_batch)
+    engine = DreamEngine(VENUE, "commons")
+    async with Journal(tmp_path / "j.sqlite") as journal:
+        log = SessionJournal(journal, "commons", VENUE, snapshot_every=100)
+        sent: list[Ack | NotAllowed] = []
+        for event in (JOINED, contribution(1)):
+            engine.apply(event)
+            log.record(event)
+        log.acknowledge(Ack(cid=1), sent.append)
+        assert sent == []
+        assert await log.tick(0.1, engine)
+        assert sent == [Ack(cid=1)]
+        log.acknowledge(Ack(cid=2), sent.append)  # nothing new recorded: durable already
+        assert sent[-1] == Ack(cid=2)
+        full[0] = True
+        log.record(contribution(3))
+        log.acknowledge(Ack(cid=3), sent.append)
+        assert not await log.tick(0.2, engine)
+        refusal = sent[-1]
+        assert isinstance(refusal, NotAllowed)
+        assert (refusal.code, refusal.ref) == (ErrorCode.JOURNAL_UNAVAILABLE, 3)
+        assert log.refused_acks == 1
