@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 
@@ -79,5 +81,7 @@ class LocalSession:
     def disconnect(self, member: Member, connection: ServerConnection) -> None:
         self.session.disconnect(member, connection)
 
-    async def _acknowledge(self, to: Reply, ack: Ack) -> None:
-        await self.session.acknowledge(to.connection, to.encoding, ack, refused=to.refused)
+    def _acknowledge(self, to: Reply, ack: Ack) -> Coroutine[Any, Any, None]:
+        """The session's acknowledgement, to be awaited by the caller: no coroutine of its own
+        in between (one for every contribution)."""
+        return self.session.acknowledge(to.connection, to.encoding, ack, refused=to.refused)

@@ -8,10 +8,12 @@ float64, so a replay hands the engine bit-identical numbers. Strings keep lone s
 
 from __future__ import annotations
 
+import threading
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
+from operator import attrgetter
 from typing import Any
 
 import msgpack
@@ -74,13 +76,34 @@ def kind_of(event: JournalEvent) -> str:
     return type(event).__name__
 
 
+def _values(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """An event's values of ``names``, in that order, as a tuple however many there are."""
+    if len(names) == 1:
+        one = attrgetter(names[0])
+        return lambda event: (one(event),)
+    return attrgetter(*names)
+
+
+# An event's field names and how to read them at once: ``encode_event`` runs for every
+# contribution, and reading the fields one ``getattr`` at a time was a quarter of its cost.
+_ENCODERS: dict[type[JournalEvent], tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]] = {
+    cls: (names, _values(names))
+    for cls, spec in _FIELDS.items()
+    for names in [tuple(name for name, _ in spec)]
+}
+_packers = threading.local()  # a Packer each thread, made once: packb makes one every call
+
+
 def encode_event(event: JournalEvent) -> bytes:
     """The msgpack payload of an event: a map of its dataclass fields."""
-    spec = _FIELDS.get(type(event))
-    if spec is None:
+    encoder = _ENCODERS.get(type(event))
+    if encoder is None:
         raise TypeError(f"not a journal event: {type(event).__name__}")
-    body = {name: getattr(event, name) for name, _ in spec}
-    packed: bytes = msgpack.packb(body, use_bin_type=True, unicode_errors="surrogatepass")
+    names, values = encoder
+    packer = getattr(_packers, "packer", None)
+    if packer is None:
+        packer = _packers.packer = msgpack.Packer(use_bin_type=True, unicode_errors="surrogatepass")
+    packed: bytes = packer.pack(dict(zip(names, values(event), strict=True)))
     return packed
 
 

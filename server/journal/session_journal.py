@@ -3,7 +3,14 @@ snapshot now and then, and release acknowledgements only once what they acknowle
 
     journal.record(event)                  # right after engine.apply(event) returned
     journal.when_durable(release)          # release(True) once on disk, release(False) if not
+    await journal.durable()                # a join: committed now, not at the next tick
     await journal.tick(t, engine)          # after engine.tick(t): Tick, snapshot, commit, releases
+
+``durable()`` does not wait for the tick: it commits at once, or as soon as the commit under
+way has finished, and that one commit holds whatever was recorded meanwhile (a group commit:
+fifty joins at once cost one or two commits, not fifty). Acknowledgements of contributions
+ride the tick's own commit: what they acknowledge is shown at that tick anyway, and a commit
+per contribution would cost more than it gives.
 
 A failed commit keeps its events buffered (the next tick retries) and releases what waited on
 it with ``False``: those acknowledgements are refused, never sent. While the journal cannot
@@ -51,7 +58,10 @@ class SessionJournal:
         self.refused_acks = 0
         self._ticks = 0
         self._waiting: deque[tuple[int, Release]] = deque()
+        self._acks: deque[tuple[int, Ack, Callable[[Reply], None]]] = deque()
         self._failing = False
+        self._hurried = 0  # the last position a ``durable()`` waits for
+        self._hurrying: asyncio.Task[None] | None = None  # its commits, until it is on disk
         key_hash = None if host_key is None else token_hash(host_key)
         journal.record_session(session_id, venue, key_hash)
 
@@ -90,20 +100,13 @@ class SessionJournal:
         )
 
     def acknowledge(self, reply: Ack, send: Callable[[Reply], None]) -> None:
-        """``send(reply)`` once what it acknowledges is durable; a refusal if it is not."""
-
-        def release(durable: bool) -> None:
-            if durable:
-                send(reply)
-                return
-            refusal = NotAllowed(
-                ErrorCode.JOURNAL_UNAVAILABLE,
-                "not acknowledged: the journal could not be written",
-                ref=reply.cid,
-            )
-            send(refusal)
-
-        self.when_durable(release)
+        """``send(reply)`` once what it acknowledges is durable; a refusal if it is not. Kept
+        as it comes, with no closure of its own: there is one for every contribution."""
+        upto = self.journal.last_seq
+        if upto <= self.journal.durable_seq:
+            send(reply)
+        else:
+            self._acks.append((upto, reply, send))
 
     async def durable(self) -> None:
         """Wait until everything recorded so far is on disk; ``NotAllowed`` if it cannot be."""
@@ -114,6 +117,8 @@ class SessionJournal:
                 written.set_result(ok)
 
         self.when_durable(settle)
+        if not written.done():
+            self._hurry()
         if not await written:
             raise NotAllowed(ErrorCode.JOURNAL_UNAVAILABLE, "the journal could not be written")
 
@@ -125,6 +130,26 @@ class SessionJournal:
             release(True)
         else:
             self._waiting.append((upto, release))
+
+    def _hurry(self) -> None:
+        """Commit what is recorded now, not at the next tick (after the commit under way, if
+        any): the group commit ``durable()`` waits for."""
+        self._hurried = self.journal.last_seq
+        if self._hurrying is None:
+            hurrying = asyncio.get_running_loop().create_task(
+                self._commit_hurried(), name=f"journal-{self.session_id}"
+            )
+            self._hurrying = hurrying
+
+    async def _commit_hurried(self) -> None:
+        """Commit until what ``durable()`` waits for is on disk (or a commit fails: then it
+        waits for the tick's retry, refused); each commit takes all that came meanwhile."""
+        try:
+            while (before := self.journal.durable_seq) < self._hurried:
+                if not await self.commit() or self.journal.durable_seq == before:
+                    return
+        finally:
+            self._hurrying = None
 
     async def tick(self, t: float, engine: DreamEngine) -> bool:
         """Journal the tick the engine just made, snapshot it when due, commit, and release
@@ -146,14 +171,22 @@ class SessionJournal:
             self._failing = False
             log.warning("session %s: journal writable again, acknowledging", self.session_id)
         durable = self.journal.durable_seq
-        while self._waiting and self._waiting[0][0] <= durable:
-            self._waiting.popleft()[1](True)
+        waiting = self._waiting
+        while waiting and waiting[0][0] <= durable:
+            waiting.popleft()[1](True)
+        acks = self._acks
+        while acks and acks[0][0] <= durable:
+            _, reply, send = acks.popleft()
+            send(reply)
         return True
 
     def abandon(self) -> None:
         """The session stopped ticking: release what waits for a commit with ``False``."""
+        if self._hurrying is not None:
+            self._hurrying.cancel()
         while self._waiting:
             self._waiting.popleft()[1](False)
+        self._refuse_acks()
 
     def _refuse_waiting(self, reason: str) -> None:
         if not self._failing:
@@ -166,6 +199,20 @@ class SessionJournal:
         while self._waiting:
             self.refused_acks += 1
             self._waiting.popleft()[1](False)
+        self.refused_acks += len(self._acks)
+        self._refuse_acks()
+
+    def _refuse_acks(self) -> None:
+        """Every ack that waits becomes the refusal that takes its place."""
+        while self._acks:
+            _, reply, send = self._acks.popleft()
+            send(
+                NotAllowed(
+                    ErrorCode.JOURNAL_UNAVAILABLE,
+                    "not acknowledged: the journal could not be written",
+                    ref=reply.cid,
+                )
+            )
 
     def tick_allowed(self) -> bool:
         """Whether the journal can take one more tick (else the session waits, so that the

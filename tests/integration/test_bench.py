@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import cProfile
+import pstats
 from pathlib import Path
 
 import pytest
 
 from bench.cluster import run as run_cluster
 from bench.commons import RATIOS, Workload, run_ladder, run_row, table
+from bench.contribution_cpu import measure
 from bench.ingest import run_rate
+from bench.seating import SYSTEMS, seat
 
 pytestmark = pytest.mark.integration
 
@@ -73,3 +77,19 @@ async def test_the_ingest_bench_counts_every_offered_message(tmp_path: Path) -> 
     assert row["samples_per_s"] == 200  # one sample a batch, none taken for a duplicate
     assert row["samples_lost"] == 0
     assert row["rejected"] == 0
+
+
+async def test_the_seating_bench_times_every_join_of_each_system(tmp_path: Path) -> None:
+    for system in SYSTEMS:
+        row = await seat(system, 12, 4, tmp_path)
+        assert (row["system"], row["count"], row["parallel"]) == (system, 12, 4)
+        assert row["seat_s"] > 0
+        assert 0 < row["join_ms_p50"] <= row["join_ms_p90"] <= row["join_ms_max"]
+
+
+async def test_the_contribution_cpu_bench_measures_contributions_that_were_taken() -> None:
+    profile = cProfile.Profile()
+    per = await measure(20, 3, profile)
+    assert 0 < per < 0.01  # CPU seconds for one contribution, whatever the machine
+    calls = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    assert any(name == "contribute" for _, _, name in calls)

@@ -130,6 +130,8 @@ async def test_host_and_two_joins_see_each_others_contributions() -> None:
         ):
             await read_until(lyra, "joined festival", within(15))
             await read_until(zara, "joined festival", within(15))
+            logged = await read_until(host, " joined festival as ", within(15))
+            assert "connection open" not in logged  # websockets' own lines: only with -v
             assert lyra.stdin is not None
             assert zara.stdin is not None
             lyra.stdin.write(b"cocoon 0.9\n")

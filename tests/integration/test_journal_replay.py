@@ -15,7 +15,7 @@ from dreamcommons.client.errors import Refused
 from dreamcommons.contracts.errors import ErrorCode
 from dreamcommons.contracts.protocol import DreamscapeState
 from dreamcommons.contracts.venues import load_venue
-from dreamcommons.server.engine import ParticipantJoined, SleeperUpdated
+from dreamcommons.server.engine import DreamEngine, ParticipantJoined, SleeperUpdated
 from dreamcommons.server.gateway import DreamServer
 from dreamcommons.server.journal import Journal, Tick, replay_file, token_hash
 from dreamcommons.server.settings import ServerSettings
@@ -54,7 +54,10 @@ async def recorded(tmp_path: Path) -> tuple[Path, list[DreamscapeState]]:
 
 
 def replayed(journal: Path) -> dict[int, DreamscapeState]:
-    return {state.seq: state for state, _ in replay_file(journal, "commons")}
+    """Every replayed state by seq, from the session's first (seq 0: before the first tick,
+    which a welcome made durable before that tick carries)."""
+    states = {state.seq: state for state, _ in replay_file(journal, "commons")}
+    return {0: DreamEngine(load_venue("sleep-commons"), "commons").state, **states}
 
 
 async def test_the_replayed_states_equal_the_recorded_ones(

@@ -28,9 +28,12 @@ from dreamcommons.contracts.protocol import (
     encode,
 )
 from dreamcommons.contracts.venues import load_venue
-from dreamcommons.server.engine import DreamEngine
+from dreamcommons.server.engine import DreamEngine, ParticipantJoined
 from dreamcommons.server.gateway import DreamServer
-from dreamcommons.server.journal import RecoveredMember
+from dreamcommons.server.journal import Journal, RecoveredMember, participant_with_token
+from dreamcommons.server.journal.reading import iter_events
+from dreamcommons.server.journal.schema import connect_reader
+from dreamcommons.server.journal.session_journal import SessionJournal
 from dreamcommons.server.replay_server import ReplayServer
 from dreamcommons.server.session import Admission, DreamSession
 from dreamcommons.server.settings import ServerSettings
@@ -226,3 +229,30 @@ async def test_participant_ids_are_hex_and_never_reuse_a_recovered_decimal_one()
         after = await welcome_from(port, Join(session="commons", name="New"))
     assert after.participant == "p9a"
     assert session.member("p99") is not None
+
+
+async def test_a_welcome_waits_for_its_join_on_disk_and_for_no_tick(tmp_path: Path) -> None:
+    """A journaled session that does not tick (no ``run()``) welcomes all the same: each join
+    is committed at once, and when a welcome arrives the journal file holds that member, with
+    the hash of the resume token the welcome carries, and the event that made them join."""
+    path = tmp_path / "dreams.sqlite"
+    async with Journal(path) as journal:
+        durable = SessionJournal(journal, "commons", VENUE, snapshot_every=100)
+        session = DreamSession("commons", VENUE, journal=durable)
+        async with serving(session, []) as port:
+            names = ("Lyra", "Kai", "Ada", "Eamon")
+            welcomes = await asyncio.gather(
+                *(welcome_from(port, Join(session="commons", name=name)) for name in names)
+            )
+            with contextlib.closing(connect_reader(path)) as conn:
+                joined = {
+                    event.participant
+                    for _, _, event in iter_events(conn, "commons")
+                    if isinstance(event, ParticipantJoined)
+                }
+                owners = [participant_with_token(conn, "commons", w.resume) for w in welcomes]
+    assert owners == [welcome.participant for welcome in welcomes]
+    assert joined == set(owners)
+    for welcome in welcomes:
+        assert welcome.state is not None
+        assert welcome.state.seq == 0  # before any tick: the state every first delta follows

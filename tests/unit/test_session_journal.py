@@ -3,13 +3,17 @@ failed commit refuses them, and a restart brings members and pairings back."""
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
 
 from dreamcommons.contracts.device_protocol import DeviceBirth
+from dreamcommons.contracts.errors import ErrorCode, NotAllowed
+from dreamcommons.contracts.protocol import Ack
 from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.devices.registry import DeviceRegistry
 from dreamcommons.server.engine import DreamEngine, MotifContributed, ParticipantJoined
@@ -112,3 +116,112 @@ def test_a_remembered_pairing_holds_for_a_device_heard_before_or_after() -> None
     registry.on_birth("fabric-kai", birth)
     registry.remember_owner("fabric-kai", "commons/p2")
     assert registry.devices["fabric-kai"].owner == "commons/p2"
+
+
+async def test_durable_commits_at_once_one_commit_for_all_who_wait_together(
+    tmp_path: Path,
+) -> None:
+    """Joins that wait together share one commit, made without a tick; an acknowledgement
+    alone waits for the tick's commit."""
+    async with Journal(tmp_path / "j.sqlite") as journal:
+        log = SessionJournal(journal, "commons", VENUE, snapshot_every=100)
+        commits = journal.stats.commits
+
+        async def join(n: int) -> int:
+            log.record(ParticipantJoined(participant=f"p{n}", name=f"N{n}", role="dreamer"))
+            await log.durable()
+            return journal.durable_seq
+
+        seen = await asyncio.gather(*(join(n) for n in range(1, 21)))
+        assert journal.stats.commits == commits + 1
+        assert seen == [journal.last_seq] * 20  # each returned with all twenty on disk
+        log.record(contribution(1))
+        released: list[bool] = []
+        log.when_durable(released.append)
+        await asyncio.sleep(0)
+        assert released == []
+        assert journal.stats.commits == commits + 1
+        assert await log.tick(0.1, DreamEngine(VENUE, "commons"))
+        assert released == [True]
+
+
+async def test_durable_during_a_commit_commits_right_after_it_with_what_came_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What is recorded while a commit writes is not in it: a ``durable()`` for it commits
+    again as soon as that one is done, not at the next tick."""
+    writing = threading.Event()
+    go_on = threading.Event()
+
+    def write_batch(conn: sqlite3.Connection, rows: batch.Batch, *, keep_snapshots: int) -> None:
+        writing.set()
+        go_on.wait()
+        batch.write_batch(conn, rows, keep_snapshots=keep_snapshots)
+
+    async with Journal(tmp_path / "j.sqlite") as journal:
+        log = SessionJournal(journal, "commons", VENUE, snapshot_every=100)
+        monkeypatch.setattr(store, "write_batch", write_batch)
+        log.record(JOINED)
+        first = asyncio.create_task(log.durable())
+        await asyncio.to_thread(writing.wait)  # the first commit writes, and holds
+        late = ParticipantJoined(participant="p2", name="Kai", role="dreamer")
+        log.record(late)
+        second = asyncio.create_task(log.durable())
+        go_on.set()
+        await asyncio.gather(first, second)
+        assert journal.durable_seq == journal.last_seq == 2
+        assert journal.stats.commits == 2
+        assert journal.stats.events_committed == 2
+
+
+async def test_durable_is_refused_when_its_commit_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def write_batch(conn: sqlite3.Connection, rows: batch.Batch, *, keep_snapshots: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    async with Journal(tmp_path / "j.sqlite") as journal:
+        log = SessionJournal(journal, "commons", VENUE, snapshot_every=100)
+        monkeypatch.setattr(store, "write_batch", write_batch)
+        log.record(JOINED)
+        with pytest.raises(NotAllowed) as refused:
+            await log.durable()
+        assert refused.value.code is ErrorCode.JOURNAL_UNAVAILABLE
+        assert not log.writable
+        monkeypatch.undo()
+        assert await log.tick(0.1, DreamEngine(VENUE, "commons"))  # the tick retries it
+        assert journal.durable_seq == journal.last_seq == 2
+
+
+async def test_acks_go_out_with_the_commit_or_become_refusals_naming_their_cid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    full = [False]
+
+    def write_batch(conn: sqlite3.Connection, rows: batch.Batch, *, keep_snapshots: int) -> None:
+        if full[0]:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        batch.write_batch(conn, rows, keep_snapshots=keep_snapshots)
+
+    monkeypatch.setattr(store, "write_batch", write_batch)
+    engine = DreamEngine(VENUE, "commons")
+    async with Journal(tmp_path / "j.sqlite") as journal:
+        log = SessionJournal(journal, "commons", VENUE, snapshot_every=100)
+        sent: list[Ack | NotAllowed] = []
+        for event in (JOINED, contribution(1)):
+            engine.apply(event)
+            log.record(event)
+        log.acknowledge(Ack(cid=1), sent.append)
+        assert sent == []
+        assert await log.tick(0.1, engine)
+        assert sent == [Ack(cid=1)]
+        log.acknowledge(Ack(cid=2), sent.append)  # nothing new recorded: durable already
+        assert sent[-1] == Ack(cid=2)
+        full[0] = True
+        log.record(contribution(3))
+        log.acknowledge(Ack(cid=3), sent.append)
+        assert not await log.tick(0.2, engine)
+        refusal = sent[-1]
+        assert isinstance(refusal, NotAllowed)
+        assert (refusal.code, refusal.ref) == (ErrorCode.JOURNAL_UNAVAILABLE, 3)
+        assert log.refused_acks == 1

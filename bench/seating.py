@@ -1,0 +1,112 @@
+"""How long each join takes while a room is seated: dreamcommons (with its journal, or without)
+and the bare baseline, joined the way ``make bench`` joins them.
+
+    python -m bench.seating                          # 2,000, 50 at a time, each system
+    python -m bench.seating --count 300 --parallel 1 # one at a time: one join's own cost
+
+Each system runs as a child process pinned to the server's core, as in ``bench.commons``; the
+load generator's participants (``bench.loadgen``) connect and join ``parallel`` at a time.
+One JSON line per system: ``seat_s`` (from the first connect until every welcome is in),
+and the milliseconds from sending a join to its welcome (``join_ms_p50``, ``p90``, ``max``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.commons import SERVER_CORE, SESSION, _answers, child, wait_until
+from bench.loadgen import BenchParticipant, Latencies, Window
+from bench.measure import percentile
+from tests.processes import free_port
+
+SYSTEMS = ("baseline", "journal", "no-journal")
+
+
+async def seat(system: str, count: int, parallel: int, workdir: Path) -> dict[str, Any]:
+    """Seat ``count`` participants on a fresh server of ``system``; the row of figures."""
+    port = free_port()
+    if system == "baseline":
+        args, module = ["--port", str(port)], "bench.baseline"
+    else:
+        args = ["host", "--port", str(port), "--venue", "sleep-commons", "--open", SESSION]
+        if system == "journal":
+            args += ["--journal", str(workdir / f"dreams-{time.monotonic_ns()}.sqlite")]
+        module = "dreamcommons"
+    log = workdir / f"{system}.log"
+    async with child(*args, log=log, core=SERVER_CORE, module=module):
+        await wait_until(lambda: _answers(port), system, 30)
+        loop = asyncio.get_running_loop()
+        url = f"ws://127.0.0.1:{port}/{SESSION}"
+        gate = asyncio.Semaphore(parallel)
+        joins: list[float] = []
+        seated: list[BenchParticipant] = []
+
+        async def one(index: int) -> None:
+            async with gate:
+                _, participant = await loop.create_connection(
+                    lambda: BenchParticipant(
+                        index, url, SESSION, probe=False, window=Window(), latencies=Latencies()
+                    ),
+                    "127.0.0.1",
+                    port,
+                )
+                seated.append(participant)
+                sent = time.monotonic()
+                await participant.join()
+                joins.append(time.monotonic() - sent)
+
+        started = time.monotonic()
+        try:
+            await asyncio.gather(*(one(i) for i in range(count)))
+            seat_s = time.monotonic() - started
+        finally:
+            for participant in seated:
+                participant.close()
+    return {
+        "system": system,
+        "count": count,
+        "parallel": parallel,
+        "seat_s": round(seat_s, 3),
+        "join_ms_p50": _ms(percentile(joins, 0.5)),
+        "join_ms_p90": _ms(percentile(joins, 0.9)),
+        "join_ms_max": _ms(max(joins, default=None)),
+    }
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(1000 * seconds, 1)
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory(prefix="dreamcommons-seating-") as scratch:
+        for system in args.systems.split(","):
+            if system not in SYSTEMS:
+                print(f"unknown system {system!r}; one of {', '.join(SYSTEMS)}", file=sys.stderr)
+                return 2
+            row = await seat(system, args.count, args.parallel, Path(scratch))
+            print(json.dumps(row), flush=True)
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="bench.seating", description=__doc__.split("\n")[0])
+    parser.add_argument("--count", type=int, default=2000, help="participants to seat (2,000)")
+    parser.add_argument("--parallel", type=int, default=50, help="joining at a time (50)")
+    parser.add_argument(
+        "--systems", default=",".join(SYSTEMS), help="comma-separated: " + ", ".join(SYSTEMS)
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(main_async(parser.parse_args()))
+    return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
