@@ -31,6 +31,7 @@ from dreamcommons.contracts.errors import ProtocolError
 from dreamcommons.contracts.protocol import Contribute, Encoding, Join, decode_client
 from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.absences import AbsencePolicy
+from dreamcommons.server.devices.hub import DeviceHub
 from dreamcommons.server.journal import Journal
 from dreamcommons.server.journal.session_journal import SessionJournal
 from dreamcommons.server.local_session import LocalSession
@@ -54,7 +55,7 @@ async def measure(members: int, rounds: int, profile: cProfile.Profile | None) -
             durable = SessionJournal(journal, "commons", venue, snapshot_every=300)
             room = AbsencePolicy(max_members=members)
             session = DreamSession("commons", venue, journal=durable, absences=room)
-            port = LocalSession(session)
+            port = LocalSession(session, DeviceHub(None, lambda _: None))  # no devices
             admitted = await asyncio.gather(
                 *(
                     session.join(Join(session="commons", name=f"n{n}"), closed, Encoding.MSGPACK)
