@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
+import re
 import shutil
 import socket
 import tempfile
@@ -16,6 +17,7 @@ from dreamcommons.contracts.broker_access import parse_broker_url
 from dreamcommons.contracts.errors import DreamcommonsError
 from dreamcommons.contracts.lifecycle import StartStop
 
+_USER_LINE = re.compile(r"^user\s", re.M)
 _CANDIDATES = ("mosquitto", "/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
 
 
@@ -78,24 +80,26 @@ class MosquittoProcess(StartStop):
             + ("" if "allow_anonymous" in self.extra_config else "allow_anonymous true\n")
             + "persistence false\n"
             # Started as root, mosquitto would drop to its own user, which may not write its
-            # log here: it stays who started it.
-            + f"user {getpass.getuser()}\n"
+            # log (nor read its files) here: it stays who started it, unless told otherwise.
+            + ("" if _USER_LINE.search(self.extra_config) else f"user {getpass.getuser()}\n")
             + f"log_dest file {self.log}\n"
             + "log_type error\nlog_type warning\nlog_type information\n"
             + "max_queued_messages 10000\n"
             + self.extra_config
         )
         logged_before = self.log.stat().st_size if self.log.exists() else 0
-        self._process = await asyncio.create_subprocess_exec(
-            self.binary,
-            "-c",
-            str(self.config),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-            # A session of its own: a Ctrl-C at the terminal reaches the program that started
-            # the broker, not the broker, which that program stops last, after its clients.
-            start_new_session=True,
-        )
+        # what it says before its log is open (a bad config) goes to mosquitto.stderr
+        with (self.workdir / "mosquitto.stderr").open("wb") as errors:
+            self._process = await asyncio.create_subprocess_exec(
+                self.binary,
+                "-c",
+                str(self.config),
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=errors,
+                # A session of its own: a Ctrl-C at the terminal reaches the program that
+                # started the broker, not the broker, which that program stops last.
+                start_new_session=True,
+            )
         # Ready when this broker says so in its own log (mosquitto logs "running" once every
         # listener is bound): a port that answers may be another broker's, when a free port
         # was taken between choosing it and binding it, and then this one has exited.
@@ -124,7 +128,9 @@ class MosquittoProcess(StartStop):
             await process.wait()
 
     def _read_log(self) -> str:
-        return self.log.read_text() if self.log.exists() else "(no log)"
+        said = [path.read_text().strip() for path in (self.log, self.workdir / "mosquitto.stderr")
+                if path.exists()]  # fmt: skip
+        return "\n".join(line for line in said if line) or "(no log)"
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,8 +42,6 @@ async def secured_broker(tmp_path: Path) -> AsyncIterator[SecuredBroker]:
     port = free_port()
     config = write_broker_config(tmp_path / "broker", DEVICES, port=port)
     extra = security_lines(config.directory) + "use_username_as_clientid true\n"
-    if os.geteuid() == 0:
-        extra += "user root\n"  # else Mosquitto drops to 'mosquitto', who cannot read the files
     async with MosquittoProcess(port, extra_config=extra, workdir=tmp_path) as process:
         yield SecuredBroker(process, config)
 
