@@ -54,6 +54,7 @@ from dreamcommons.contracts.protocol import (
 )
 from dreamcommons.contracts.venues import VenuePreset, load_venue
 from dreamcommons.server.auth import Gatekeeper
+from dreamcommons.server.cancelling import cancel_all
 from dreamcommons.server.cluster.errors import NatsUnavailable
 from dreamcommons.server.cluster.node import ClusterNode
 from dreamcommons.server.devices.hub import DeviceHub
@@ -166,11 +167,7 @@ class DreamServer:
     async def close(self) -> None:
         if self.cluster is not None:
             await self.cluster.close()  # its sessions' leases released first: others own them
-        for task in self._tasks:
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all(self._tasks)
         if self._server is not None:
             self._server.close(close_connections=True)
             await self._server.wait_closed()

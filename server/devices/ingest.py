@@ -39,6 +39,7 @@ from dreamcommons.contracts.device_protocol import (
     unpack,
 )
 from dreamcommons.contracts.errors import DreamcommonsError, ErrorCode
+from dreamcommons.server.cancelling import raise_if_cancelling
 from dreamcommons.server.devices.registry import DeviceRecord, DeviceRegistry, UnprovenStatus
 
 log = logging.getLogger(__name__)
@@ -154,6 +155,7 @@ class DeviceGateway:
                     try:
                         if presence is not None:
                             await presence.connected(client)
+                        raise_if_cancelling()  # one the publish's wait_for dropped
                         await self._hear(client)
                     except asyncio.CancelledError:
                         if presence is not None:
