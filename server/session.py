@@ -16,7 +16,7 @@ import logging
 import secrets
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -246,14 +246,17 @@ class DreamSession:
     def _replay(self, request: Join, encoding: Encoding) -> list[Frame] | None:
         """The frames of the deltas after the state the join says it holds (``since``), when
         that state is of this session's epoch and every one of them is still held; None: the
-        welcome carries the full state. A newcomer (no resume token) holds no state of this
-        session unless watching, so its ``since`` is not heeded."""
+        welcome carries the full state, as it does when those frames outweigh the state. A
+        newcomer (no resume token) holds no state of this session unless watching, so its
+        ``since`` is not heeded."""
         since = request.since
         if since is None or (request.resume is None and request.role != "watcher"):
             return None
         frames = None
         if since.epoch == self.epoch:
             frames = self.recent.after(encoding, since.seq, self.engine.state.seq)
+        if frames is not None and _size(frames) > _size([encode(self.snapshot(), encoding)]):
+            frames = None  # what was missed outweighs the state itself: the state comes instead
         if frames is None:
             self.stats.resumed_with_state += 1
         else:
@@ -632,3 +635,8 @@ def _merged_share(
         level=before.level if change.level is None else change.level,
         show_stage=before.show_stage if change.show_stage is None else change.show_stage,
     )
+
+
+def _size(frames: Iterable[Frame]) -> int:
+    """What frames weigh on the wire, near enough (a JSON frame is counted in characters)."""
+    return sum(len(frame) for frame in frames)

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from dreamcommons.contracts.protocol import DreamscapeState, Join, Since
+from dreamcommons.contracts.protocol import Ack, DreamscapeState, Join, Since, Whisper, encode
 from dreamcommons.server.cluster import NatsProcess
 from tests.cluster.nodes import Node, node
-from tests.cluster.test_gateways import following
+from tests.cluster.test_gateways import ENCODING, following
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +44,14 @@ async def test_a_dead_gateway_s_client_resumes_on_the_other_by_sequence(
     async with following(other.url, watcher) as kai:
         async with following(doomed.url, Join(session="quay", name="Lyra")) as lyra:
             assert lyra.welcome.state is not None
-            await lyra.until(lyra.welcome.state.seq + 3)
+            # a state that outweighs the quiet deltas of the seconds the owner takes to see the
+            # gateway gone, so that they, not the state, are what comes back
+            for cid in range(1, 11):
+                await lyra.ws.send(encode(Whisper(cid=cid, text="the tide " * 31), ENCODING))
+            for _ in range(10):
+                assert isinstance(await lyra.reply(), Ack)
+            await lyra.until_true(lambda: lyra.state is not None and len(lyra.state.whispers) == 10)
+            await lyra.until(lyra.seqs[-1] + 3)
             held, token = lyra.state, lyra.welcome.resume
             await doomed.kill()
         assert held is not None

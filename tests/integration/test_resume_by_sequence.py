@@ -146,6 +146,34 @@ async def test_the_reconnecting_client_resumes_by_sequence_after_a_drop(
     assert resumes(dream_server, "by_sequence") == 1
 
 
+async def test_deltas_that_outweigh_the_state_are_not_replayed_the_state_comes(
+    dream_server: DreamServer,
+) -> None:
+    url = url_of(dream_server)
+    async with DreamClient(url, "Zara") as zara:
+        token, held = await a_dreamer_who_left(dream_server)
+        session = dream_server.sessions["commons"]
+
+        def outweighed(_: DreamscapeState) -> bool:
+            missed = session.recent.after(ENCODING, held.seq, session.engine.state.seq)
+            state = encode(session.snapshot(), ENCODING)
+            return missed is not None and sum(len(frame) for frame in missed) > len(state)
+
+        await zara.wait_for(outweighed, within(15))  # all still held, but more than the state
+        async with connect(url, subprotocols=[ENCODING.value]) as ws:  # type: ignore[list-item]
+            since = Since(epoch=held.epoch, seq=held.seq)
+            welcome = await joined(
+                ws, Join(session="commons", name="Lyra", resume=token, since=since)
+            )
+            assert welcome.state is not None
+            assert welcome.resumed_from is None
+            delta = await receive(ws)
+            assert isinstance(delta, Delta)
+            assert delta.seq == welcome.state.seq + 1
+    assert resumes(dream_server, "full_state") == 1
+    assert resumes(dream_server, "by_sequence") == 0
+
+
 @pytest.mark.parametrize(
     "where",
     ["another epoch", "older than the ring", "in the future"],
