@@ -17,28 +17,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import statistics
 import sys
 import time
 from typing import Any
 
 from bench.commons import table
+from bench.wire_sizes import seated_engine
 from dreamcommons.contracts.protocol import Encoding, encode
-from dreamcommons.contracts.venues import load_venue
-from dreamcommons.server.engine import DreamEngine, MotifContributed, ParticipantJoined
+from dreamcommons.server.engine import MotifContributed
 
 TICK_HZ = 10
 
 
 def rung(participants: int, warmup: int, ticks: int, venue_name: str) -> dict[str, Any]:
     """Time one engine of ``participants`` over ``ticks`` ticks after ``warmup``."""
-    venue = load_venue(venue_name)
-    engine = DreamEngine(venue, "commons")
-    rng = random.Random(1)
-    names = [motif.name for motif in venue.motifs][:24]
-    for i in range(participants):
-        engine.apply(ParticipantJoined(participant=f"p{i:x}", name=f"n{i}", role="dreamer"))
+    engine, rng, names = seated_engine(participants, venue_name)
     # who contributes in which tenth of the second: the phases, drawn once
     slots: list[list[int]] = [[] for _ in range(TICK_HZ)]
     for i in range(participants):

@@ -55,16 +55,23 @@ def field_sizes(participants: int, venue_name: str = "sleep-commons") -> dict[st
     return {key: totals[key] / ticks for key in sorted(totals, key=lambda k: -totals[k])}
 
 
+def seated_engine(
+    participants: int, venue_name: str
+) -> tuple[DreamEngine, random.Random, list[str]]:
+    """An engine of the workload's session with ``participants`` dreamers (``p0``, ``p1``, ...)
+    joined, the workload's seeded generator, and the 24 motif names it draws from."""
+    venue = load_venue(venue_name)
+    engine = DreamEngine(venue, "commons")
+    for i in range(participants):
+        engine.apply(ParticipantJoined(participant=f"p{i:x}", name=f"n{i}", role="dreamer"))
+    return engine, random.Random(1), [motif.name for motif in venue.motifs][:24]
+
+
 def commons_ticks(
     participants: int, venue_name: str = "sleep-commons"
 ) -> Iterator[tuple[DreamscapeState, Delta]]:
     """The workload's ticks from the first, each state with its delta, as long as asked."""
-    venue = load_venue(venue_name)
-    engine = DreamEngine(venue, "commons")
-    rng = random.Random(1)
-    names = [motif.name for motif in venue.motifs][:24]
-    for i in range(participants):
-        engine.apply(ParticipantJoined(participant=f"p{i:x}", name=f"n{i}", role="dreamer"))
+    engine, rng, names = seated_engine(participants, venue_name)
     phases = [rng.random() for _ in range(participants)]
     cids = [0] * participants
     for k in itertools.count(1):

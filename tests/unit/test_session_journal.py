@@ -26,6 +26,19 @@ VENUE = load_venue("sleep-commons")
 JOINED = ParticipantJoined(participant="p1", name="Lyra", role="dreamer")
 
 
+def filling_disk(monkeypatch: pytest.MonkeyPatch, *, full: bool) -> list[bool]:
+    """The journal's disk, full (every batch written fails with ENOSPC) while ``[0]`` is."""
+    state = [full]
+
+    def write_batch(conn: sqlite3.Connection, rows: batch.Batch, *, keep_snapshots: int) -> None:
+        if state[0]:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        batch.write_batch(conn, rows, keep_snapshots=keep_snapshots)
+
+    monkeypatch.setattr(store, "write_batch", write_batch)
+    return state
+
+
 def contribution(cid: int) -> MotifContributed:
     return MotifContributed("p1", cid, "moon", 0.5, 0.0, 0.5)
 
@@ -53,14 +66,7 @@ async def test_an_ack_waits_for_the_commit_that_makes_it_durable(tmp_path: Path)
 async def test_a_failed_commit_refuses_what_waited_until_the_journal_writes_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    full = [True]
-
-    def write_batch(conn: sqlite3.Connection, rows: batch.Batch, *, keep_snapshots: int) -> None:
-        if full[0]:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        batch.write_batch(conn, rows, keep_snapshots=keep_snapshots)
-
-    monkeypatch.setattr(store, "write_batch", write_batch)
+    full = filling_disk(monkeypatch, full=True)
     engine = DreamEngine(VENUE, "commons")
     async with Journal(tmp_path / "j.sqlite") as journal:
         log = SessionJournal(journal, "commons", VENUE, snapshot_every=100)
@@ -196,14 +202,7 @@ async def test_durable_is_refused_when_its_commit_fails(
 async def test_acks_go_out_with_the_commit_or_become_refusals_naming_their_cid(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    full = [False]
-
-    def write_batch(conn: sqlite3.Connection, rows: batch.Batch, *, keep_snapshots: int) -> None:
-        if full[0]:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        batch.write_batch(conn, rows, keep_snapshots=keep_snapshots)
-
-    monkeypatch.setattr(store, "write_batch", write_batch)
+    full = filling_disk(monkeypatch, full=False)
     engine = DreamEngine(VENUE, "commons")
     async with Journal(tmp_path / "j.sqlite") as journal:
         log = SessionJournal(journal, "commons", VENUE, snapshot_every=100)
