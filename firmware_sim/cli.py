@@ -6,8 +6,9 @@ devices' retained birth and status, and with ``--ha-discovery`` their Home Assis
 ``--keep-retained`` keeps them), a device only with ``--leave``.
 
 The other device commands (``lsl-bridge``) share its broker and pairing options, credentials,
-failure message and run loop: ``add_broker_options``, ``add_pairing_options``,
-``device_passwords``, ``fail``, ``run_device_until_stopped``.
+failure message, run loop and signals: ``add_broker_options``, ``add_pairing_options``,
+``device_passwords``, ``fail``, ``run_device_until_stopped``, ``stop_signals`` (the demos use
+the last too).
 """
 
 from __future__ import annotations
@@ -228,7 +229,7 @@ async def run_device_until_stopped(device: SimulatedDevice, seconds: float | Non
     )
     bound = f" (for session {config.session})" if config.session else ""
     print(f"pairing code: {format_code(config.pairing_code)}{bound}", flush=True)
-    with _stop_signals() as stop:
+    with stop_signals() as stop:
         async with device, asyncio.TaskGroup() as group:
             watcher = group.create_task(_announce(device), name="cli:announce")
             await _until(stop, seconds)
@@ -292,7 +293,7 @@ def _write_codes(fleet: Fleet, where: str) -> None:
 
 
 async def _fleet_main(fleet: Fleet, seconds: float | None, every: float) -> int:
-    with _stop_signals() as stop:
+    with stop_signals() as stop:
         async with fleet, asyncio.TaskGroup() as group:
             reporter = group.create_task(_report(fleet, every), name="cli:status")
             await _until(stop, seconds)
@@ -321,7 +322,7 @@ async def _report(fleet: Fleet, every: float) -> None:
 
 
 @contextlib.contextmanager
-def _stop_signals() -> Iterator[asyncio.Event]:
+def stop_signals() -> Iterator[asyncio.Event]:
     """An event set by SIGINT or SIGTERM, for as long as the block runs."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import sys
 import tempfile
 import time
@@ -27,10 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from dreamcommons.cli.demo import NIGHT_ACCELERATION, _give_up, _report_until
+from dreamcommons.cli.demo import NIGHT_ACCELERATION, give_up, report_until
 from dreamcommons.client.bots import BOT_NAMES, BotDreamer, BotHost
 from dreamcommons.client.dream_client import DreamClient
 from dreamcommons.contracts.venues import VenuePreset
+from dreamcommons.firmware_sim.cli import stop_signals
 from dreamcommons.firmware_sim.fleet import Fleet
 from dreamcommons.server.broker import BrokerUnavailable, MosquittoProcess, free_port
 from dreamcommons.server.cluster import NatsProcess
@@ -102,21 +102,15 @@ async def run_cluster_demo(
     parts: tuple[Part, ...] = PARTS,
 ) -> dict[str, Any]:
     if bots < 1:
-        _give_up("a demo needs at least one bot (--bots 1 or more)")
+        give_up("a demo needs at least one bot (--bots 1 or more)")
     if not any(part.serves for part in parts):
-        _give_up("a cluster demo needs a gateway")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        with tempfile.TemporaryDirectory(prefix="dreamcommons-cluster-demo-") as scratch:
-            summary = await _cluster(venue, stop, Path(scratch), seconds, bots, host, parts)
-    except (NatsUnavailable, BrokerUnavailable) as error:
-        _give_up(str(error))
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+        give_up("a cluster demo needs a gateway")
+    with stop_signals() as stop:
+        try:
+            with tempfile.TemporaryDirectory(prefix="dreamcommons-cluster-demo-") as scratch:
+                summary = await _cluster(venue, stop, Path(scratch), seconds, bots, host, parts)
+        except (NatsUnavailable, BrokerUnavailable) as error:
+            give_up(str(error))
     _print_summary(summary)
     if json_summary:
         print(json.dumps(summary), flush=True)
@@ -185,7 +179,7 @@ async def _cluster(
             bots_running = [asyncio.create_task(bot.run(leave), name=bot.name) for bot in dreamers]
             if host_bot is not None:
                 bots_running.append(asyncio.create_task(host_bot.run(leave), name="host"))
-            await _report_until(stop, watcher, seconds, started)
+            await report_until(stop, watcher, seconds, started)
             state = watcher.state
             elapsed = time.monotonic() - started
             figures = await asyncio.gather(*(_figures(r, elapsed) for r in running))

@@ -17,7 +17,6 @@ import contextlib
 import json
 import math
 import random
-import signal
 import sys
 import time
 from pathlib import Path
@@ -30,6 +29,7 @@ from dreamcommons.contracts.broker_access import parse_broker_url
 from dreamcommons.contracts.motion import motifs_at
 from dreamcommons.contracts.protocol import DreamscapeState
 from dreamcommons.contracts.venues import VenuePreset
+from dreamcommons.firmware_sim.cli import stop_signals
 from dreamcommons.firmware_sim.fleet import Fleet
 from dreamcommons.server.broker import BrokerUnavailable, reachable_broker
 from dreamcommons.server.devices.body_clock import on_body_clock
@@ -56,43 +56,37 @@ async def run_demo(
     journal: Path | None = None,
 ) -> dict[str, Any]:
     if bots < 1:
-        _give_up("a demo needs at least one bot (--bots 1 or more)")
+        give_up("a demo needs at least one bot (--bots 1 or more)")
     if not speed > 0.0:
-        _give_up(f"--speed must be positive, got {speed}")
+        give_up(f"--speed must be positive, got {speed}")
     try:
         parse_broker_url(broker)
     except ValueError as error:
-        _give_up(str(error))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        async with reachable_broker(broker) as (broker_url, child):
-            where = "a Mosquitto child process" if child else "the broker already there"
-            print(f"dreamcommons demo: devices on {broker_url} ({where})", flush=True)
-            summary = await _session(
-                on_body_clock(venue, speed),
-                stop,
-                seconds=seconds,
-                bots=bots,
-                settings=ServerSettings(
-                    host=host,
-                    port=port,
-                    venue=venue.name,
-                    broker=broker_url,
-                    open_sessions=(SESSION,),
-                    journal=journal,
-                ),
-                broker_url=broker_url,
-                speed=speed,
-                seed=random.randrange(2**32) if seed is None else seed,
-            )
-    except BrokerUnavailable as error:
-        _give_up(str(error))
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+        give_up(str(error))
+    with stop_signals() as stop:
+        try:
+            async with reachable_broker(broker) as (broker_url, child):
+                where = "a Mosquitto child process" if child else "the broker already there"
+                print(f"dreamcommons demo: devices on {broker_url} ({where})", flush=True)
+                summary = await _session(
+                    on_body_clock(venue, speed),
+                    stop,
+                    seconds=seconds,
+                    bots=bots,
+                    settings=ServerSettings(
+                        host=host,
+                        port=port,
+                        venue=venue.name,
+                        broker=broker_url,
+                        open_sessions=(SESSION,),
+                        journal=journal,
+                    ),
+                    broker_url=broker_url,
+                    speed=speed,
+                    seed=random.randrange(2**32) if seed is None else seed,
+                )
+        except BrokerUnavailable as error:
+            give_up(str(error))
     print("summary:", flush=True)
     for key, value in summary.items():
         print(f"  {key:<24} {value}", flush=True)
@@ -149,7 +143,7 @@ async def _session(
             tasks = [asyncio.create_task(bot.run(stop), name=f"bot-{bot.name}") for bot in dreamers]
             if host_bot is not None:
                 tasks.append(asyncio.create_task(host_bot.run(stop), name="bot-host"))
-            await _report_until(stop, watcher, seconds, started)
+            await report_until(stop, watcher, seconds, started)
             state = watcher.state  # the scene as the bots leave it, before they go
             stop.set()
             results = await asyncio.gather(*tasks, return_exceptions=True)
@@ -220,7 +214,7 @@ async def _devices_announced(server: DreamServer, fleet: Fleet) -> None:
             await asyncio.sleep(0.05)
 
 
-async def _report_until(
+async def report_until(
     stop: asyncio.Event, watcher: DreamClient, seconds: float | None, started: float
 ) -> None:
     deadline = None if seconds is None else started + seconds
@@ -269,7 +263,7 @@ def _against_chance(summary: dict[str, Any]) -> str:
     )
 
 
-def _give_up(reason: str) -> NoReturn:
+def give_up(reason: str) -> NoReturn:
     print(f"dreamcommons demo: {reason}", file=sys.stderr, flush=True)
     raise SystemExit(2)
 
