@@ -20,12 +20,12 @@ from dreamcommons.firmware_sim.cli import (
     run_device_until_stopped,
 )
 from dreamcommons.firmware_sim.device import DeviceConfig
+from dreamcommons.lsl_bridge.defaults import DEFAULT_STALE_AFTER_S
 from dreamcommons.lsl_bridge.loopback import (
     ConfinementFailed,
     confine_to_this_machine,
     stays_on_this_machine,
 )
-from dreamcommons.lsl_bridge.readings import DEFAULT_STALE_AFTER_S
 
 _KINDS_OF_STREAM = "EEG, ECG, PPG, heart rate, respiration or accelerometer"
 

@@ -27,8 +27,6 @@ ROLE_FIELDS: Final[dict[Role, tuple[Reading, ...]]] = {
     "respiration": ("resp", "phase"),
     "motion": ("move",),
 }
-# A stream that sent nothing for this long (seconds) makes its readings stale.
-DEFAULT_STALE_AFTER_S: Final = 2.0
 # How much of each stream the readings are computed over, in seconds.
 WINDOW_S: Final[dict[Role, float]] = {
     "eeg": 4.0,

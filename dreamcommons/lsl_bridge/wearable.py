@@ -18,7 +18,8 @@ from typing import Final
 
 from dreamcommons.contracts.device_protocol import CommandAction
 from dreamcommons.firmware_sim.device import DeviceConfig, SimulatedDevice
-from dreamcommons.lsl_bridge.readings import DEFAULT_STALE_AFTER_S, Role, reading, sensors
+from dreamcommons.lsl_bridge.defaults import DEFAULT_STALE_AFTER_S
+from dreamcommons.lsl_bridge.readings import Role, reading, sensors
 from dreamcommons.lsl_bridge.streams import StreamReader, stalled
 
 log = logging.getLogger(__name__)
