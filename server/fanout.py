@@ -20,6 +20,9 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
 from websockets.asyncio.server import ServerConnection, broadcast
+from websockets.frames import Frame as WireFrame
+from websockets.frames import Opcode
+from websockets.protocol import State
 
 from dreamcommons.contracts.errors import CloseCode
 
@@ -64,34 +67,36 @@ class Fanout:
         self.snapshot_wanted = False
         ready: list[ServerConnection] = []
         dropped: list[ServerConnection] = []
+        behind, limit = self._behind, self.max_buffered
         for connection in connections:
-            buffered = _buffered(connection)
-            since = self._behind.get(connection)
-            if since is None and buffered <= self.max_buffered:
-                if connection in resyncing and catch_up is not None:
+            transport = connection.transport
+            buffered = 0 if transport.is_closing() else transport.get_write_buffer_size()
+            since = behind.get(connection) if behind else None
+            if since is None and buffered <= limit:
+                if resyncing and connection in resyncing and catch_up is not None:
                     self.stats.snapshots += 1
-                    broadcast([connection], catch_up())
+                    write_once([connection], catch_up())
                 else:
                     ready.append(connection)
                 continue
             if connection in resyncing:
                 self.stats.folded += 1
             if since is None:
-                self._behind[connection] = now
+                behind[connection] = now
                 self.stats.behind += 1
-            elif buffered <= self.max_buffered // 4:
+            elif buffered <= limit // 4:
                 if catch_up is None:
                     self.snapshot_wanted = True  # caught up, but stays behind until it has one
                     continue
-                del self._behind[connection]
+                del behind[connection]
                 self.stats.resynced += 1
-                broadcast([connection], catch_up())
+                write_once([connection], catch_up())
             elif now - since >= self.grace_s:
-                del self._behind[connection]
+                del behind[connection]
                 self.stats.dropped += 1
                 dropped.append(connection)
                 self._close(connection, buffered)
-        broadcast(ready, frame)
+        write_once(ready, frame)
         return dropped
 
     def forget(self, connection: ServerConnection) -> None:
@@ -118,6 +123,40 @@ def bound_kernel_buffer(connection: ServerConnection, size: int) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
 
 
-def _buffered(connection: ServerConnection) -> int:
-    transport = connection.transport
-    return 0 if transport is None or transport.is_closing() else transport.get_write_buffer_size()
+def write_once(connections: Iterable[ServerConnection], message: Frame) -> None:
+    """Send ``message`` to every open connection, as ``websockets.broadcast`` does, but framed
+    once for all of them: a server's frames are not masked, so without an extension every
+    connection is sent the same bytes. A connection that negotiated one (permessage-deflate
+    compresses per connection), or is between the frames of another message, goes through
+    ``broadcast``, which frames it for that connection alone."""
+    wire: bytes | None = None
+    others: list[ServerConnection] = []
+    for connection in connections:
+        protocol = connection.protocol
+        if protocol.state is not State.OPEN:
+            continue
+        if (
+            protocol.extensions
+            or protocol.writes
+            or protocol.expect_continuation_frame
+            or connection.send_in_progress is not None
+        ):
+            others.append(connection)
+            continue
+        if wire is None:
+            wire = _framed(message)
+        try:
+            connection.transport.write(wire)
+        except Exception as error:  # as broadcast does: the others are still sent it
+            log.warning("skipped a frame for %s: %s", connection.remote_address, error)
+    if others:
+        broadcast(others, message)
+
+
+def _framed(message: Frame) -> bytes:
+    """``message`` as one unmasked WebSocket frame: text for a str, binary for bytes."""
+    if isinstance(message, str):
+        frame = WireFrame(Opcode.TEXT, message.encode())
+    else:
+        frame = WireFrame(Opcode.BINARY, message)
+    return frame.serialize(mask=False, extensions=[])

@@ -53,7 +53,7 @@ from dreamcommons.contracts.venues import VenuePreset
 from dreamcommons.server.absences import AbsencePolicy, Absences, Moved
 from dreamcommons.server.durability import Durability
 from dreamcommons.server.engine import ContributionRefused, DreamEngine, EngineError, Pace, events
-from dreamcommons.server.fanout import Fanout
+from dreamcommons.server.fanout import Fanout, write_once
 from dreamcommons.server.journal import RecoveredMember, token_hash
 from dreamcommons.server.journal.signals import SignalSecond
 from dreamcommons.server.recent_deltas import Frame, RecentDeltas
@@ -398,7 +398,7 @@ class DreamSession:
             if isinstance(answer, ProtocolError) and refused is not None:
                 refused(answer)
             frame = error_frame(answer) if isinstance(answer, ProtocolError) else answer
-            broadcast([connection], encode(frame, encoding))
+            write_once([connection], encode(frame, encoding))
 
         self.journal.acknowledge(reply, send)
 
