@@ -53,7 +53,8 @@ class LocalSession:
         join_code: str | None = None,
     ) -> Joined:
         admitted = await self.session.join(request, connection, encoding, join_code=join_code)
-        return Joined(admitted.member, (encode(admitted.welcome, encoding), *admitted.replay))
+        welcome = self.session.welcome_frame(admitted.welcome, encoding)
+        return Joined(admitted.member, (welcome, *admitted.replay))
 
     async def contribute(self, member: Member, message: Contribute | Whisper, to: Reply) -> None:
         await self._acknowledge(to, self.session.contribute(member, message))

@@ -34,6 +34,7 @@ from dreamcommons.contracts.protocol import (
     Ack,
     Contribute,
     Delta,
+    DreamscapeState,
     Encoding,
     HostAction,
     Join,
@@ -47,6 +48,8 @@ from dreamcommons.contracts.protocol import (
     Welcome,
     Whisper,
     encode,
+    encode_state,
+    encode_with_state,
     error_frame,
 )
 from dreamcommons.contracts.venues import VenuePreset
@@ -152,6 +155,7 @@ class DreamSession:
         self._recovered_tags: dict[str, int | None] | None = None  # the dream's, at recovery
         self._listeners: dict[Encoding, set[ServerConnection]] = {e: set() for e in Encoding}
         self._resyncing: set[ServerConnection] = set()  # snapshots asked for the next tick
+        self._state_frames: dict[Encoding, tuple[DreamscapeState, Frame]] = {}  # for welcomes
         self._next_pid = 1
         self._t0: float | None = None
         self.tick_observer: Callable[[float], None] | None = None
@@ -522,6 +526,18 @@ class DreamSession:
 
     def snapshot(self) -> Snapshot:
         return Snapshot(state=self.engine.state)
+
+    def welcome_frame(self, welcome: Welcome, encoding: Encoding) -> Frame:
+        """``welcome`` as a frame. The state it carries, when it is the last tick's, is encoded
+        once per tick and encoding for every welcome: seating a large room would otherwise
+        encode the same state for each newcomer."""
+        state = welcome.state
+        if state is None or state is not self.engine.state:
+            return encode(welcome, encoding)
+        cached = self._state_frames.get(encoding)
+        if cached is None or cached[0] is not state:
+            cached = self._state_frames[encoding] = (state, encode_state(state, encoding))
+        return encode_with_state(welcome, cached[1], encoding)
 
     def resync(self, connection: ServerConnection) -> None:
         """Send ``connection`` a snapshot at the next tick, in place of that tick's delta."""

@@ -769,12 +769,38 @@ MOTIF_UPDATE_FIELDS = ("name", "weight", "intensity", "valence", "arousal", "x",
 def encode(message: BaseModel, encoding: Encoding) -> bytes | str:
     """One frame: bytes for msgpack (a binary frame), str for JSON (a text frame)."""
     if encoding is Encoding.MSGPACK:
-        plain = message.model_dump(mode="json")
+        # model_dump(mode="json") is this, after its keyword handling: a frame for every ack
+        plain = message.__pydantic_serializer__.to_python(message, mode="json")
         if isinstance(message, Delta) and "motifs" in plain:
             plain["motifs"] = [_positional(update) for update in plain["motifs"]]
         packed: bytes = msgpack.packb(plain, use_bin_type=True)
         return packed
     return message.model_dump_json()
+
+
+def encode_state(state: DreamscapeState, encoding: Encoding) -> bytes | str:
+    """A state alone, as ``encode_with_state`` takes it: encoded once for many frames."""
+    if encoding is Encoding.MSGPACK:
+        packed: bytes = msgpack.packb(state.model_dump(mode="json"), use_bin_type=True)
+        return packed
+    return state.model_dump_json()
+
+
+def encode_with_state(message: BaseModel, state: bytes | str, encoding: Encoding) -> bytes | str:
+    """``message`` (a welcome or a snapshot) as ``encode`` frames it, with ``state`` (from
+    ``encode_state``) as its ``state`` field: in a large room the state is nearly all of the
+    cost of a welcome, and it is the same for every welcome until the next tick."""
+    plain = message.model_dump(mode="json", exclude={"state"})
+    if encoding is Encoding.MSGPACK:
+        assert isinstance(state, bytes), "a msgpack frame takes a msgpack state"
+        packer = msgpack.Packer(use_bin_type=True)
+        parts = [packer.pack_map_header(len(plain) + 1)]
+        for key, value in plain.items():
+            parts += (packer.pack(key), packer.pack(value))
+        return b"".join((*parts, packer.pack("state"), state))
+    assert isinstance(state, str), "a JSON frame takes a JSON state"
+    fields = [f"{json.dumps(key)}:{json.dumps(value)}" for key, value in plain.items()]
+    return "{" + ",".join((*fields, f'"state":{state}')) + "}"
 
 
 def _positional(update: dict[str, Any]) -> list[Any]:

@@ -189,7 +189,7 @@ class SessionOwner:
         seq = self.session.engine.state.seq
         self._links[link.link] = (admitted.member, link)
         member = admitted.member
-        frames = [encode(admitted.welcome, encoding), *admitted.replay]
+        frames = [self.session.welcome_frame(admitted.welcome, encoding), *admitted.replay]
         return {
             "pid": member.pid,
             "name": member.name,
