@@ -33,6 +33,7 @@ UPSERT_PAIRING = (
 _INSERT_EVENT = (
     "INSERT INTO events (seq, session, kind, participant, cid, payload) VALUES (?, ?, ?, ?, ?, ?)"
 )
+_RAISE_LAST_CID = "UPDATE members SET last_cid = max(last_cid, ?) WHERE session = ? AND pid = ?"
 _INSERT_SNAPSHOT = (
     "INSERT OR REPLACE INTO snapshots (session, upto, engine, encoding) VALUES (?, ?, ?, ?)"
 )
@@ -63,6 +64,17 @@ class Batch:
         return sum(len(e[5]) for e in self.events) + sum(len(s[2]) for s in self.snapshots)
 
 
+def _last_cids(events: list[EventRow]) -> list[tuple[int, str, str]]:
+    """(cid, session, participant): the highest cid of each participant among ``events``."""
+    highest: dict[tuple[str, str], int] = {}
+    for _, session, _, participant, cid, _ in events:
+        if cid is not None and participant is not None:
+            key = (session, participant)
+            if cid > highest.get(key, -1):
+                highest[key] = cid
+    return [(cid, session, participant) for (session, participant), cid in highest.items()]
+
+
 def write_batch(conn: sqlite3.Connection, batch: Batch, *, keep_snapshots: int) -> None:
     """Write the batch in ONE transaction (durable when this returns, with
     ``synchronous=FULL``), keeping the latest ``keep_snapshots`` snapshots per session.
@@ -72,6 +84,7 @@ def write_batch(conn: sqlite3.Connection, batch: Batch, *, keep_snapshots: int) 
         for sql, params in batch.rows:
             conn.execute(sql, params)
         conn.executemany(_INSERT_EVENT, batch.events)
+        conn.executemany(_RAISE_LAST_CID, _last_cids(batch.events))
         conn.executemany(
             _INSERT_SNAPSHOT, [(*snapshot, SNAPSHOT_MSGPACK) for snapshot in batch.snapshots]
         )

@@ -10,7 +10,9 @@ snapshots that remain stay valid. Kept: that they joined (id, display name, role
 share and device counts, and the ``cid`` column (a number, for de-duplicating resends).
 The file is then vacuumed (rewritten without free pages, which could still hold old copies,
 in pruned snapshots for instance) and its write-ahead log truncated, so the erased content
-does not linger in the files (it costs a rewrite of the file: seconds for 1M events).
+does not linger in the files (it costs a rewrite of the file: seconds for 1M events). Their
+events are found by reading the session's (no index keeps every event by participant: it
+would cost each commit more than the rest of it), which costs less than that rewrite.
 
 Erasure is refused (``JournalInUse``) while a live server has the journal open: a running
 session still holds the participant's dream in memory and would snapshot it again. The

@@ -90,9 +90,9 @@ def _recover(conn: sqlite3.Connection, info: SessionInfo) -> RecoveredSession:
     engine, upto = _latest_snapshot(conn, info)
     tail = list(iter_events(conn, info.id, upto))
     members = [
-        RecoveredMember(pid, name, role, token, bool(left), _last_cid(conn, info.id, pid))
-        for pid, name, role, token, left in conn.execute(
-            "SELECT pid, name, role, token_hash, left FROM members WHERE session = ?"
+        RecoveredMember(pid, name, role, token, bool(left), last_cid)
+        for pid, name, role, token, left, last_cid in conn.execute(
+            "SELECT pid, name, role, token_hash, left, last_cid FROM members WHERE session = ?"
             " ORDER BY length(pid), pid",
             (info.id,),
         )
@@ -113,14 +113,6 @@ def _recover(conn: sqlite3.Connection, info: SessionInfo) -> RecoveredSession:
         members=members,
         pairings=pairings,
     )
-
-
-def _last_cid(conn: sqlite3.Connection, session: str, pid: str) -> int:
-    # Served by the partial index events_by_participant: one seek per member.
-    row = conn.execute(
-        "SELECT MAX(cid) FROM events WHERE session = ? AND participant = ?", (session, pid)
-    ).fetchone()
-    return -1 if row is None or row[0] is None else int(row[0])
 
 
 def _latest_snapshot(conn: sqlite3.Connection, info: SessionInfo) -> tuple[DreamEngine | None, int]:

@@ -194,6 +194,35 @@ async def test_a_journal_with_pickled_snapshots_recovers_to_the_state_it_had(
     assert before.apply(delta) == state  # the delta is v2's: what changed, not what moved
 
 
+async def test_an_upgraded_journal_keeps_each_members_last_cid_without_the_index(
+    old_journal: Path,
+) -> None:
+    conn = sqlite3.connect(old_journal)
+    try:
+        highest = dict(
+            conn.execute(
+                "SELECT participant, MAX(cid) FROM events"
+                " WHERE cid IS NOT NULL GROUP BY participant"
+            ).fetchall()
+        )
+    finally:
+        conn.close()
+    assert highest  # the old journal has contributions to carry over
+    session = await recovered_session(old_journal)
+    assert {m.pid: m.last_cid for m in session.members} == {
+        pid: highest.get(pid, -1) for pid, _, _ in PEOPLE
+    }
+    conn = sqlite3.connect(old_journal)
+    try:
+        indexes = {
+            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+        }
+    finally:
+        conn.close()
+    assert "events_by_participant" not in indexes
+    assert "events_by_session" in indexes
+
+
 async def test_an_upgraded_journal_goes_on_with_snapshots_of_the_new_format(
     old_journal: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
