@@ -406,6 +406,8 @@ class DreamEngine:
         applied: dict[str, int] = {}
         whispers: list[WhisperView] = []
         wellbeing = self.venue.wellbeing
+        phase = self._phase_weight()  # the same for every contribution of the tick
+        growth = self._store.growth(now)
         for event in self._pending:
             member = self._participants[event.participant]
             private = isinstance(event, events.MotifContributed) and event.private
@@ -433,12 +435,18 @@ class DreamEngine:
             )
             if damping < 1.0:
                 self.counters.damped_contributions += 1
-            weight = event.intensity * self._weight_of(member) * self._phase_weight() * damping
+            weight = event.intensity * self._weight_of(member) * phase * damping
             if weight < _NEGLIGIBLE_WEIGHT:
                 continue
             arousal = event.arousal * damping  # a damped input arrives calmer, too
             self._store.add(
-                event.participant, event.motif, weight, event.intensity, event.valence, arousal, now
+                event.participant,
+                event.motif,
+                weight,
+                event.intensity,
+                event.valence,
+                arousal,
+                growth,
             )
         self._pending.clear()
         kept = tuple(whispers)[-self.venue.max_whispers :] if self.venue.max_whispers else ()

@@ -71,17 +71,27 @@ class MotifStore:
         intensity: float,
         valence: float,
         arousal: float,
-        now: float,
+        growth: float,
     ) -> None:
-        stored = weight * self.growth(now)
+        """Add a contribution of ``weight`` at the moment whose ``growth(now)`` is ``growth``
+        (one figure for a whole tick's contributions)."""
+        stored = weight * growth
         motif = self._motifs.get(name)
         if motif is None:
             motif = self._motifs[name] = self._new_motif(name)
-        vector = (stored, stored * intensity, stored * valence, stored * arousal)
-        part = motif.parts.setdefault(pid, [0.0, 0.0, 0.0, 0.0])
-        for i, x in enumerate(vector):
-            part[i] += x
-            motif.total[i] += x
+        lit, toned, stirred = stored * intensity, stored * valence, stored * arousal
+        part = motif.parts.get(pid)
+        if part is None:
+            part = motif.parts[pid] = [0.0, 0.0, 0.0, 0.0]
+        total = motif.total  # the sums of the parts, added in the same order
+        part[0] += stored
+        part[1] += lit
+        part[2] += toned
+        part[3] += stirred
+        total[0] += stored
+        total[1] += lit
+        total[2] += toned
+        total[3] += stirred
         self.totals[pid] = self.totals.get(pid, 0.0) + stored
 
     def _new_motif(self, name: str) -> _Motif:
