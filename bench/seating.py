@@ -7,7 +7,9 @@ and the bare baseline, joined the way ``make bench`` joins them.
 Each system runs as a child process pinned to the server's core, as in ``bench.commons``; the
 load generator's participants (``bench.loadgen``) connect and join ``parallel`` at a time.
 One JSON line per system: ``seat_s`` (from the first connect until every welcome is in),
-and the milliseconds from sending a join to its welcome (``join_ms_p50``, ``p90``, ``max``).
+the milliseconds from sending a join to its welcome (``join_ms_p50``, ``p90``, ``max``), and
+the server's CPU per join over the seating (``cpu_ms_per_join``, all its threads): steadier
+than ``seat_s`` on a noisy machine, and what seating costs whatever the clients do.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 
 from bench.commons import SERVER_CORE, SESSION, _answers, child, wait_until
 from bench.loadgen import BenchParticipant, Latencies, Window
-from bench.measure import percentile
+from bench.measure import Scrape, cpu_seconds, percentile
 from tests.processes import free_port
 
 SYSTEMS = ("baseline", "journal", "no-journal")
@@ -41,8 +43,9 @@ async def seat(system: str, count: int, parallel: int, workdir: Path) -> dict[st
             args += ["--journal", str(workdir / f"dreams-{time.monotonic_ns()}.sqlite")]
         module = "dreamcommons"
     log = workdir / f"{system}.log"
-    async with child(*args, log=log, core=SERVER_CORE, module=module):
+    async with child(*args, log=log, core=SERVER_CORE, module=module) as server:
         await wait_until(lambda: _answers(port), system, 30)
+        cpu_before = cpu_seconds(server.pid)
         loop = asyncio.get_running_loop()
         url = f"ws://127.0.0.1:{port}/{SESSION}"
         gate = asyncio.Semaphore(parallel)
@@ -67,6 +70,9 @@ async def seat(system: str, count: int, parallel: int, workdir: Path) -> dict[st
         try:
             await asyncio.gather(*(one(i) for i in range(count)))
             seat_s = time.monotonic() - started
+            cpu_s = cpu_seconds(server.pid) - cpu_before
+            commits = _commits(port) if system == "journal" else None
+            received = sum(p.bytes for p in seated), sum(p.frames for p in seated)
         finally:
             for participant in seated:
                 participant.close()
@@ -78,7 +84,16 @@ async def seat(system: str, count: int, parallel: int, workdir: Path) -> dict[st
         "join_ms_p50": _ms(percentile(joins, 0.5)),
         "join_ms_p90": _ms(percentile(joins, 0.9)),
         "join_ms_max": _ms(max(joins, default=None)),
+        "cpu_ms_per_join": round(1000 * cpu_s / count, 3),
+        "journal_commits": commits,
+        "kb_received": round(received[0] / 1000),  # by all the clients, while being seated
+        "frames_received": received[1],
     }
+
+
+def _commits(port: int) -> int:
+    """How many group commits the server's journal made so far (seating and ticks)."""
+    return round(Scrape.of(port).value("dreamcommons_journal_commit_seconds_count"))
 
 
 def _ms(seconds: float | None) -> float | None:
