@@ -278,7 +278,9 @@ def _run_fleet(args: argparse.Namespace) -> int:
     )
     if args.codes:
         _write_codes(fleet, args.codes)
-    return asyncio.run(_fleet_main(fleet, args.seconds, args.status_every))
+    import uvloop  # a thousand devices' MQTT sockets cost half as much to poll and write
+
+    return uvloop.run(_fleet_main(fleet, args.seconds, args.status_every))
 
 
 def _write_codes(fleet: Fleet, where: str) -> None:
