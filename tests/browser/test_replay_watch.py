@@ -119,6 +119,7 @@ async def test_the_scrubber_moves_the_night_and_the_plots_start_again(
         "() => Number(document.querySelector('[data-testid=mood-plot]').dataset.points) > 20",
         timeout=within(15) * MS,
     )
+    await page.get_by_test_id("replay-play").click()  # paused again: a dip in the plots stays
     grown = await mood_points(page)
     # a finger still on the scrubber: the night follows it before it is let go
     await scrubber.evaluate(
