@@ -33,7 +33,6 @@ Sources:
 
 from __future__ import annotations
 
-import functools
 import math
 import operator
 import random
@@ -162,18 +161,10 @@ def order_parameter(phases: Sequence[float]) -> float:
 
 
 def _mix(weights: Sequence[float], table: Sequence[float]) -> float:
-    """The weighted sum, added in order (a fleet of a thousand mixes a few hundred thousand
-    a second: ``map`` costs half of a generator, for the same figure)."""
+    """The weighted sum, added in order (a fleet of a thousand devices mixes tens of
+    thousands a second: ``map`` costs half of a generator, for the same figure)."""
     mixed: float = sum(map(operator.mul, weights, table))
     return mixed
-
-
-@functools.cache
-def _ou_coefficients(dt: float, tau: float) -> tuple[float, float]:
-    """How an Ornstein-Uhlenbeck state of time constant ``tau`` keeps itself and takes its new
-    noise over a step ``dt``; a device steps by the same ``dt`` every sample."""
-    a = math.exp(-dt / tau)
-    return a, math.sqrt(1.0 - a * a)
 
 
 def _clamp(x: float, bounds: tuple[float, float]) -> float:
@@ -309,8 +300,8 @@ class Sleeper:
         self._engagement = _relax(self._engagement, target, dt, _PACE_TAU_S)
 
     def _ou(self, x: float, dt: float, tau: float) -> float:
-        keep, take = _ou_coefficients(dt, tau)
-        return keep * x + take * self._rng.gauss(0.0, 1.0)
+        a = math.exp(-dt / tau)
+        return a * x + math.sqrt(1.0 - a * a) * self._rng.gauss(0.0, 1.0)
 
     def _step_noise(self, dt: float) -> None:
         self._hr_noise = self._ou(self._hr_noise, dt, _HR_NOISE[1])
