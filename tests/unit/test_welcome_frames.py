@@ -65,7 +65,7 @@ async def test_each_welcome_carries_the_state_of_the_last_tick(encoding: Encodin
     first = decode_server(session.welcome_frame(ada.welcome, encoding), encoding)
     assert isinstance(first, Welcome)
     assert first.state == ada.welcome.state
-    session.tick(0.2)  # Ada is listed from this tick on
+    session.tick(0.2)  # Ada and Bo are listed from this tick on
     cy = await session.join(Join(session="s", name="Cy"), _link("x"), encoding)
     again = decode_server(session.welcome_frame(bo.welcome, encoding), encoding)
     later = decode_server(session.welcome_frame(cy.welcome, encoding), encoding)
