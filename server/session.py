@@ -48,7 +48,6 @@ from dreamcommons.contracts.protocol import (
     Welcome,
     Whisper,
     encode,
-    encode_state,
     encode_with_state,
     error_frame,
 )
@@ -536,7 +535,7 @@ class DreamSession:
             return encode(welcome, encoding)
         cached = self._state_frames.get(encoding)
         if cached is None or cached[0] is not state:
-            cached = self._state_frames[encoding] = (state, encode_state(state, encoding))
+            cached = self._state_frames[encoding] = (state, encode(state, encoding))
         return encode_with_state(welcome, cached[1], encoding)
 
     def resync(self, connection: ServerConnection) -> None:

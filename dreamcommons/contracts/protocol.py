@@ -778,18 +778,11 @@ def encode(message: BaseModel, encoding: Encoding) -> bytes | str:
     return message.model_dump_json()
 
 
-def encode_state(state: DreamscapeState, encoding: Encoding) -> bytes | str:
-    """A state alone, as ``encode_with_state`` takes it: encoded once for many frames."""
-    if encoding is Encoding.MSGPACK:
-        packed: bytes = msgpack.packb(state.model_dump(mode="json"), use_bin_type=True)
-        return packed
-    return state.model_dump_json()
-
-
 def encode_with_state(message: BaseModel, state: bytes | str, encoding: Encoding) -> bytes | str:
-    """``message`` (a welcome or a snapshot) as ``encode`` frames it, with ``state`` (from
-    ``encode_state``) as its ``state`` field: in a large room the state is nearly all of the
-    cost of a welcome, and it is the same for every welcome until the next tick."""
+    """``message`` (a welcome or a snapshot) as ``encode`` frames it, with ``state`` (a state
+    that ``encode`` framed once, for many frames) as its ``state`` field: in a large room the
+    state is nearly all of the cost of a welcome, and the same for every welcome until the
+    next tick."""
     plain = message.model_dump(mode="json", exclude={"state"})
     if encoding is Encoding.MSGPACK:
         assert isinstance(state, bytes), "a msgpack frame takes a msgpack state"

@@ -12,7 +12,6 @@ from dreamcommons.contracts.protocol import (
     Welcome,
     decode_server,
     encode,
-    encode_state,
     encode_with_state,
 )
 from dreamcommons.contracts.venues import load_venue
@@ -49,10 +48,10 @@ def test_a_welcome_framed_around_its_state_reads_back_whole(
     welcome = Welcome(
         participant="p2", resume="tok-en_", tick_hz=10.0, state=state, join_code="AB12-CD"
     )
-    framed = encode_with_state(welcome, encode_state(state, encoding), encoding)
+    framed = encode_with_state(welcome, encode(state, encoding), encoding)
     assert decode_server(framed, encoding) == decode_server(encode(welcome, encoding), encoding)
     snapshot = Snapshot(state=state)
-    framed = encode_with_state(snapshot, encode_state(state, encoding), encoding)
+    framed = encode_with_state(snapshot, encode(state, encoding), encoding)
     assert decode_server(framed, encoding) == snapshot
 
 
