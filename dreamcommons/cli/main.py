@@ -183,14 +183,7 @@ def _parser() -> argparse.ArgumentParser:
     console.set_defaults(run=_host_console)
 
     demo = commands.add_parser("demo", help="a whole session with bot dreamers, in one process")
-    demo.add_argument(
-        "--venue",
-        default="sleep-commons",
-        help=f"the session's venue ({', '.join(available_venues())}; default sleep-commons)",
-    )
-    demo.add_argument(
-        "--seconds", type=float, default=None, help="how long (default: until Ctrl-C)"
-    )
+    _add_demo_session_options(demo)
     demo.add_argument("--bots", type=int, default=8, help="bot dreamers, each with a device (8)")
     demo.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     demo.add_argument("--port", type=int, default=0, help="port (default: a free one)")
@@ -217,14 +210,7 @@ def _parser() -> argparse.ArgumentParser:
         help="a cluster on this machine (NATS, two engines, two gateways, two ingests) with bot "
         "dreamers and their devices",
     )
-    cluster_demo.add_argument(
-        "--venue",
-        default="sleep-commons",
-        help=f"the session's venue ({', '.join(available_venues())}; default sleep-commons)",
-    )
-    cluster_demo.add_argument(
-        "--seconds", type=float, default=None, help="how long (default: until Ctrl-C)"
-    )
+    _add_demo_session_options(cluster_demo)
     cluster_demo.add_argument(
         "--bots", type=int, default=8, help="bot dreamers, spread over the gateways (8)"
     )
@@ -244,6 +230,18 @@ def _parser() -> argparse.ArgumentParser:
     add_broker_config_command(commands)
     add_journal_commands(commands)
     return parser
+
+
+def _add_demo_session_options(parser: argparse.ArgumentParser) -> None:
+    """A demo's venue and how long it runs: the same for both demos."""
+    parser.add_argument(
+        "--venue",
+        default="sleep-commons",
+        help=f"the session's venue ({', '.join(available_venues())}; default sleep-commons)",
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=None, help="how long (default: until Ctrl-C)"
+    )
 
 
 def _host(args: argparse.Namespace) -> int:
