@@ -19,6 +19,7 @@ from pathlib import Path
 from pydantic import BaseModel
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode as WsCloseCode
 from websockets.http11 import Request, Response
 
 from dreamcommons.contracts.errors import ErrorCode, LimitExceeded, NotAllowed, ProtocolError
@@ -51,6 +52,8 @@ log = logging.getLogger(__name__)
 # connection may move its playback this often (after a burst), not flood the others out.
 PLAYBACKS_PER_S = 10.0
 PLAYBACK_BURST = 20
+# Frames read ahead of the one being answered; past that, reading waits (TCP backpressure).
+INBOX_FRAMES = 64
 # The keyframe pass holds that worker for this many ticks at a time (about 0.1 s).
 INDEX_TICKS_AT_ONCE = 200
 
@@ -173,6 +176,10 @@ class ReplayServer:
         return SessionListing(replay=True, sessions=[replayed])
 
     async def _handle(self, connection: ServerConnection) -> None:
+        """Reads frames as they come and answers them in order, one at a time.
+
+        A seek holds its answer back, so the playback budget is spent as a move arrives, in
+        ``_admit``, not when its turn comes: a flood is refused however long the seeks take."""
         encoding = Encoding(str(connection.subprotocol))  # one of them: refuse_other_versions
 
         async def send(delta: Delta) -> None:
@@ -180,22 +187,61 @@ class ReplayServer:
 
         viewer = ReplayViewer(self.night, self._worker, send, self.speed)
         moves = TokenBucket(PLAYBACKS_PER_S, PLAYBACK_BURST)
+        inbox: asyncio.Queue[object] = asyncio.Queue(maxsize=INBOX_FRAMES)
+        answering = asyncio.create_task(self._answer_in_order(connection, encoding, viewer, inbox))
         try:
             async for frame in connection:
+                await inbox.put(self._admit(frame, encoding, moves))
+        except ConnectionClosed:
+            pass
+        finally:
+            answering.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await answering
+            await viewer.stop()
+
+    @staticmethod
+    def _admit(frame: str | bytes, encoding: Encoding, moves: TokenBucket) -> object:
+        """The message in ``frame``, or the error that answers it."""
+        try:
+            message = decode_client(frame, encoding)
+            if isinstance(message, Playback) and not moves.allow(time.monotonic()):
+                raise LimitExceeded(
+                    ErrorCode.RATE_LIMITED,
+                    f"at most {PLAYBACKS_PER_S:g} playback moves a second;"
+                    f" try again in {max(0.1, moves.wait_s()):.1f} s",
+                )
+        except ProtocolError as error:
+            return error
+        return message
+
+    async def _answer_in_order(
+        self,
+        connection: ServerConnection,
+        encoding: Encoding,
+        viewer: ReplayViewer,
+        inbox: asyncio.Queue[object],
+    ) -> None:
+        try:
+            while True:
+                message = await inbox.get()
                 reply: BaseModel | None
                 try:
-                    reply = await self._answer(decode_client(frame, encoding), viewer, moves)
+                    if isinstance(message, ProtocolError):
+                        raise message
+                    reply = await self._answer(message, viewer)
                 except ProtocolError as error:
                     reply = error_frame(error)
                 if reply is not None:
                     await connection.send(encode(reply, encoding))
         except ConnectionClosed:
             pass
-        finally:
-            await viewer.stop()
+        except Exception:  # the server's own fault: said as such, and this viewer ends
+            log.exception("replay connection failed")
+            await connection.close(WsCloseCode.INTERNAL_ERROR, "internal error")
 
     async def _answer(
-        self, message: object, viewer: ReplayViewer, moves: TokenBucket
+        self, message: object, viewer: ReplayViewer
     ) -> Welcome | Snapshot | Pong | None:
         joined = viewer.state is not None
         match message:
@@ -219,12 +265,6 @@ class ReplayServer:
                 raise NotAllowed(ErrorCode.NOT_JOINED, "join the replayed session first")
             case Resync():
                 return Snapshot(state=viewer.state)
-            case Playback() if not moves.allow(time.monotonic()):
-                raise LimitExceeded(
-                    ErrorCode.RATE_LIMITED,
-                    f"at most {PLAYBACKS_PER_S:g} playback moves a second;"
-                    f" try again in {max(0.1, moves.wait_s()):.1f} s",
-                )
             case Playback(at=at, speed=speed):
                 return Snapshot(state=await self._steer(viewer, at, speed))
         ref = getattr(message, "cid", None)
