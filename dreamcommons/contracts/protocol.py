@@ -768,6 +768,11 @@ MOTIF_UPDATE_FIELDS = ("name", "weight", "intensity", "valence", "arousal", "x",
 
 def encode(message: BaseModel, encoding: Encoding) -> bytes | str:
     """One frame: bytes for msgpack (a binary frame), str for JSON (a text frame)."""
+    if type(message) is Ack:  # one for every contribution: its cid after a fixed head
+        if encoding is Encoding.MSGPACK:
+            cid: bytes = msgpack.packb(message.cid)
+            return _ACK_MSGPACK_HEAD + cid
+        return f"{_ACK_JSON_HEAD}{message.cid}}}"
     if encoding is Encoding.MSGPACK:
         # model_dump(mode="json") is this, after its keyword handling: a frame for every ack
         plain = message.__pydantic_serializer__.to_python(message, mode="json")
@@ -776,6 +781,20 @@ def encode(message: BaseModel, encoding: Encoding) -> bytes | str:
         packed: bytes = msgpack.packb(plain, use_bin_type=True)
         return packed
     return message.model_dump_json()
+
+
+def _ack_heads() -> tuple[bytes, str]:
+    """An ack's msgpack and JSON frames up to its cid, as the general path frames them."""
+    probe = Ack(cid=0)
+    plain = probe.__pydantic_serializer__.to_python(probe, mode="json")
+    packed: bytes = msgpack.packb(plain, use_bin_type=True)
+    text = probe.model_dump_json()
+    assert packed.endswith(b"\x00"), "the cid is an ack's last field"
+    assert text.endswith("0}"), "the cid is an ack's last field"
+    return packed[:-1], text[:-2]
+
+
+_ACK_MSGPACK_HEAD, _ACK_JSON_HEAD = _ack_heads()
 
 
 def encode_with_state(message: BaseModel, state: bytes | str, encoding: Encoding) -> bytes | str:

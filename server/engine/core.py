@@ -162,6 +162,11 @@ class DreamEngine:
         self._healed_since: float | None = None
         self._harmonize_requested = False
         self._intents: list[Pace] = []
+        # What ``_shared_totals`` and ``_scales`` would find walking everyone, kept up to date
+        # from the few that change in a tick (None: made again from everyone at next use).
+        self._shared: dict[str, float] | None = None
+        self._reshared: set[str] = set()  # whose share level changed since
+        self._partial: set[str] | None = None  # who shares less or more than all (level != 1)
 
     # --- events --------------------------------------------------------------------------
 
@@ -173,6 +178,7 @@ class DreamEngine:
                     raise EngineError(f"participant {pid} already joined")
                 share = self.venue.default_share
                 self._participants[pid] = _Participant(name=name, role=role, share=share, tag=tag)
+                self._leveled(pid, share)
                 self._changed_people.add(pid)
                 self._departed.discard(pid)
                 if pid in self._left_people:  # back in the tick they left: listed, not gone
@@ -212,12 +218,22 @@ class DreamEngine:
                 shown = member.stage_shown
                 if level is not None:
                     member.share = min(1.0, max(0.0, level))
+                    self._leveled(pid, member.share)
                 if show_stage is not None:
                     member.show_stage = show_stage
                 if member.stage_shown != shown:
                     self._changed_people.add(pid)  # their stage shows or hides
             case events.HostCommanded(action=action):
                 self._host(action)
+
+    def _leveled(self, pid: str, share: float) -> None:
+        """``pid``'s share level is ``share`` now (``_shared_totals``, ``_scales``)."""
+        self._reshared.add(pid)
+        if self._partial is not None:
+            if share == 1.0:
+                self._partial.discard(pid)
+            else:
+                self._partial.add(pid)
 
     def _breath_strays(self, pid: str, rhythm: Rhythm) -> bool:
         """Whether the breath of ``pid``'s view as of the last tick, extrapolated to the
@@ -307,22 +323,40 @@ class DreamEngine:
 
     def _shared_totals(self) -> dict[str, float]:
         """What each participant shares; one sharing next to nothing (a share level near 0,
-        or weights long faded) is no one the equity cap could level the others to."""
+        or weights long faded) is no one the equity cap could level the others to. Kept from
+        tick to tick: only those whose total or share level changed are looked at again (the
+        order of the map may differ from a fresh one's; nothing that reads it depends on it)."""
+        shared = self._shared
+        totals = self._store.totals
+        if shared is None:
+            changed: Iterable[str] = totals
+            shared = self._shared = {}
+        else:
+            changed = self._store.changed | self._reshared
         participants = self._participants
-        shared: dict[str, float] = {}
-        for pid, total in self._store.totals.items():
+        for pid in changed:
+            total = totals.get(pid)
             member = participants.get(pid)
-            part = 0.0 if member is None else total * member.share
+            part = 0.0 if member is None or total is None else total * member.share
             if part > _NEGLIGIBLE_WEIGHT:
                 shared[pid] = part
+            else:
+                shared.pop(pid, None)
+        self._store.changed.clear()
+        self._reshared.clear()
         return shared
 
     def _scales(self, equity: dict[str, float]) -> dict[str, float]:
         """How much of each contributor the scene shows, where that is not all of them: their
         share level times the equity cap's scale. Everyone at full share and under the cap
-        (most of a large room) is skipped in one look-up each."""
-        scales: dict[str, float] = {}
+        (most of a large room) is skipped in one look-up each; a room where that is everyone
+        is not walked at all."""
         participants = self._participants
+        if self._partial is None:
+            self._partial = {pid for pid, p in participants.items() if p.share != 1.0}
+        if not self._partial and not equity:
+            return {}
+        scales: dict[str, float] = {}
         for pid in self._store.totals:
             member = participants.get(pid)
             share = 0.0 if member is None else member.share
@@ -468,6 +502,8 @@ class DreamEngine:
         for pid in [p for p in self._departed if p not in self._store.totals]:
             del self._participants[pid]
             self._departed.discard(pid)
+            if self._partial is not None:
+                self._partial.discard(pid)
 
     def _forget_stale_rhythms(self, now: float) -> None:
         """A rhythm no device has reported for the coherence window counts for nothing: it

@@ -47,6 +47,7 @@ class MotifStore:
         self._t_ref = start
         self._motifs: dict[str, _Motif] = {}
         self.totals: dict[str, float] = {}  # stored units per participant
+        self.changed: set[str] = set()  # whose total changed since the engine last looked
 
     def growth(self, now: float) -> float:
         """Stored units per true unit at ``now``."""
@@ -61,6 +62,7 @@ class MotifStore:
             for part in motif.parts.values():
                 part[:] = [x * factor for x in part]
         self.totals = {pid: total * factor for pid, total in self.totals.items()}
+        self.changed.update(self.totals)
         self._t_ref = now
 
     def add(
@@ -93,6 +95,7 @@ class MotifStore:
         total[2] += toned
         total[3] += stirred
         self.totals[pid] = self.totals.get(pid, 0.0) + stored
+        self.changed.add(pid)
 
     def _new_motif(self, name: str) -> _Motif:
         preset = self.venue.motif(name)
@@ -114,6 +117,7 @@ class MotifStore:
         residue = 1e-9 * self.growth(now)  # what float subtraction leaves of a total that is gone
         for name in set(self._motifs) - set(keep):
             for pid, part in self._motifs.pop(name).parts.items():
+                self.changed.add(pid)
                 left = self.totals.get(pid, 0.0) - part[0]
                 if left <= residue:
                     self.totals.pop(pid, None)

@@ -11,7 +11,7 @@ from typing import Any
 
 import msgpack
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
@@ -58,6 +58,10 @@ def pack(data: object) -> Any:
     return msgpack.unpackb(blob, raw=False, unicode_errors="surrogatepass")
 
 
+# What an engine keeps to spare a walk of everyone each tick; a restored one makes it again.
+DERIVED = ("_shared", "_reshared", "_partial", "changed")
+
+
 def internals(value: object) -> object:
     """Everything an engine holds, its order included, as comparable plain values."""
     if isinstance(value, float):
@@ -81,6 +85,8 @@ def internals(value: object) -> object:
     attrs.pop("venue", None)  # the preset, the session's own: not part of a snapshot
     if "_views" in attrs:  # filled in set order, read by id only: its order means nothing
         attrs["_views"] = dict(sorted(attrs["_views"].items()))
+    for kept in DERIVED:  # made again from the rest (test_the_kept_totals_are_a_walks)
+        attrs.pop(kept, None)
     return (type(value).__name__, [(k, internals(v)) for k, v in attrs.items()])
 
 
@@ -287,3 +293,27 @@ def test_a_snapshot_that_is_not_a_map_is_refused() -> None:
     with pytest.raises(SnapshotError) as refused:
         engine_from_snapshot([1, 2, 3], BRISK)
     assert not isinstance(refused.value, SnapshotVersionError)
+
+
+# A share level changed on its own, by someone whose total stays as it was.
+LOWERED: Program = [
+    ([events.MotifContributed("p0", 1, "moon", 0.9, 0.1, 0.2)], 0.1),
+    ([events.ShareChanged("p0", 0.5, None)], 0.1),
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from([COMMONS, BRISK, COMMONS.model_copy(update={"default_share": 0.8})]), steps)
+@example(COMMONS, LOWERED)
+def test_the_kept_totals_are_what_a_walk_of_everyone_finds(
+    venue: VenuePreset, program: Program
+) -> None:
+    engine = DreamEngine(venue, "commons")
+    (program,) = ids_not_reused([[(JOINS, 0.1), *program]])
+    play(engine, program)
+    kept = dict(engine._shared_totals())
+    partial = set(engine._partial or ())
+    engine._shared = engine._partial = None  # as a restored engine has them
+    assert kept == engine._shared_totals()
+    engine._scales({})
+    assert partial == engine._partial
