@@ -162,11 +162,10 @@ class DreamEngine:
         self._healed_since: float | None = None
         self._harmonize_requested = False
         self._intents: list[Pace] = []
-        # What ``_shared_totals`` and ``_scales`` would find walking everyone, kept up to date
-        # from the few that change in a tick (None: made again from everyone at next use).
+        # What ``_shared_totals`` would find walking everyone, kept up to date from the few
+        # that change in a tick (None: made again from everyone at next use).
         self._shared: dict[str, float] | None = None
         self._reshared: set[str] = set()  # whose share level changed since
-        self._partial: set[str] | None = None  # who shares less or more than all (level != 1)
 
     # --- events --------------------------------------------------------------------------
 
@@ -227,13 +226,9 @@ class DreamEngine:
                 self._host(action)
 
     def _leveled(self, pid: str, share: float) -> None:
-        """``pid``'s share level is ``share`` now (``_shared_totals``, ``_scales``)."""
+        """``pid``'s share level is ``share`` now: the scene shows that much of them."""
         self._reshared.add(pid)
-        if self._partial is not None:
-            if share == 1.0:
-                self._partial.discard(pid)
-            else:
-                self._partial.add(pid)
+        self._store.set_level(pid, share)
 
     def _breath_strays(self, pid: str, rhythm: Rhythm) -> bool:
         """Whether the breath of ``pid``'s view as of the last tick, extrapolated to the
@@ -346,27 +341,6 @@ class DreamEngine:
         self._reshared.clear()
         return shared
 
-    def _scales(self, equity: dict[str, float]) -> dict[str, float]:
-        """How much of each contributor the scene shows, where that is not all of them: their
-        share level times the equity cap's scale. Everyone at full share and under the cap
-        (most of a large room) is skipped in one look-up each; a room where that is everyone
-        is not walked at all."""
-        participants = self._participants
-        if self._partial is None:
-            self._partial = {pid for pid, p in participants.items() if p.share != 1.0}
-        if not self._partial and not equity:
-            return {}
-        scales: dict[str, float] = {}
-        for pid in self._store.totals:
-            member = participants.get(pid)
-            share = 0.0 if member is None else member.share
-            if share == 1.0 and pid not in equity:
-                continue
-            scale = share * equity.get(pid, 1.0)
-            if scale != 1.0:
-                scales[pid] = scale
-        return scales
-
     # --- ticks ---------------------------------------------------------------------------
 
     def tick(self, now: float) -> tuple[DreamscapeState, Delta]:
@@ -382,9 +356,8 @@ class DreamEngine:
         self._forget_stale_rhythms(now)
         shared = self._shared_totals()
         equity = equity_scales(shared, self.venue.equity_cap)
-        scales = self._scales(equity)
-        shown = self._store.shown(now, scales)
-        coherence, chance, sleepers, regions = self._coherence_at(now, shown, scales)
+        shown = self._store.shown(now, equity)
+        coherence, chance, sleepers, regions = self._coherence_at(now, shown, equity)
         self._harmonize(now, coherence)
         calm = room_calm(
             (p.stress for p in self._visible_sleepers()),
@@ -502,8 +475,7 @@ class DreamEngine:
         for pid in [p for p in self._departed if p not in self._store.totals]:
             del self._participants[pid]
             self._departed.discard(pid)
-            if self._partial is not None:
-                self._partial.discard(pid)
+            self._store.set_level(pid, 1.0)  # nothing of them is left to scale
 
     def _forget_stale_rhythms(self, now: float) -> None:
         """A rhythm no device has reported for the coherence window counts for nothing: it
@@ -527,7 +499,7 @@ class DreamEngine:
     # --- coherence, fracture, harmonizing --------------------------------------------------
 
     def _coherence_at(
-        self, now: float, shown: dict[str, ShownMotif], scales: dict[str, float]
+        self, now: float, shown: dict[str, ShownMotif], equity: dict[str, float]
     ) -> tuple[float | None, float | None, int, list[RegionView]]:
         """The coherence, its chance baseline, how many sleepers count, and the regions of a
         fractured scene; fracture and healing are judged against the baseline."""
@@ -561,17 +533,17 @@ class DreamEngine:
             self._regions_at = None
             return coherence, chance, len(phases), []
         if self._regions_at is None or now - self._regions_at[0] >= _REGROUP_EVERY_S:
-            self._regions_at = (now, self._regions(phases, shown, scales))
+            self._regions_at = (now, self._regions(phases, shown, equity))
         return coherence, chance, len(phases), self._regions_at[1]
 
     def _regions(
-        self, phases: dict[str, float], shown: dict[str, ShownMotif], scales: dict[str, float]
+        self, phases: dict[str, float], shown: dict[str, ShownMotif], equity: dict[str, float]
     ) -> list[RegionView]:
         groups = phase_groups(phases, self.venue.coherence.max_regions)
         region_of = {pid: i for i, group in enumerate(groups) for pid in group}
         motifs_of: list[list[str]] = [[] for _ in groups]
         for name in shown:
-            pull = self._store.pull(name, scales, region_of, len(groups))
+            pull = self._store.pull(name, equity, region_of, len(groups))
             if max(pull) > 0.0:
                 motifs_of[pull.index(max(pull))].append(name)
         regions = []

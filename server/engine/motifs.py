@@ -2,8 +2,11 @@
 
 Decay is lazy. Every weight decays at the same rate, so the store keeps weights in units that
 do not decay (``true weight * 2 ** ((t - t_ref) / half_life)``) and converts only what it
-shows. Per motif it keeps the aggregate and each contributor's part, so that scaling a few
-participants down (the equity cap, a lowered share) costs only those few at each tick.
+shows. Per motif it keeps the aggregate, the aggregate as the contributors' share levels show
+it, and each contributor's part: a share level scales what the scene shows of someone from
+then on, and in most venues most of a room shares less than all (the default share level),
+so the scene is read from the shared aggregate, and each tick corrects it for only the few the
+equity cap holds back.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ class _Motif:
     colour: str
     home: tuple[float, float]
     total: Part = field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0])
+    shared: Part = field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0])  # parts times levels
     parts: dict[str, Part] = field(default_factory=dict)
 
 
@@ -48,6 +52,7 @@ class MotifStore:
         self._motifs: dict[str, _Motif] = {}
         self.totals: dict[str, float] = {}  # stored units per participant
         self.changed: set[str] = set()  # whose total changed since the engine last looked
+        self.levels: dict[str, float] = {}  # share levels other than 1 (all shown)
 
     def growth(self, now: float) -> float:
         """Stored units per true unit at ``now``."""
@@ -59,11 +64,29 @@ class MotifStore:
         factor = 1.0 / self.growth(now)
         for motif in self._motifs.values():
             motif.total = [x * factor for x in motif.total]
+            motif.shared = [x * factor for x in motif.shared]
             for part in motif.parts.values():
                 part[:] = [x * factor for x in part]
         self.totals = {pid: total * factor for pid, total in self.totals.items()}
         self.changed.update(self.totals)
         self._t_ref = now
+
+    def set_level(self, pid: str, level: float) -> None:
+        """Show ``level`` of what ``pid`` gave, and of what they give from now on."""
+        was = self.levels.get(pid, 1.0)
+        if level == 1.0:
+            self.levels.pop(pid, None)
+        else:
+            self.levels[pid] = level
+        step = level - was
+        if step == 0.0:
+            return
+        for motif in self._motifs.values():
+            part = motif.parts.get(pid)
+            if part is not None:
+                shared = motif.shared
+                for i in range(4):
+                    shared[i] += step * part[i]
 
     def add(
         self,
@@ -85,7 +108,7 @@ class MotifStore:
         part = motif.parts.get(pid)
         if part is None:
             part = motif.parts[pid] = [0.0, 0.0, 0.0, 0.0]
-        total = motif.total  # the sums of the parts, added in the same order
+        total, shared = motif.total, motif.shared  # the sums of the parts, in the same order
         part[0] += stored
         part[1] += lit
         part[2] += toned
@@ -94,6 +117,17 @@ class MotifStore:
         total[1] += lit
         total[2] += toned
         total[3] += stirred
+        level = self.levels.get(pid)
+        if level is None:
+            shared[0] += stored
+            shared[1] += lit
+            shared[2] += toned
+            shared[3] += stirred
+        else:
+            shared[0] += level * stored
+            shared[1] += level * lit
+            shared[2] += level * toned
+            shared[3] += level * stirred
         self.totals[pid] = self.totals.get(pid, 0.0) + stored
         self.changed.add(pid)
 
@@ -124,19 +158,22 @@ class MotifStore:
                 else:
                     self.totals[pid] = left
 
-    def shown(self, now: float, scales: dict[str, float]) -> dict[str, ShownMotif]:
-        """What the scene shows, each participant's parts scaled by ``scales`` (absent = 1)."""
+    def shown(self, now: float, equity: dict[str, float]) -> dict[str, ShownMotif]:
+        """What the scene shows: each participant's parts at their share level, times their
+        scale in ``equity`` (the cap's; absent = 1)."""
         growth = self.growth(now)
         floor = self.venue.min_weight
+        levels = self.levels
         result: dict[str, ShownMotif] = {}
         for name in sorted(self._motifs):
             motif = self._motifs[name]
-            vector = list(motif.total)
-            for pid, scale in scales.items():
+            vector = list(motif.shared)
+            for pid, scale in equity.items():
                 part = motif.parts.get(pid)
                 if part is not None:
+                    cut = (1.0 - scale) * levels.get(pid, 1.0)
                     for i in range(4):
-                        vector[i] -= (1.0 - scale) * part[i]
+                        vector[i] -= cut * part[i]
             weight = vector[0] / growth
             if weight < floor:
                 continue
@@ -152,18 +189,18 @@ class MotifStore:
         return result
 
     def pull(
-        self, name: str, scales: dict[str, float], group_of: dict[str, int], groups: int
+        self, name: str, equity: dict[str, float], group_of: dict[str, int], groups: int
     ) -> list[float]:
         """The shown weight each group of contributors gives one motif (stored units)."""
         pull = [0.0] * groups
         motif = self._motifs.get(name)
         if motif is None:
             return pull
-        scale_of, find = scales.get, group_of.get
+        level_of, scale_of, find = self.levels.get, equity.get, group_of.get
         for pid, part in motif.parts.items():
             group = find(pid)
             if group is not None:
-                pull[group] += part[0] * scale_of(pid, 1.0)
+                pull[group] += part[0] * (level_of(pid, 1.0) * scale_of(pid, 1.0))
         return pull
 
 

@@ -6,9 +6,9 @@ events after it give the same states and deltas, bit for bit. Its ``format`` say
 read the rest; a reader refuses a format it does not know (``SnapshotVersionError``) rather
 than guess. The venue is not in it: the engine is restored with the session's own preset.
 
-Format 2 (lists keep the engine's order: float sums depend on it)::
+Format 3 (lists keep the engine's order: float sums depend on it)::
 
-    format        2
+    format        3
     session       the session's id
     venue         the venue preset's name (a snapshot restores only into that venue)
     now           session time of the last tick, seconds
@@ -24,10 +24,12 @@ Format 2 (lists keep the engine's order: float sums depend on it)::
     changed       ids of the participants whose view the next tick updates (sorted)
     left          ids of the participants who left since the last tick, in order
     motifs        {t_ref, motifs: [{name, colour, home: [x, y], total: [w, wi, wv, wa],
-                   parts: [[pid, [w, wi, wv, wa]], ...]}], totals: [[pid, w], ...]}
+                   shared: [w, wi, wv, wa], parts: [[pid, [w, wi, wv, wa]], ...]}],
+                   totals: [[pid, w], ...]}
                   weights in the store's units, which do not decay: a true weight is
                   ``w / 2 ** ((t - t_ref) / half_life_s)`` (``wi``, ``wv``, ``wa``: weight
-                  times intensity, valence, arousal)
+                  times intensity, valence, arousal); ``shared``: the parts summed at their
+                  contributors' share levels, as the engine added them up
     phases        {phase, started, paused, elapsed, last_t}
     coherence     {samples: [[t, R], ...], sum, fractured, regions_at: [t, [region, ...]]
                    or None, chance_samples: [[t, R], ...], chance_sum, shifts}: a region
@@ -37,6 +39,9 @@ Format 2 (lists keep the engine's order: float sums depend on it)::
     intents       pacing not yet drained: [{participants: [id, ...], hz, t}]
     counters      {fractures, harmonizations, coherence_min, private_contributions,
                    damped_contributions}
+
+Format 2 is format 3 without ``shared``: it is summed again from the parts and the
+participants' share levels.
 
 The participants' views and the whispers shown are the state's own (``state.participants``,
 ``state.whispers``), so they are not repeated; in a room too large to list everyone, the views
@@ -60,10 +65,10 @@ from dreamcommons.server.engine.events import MotifContributed, Whispered
 from dreamcommons.server.engine.motifs import _Motif
 from dreamcommons.server.engine.phases import ORDER
 
-FORMAT = 2
+FORMAT = 3
 """The format ``engine_to_snapshot`` writes."""
 
-FORMATS = (2,)
+FORMATS = (2, 3)
 """The formats ``engine_from_snapshot`` reads."""
 
 Snapshot = dict[str, Any]
@@ -130,6 +135,7 @@ def engine_to_snapshot(engine: DreamEngine) -> Snapshot:
                     "colour": motif.colour,
                     "home": list(motif.home),
                     "total": list(motif.total),
+                    "shared": list(motif.shared),
                     "parts": [[pid, list(part)] for pid, part in motif.parts.items()],
                 }
                 for name, motif in store._motifs.items()
@@ -289,22 +295,40 @@ def _pending(item: Mapping[str, object]) -> MotifContributed | Whispered:
 def _restore_store(engine: DreamEngine, plain: Mapping[str, object]) -> None:
     store = engine._store
     store._t_ref = _float(plain, "t_ref")
+    store.levels = {pid: p.share for pid, p in engine._participants.items() if p.share != 1.0}
     store._motifs = {}
     for item in _list(plain, "motifs"):
         motif = _map(item, "motifs[]")
         x, y = _floats(motif.get("home"), 2, "motifs[].home")
+        total = _floats(motif.get("total"), 4, "motifs[].total")
+        parts = {
+            pid: _floats(part, 4, "motifs[].parts[]")
+            for pid, part in _pairs(motif, "parts", "motifs[].parts[]")
+        }
+        if "shared" in motif:
+            shared = _floats(motif.get("shared"), 4, "motifs[].shared")
+        else:  # format 2
+            shared = _shared_sum(total, parts, store.levels)
         store._motifs[_str(motif, "name")] = _Motif(
-            colour=_str(motif, "colour"),
-            home=(x, y),
-            total=_floats(motif.get("total"), 4, "motifs[].total"),
-            parts={
-                pid: _floats(part, 4, "motifs[].parts[]")
-                for pid, part in _pairs(motif, "parts", "motifs[].parts[]")
-            },
+            colour=_str(motif, "colour"), home=(x, y), total=total, shared=shared, parts=parts
         )
     store.totals = {
         pid: _as_float(total, "totals[]") for pid, total in _pairs(plain, "totals", "totals[]")
     }
+
+
+def _shared_sum(
+    total: list[float], parts: Mapping[str, list[float]], levels: Mapping[str, float]
+) -> list[float]:
+    """A motif's parts summed at their share levels (its total, where all are at 1)."""
+    if not any(pid in levels for pid in parts):
+        return list(total)
+    shared = [0.0, 0.0, 0.0, 0.0]
+    for pid, part in parts.items():
+        level = levels.get(pid, 1.0)
+        for i in range(4):
+            shared[i] += level * part[i]
+    return shared
 
 
 def _restore_phases(engine: DreamEngine, plain: Mapping[str, object]) -> None:

@@ -59,7 +59,7 @@ def pack(data: object) -> Any:
 
 
 # What an engine keeps to spare a walk of everyone each tick; a restored one makes it again.
-DERIVED = ("_shared", "_reshared", "_partial", "changed")
+DERIVED = ("_shared", "_reshared", "changed")
 
 
 def internals(value: object) -> object:
@@ -85,6 +85,8 @@ def internals(value: object) -> object:
     attrs.pop("venue", None)  # the preset, the session's own: not part of a snapshot
     if "_views" in attrs:  # filled in set order, read by id only: its order means nothing
         attrs["_views"] = dict(sorted(attrs["_views"].items()))
+    if "levels" in attrs:  # the store's, read by id only
+        attrs["levels"] = dict(sorted(attrs["levels"].items()))
     for kept in DERIVED:  # made again from the rest (test_the_kept_totals_are_a_walks)
         attrs.pop(kept, None)
     return (type(value).__name__, [(k, internals(v)) for k, v in attrs.items()])
@@ -241,7 +243,7 @@ def test_a_busy_engine_is_restored_whole() -> None:
 
 def test_a_snapshot_is_plain_data_with_its_format() -> None:
     snapshot = engine_to_snapshot(busy_engine())
-    assert snapshot["format"] == FORMAT == 2
+    assert snapshot["format"] == FORMAT == 3
     assert snapshot["venue"] == BRISK.name
 
     def plain(value: object) -> bool:
@@ -254,7 +256,7 @@ def test_a_snapshot_is_plain_data_with_its_format() -> None:
     assert plain(snapshot)
 
 
-@pytest.mark.parametrize("found", [1, 3, 0, "2", None, True])  # 1: the v1 wire's views
+@pytest.mark.parametrize("found", [1, 4, 0, "2", None, True])  # 1: the v1 wire's views
 def test_a_format_this_code_does_not_read_is_refused_by_name(found: object) -> None:
     snapshot = engine_to_snapshot(busy_engine())
     snapshot["format"] = found
@@ -295,25 +297,69 @@ def test_a_snapshot_that_is_not_a_map_is_refused() -> None:
     assert not isinstance(refused.value, SnapshotVersionError)
 
 
-# A share level changed on its own, by someone whose total stays as it was.
+# A share level changed on its own, by someone whose total stays as it was; then contributions
+# at that level, and a level changed back.
 LOWERED: Program = [
     ([events.MotifContributed("p0", 1, "moon", 0.9, 0.1, 0.2)], 0.1),
     ([events.ShareChanged("p0", 0.5, None)], 0.1),
+    ([events.MotifContributed("p0", 2, "moon", 0.4, -0.3, 0.7)], 0.1),
+    ([events.ShareChanged("p0", 1.0, None), events.ShareChanged("p1", 0.0, None)], 0.1),
 ]
 
 
 @settings(max_examples=150, deadline=None)
 @given(st.sampled_from([COMMONS, BRISK, COMMONS.model_copy(update={"default_share": 0.8})]), steps)
 @example(COMMONS, LOWERED)
-def test_the_kept_totals_are_what_a_walk_of_everyone_finds(
+def test_what_the_engine_keeps_is_what_a_walk_of_everyone_finds(
     venue: VenuePreset, program: Program
 ) -> None:
     engine = DreamEngine(venue, "commons")
     (program,) = ids_not_reused([[(JOINS, 0.1), *program]])
     play(engine, program)
     kept = dict(engine._shared_totals())
-    partial = set(engine._partial or ())
-    engine._shared = engine._partial = None  # as a restored engine has them
+    engine._shared = None  # as a restored engine has it
     assert kept == engine._shared_totals()
-    engine._scales({})
-    assert partial == engine._partial
+    store = engine._store
+    assert store.levels == {
+        pid: p.share for pid, p in engine._participants.items() if p.share != 1.0
+    }
+    for motif in store._motifs.values():
+        summed = [
+            sum(store.levels.get(pid, 1.0) * part[i] for pid, part in motif.parts.items())
+            for i in range(4)
+        ]
+        scale = max(1.0, *(abs(x) for x in motif.total))
+        assert motif.shared == pytest.approx(summed, rel=1e-9, abs=1e-9 * scale)
+
+
+def as_format_2(engine: DreamEngine) -> object:
+    """The engine's snapshot as format 2 had it: no motif's ``shared`` sum."""
+    data = engine_to_snapshot(engine)
+    data["format"] = 2
+    for motif in data["motifs"]["motifs"]:
+        del motif["shared"]
+    return pack(data)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from([COMMONS, COMMONS.model_copy(update={"default_share": 0.8})]), steps)
+@example(COMMONS, LOWERED)
+def test_a_format_2_snapshot_is_restored_with_its_shared_sums_made_again(
+    venue: VenuePreset, program: Program
+) -> None:
+    original = DreamEngine(venue, "commons")
+    (program,) = ids_not_reused([[(JOINS, 0.1), *program]])
+    play(original, program)
+    copy = engine_from_snapshot(as_format_2(original), venue)
+    for name, motif in original._store._motifs.items():
+        scale = max(1.0, *(abs(x) for x in motif.total))
+        assert copy._store._motifs[name].shared == pytest.approx(
+            motif.shared, rel=1e-9, abs=1e-9 * scale
+        )
+    levelled = any(
+        isinstance(event, events.ShareChanged) and event.level is not None
+        for batch, _ in program
+        for event in batch
+    )
+    if venue.default_share == 1.0 and not levelled:  # every shared sum is its total
+        assert internals(copy) == internals(original)

@@ -140,7 +140,7 @@ async def test_a_snapshot_row_is_msgpack_of_the_engines_plain_data(tmp_path: Pat
     (blob,) = conn.execute("SELECT engine FROM snapshots").fetchone()
     conn.close()
     data = msgpack.unpackb(blob, raw=False)
-    assert data["format"] == 2
+    assert data["format"] == 3
     assert data["session"] == "commons"
     assert data["venue"] == "sleep-commons"
     assert data["seq"] == 25
