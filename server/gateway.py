@@ -154,6 +154,9 @@ class DreamServer:
             self.settings.port,
             subprotocols=[Encoding.MSGPACK.value, Encoding.JSON.value],  # type: ignore[list-item]
             process_request=self._http,
+            # off unless asked for: deflating each tick's frame for each connection costs more
+            # CPU than the rest of the fan-out, and the frames are lean already
+            compression="deflate" if self.settings.compression else None,
             max_size=self.settings.max_frame_bytes * 4,
             ping_interval=20,
             ping_timeout=20,

@@ -86,6 +86,8 @@ async def test_the_python_device_pairs_streams_and_obeys_through_a_real_broker(
         assert device.stdout is not None
         started = json.loads(await asyncio.wait_for(device.stdout.readline(), within(10)))
         assert started["device"] == "pod-example"
+        devices = server.devices.registry.devices  # its offer reaches the server by the broker
+        await eventually(lambda: "pod-example" in devices, "the example pod announced", 10)
         async with DreamClient(f"ws://127.0.0.1:{server.port}/commons", "Lyra") as lyra:
             paired = await lyra.pair_device("kyra-42zz-zz")
             assert (paired.device, paired.kind, paired.model) == (
