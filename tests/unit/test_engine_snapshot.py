@@ -307,15 +307,29 @@ LOWERED: Program = [
 ]
 
 
+LOWER_START = COMMONS.model_copy(update={"default_share": 0.8})
+
+
+def played(venue: VenuePreset, program: Program) -> DreamEngine:
+    """An engine of ``venue`` that played the three joins, then ``program``."""
+    engine = DreamEngine(venue, "commons")
+    (program,) = ids_not_reused([[(JOINS, 0.1), *program]])
+    play(engine, program)
+    return engine
+
+
+def about(sums: list[float], total: list[float]) -> object:
+    """``sums`` to within the rounding of sums kept over a night (relative to ``total``)."""
+    return pytest.approx(sums, rel=1e-9, abs=1e-9 * max(1.0, *(abs(x) for x in total)))
+
+
 @settings(max_examples=150, deadline=None)
-@given(st.sampled_from([COMMONS, BRISK, COMMONS.model_copy(update={"default_share": 0.8})]), steps)
+@given(st.sampled_from([COMMONS, BRISK, LOWER_START]), steps)
 @example(COMMONS, LOWERED)
 def test_what_the_engine_keeps_is_what_a_walk_of_everyone_finds(
     venue: VenuePreset, program: Program
 ) -> None:
-    engine = DreamEngine(venue, "commons")
-    (program,) = ids_not_reused([[(JOINS, 0.1), *program]])
-    play(engine, program)
+    engine = played(venue, program)
     kept = dict(engine._shared_totals())
     engine._shared = None  # as a restored engine has it
     assert kept == engine._shared_totals()
@@ -328,8 +342,7 @@ def test_what_the_engine_keeps_is_what_a_walk_of_everyone_finds(
             sum(store.levels.get(pid, 1.0) * part[i] for pid, part in motif.parts.items())
             for i in range(4)
         ]
-        scale = max(1.0, *(abs(x) for x in motif.total))
-        assert motif.shared == pytest.approx(summed, rel=1e-9, abs=1e-9 * scale)
+        assert motif.shared == about(summed, motif.total)
 
 
 def as_format_2(engine: DreamEngine) -> object:
@@ -342,20 +355,15 @@ def as_format_2(engine: DreamEngine) -> object:
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.sampled_from([COMMONS, COMMONS.model_copy(update={"default_share": 0.8})]), steps)
+@given(st.sampled_from([COMMONS, LOWER_START]), steps)
 @example(COMMONS, LOWERED)
 def test_a_format_2_snapshot_is_restored_with_its_shared_sums_made_again(
     venue: VenuePreset, program: Program
 ) -> None:
-    original = DreamEngine(venue, "commons")
-    (program,) = ids_not_reused([[(JOINS, 0.1), *program]])
-    play(original, program)
+    original = played(venue, program)
     copy = engine_from_snapshot(as_format_2(original), venue)
     for name, motif in original._store._motifs.items():
-        scale = max(1.0, *(abs(x) for x in motif.total))
-        assert copy._store._motifs[name].shared == pytest.approx(
-            motif.shared, rel=1e-9, abs=1e-9 * scale
-        )
+        assert copy._store._motifs[name].shared == about(motif.shared, motif.total)
     levelled = any(
         isinstance(event, events.ShareChanged) and event.level is not None
         for batch, _ in program
