@@ -238,7 +238,14 @@ class ReplayServer:
             pass
         except Exception:  # the server's own fault: said as such, and this viewer ends
             log.exception("replay connection failed")
-            await connection.close(WsCloseCode.INTERNAL_ERROR, "internal error")
+            closing = asyncio.create_task(
+                connection.close(WsCloseCode.INTERNAL_ERROR, "internal error")
+            )
+            try:
+                while True:  # what is still read goes nowhere, so the reader never waits
+                    await inbox.get()
+            finally:
+                await closing  # cancelled once the reader is done, the connection closed by then
 
     async def _answer(
         self, message: object, viewer: ReplayViewer

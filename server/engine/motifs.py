@@ -108,7 +108,7 @@ class MotifStore:
         part = motif.parts.get(pid)
         if part is None:
             part = motif.parts[pid] = [0.0, 0.0, 0.0, 0.0]
-        total, shared = motif.total, motif.shared  # the sums of the parts, in the same order
+        total, shared = motif.total, motif.shared  # the parts' sums: as given, as shown
         part[0] += stored
         part[1] += lit
         part[2] += toned

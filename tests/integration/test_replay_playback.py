@@ -5,6 +5,7 @@ included, without disturbing anyone else; bad values are refused and the connect
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,13 +13,14 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from dreamcommons.contracts.protocol import Delta, DreamscapeState, Encoding
 from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.gateway import DreamServer
 from dreamcommons.server.journal import replay_file
 from dreamcommons.server.journal.keyframes import IndexedNight
-from dreamcommons.server.replay_server import ReplayServer
+from dreamcommons.server.replay_server import INBOX_FRAMES, ReplayServer
 from dreamcommons.server.settings import ServerSettings
 from tests.conftest import within
 from tests.recorded_nights import SESSION, write_night
@@ -280,3 +282,24 @@ async def test_a_flood_of_playback_moves_is_limited_and_the_connection_stays(
     await kai.send(type="ping", n=2)
     assert (await kai.next())["type"] == "pong"
     await kai.ws.close()  # paused: nothing is in flight
+
+
+async def test_a_fault_of_the_replay_server_closes_with_1011_and_reading_stops_waiting(
+    replay: ReplayServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    kai = await viewer(replay)
+    await kai.playback(speed=0)
+
+    async def broken(*_: object) -> None:
+        raise RuntimeError("a bug of the server's")
+
+    monkeypatch.setattr(replay, "_answer", broken)
+    for n in range(3 * INBOX_FRAMES):  # more than the inbox holds: read on, nowhere
+        with contextlib.suppress(ConnectionClosed):
+            await kai.send(type="ping", n=n)
+    with contextlib.suppress(ConnectionClosed):
+        async with asyncio.timeout(within(10)):
+            while True:
+                await kai.ws.recv()
+    assert kai.ws.close_code == 1011
+    assert "replay connection failed" in caplog.text
