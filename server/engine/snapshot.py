@@ -224,7 +224,7 @@ def engine_from_snapshot(data: object, venue: VenuePreset) -> DreamEngine:
     engine._changed_people = {_as_str(pid, "changed[]") for pid in _list(top, "changed")}
     engine._left_people = [_as_str(pid, "left[]") for pid in _list(top, "left")]
     engine._views = _views(engine)
-    _restore_store(engine, _map(top.get("motifs"), "motifs"))
+    _restore_store(engine, _map(top.get("motifs"), "motifs"), summed=found >= 3)
     _restore_phases(engine, _map(top.get("phases"), "phases"))
     _restore_coherence(engine, _map(top.get("coherence"), "coherence"))
     harmonize = _map(top.get("harmonize"), "harmonize")
@@ -292,7 +292,8 @@ def _pending(item: Mapping[str, object]) -> MotifContributed | Whispered:
     raise SnapshotError(f"pending[]: unknown kind {kind!r}")
 
 
-def _restore_store(engine: DreamEngine, plain: Mapping[str, object]) -> None:
+def _restore_store(engine: DreamEngine, plain: Mapping[str, object], *, summed: bool) -> None:
+    """The motif store; ``summed``: each motif holds its ``shared`` sum (format 3 on)."""
     store = engine._store
     store._t_ref = _float(plain, "t_ref")
     store.levels = {pid: p.share for pid, p in engine._participants.items() if p.share != 1.0}
@@ -305,9 +306,9 @@ def _restore_store(engine: DreamEngine, plain: Mapping[str, object]) -> None:
             pid: _floats(part, 4, "motifs[].parts[]")
             for pid, part in _pairs(motif, "parts", "motifs[].parts[]")
         }
-        if "shared" in motif:
+        if summed:
             shared = _floats(motif.get("shared"), 4, "motifs[].shared")
-        else:  # format 2
+        else:
             shared = _shared_sum(total, parts, store.levels)
         store._motifs[_str(motif, "name")] = _Motif(
             colour=_str(motif, "colour"), home=(x, y), total=total, shared=shared, parts=parts

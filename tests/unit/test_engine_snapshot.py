@@ -277,6 +277,7 @@ def _drop(key: str) -> Callable[[dict[str, Any]], None]:
         _drop("state"),
         lambda s: s.update(now="soon"),
         lambda s: s["motifs"]["motifs"][0].update(total=[1.0]),
+        lambda s: s["motifs"]["motifs"][0].pop("shared"),  # format 3 without its sum
         lambda s: s["participants"][0].update(role="king"),
         lambda s: s["phases"].update(phase="dusk"),
         lambda s: s["state"].update(seq="many"),
