@@ -227,9 +227,11 @@ class ReplayServer:
                 message = await inbox.get()
                 reply: BaseModel | None
                 try:
-                    if isinstance(message, ProtocolError):
-                        raise message
-                    reply = await self._answer(message, viewer)
+                    reply = (
+                        error_frame(message)
+                        if isinstance(message, ProtocolError)
+                        else await self._answer(message, viewer)
+                    )
                 except ProtocolError as error:
                     reply = error_frame(error)
                 if reply is not None:

@@ -773,8 +773,13 @@ def encode(message: BaseModel, encoding: Encoding) -> bytes | str:
             cid: bytes = msgpack.packb(message.cid)
             return _ACK_MSGPACK_HEAD + cid
         return f"{_ACK_JSON_HEAD}{message.cid}}}"
+    return _encode_model(message, encoding)
+
+
+def _encode_model(message: BaseModel, encoding: Encoding) -> bytes | str:
+    """``encode``'s frame of any message, made from the model itself."""
     if encoding is Encoding.MSGPACK:
-        # model_dump(mode="json") is this, after its keyword handling: a frame for every ack
+        # model_dump(mode="json") is this, after its keyword handling
         plain = message.__pydantic_serializer__.to_python(message, mode="json")
         if isinstance(message, Delta) and "motifs" in plain:
             plain["motifs"] = [_positional(update) for update in plain["motifs"]]
@@ -786,9 +791,9 @@ def encode(message: BaseModel, encoding: Encoding) -> bytes | str:
 def _ack_heads() -> tuple[bytes, str]:
     """An ack's msgpack and JSON frames up to its cid, as the general path frames them."""
     probe = Ack(cid=0)
-    plain = probe.__pydantic_serializer__.to_python(probe, mode="json")
-    packed: bytes = msgpack.packb(plain, use_bin_type=True)
-    text = probe.model_dump_json()
+    packed, text = _encode_model(probe, Encoding.MSGPACK), _encode_model(probe, Encoding.JSON)
+    assert isinstance(packed, bytes), "msgpack frames are bytes"
+    assert isinstance(text, str), "JSON frames are text"
     assert packed.endswith(b"\x00"), "the cid is an ack's last field"
     assert text.endswith("0}"), "the cid is an ack's last field"
     return packed[:-1], text[:-2]

@@ -117,17 +117,11 @@ class MotifStore:
         total[1] += lit
         total[2] += toned
         total[3] += stirred
-        level = self.levels.get(pid)
-        if level is None:
-            shared[0] += stored
-            shared[1] += lit
-            shared[2] += toned
-            shared[3] += stirred
-        else:
-            shared[0] += level * stored
-            shared[1] += level * lit
-            shared[2] += level * toned
-            shared[3] += level * stirred
+        level = self.levels.get(pid, 1.0)  # at 1, the very sums of total (1.0 * x is x)
+        shared[0] += level * stored
+        shared[1] += level * lit
+        shared[2] += level * toned
+        shared[3] += level * stirred
         self.totals[pid] = self.totals.get(pid, 0.0) + stored
         self.changed.add(pid)
 
