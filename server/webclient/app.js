@@ -174,7 +174,7 @@ async function main() {
           sought = false;
           plots.restart();
         }
-        replay?.update(state);
+        replay?.update(state, why);
         if (state.scene?.phase === "ended") renderer.setHint("the session has ended");
         latest = state;
         page.showState(state, connection.participant);

@@ -1,7 +1,8 @@
 // A served replay's controls: a scrubber over the recorded night, play/pause and the speed.
 // The connection has its own playback on the server, steered with `playback` messages
 // (docs/protocol.md); the scrubber follows the state's `t` unless a finger is on it, and the
-// night follows the finger. A page
+// night follows the finger. Until the snapshot that answers a move arrives, the deltas still
+// on their way come from where the night was: the scrubber stays where it was sent. A page
 // that is not a replay has none of it: the controls come from a template, added once the
 // server has said that it replays.
 
@@ -9,6 +10,8 @@ export const SPEEDS = [1, 4, 16, 60];
 // While the scrubber is dragged the night follows it this often (the server takes at most
 // 10 moves a second); where it is let go is sought in any case.
 const SEEK_WHILE_DRAGGING_MS = 250;
+// A move the server refused is answered by no snapshot: past this the states count again.
+const ANSWER_WAIT_MS = 3000;
 
 const $ = (id) => document.getElementById(id);
 
@@ -37,6 +40,8 @@ export class ReplayControls {
     this.playing = true;
     this.dragging = false;
     this.soughtAt = -Infinity; // when the last move while dragging was sent (ms)
+    this.unanswered = 0; // moves sent whose snapshot has not come yet
+    this.answerDue = -Infinity; // when the last of them should have been answered (ms)
     this.scrubber.addEventListener("input", () => {
       this.dragging = true;
       const at = Number(this.scrubber.value);
@@ -44,12 +49,12 @@ export class ReplayControls {
       const now = performance.now();
       if (now - this.soughtAt >= SEEK_WHILE_DRAGGING_MS) {
         this.soughtAt = now;
-        this.steer({ at, speed: null });
+        this.seek(at);
       }
     });
     this.scrubber.addEventListener("change", () => {
       this.dragging = false;
-      this.steer({ at: Number(this.scrubber.value), speed: null });
+      this.seek(Number(this.scrubber.value));
     });
     this.play.addEventListener("click", () => {
       this.playing = !this.playing;
@@ -75,16 +80,26 @@ export class ReplayControls {
     this.showTime(0);
   }
 
-  /** The state shown now: the scrubber and the time follow it, unless being dragged. */
-  update(state) {
-    if (this.dragging) return;
+  /** The state shown now (`why`: "snapshot" or "delta"): the scrubber and the time follow it,
+   * unless being dragged or a move is still unanswered. */
+  update(state, why) {
+    if (why === "snapshot" && this.unanswered > 0) this.unanswered -= 1;
+    if (performance.now() > this.answerDue) this.unanswered = 0;
+    if (this.dragging || this.unanswered > 0) return;
     this.scrubber.value = String(state.t);
     this.showTime(state.t);
   }
 
   /** After a reconnection (which starts at the beginning): back to where the page was. */
   resume(t) {
-    this.steer({ at: Math.min(t, this.duration), speed: this.playing ? this.speed : 0 });
+    this.unanswered = 0;
+    this.seek(Math.min(t, this.duration), this.playing ? this.speed : 0);
+  }
+
+  seek(at, speed = null) {
+    this.unanswered += 1;
+    this.answerDue = performance.now() + ANSWER_WAIT_MS;
+    this.steer({ at, speed });
   }
 
   showTime(t) {

@@ -132,6 +132,39 @@ async def test_the_scrubber_moves_the_night_and_the_plots_start_again(
     await screenshot(page, f"replay-scrubber-{viewport['width']}")
 
 
+async def test_the_scrubber_stays_where_it_was_let_go_until_the_night_is_there(
+    pages: Pages, base_url: str
+) -> None:
+    """The deltas still on their way come from where the night was: they do not pull the
+    scrubber back before the snapshots that answer its moves have come."""
+    page = await pages.open(f"{base_url}/watch/commons")
+    outcome = await page.evaluate(
+        """async () => {
+            const { ReplayControls } = await import('/static/replay.js');
+            const moves = [];
+            const controls = new ReplayControls((move) => moves.push(move));
+            controls.show(300, 1);
+            const scrubber = controls.scrubber;
+            const shown = () => [Number(scrubber.value), controls.time.textContent];
+            scrubber.value = '150';
+            scrubber.dispatchEvent(new Event('input', { bubbles: true }));
+            scrubber.dispatchEvent(new Event('change', { bubbles: true }));
+            controls.update({ t: 3.0 }, 'delta');
+            const beforeAnswer = shown();
+            controls.update({ t: 150.0 }, 'snapshot');  // the move made while dragging
+            controls.update({ t: 4.0 }, 'delta');
+            const oneAnswered = shown();
+            controls.update({ t: 150.0 }, 'snapshot');  // where it was let go
+            controls.update({ t: 151.0 }, 'delta');
+            return { moves, beforeAnswer, oneAnswered, answered: shown() };
+        }"""
+    )
+    assert outcome["moves"] == [{"at": 150, "speed": None}, {"at": 150, "speed": None}]
+    assert outcome["beforeAnswer"] == [150, "2:30 / 5:00"]
+    assert outcome["oneAnswered"] == [150, "2:30 / 5:00"]
+    assert outcome["answered"] == [151, "2:31 / 5:00"]
+
+
 async def test_the_speed_control_sets_the_pace_from_where_play_resumes(
     pages: Pages, long_replay: ReplayServer
 ) -> None:
