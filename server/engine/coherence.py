@@ -97,20 +97,22 @@ def phase_groups(phases: Mapping[str, float], max_groups: int) -> list[list[str]
     """
     if len(phases) < 2:
         return [sorted(phases)]
-    ring = sorted(phases.items(), key=lambda item: (item[1], item[0]))
-    gaps = []
-    for i, (_, phase) in enumerate(ring):
-        following = ring[(i + 1) % len(ring)][1] + (TAU if i == len(ring) - 1 else 0.0)
-        gaps.append((following - phase, i))
+    # (phase, id) and (-width, index) tuples sort as they compare: no key function per item
+    ring = sorted((phase, pid) for pid, phase in phases.items())
+    last = len(ring) - 1
+    gaps = [
+        (phase - (ring[i + 1][0] if i < last else ring[0][0] + TAU), i)
+        for i, (phase, _) in enumerate(ring)
+    ]  # each gap to the next phase round the circle, negated: the widest first
     even = TAU / len(ring)
-    wide = sorted(gaps, key=lambda gap: (-gap[0], gap[1]))
-    cuts = [i for width, i in wide if width > even][:max_groups]
+    wide = sorted(gaps)
+    cuts = [i for narrowness, i in wide if -narrowness > even][:max_groups]
     if len(cuts) < 2:
         cuts = [i for _, i in wide[:2]]
     cuts.sort()
     groups = []
     for start, end in zip(cuts, [*cuts[1:], cuts[0] + len(ring)], strict=True):
-        members = [ring[j % len(ring)][0] for j in range(start + 1, end + 1)]
+        members = [ring[j % len(ring)][1] for j in range(start + 1, end + 1)]
         groups.append(sorted(members))
     return sorted((g for g in groups if g), key=lambda g: g[0])
 
