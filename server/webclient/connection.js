@@ -66,7 +66,9 @@ class Identity {
  * (error: the join's error frame) | replaced | removed; a server's notice (its journal cannot
  * be written, or writes again) comes as connected with the notice's message as detail;
  * onState(state, why) after a welcome, an applied delta or a snapshot;
- * onReply(message, request) for ack, paired, command_result, invitation and people; onApplied(cid);
+ * onReply(message, request) for ack, paired, command_result, invitation and people;
+ * onApplied(cid) when a delta merged this participant's contributions up to cid, and again
+ * after an ack for one it had already merged (with a journal the delta comes first);
  * onRefused(error, request) for an error frame (request is null when it answers nothing we sent).
  */
 export class DreamConnection {
@@ -84,6 +86,7 @@ export class DreamConnection {
     this.handlers = handlers;
     this.identity = new Identity(storage, session, role, name);
     this.participant = null;
+    this.appliedUpTo = 0; // the highest of this participant's cids a delta merged
     this.tickHz = 10;
     this.clock = new SessionClock(); // the session's time, from the newest frame's t
     this.tracker = null;
@@ -274,6 +277,9 @@ export class DreamConnection {
         }
         return undefined;
       case "ack":
+        this.emit("onReply", message, this.settle(message.cid));
+        if (message.cid <= this.appliedUpTo) this.emit("onApplied", this.appliedUpTo);
+        return undefined;
       case "paired":
       case "command_result":
       case "invitation":
@@ -291,6 +297,7 @@ export class DreamConnection {
   onWelcome(message) {
     this.joined = true;
     this.attempt = 0;
+    if (message.participant !== this.participant) this.appliedUpTo = 0;
     this.participant = message.participant;
     this.joinCode = message.join_code ?? null; // the host's: the code that lets others in
     this.tickHz = message.tick_hz > 0 ? message.tick_hz : 10;
@@ -318,7 +325,9 @@ export class DreamConnection {
     this.clock.heard(delta.t);
     this.emit("onState", this.tracker.state, "delta");
     const mine = appliedOf(delta)[this.participant];
-    if (mine !== undefined) this.emit("onApplied", mine);
+    if (mine === undefined) return;
+    this.appliedUpTo = Math.max(this.appliedUpTo, mine);
+    this.emit("onApplied", mine);
   }
 
   onError(error) {

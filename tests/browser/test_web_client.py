@@ -223,6 +223,19 @@ async def test_a_large_room_shows_counts_and_the_whole_list_on_demand(pages: Pag
             await expect(removable).to_have_count(4, timeout=ms(5))  # all but the host
 
 
+async def test_a_contribution_is_in_the_dream_when_its_ack_comes_after_its_delta(
+    pages: Pages, tmp_path: Path
+) -> None:
+    """With a journal the tick's delta shows the contribution before the commit releases its
+    ack: the page still says it is in the dream once the ack comes."""
+    settings = ServerSettings(port=0, journal=tmp_path / "dreams.sqlite", open_sessions=("*",))
+    async with DreamServer(settings, load_venue("sleep-commons")) as server:
+        page = await open_dream(pages, f"http://127.0.0.1:{server.port}/s/commons?name=Lyra")
+        await contribute(page, "lantern")
+        status = page.get_by_test_id("status-line")
+        await expect(status).to_contain_text("in the dream", timeout=ms(10))
+
+
 async def test_two_pages_share_one_dreamscape(pages: Pages, base_url: str) -> None:
     lyra = await open_dream(pages, f"{base_url}/s/commons?name=Lyra")
     kai = await open_dream(pages, f"{base_url}/s/commons?name=Kai&role=dreamer")
