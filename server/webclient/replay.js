@@ -80,8 +80,8 @@ export class ReplayControls {
     this.showTime(0);
   }
 
-  /** The state shown now (`why`: "snapshot" or "delta"): the scrubber and the time follow it,
-   * unless being dragged or a move is still unanswered. */
+  /** The state shown now (`why`: "welcome", "delta" or "snapshot"): the scrubber and the
+   * time follow it, unless being dragged or a move is still unanswered. */
   update(state, why) {
     if (why === "snapshot" && this.unanswered > 0) this.unanswered -= 1;
     if (performance.now() > this.answerDue) this.unanswered = 0;
