@@ -104,12 +104,8 @@ async function main() {
   renderer.start();
   let connection = null;
   let replay = null; // a served replay's controls
-  let sought = false; // a snapshot answers the scrubber: the plots start again from it
   describeSession(page, where.session, (durationS, speed) => {
-    replay = new ReplayControls(({ at, speed: pace }) => {
-      sought ||= at !== null;
-      connection.playback({ at, speed: pace });
-    });
+    replay = new ReplayControls(({ at, speed: pace }) => connection.playback({ at, speed: pace }));
     replay.show(durationS, speed);
   });
 
@@ -170,11 +166,7 @@ async function main() {
         }
       },
       onState(state, why) {
-        if (why === "snapshot" && sought) {
-          sought = false;
-          plots.restart();
-        }
-        replay?.update(state, why);
+        if (replay?.update(state, why)) plots.restart(); // the night moved: start again from it
         if (state.scene?.phase === "ended") renderer.setHint("the session has ended");
         latest = state;
         page.showState(state, connection.participant);

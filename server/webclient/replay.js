@@ -81,13 +81,16 @@ export class ReplayControls {
   }
 
   /** The state shown now (`why`: "welcome", "delta" or "snapshot"): the scrubber and the
-   * time follow it, unless being dragged or a move is still unanswered. */
+   * time follow it, unless being dragged or a move is still unanswered. True when it is the
+   * snapshot that answers a move. */
   update(state, why) {
-    if (why === "snapshot" && this.unanswered > 0) this.unanswered -= 1;
+    const answers = why === "snapshot" && this.unanswered > 0;
+    if (answers) this.unanswered -= 1;
     if (performance.now() > this.answerDue) this.unanswered = 0;
-    if (this.dragging || this.unanswered > 0) return;
+    if (this.dragging || this.unanswered > 0) return answers;
     this.scrubber.value = String(state.t);
     this.showTime(state.t);
+    return answers;
   }
 
   /** After a reconnection (which starts at the beginning): back to where the page was. */

@@ -149,20 +149,22 @@ async def test_the_scrubber_stays_where_it_was_let_go_until_the_night_is_there(
             scrubber.value = '150';
             scrubber.dispatchEvent(new Event('input', { bubbles: true }));
             scrubber.dispatchEvent(new Event('change', { bubbles: true }));
-            controls.update({ t: 3.0 }, 'delta');
+            const answers = [controls.update({ t: 3.0 }, 'delta')];
             const beforeAnswer = shown();
-            controls.update({ t: 150.0 }, 'snapshot');  // the move made while dragging
-            controls.update({ t: 4.0 }, 'delta');
+            answers.push(controls.update({ t: 150.0 }, 'snapshot'));  // the move while dragging
+            answers.push(controls.update({ t: 4.0 }, 'delta'));
             const oneAnswered = shown();
-            controls.update({ t: 150.0 }, 'snapshot');  // where it was let go
-            controls.update({ t: 151.0 }, 'delta');
-            return { moves, beforeAnswer, oneAnswered, answered: shown() };
+            answers.push(controls.update({ t: 150.0 }, 'snapshot'));  // where it was let go
+            answers.push(controls.update({ t: 151.0 }, 'delta'));
+            answers.push(controls.update({ t: 151.0 }, 'snapshot'));  // a resync: no move's
+            return { moves, beforeAnswer, oneAnswered, answered: shown(), answers };
         }"""
     )
     assert outcome["moves"] == [{"at": 150, "speed": None}, {"at": 150, "speed": None}]
     assert outcome["beforeAnswer"] == [150, "2:30 / 5:00"]
     assert outcome["oneAnswered"] == [150, "2:30 / 5:00"]
     assert outcome["answered"] == [151, "2:31 / 5:00"]
+    assert outcome["answers"] == [False, True, False, True, False, False]
 
 
 async def test_the_speed_control_sets_the_pace_from_where_play_resumes(
