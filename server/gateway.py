@@ -63,6 +63,7 @@ from dreamcommons.server.engine import DreamEngine
 from dreamcommons.server.fanout import bound_kernel_buffer
 from dreamcommons.server.guessing import WRONG_CREDENTIAL, CredentialGuard, GuessPolicy
 from dreamcommons.server.ha_sessions import SessionsInHomeAssistant
+from dreamcommons.server.join_log import JoinLog
 from dreamcommons.server.join_url import join_through
 from dreamcommons.server.journal import Journal
 from dreamcommons.server.limits import Limits
@@ -119,6 +120,7 @@ class DreamServer:
         )
         self.limits = Limits.from_settings(settings)
         self.guard = CredentialGuard(GuessPolicy.from_settings(settings))
+        self.joins = JoinLog()
         self.journal = None if settings.journal is None else Journal(settings.journal)
         self.metrics = ServerMetrics(self.sessions.values, self.devices, self.limits, self.journal)
         self.cluster = None if settings.cluster is None else ClusterNode(self, settings)
@@ -456,7 +458,7 @@ class _ConnectionState:
             code = self.server.gatekeeper.join_code(session.id) if request.role == "host" else None
             admitted = await session.join(request, self.connection, self.encoding, join_code=code)
         self.session, self.member, self._joining = session, admitted.member, None
-        log.info("%s joined %s as %s (%s)", request.name, session.id, self.member.pid, request.role)
+        self.server.joins.joined(session.id, request.name, self.member.pid, request.role)
         # written at once, without awaiting (``send`` would await a drain, and a tick's live
         # delta could come between the welcome and the deltas it resumes from)
         for frame in admitted.frames:
