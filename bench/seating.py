@@ -9,7 +9,10 @@ load generator's participants (``bench.loadgen``) connect and join ``parallel`` 
 One JSON line per system: ``seat_s`` (from the first connect until every welcome is in),
 the milliseconds from sending a join to its welcome (``join_ms_p50``, ``p90``, ``max``), and
 the server's CPU per join over the seating (``cpu_ms_per_join``, all its threads): steadier
-than ``seat_s`` on a noisy machine, and what seating costs whatever the clients do.
+than ``seat_s`` on a noisy machine, and what seating costs whatever the clients do. The ticks
+while seating: how many, their mean (``tick_ms``), and their time over the server's CPU
+(``tick_share``: without a journal, near the share of seating's CPU that went to sending every
+seated client each tick's delta).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ async def seat(system: str, count: int, parallel: int, workdir: Path) -> dict[st
     async with child(*args, log=log, core=SERVER_CORE, module=module) as server:
         await wait_until(lambda: _answers(port), system, 30)
         cpu_before = cpu_seconds(server.pid)
+        ticks_before = _ticks(port)
         loop = asyncio.get_running_loop()
         url = f"ws://127.0.0.1:{port}/{SESSION}"
         gate = asyncio.Semaphore(parallel)
@@ -72,6 +76,8 @@ async def seat(system: str, count: int, parallel: int, workdir: Path) -> dict[st
             seat_s = time.monotonic() - started
             cpu_s = cpu_seconds(server.pid) - cpu_before
             commits = _commits(port) if system == "journal" else None
+            (ticks, tick_s), (ticks_at_start, tick_s_at_start) = _ticks(port), ticks_before
+            ticks, tick_s = ticks - ticks_at_start, tick_s - tick_s_at_start
             received = sum(p.bytes for p in seated), sum(p.frames for p in seated)
         finally:
             for participant in seated:
@@ -86,6 +92,9 @@ async def seat(system: str, count: int, parallel: int, workdir: Path) -> dict[st
         "join_ms_max": _ms(max(joins, default=None)),
         "cpu_ms_per_join": round(1000 * cpu_s / count, 3),
         "journal_commits": commits,
+        "ticks": round(ticks),
+        "tick_ms": _ms(tick_s / ticks if ticks else None),
+        "tick_share": round(tick_s / cpu_s, 3) if cpu_s else None,
         "kb_received": round(received[0] / 1000),  # by all the clients, while being seated
         "frames_received": received[1],
     }
@@ -94,6 +103,14 @@ async def seat(system: str, count: int, parallel: int, workdir: Path) -> dict[st
 def _commits(port: int) -> int:
     """How many group commits the server's journal made so far (seating and ticks)."""
     return round(Scrape.of(port).value("dreamcommons_journal_commit_seconds_count"))
+
+
+def _ticks(port: int) -> tuple[float, float]:
+    """How many ticks the server made so far, and the seconds they took (wall time: with a
+    journal, a tick's wait for its commit too)."""
+    scrape = Scrape.of(port)
+    name = "dreamcommons_tick_seconds"
+    return scrape.value(f"{name}_count"), scrape.value(f"{name}_sum")
 
 
 def _ms(seconds: float | None) -> float | None:

@@ -56,6 +56,7 @@ SessionId = Annotated[str, StringConstraints(pattern=SESSION_ID_PATTERN)]
 # Characters that show as nothing but are letters or symbols to Unicode: shown as a space.
 _BLANKS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 _HIDDEN = frozenset({"Cc", "Cf", "Co", "Cs"})  # controls, format (zero-width, bidi), private
+_NOTHING_VISIBLE = "a name needs something visible: a letter, a digit or a symbol"
 
 
 def normalise_name(value: object) -> object:
@@ -64,6 +65,16 @@ def normalise_name(value: object) -> object:
     ``ValueError`` when nothing visible is left (a letter, digit, punctuation or symbol)."""
     if not isinstance(value, str):
         return value  # the str validation after this says what is wrong
+    if value.isascii() and value.isprintable():  # most names: NFKC and the filters keep them
+        name = " ".join(value.split())
+        if not name:
+            raise ValueError(_NOTHING_VISIBLE)
+        return name
+    return normalise_unicode_name(value)
+
+
+def normalise_unicode_name(value: str) -> str:
+    """``normalise_name`` for any text: what it does at length for a name not plain ASCII."""
     kept = []
     for char in unicodedata.normalize("NFKC", value):
         if char.isspace() or char in _BLANKS:
@@ -72,7 +83,7 @@ def normalise_name(value: object) -> object:
             kept.append(char)
     name = " ".join("".join(kept).split())
     if not any(unicodedata.category(char)[0] in "LNPS" for char in name):
-        raise ValueError("a name needs something visible: a letter, a digit or a symbol")
+        raise ValueError(_NOTHING_VISIBLE)
     return name
 
 

@@ -85,6 +85,8 @@ async def test_the_seating_bench_times_every_join_of_each_system(tmp_path: Path)
         assert (row["system"], row["count"], row["parallel"]) == (system, 12, 4)
         assert row["seat_s"] > 0
         assert 0 < row["join_ms_p50"] <= row["join_ms_p90"] <= row["join_ms_max"]
+        assert row["ticks"] >= 0
+        assert (row["tick_ms"] is None) == (row["ticks"] == 0)
 
 
 async def test_the_contribution_cpu_bench_measures_contributions_that_were_taken() -> None:

@@ -10,7 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dreamcommons.contracts.errors import InvalidField
-from dreamcommons.contracts.protocol import Encoding, Join, decode_client, encode, normalise_name
+from dreamcommons.contracts.protocol import (
+    Encoding,
+    Join,
+    decode_client,
+    encode,
+    normalise_name,
+    normalise_unicode_name,
+)
 
 INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 
@@ -58,6 +65,19 @@ def test_a_normalised_name_is_stable_visible_and_free_of_hidden_characters(typed
     assert "  " not in name
     assert not any(unicodedata.category(c) in ("Cc", "Cf", "Co", "Cs") for c in name)
     assert any(unicodedata.category(c)[0] in "LNPS" for c in name)
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=40))
+def test_a_plain_ascii_name_is_normalised_as_any_other(typed: str) -> None:
+    try:
+        expected: str | type[ValueError] = normalise_unicode_name(typed)
+    except ValueError:
+        expected = ValueError
+    try:
+        name: object = normalise_name(typed)
+    except ValueError:
+        name = ValueError
+    assert name == expected
 
 
 @given(st.text(alphabet=INVISIBLE + " \t\u3164", max_size=20))
