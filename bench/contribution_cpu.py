@@ -65,7 +65,7 @@ async def measure(members: int, rounds: int, profile: cProfile.Profile | None) -
             replies = [Reply(closed, Encoding.MSGPACK, _refused) for _ in admitted]
             t = 0.1
             session.tick(t)
-            await durable.tick(t, session.engine)
+            await durable.tick_committed(t, session.engine)
             gc.freeze()  # as the host does (``server.collector``)
             spent = 0.0
             for cid in range(1, rounds + 1):
@@ -82,7 +82,7 @@ async def measure(members: int, rounds: int, profile: cProfile.Profile | None) -
                     await port.contribute(admission.member, message, reply)
                 t += 0.1
                 session.tick(t)
-                await durable.tick(t, session.engine)
+                await durable.tick_committed(t, session.engine)
                 if profile is not None:
                     profile.disable()
                 spent += time.process_time() - started

@@ -11,8 +11,8 @@ the milliseconds from sending a join to its welcome (``join_ms_p50``, ``p90``, `
 the server's CPU per join over the seating (``cpu_ms_per_join``, all its threads): steadier
 than ``seat_s`` on a noisy machine, and what seating costs whatever the clients do. The ticks
 while seating: how many, their mean (``tick_ms``), and their time over the server's CPU
-(``tick_share``: without a journal, near the share of seating's CPU that went to sending every
-seated client each tick's delta).
+(``tick_share``: near the share of seating's CPU that went to sending every seated client
+each tick's delta).
 """
 
 from __future__ import annotations
@@ -106,8 +106,7 @@ def _commits(port: int) -> int:
 
 
 def _ticks(port: int) -> tuple[float, float]:
-    """How many ticks the server made so far, and the seconds they took (wall time: with a
-    journal, a tick's wait for its commit too)."""
+    """How many ticks the server made so far, and the seconds they took (wall time)."""
     scrape = Scrape.of(port)
     name = "dreamcommons_tick_seconds"
     return scrape.value(f"{name}_count"), scrape.value(f"{name}_sum")

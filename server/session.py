@@ -555,6 +555,7 @@ class DreamSession:
         period = 1.0 / self.venue.tick_hz
         self._t0 = loop.time() - self.engine.state.t  # a recovered dream goes on from its time
         deadline = loop.time()
+        told_writable = True  # what members were last told of the journal
         try:
             while True:
                 deadline += period
@@ -565,10 +566,10 @@ class DreamSession:
                 elif self.journal.tick_allowed():
                     delta = self._advance(started - self._t0)
                     self._broadcast(delta)  # shown at once; acknowledged once the commit is done
-                    writable = self.journal.writable
-                    await self.journal.tick(delta.t, self.engine)
-                    if self.journal.writable != writable:
-                        self._tell_journal(self.journal.writable)
+                    self.journal.tick(delta.t, self.engine)
+                    if self.journal.writable != told_writable:  # the last commits' outcome
+                        told_writable = self.journal.writable
+                        self._tell_journal(told_writable)
                 elapsed = loop.time() - started
                 self.stats.tick_seconds_max = max(self.stats.tick_seconds_max, elapsed)
                 if self.tick_observer is not None:

@@ -151,13 +151,12 @@ class LogJournal:
         else:
             self._waiting.append((self._recorded, release))
 
-    async def tick(self, t: float, engine: DreamEngine) -> bool:
-        """Record the tick (not awaited: the dream never waits for the log), with a snapshot
-        of the engine when one is due."""
+    def tick(self, t: float, engine: DreamEngine) -> None:
+        """Record the tick (the dream never waits for the log), with a snapshot of the engine
+        when one is due."""
         self._ticks += 1
         due = self._ticks % self.snapshot_every == 0
         self._queue(Tick(t), encode_snapshot(engine) if due else None)
-        return True
 
     def tick_allowed(self) -> bool:
         if self._pending.qsize() < MAX_BACKLOG:

@@ -4,7 +4,10 @@ snapshot now and then, and release acknowledgements only once what they acknowle
     journal.record(event)                  # right after engine.apply(event) returned
     journal.when_durable(release)          # release(True) once on disk, release(False) if not
     await journal.durable()                # a join: committed now, not at the next tick
-    await journal.tick(t, engine)          # after engine.tick(t): Tick, snapshot, commit, releases
+    journal.tick(t, engine)                # after engine.tick(t): Tick, snapshot; commit behind
+
+The tick's commit runs behind the tick (one commit at a time, in the journal's writer thread):
+a slow disk delays the acks, never the next tick.
 
 ``durable()`` does not wait for the tick: it commits at once, or as soon as the commit under
 way has finished, and that one commit holds whatever was recorded meanwhile (a group commit:
@@ -60,7 +63,7 @@ class SessionJournal:
         self._waiting: deque[tuple[int, Release]] = deque()
         self._acks: deque[tuple[int, Ack, Callable[[Reply], None]]] = deque()
         self._failing = False
-        self._hurried = 0  # the last position a ``durable()`` waits for
+        self._hurried = 0  # the last position a ``durable()`` or a tick wants committed
         self._hurrying: asyncio.Task[None] | None = None  # its commits, until it is on disk
         key_hash = None if host_key is None else token_hash(host_key)
         journal.record_session(session_id, venue, key_hash)
@@ -132,8 +135,8 @@ class SessionJournal:
             self._waiting.append((upto, release))
 
     def _hurry(self) -> None:
-        """Commit what is recorded now, not at the next tick (after the commit under way, if
-        any): the group commit ``durable()`` waits for."""
+        """Commit what is recorded now (after the commit under way, if any): the group commit
+        ``durable()`` and the tick start."""
         self._hurried = self.journal.last_seq
         if self._hurrying is None:
             hurrying = asyncio.get_running_loop().create_task(
@@ -142,8 +145,8 @@ class SessionJournal:
             self._hurrying = hurrying
 
     async def _commit_hurried(self) -> None:
-        """Commit until what ``durable()`` waits for is on disk (or a commit fails: then it
-        waits for the tick's retry, refused); each commit takes all that came meanwhile."""
+        """Commit until what was hurried is on disk (or a commit fails: then what waits is
+        refused, and the next tick retries); each commit takes all that came meanwhile."""
         try:
             while (before := self.journal.durable_seq) < self._hurried:
                 if not await self.commit() or self.journal.durable_seq == before:
@@ -151,14 +154,25 @@ class SessionJournal:
         finally:
             self._hurrying = None
 
-    async def tick(self, t: float, engine: DreamEngine) -> bool:
-        """Journal the tick the engine just made, snapshot it when due, commit, and release
-        what became durable. True when the commit succeeded."""
+    def tick(self, t: float, engine: DreamEngine) -> None:
+        """Journal the tick the engine just made (and a snapshot when due) now, and commit it
+        behind the tick: at once, or after the commit under way, with whatever comes
+        meanwhile. The dream never waits for the disk; a failed commit is retried at the
+        next tick."""
+        self._record_tick(t, engine)
+        self._hurry()
+
+    async def tick_committed(self, t: float, engine: DreamEngine) -> bool:
+        """``tick``, waiting for its commit (a tool's or a test's: a session does not wait).
+        True when the commit succeeded."""
+        self._record_tick(t, engine)
+        return await self.commit()
+
+    def _record_tick(self, t: float, engine: DreamEngine) -> None:
         seq = self.journal.append(self.session_id, Tick(t))
         self._ticks += 1
         if self._ticks % self.snapshot_every == 0:
             self.journal.snapshot(self.session_id, seq, engine)
-        return await self.commit()
 
     async def commit(self) -> bool:
         """Commit what is buffered; release what waited on it. True when it is on disk."""

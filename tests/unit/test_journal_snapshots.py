@@ -231,7 +231,7 @@ async def test_an_upgraded_journal_goes_on_with_snapshots_of_the_new_format(
     async with Journal(old_journal) as journal:
         log = SessionJournal(journal, "commons", VENUE, snapshot_every=1)
         engine.tick(8.1)
-        await log.tick(8.1, engine)
+        await log.tick_committed(8.1, engine)
     assert snapshot_rows(old_journal)[-1][1] == "msgpack"
     caplog.clear()  # the pickles' warnings, above
     with caplog.at_level(logging.WARNING, logger=READING):

@@ -1,9 +1,11 @@
 """A session's journal: acknowledgements wait for the commit that makes them durable, a
-failed commit refuses them, and a restart brings members and pairings back."""
+failed commit refuses them, a slow one never holds up the ticks, and a restart brings members
+and pairings back."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import sqlite3
 import threading
@@ -20,7 +22,9 @@ from dreamcommons.server.engine import DreamEngine, MotifContributed, Participan
 from dreamcommons.server.journal import Journal, batch, store, token_hash
 from dreamcommons.server.journal.session_journal import SessionJournal
 from dreamcommons.server.recovery import recover_sessions
+from dreamcommons.server.session import DreamSession
 from dreamcommons.server.settings import ServerSettings
+from tests.waiting import eventually
 
 VENUE = load_venue("sleep-commons")
 JOINED = ParticipantJoined(participant="p1", name="Lyra", role="dreamer")
@@ -54,12 +58,12 @@ async def test_an_ack_waits_for_the_commit_that_makes_it_durable(tmp_path: Path)
         log.when_durable(released.append)
         assert released == []
         engine.tick(0.1)
-        assert await log.tick(0.1, engine)
+        assert await log.tick_committed(0.1, engine)
         assert released == [True]
         log.when_durable(released.append)  # nothing new since: durable already
         assert released == [True, True]
         engine.tick(0.2)
-        await log.tick(0.2, engine)
+        await log.tick_committed(0.2, engine)
         assert journal.stats.snapshots_committed == 1
 
 
@@ -74,12 +78,12 @@ async def test_a_failed_commit_refuses_what_waited_until_the_journal_writes_agai
         log.record(JOINED)
         released: list[bool] = []
         log.when_durable(released.append)
-        assert not await log.tick(0.1, engine)
+        assert not await log.tick_committed(0.1, engine)
         assert released == [False]
         assert not log.accepting
         assert log.refused_acks == 1
         full[0] = False
-        assert await log.tick(0.2, engine)
+        assert await log.tick_committed(0.2, engine)
         assert log.accepting
         assert journal.durable_seq == journal.last_seq == 3  # the refused join made it after all
 
@@ -96,7 +100,7 @@ async def test_a_restart_brings_members_back_away_with_their_pairings(tmp_path: 
         engine.apply(JOINED)
         engine.apply(contribution(7))
         engine.tick(0.1)
-        await log.tick(0.1, engine)
+        await log.tick_committed(0.1, engine)
     pairings: list[tuple[str, str]] = []
     async with Journal(path) as journal:
         sessions = await recover_sessions(
@@ -147,7 +151,7 @@ async def test_durable_commits_at_once_one_commit_for_all_who_wait_together(
         await asyncio.sleep(0)
         assert released == []
         assert journal.stats.commits == commits + 1
-        assert await log.tick(0.1, DreamEngine(VENUE, "commons"))
+        assert await log.tick_committed(0.1, DreamEngine(VENUE, "commons"))
         assert released == [True]
 
 
@@ -195,7 +199,7 @@ async def test_durable_is_refused_when_its_commit_fails(
         assert refused.value.code is ErrorCode.JOURNAL_UNAVAILABLE
         assert not log.writable
         monkeypatch.undo()
-        assert await log.tick(0.1, DreamEngine(VENUE, "commons"))  # the tick retries it
+        assert await log.tick_committed(0.1, DreamEngine(VENUE, "commons"))  # the tick retries it
         assert journal.durable_seq == journal.last_seq == 2
 
 
@@ -212,15 +216,41 @@ async def test_acks_go_out_with_the_commit_or_become_refusals_naming_their_cid(
             log.record(event)
         log.acknowledge(Ack(cid=1), sent.append)
         assert sent == []
-        assert await log.tick(0.1, engine)
+        assert await log.tick_committed(0.1, engine)
         assert sent == [Ack(cid=1)]
         log.acknowledge(Ack(cid=2), sent.append)  # nothing new recorded: durable already
         assert sent[-1] == Ack(cid=2)
         full[0] = True
         log.record(contribution(3))
         log.acknowledge(Ack(cid=3), sent.append)
-        assert not await log.tick(0.2, engine)
+        assert not await log.tick_committed(0.2, engine)
         refusal = sent[-1]
         assert isinstance(refusal, NotAllowed)
         assert (refusal.code, refusal.ref) == (ErrorCode.JOURNAL_UNAVAILABLE, 3)
         assert log.refused_acks == 1
+
+
+async def test_a_slow_commit_holds_up_the_acks_never_the_ticks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held = threading.Event()
+
+    def write_batch(conn: sqlite3.Connection, rows: batch.Batch, *, keep_snapshots: int) -> None:
+        held.wait(10)  # the disk stalls until the test lets it go
+        batch.write_batch(conn, rows, keep_snapshots=keep_snapshots)
+
+    monkeypatch.setattr(store, "write_batch", write_batch)
+    async with Journal(tmp_path / "j.sqlite") as journal:
+        log = SessionJournal(journal, "commons", VENUE, snapshot_every=100)
+        session = DreamSession("commons", VENUE, journal=log)
+        running = asyncio.create_task(session.run())
+        try:
+            await eventually(lambda: session.stats.ticks >= 4, "four ticks, a commit held")
+            assert journal.stats.commits == 0
+            held.set()
+            await eventually(lambda: journal.durable_seq >= 4, "the ticks since committed")
+        finally:
+            held.set()
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
