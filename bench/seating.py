@@ -49,7 +49,7 @@ async def seat(system: str, count: int, parallel: int, workdir: Path) -> dict[st
     async with child(*args, log=log, core=SERVER_CORE, module=module) as server:
         await wait_until(lambda: _answers(port), system, 30)
         cpu_before = cpu_seconds(server.pid)
-        ticks_before = _ticks(port)
+        ticks_at_start, tick_s_at_start = _ticks(port)
         loop = asyncio.get_running_loop()
         url = f"ws://127.0.0.1:{port}/{SESSION}"
         gate = asyncio.Semaphore(parallel)
@@ -76,7 +76,7 @@ async def seat(system: str, count: int, parallel: int, workdir: Path) -> dict[st
             seat_s = time.monotonic() - started
             cpu_s = cpu_seconds(server.pid) - cpu_before
             commits = _commits(port) if system == "journal" else None
-            (ticks, tick_s), (ticks_at_start, tick_s_at_start) = _ticks(port), ticks_before
+            ticks, tick_s = _ticks(port)
             ticks, tick_s = ticks - ticks_at_start, tick_s - tick_s_at_start
             received = sum(p.bytes for p in seated), sum(p.frames for p in seated)
         finally:

@@ -230,7 +230,7 @@ async def test_acks_go_out_with_the_commit_or_become_refusals_naming_their_cid(
         assert log.refused_acks == 1
 
 
-async def test_a_slow_commit_holds_up_the_acks_never_the_ticks(
+async def test_a_slow_commit_never_holds_up_the_ticks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     held = threading.Event()
