@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
+from itertools import accumulate
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 import msgpack
@@ -500,6 +502,45 @@ def applied_pairs(applied: Mapping[str, int]) -> list[int | str]:
 def applied_map(pairs: object) -> dict[str, int]:
     """The participant id -> cid map of a frame's ``applied`` pairs (``applied_pairs``);
     ``ValueError`` saying what is wrong with them."""
+    numbered = _all_numbered(pairs)
+    if numbered is None:
+        return _applied_map_pair_by_pair(pairs)
+    numbers, cids = numbered
+    return dict(zip([f"p{number:x}" for number in numbers], cids, strict=True))
+
+
+def applied_cid(pairs: object, participant: str) -> int | None:
+    """``applied_map(pairs).get(participant)`` without making the map: what a client reads
+    of each delta, its own highest merged cid (None if the tick merged nothing of it)."""
+    numbered = _all_numbered(pairs)
+    if numbered is None:
+        return _applied_map_pair_by_pair(pairs).get(participant)
+    numbers, cids = numbered
+    number = _id_number(participant)
+    if number is None:
+        return None
+    at = bisect_right(numbers, number) - 1  # the last pair of that number, as the map keeps
+    return cids[at] if at >= 0 and numbers[at] == number else None
+
+
+def _all_numbered(pairs: object) -> tuple[list[int], list[int]] | None:
+    """(the id numbers, their cids) of pairs whose keys are all steps, the common case, read
+    with the builtins' loops; None for any other list, valid or not, which is read pair by
+    pair. A running sum of steps that are never negative never decreases."""
+    if not isinstance(pairs, list) or len(pairs) % 2:
+        return None
+    steps, cids = pairs[::2], pairs[1::2]
+    if not steps:
+        return [], []
+    if not {*map(type, steps), *map(type, cids)} <= {int}:
+        return None  # a named key, a bool, a float: pair by pair
+    if min(steps) < 0 or min(cids) < 0 or max(cids) > _MAX_ID_NUMBER:
+        return None
+    numbers = list(accumulate(steps))
+    return (numbers, cids) if numbers[-1] <= _MAX_ID_NUMBER else None
+
+
+def _applied_map_pair_by_pair(pairs: object) -> dict[str, int]:
     if not isinstance(pairs, list | tuple):
         raise ValueError("applied is a list of pairs: key, cid, key, cid...")
     if len(pairs) % 2:

@@ -21,6 +21,8 @@ from dreamcommons.contracts.protocol import (
     RegionView,
     SceneView,
     Snapshot,
+    _applied_map_pair_by_pair,
+    applied_cid,
     applied_map,
     applied_pairs,
     decode_server,
@@ -68,6 +70,38 @@ def test_malformed_pairs_are_an_invalid_field(applied: object, says: str) -> Non
     assert refused.value.code is ErrorCode.INVALID_FIELD
     assert refused.value.message.startswith("applied: ")
     assert says in refused.value.message
+
+
+# what a frame's ``applied`` may hold, valid or not: steps, ids, and what is neither
+items = st.one_of(
+    st.integers(min_value=-2, max_value=40),
+    st.integers(min_value=2**53 - 2, max_value=2**53 + 1),
+    st.sampled_from(["p1", "p10", "alice", True, False, 1.0, None]),
+)
+
+
+def _read(read: object) -> object:
+    try:
+        return read()  # type: ignore[operator]
+    except ValueError as error:
+        return ("refused", str(error))
+
+
+@given(st.lists(items, max_size=12), st.sampled_from(["p1", "p3", "p10", "p2a", "alice", "x"]))
+def test_the_quick_readings_of_applied_agree_with_reading_it_pair_by_pair(
+    pairs: list[object], pid: str
+) -> None:
+    by_pair = _read(lambda: _applied_map_pair_by_pair(pairs))
+    assert _read(lambda: applied_map(pairs)) == by_pair
+    mine = by_pair if isinstance(by_pair, tuple) else by_pair.get(pid)  # type: ignore[attr-defined]
+    assert _read(lambda: applied_cid(pairs, pid)) == mine
+
+
+@given(st.dictionaries(numbered, cids, max_size=40), numbered)
+def test_a_client_finds_its_own_cid_as_the_map_has_it(applied: dict[str, int], pid: str) -> None:
+    pairs = applied_pairs(applied)
+    for someone in [*applied, pid]:
+        assert applied_cid(pairs, someone) == applied.get(someone)
 
 
 def test_a_contributor_costs_about_two_bytes_in_a_room_of_2000() -> None:
