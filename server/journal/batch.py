@@ -75,21 +75,35 @@ def _last_cids(events: list[EventRow]) -> list[tuple[int, str, str]]:
     return [(cid, session, participant) for (session, participant), cid in highest.items()]
 
 
+def _runs(rows: list[tuple[str, tuple[Any, ...]]]) -> list[tuple[str, list[tuple[Any, ...]]]]:
+    """The rows as runs of one statement each, in call order: one ``executemany`` per run
+    (a second of every sleeper's signals is one call, not one per sleeper)."""
+    runs: list[tuple[str, list[tuple[Any, ...]]]] = []
+    for sql, params in rows:
+        if runs and runs[-1][0] == sql:
+            runs[-1][1].append(params)
+        else:
+            runs.append((sql, [params]))
+    return runs
+
+
 def write_batch(conn: sqlite3.Connection, batch: Batch, *, keep_snapshots: int) -> None:
     """Write the batch in ONE transaction (durable when this returns, with
     ``synchronous=FULL``), keeping the latest ``keep_snapshots`` snapshots per session.
     On any error the transaction is rolled back and the error raised."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        for sql, params in batch.rows:
-            conn.execute(sql, params)
-        conn.executemany(_INSERT_EVENT, batch.events)
-        conn.executemany(_RAISE_LAST_CID, _last_cids(batch.events))
-        conn.executemany(
-            _INSERT_SNAPSHOT, [(*snapshot, SNAPSHOT_MSGPACK) for snapshot in batch.snapshots]
-        )
-        for session in sorted({s[0] for s in batch.snapshots}):
-            conn.execute(_PRUNE_SNAPSHOTS, (session, session, keep_snapshots))
+        for sql, params in _runs(batch.rows):
+            conn.executemany(sql, params)
+        if batch.events:
+            conn.executemany(_INSERT_EVENT, batch.events)
+            conn.executemany(_RAISE_LAST_CID, _last_cids(batch.events))
+        if batch.snapshots:
+            conn.executemany(
+                _INSERT_SNAPSHOT, [(*snapshot, SNAPSHOT_MSGPACK) for snapshot in batch.snapshots]
+            )
+            for session in sorted({s[0] for s in batch.snapshots}):
+                conn.execute(_PRUNE_SNAPSHOTS, (session, session, keep_snapshots))
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
