@@ -12,6 +12,7 @@ from bench.cluster import run as run_cluster
 from bench.commons import RATIOS, Workload, run_ladder, run_row, table
 from bench.contribution_cpu import measure
 from bench.ingest import run_rate
+from bench.join_commit import commits, hand_off
 from bench.seating import SYSTEMS, seat
 
 pytestmark = pytest.mark.integration
@@ -95,3 +96,13 @@ async def test_the_contribution_cpu_bench_measures_contributions_that_were_taken
     assert 0 < per < 0.01  # CPU seconds for one contribution, whatever the machine
     calls = pstats.Stats(profile).stats  # type: ignore[attr-defined]
     assert any(name == "contribute" for _, _, name in calls)
+
+
+async def test_the_join_commit_bench_makes_every_join_durable(tmp_path: Path) -> None:
+    row = await commits(5, 3, tmp_path)
+    assert (row["commits"], row["joins_per_commit"]) == (5, 3)
+    assert row["events_durable"] == 15  # every join's event is on disk, in five commits
+    assert min(row["wall_ms"], row["cpu_ms"], row["loop_thread_cpu_ms"]) > 0
+    trips = await hand_off(5)
+    assert trips["hand_off"] == 5
+    assert trips["wall_ms"] > 0
