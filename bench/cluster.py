@@ -32,7 +32,6 @@ import asyncio
 import contextlib
 import json
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -56,7 +55,7 @@ from bench.commons import (
     wait_until,
 )
 from bench.loadgen import BenchParticipant, Latencies, Window, connect_all
-from bench.measure import Scrape, cpu_seconds, histogram_quantile, pin
+from bench.measure import Scrape, cpu_seconds, histogram_quantile, own_cpu_seconds, pin
 from dreamcommons.server.cluster import NatsProcess
 from tests.processes import free_port
 
@@ -104,12 +103,11 @@ def varz(nats: NatsProcess) -> dict[str, int]:
 async def _reading(
     processes: list[Process], nats: NatsProcess, participants: list[BenchParticipant]
 ) -> _Reading:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
     engines = [p for p in processes if p.role == "engine" and p.port is not None]
     return _Reading(
         at=time.monotonic(),
         cpu={p.name: cpu_seconds(p.pid) for p in processes},
-        loadgen_cpu=usage.ru_utime + usage.ru_stime,
+        loadgen_cpu=own_cpu_seconds(),
         frames=sum(p.frames for p in participants),
         bytes=sum(p.bytes for p in participants),
         nats=await asyncio.to_thread(varz, nats),

@@ -24,7 +24,6 @@ import dataclasses
 import json
 import os
 import platform
-import resource
 import sys
 import tempfile
 import time
@@ -34,7 +33,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bench.loadgen import BenchParticipant, Latencies, Schedule, Window, connect_all
-from bench.measure import Scrape, cpu_seconds, histogram_quantile, percentile, pin, rss_bytes
+from bench.measure import (
+    Scrape,
+    cpu_seconds,
+    histogram_quantile,
+    own_cpu_seconds,
+    percentile,
+    pin,
+    rss_bytes,
+)
 from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.broker import MosquittoProcess
 from tests.processes import end, free_port
@@ -317,12 +324,11 @@ class _Reading:
 
 
 async def _reading(port: int, server: int, fleet: int | None, participants: list[Any]) -> _Reading:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
     return _Reading(
         at=time.monotonic(),
         metrics=await asyncio.to_thread(Scrape.of, port),
         server_cpu=cpu_seconds(server),
-        loadgen_cpu=usage.ru_utime + usage.ru_stime,
+        loadgen_cpu=own_cpu_seconds(),
         fleet_cpu=0.0 if fleet is None else cpu_seconds(fleet),
         frames=sum(p.frames for p in participants),
         bytes=sum(p.bytes for p in participants),

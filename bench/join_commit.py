@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import resource
 import sys
 import tempfile
 import time
@@ -26,17 +25,28 @@ from typing import Any
 
 import uvloop
 
+from bench.measure import own_cpu_seconds
 from dreamcommons.contracts.venues import load_venue
 from dreamcommons.server.engine import ParticipantJoined
 from dreamcommons.server.journal import Journal
 from dreamcommons.server.journal.session_journal import SessionJournal
 
 TOKEN = "a-resume-token-as-long-as-a-real-one"
+Clocks = tuple[float, float, float]  # the process's CPU, the loop thread's CPU, wall
 
 
-def _process_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+def _clocks() -> Clocks:
+    return own_cpu_seconds(), time.thread_time(), time.perf_counter()
+
+
+def _per_round(started: Clocks, count: int) -> dict[str, float]:
+    """Milliseconds per round of each clock since ``started``, over ``count`` rounds."""
+    process, loop_thread, wall = (now - then for now, then in zip(_clocks(), started, strict=True))
+    return {
+        "wall_ms": round(1000 * wall / count, 3),
+        "cpu_ms": round(1000 * process / count, 3),
+        "loop_thread_cpu_ms": round(1000 * loop_thread / count, 3),
+    }
 
 
 async def commits(count: int, joins: int, folder: Path) -> dict[str, Any]:
@@ -44,7 +54,7 @@ async def commits(count: int, joins: int, folder: Path) -> dict[str, Any]:
     async with Journal(folder / f"joins-{joins}.sqlite") as journal:
         log = SessionJournal(journal, "commons", load_venue("sleep-commons"), snapshot_every=1)
         await log.commit()
-        process, loop_thread, wall = _process_cpu(), time.thread_time(), time.perf_counter()
+        started = _clocks()
         for k in range(count):
             for j in range(joins):
                 pid = f"p{k * joins + j:x}"
@@ -54,9 +64,7 @@ async def commits(count: int, joins: int, folder: Path) -> dict[str, Any]:
         return {
             "joins_per_commit": joins,
             "commits": count,
-            "wall_ms": _per(time.perf_counter() - wall, count),
-            "cpu_ms": _per(_process_cpu() - process, count),
-            "loop_thread_cpu_ms": _per(time.thread_time() - loop_thread, count),
+            **_per_round(started, count),
             "events_durable": journal.durable_seq,
         }
 
@@ -66,19 +74,10 @@ async def hand_off(count: int) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     with ThreadPoolExecutor(max_workers=1) as executor:
         await loop.run_in_executor(executor, int)
-        process, loop_thread, wall = _process_cpu(), time.thread_time(), time.perf_counter()
+        started = _clocks()
         for _ in range(count):
             await loop.run_in_executor(executor, int)
-        return {
-            "hand_off": count,
-            "wall_ms": _per(time.perf_counter() - wall, count),
-            "cpu_ms": _per(_process_cpu() - process, count),
-            "loop_thread_cpu_ms": _per(time.thread_time() - loop_thread, count),
-        }
-
-
-def _per(seconds: float, count: int) -> float:
-    return round(1000 * seconds / count, 3)
+        return {"hand_off": count, **_per_round(started, count)}
 
 
 async def main_async(count: int, sizes: list[int]) -> None:

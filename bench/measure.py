@@ -1,9 +1,11 @@
-"""Readings the bench takes of other processes: /proc CPU and memory, and /metrics."""
+"""Readings the bench takes of other processes (/proc CPU and memory, and /metrics) and of its
+own CPU."""
 
 from __future__ import annotations
 
 import math
 import os
+import resource
 import urllib.request
 from dataclasses import dataclass
 
@@ -17,6 +19,12 @@ def cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def own_cpu_seconds() -> float:
+    """User plus system CPU time this process (every thread) has used so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def rss_bytes(pid: int) -> int:
