@@ -28,6 +28,7 @@ def session_journal(
         venue,
         snapshot_every=max(1, round(settings.snapshot_every_s * venue.tick_hz)),
         host_key=settings.host_key,
+        rush_pace_s=settings.journal_rush_pace_s,
     )
 
 

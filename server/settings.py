@@ -127,6 +127,12 @@ class ServerSettings(BaseSettings):
     snapshot_every_s: float = Field(
         default=30.0, gt=0.0, description="session time between snapshots"
     )
+    journal_rush_pace_s: float = Field(
+        default=0.010,
+        ge=0.0,
+        le=0.1,
+        description="while joins come faster than commits, the least time between two commits",
+    )
     # --- members who left (server.absences) and how fast an address may make new ones ---
     max_members: int = Field(
         default=512, ge=2, description="members a session lists at once (present and away)"

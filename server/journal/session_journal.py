@@ -11,7 +11,11 @@ a slow disk delays the acks, never the next tick.
 
 ``durable()`` does not wait for the tick: it commits at once, or as soon as the commit under
 way has finished, and that one commit holds whatever was recorded meanwhile (a group commit:
-fifty joins at once cost one or two commits, not fifty). Acknowledgements of contributions
+fifty joins at once cost one or two commits, not fifty). During a rush (the last commit
+released more than one waiter) the next commit starts no sooner than ``rush_pace_s`` after the
+last one began, so that a room filling up makes a few large commits, not one per handful of
+joins: a commit's fixed cost is most of its cost. A lone join in a quiet room commits at once.
+Acknowledgements of contributions
 ride the tick's own commit: what they acknowledge is shown at that tick anyway, and a commit
 per contribution would cost more than it gives.
 
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections import deque
 from collections.abc import Callable
 
@@ -54,6 +59,7 @@ class SessionJournal:
         *,
         snapshot_every: int,
         host_key: str | None = None,
+        rush_pace_s: float = 0.0,
     ) -> None:
         self.journal = journal
         self.session_id = session_id
@@ -65,6 +71,9 @@ class SessionJournal:
         self._failing = False
         self._hurried = 0  # the last position a ``durable()`` or a tick wants committed
         self._hurrying: asyncio.Task[None] | None = None  # its commits, until it is on disk
+        self.rush_pace_s = rush_pace_s
+        self._released = 0  # waiters the last commit released: more than one is a rush
+        self._began = -math.inf  # when (loop time) the last hurried commit began
         key_hash = None if host_key is None else token_hash(host_key)
         journal.record_session(session_id, venue, key_hash)
 
@@ -147,8 +156,13 @@ class SessionJournal:
     async def _commit_hurried(self) -> None:
         """Commit until what was hurried is on disk (or a commit fails: then what waits is
         refused, and the next tick retries); each commit takes all that came meanwhile."""
+        loop = asyncio.get_running_loop()
         try:
             while (before := self.journal.durable_seq) < self._hurried:
+                wait = self._began + self.rush_pace_s - loop.time()
+                if self._released > 1 and wait > 0:
+                    await asyncio.sleep(wait)  # a rush: let more come into this commit
+                self._began = loop.time()
                 if not await self.commit() or self.journal.durable_seq == before:
                     return
         finally:
@@ -186,8 +200,10 @@ class SessionJournal:
             log.warning("session %s: journal writable again, acknowledging", self.session_id)
         durable = self.journal.durable_seq
         waiting = self._waiting
+        released = len(waiting)
         while waiting and waiting[0][0] <= durable:
             waiting.popleft()[1](True)
+        self._released = released - len(waiting)
         acks = self._acks
         while acks and acks[0][0] <= durable:
             _, reply, send = acks.popleft()

@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import itertools
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -182,6 +184,51 @@ async def test_durable_during_a_commit_commits_right_after_it_with_what_came_mea
         assert journal.durable_seq == journal.last_seq == 2
         assert journal.stats.commits == 2
         assert journal.stats.events_committed == 2
+
+
+def joining(log: SessionJournal) -> Callable[[], asyncio.Task[None]]:
+    """A join at each call: its event recorded, then ``durable()`` as a task."""
+    numbers = itertools.count(1)
+
+    def join() -> asyncio.Task[None]:
+        n = next(numbers)
+        log.record(ParticipantJoined(participant=f"p{n}", name=f"N{n}", role="dreamer"))
+        return asyncio.create_task(log.durable())
+
+    return join
+
+
+async def test_in_a_rush_joins_that_come_one_by_one_share_the_next_paced_commit(
+    tmp_path: Path,
+) -> None:
+    """After a commit that released more than one join, the next waits until ``rush_pace_s``
+    after it began: five joins 10 ms apart (five commits, unpaced) make one."""
+    async with Journal(tmp_path / "j.sqlite") as journal:
+        log = SessionJournal(journal, "commons", VENUE, snapshot_every=100, rush_pace_s=0.5)
+        join = joining(log)
+        await asyncio.gather(join(), join())  # a rush: one commit released two
+        commits = journal.stats.commits
+        late = []
+        for _ in range(5):
+            late.append(join())
+            await asyncio.sleep(0.01)
+        assert not any(task.done() for task in late)
+        await asyncio.gather(*late)
+        assert journal.stats.commits == commits + 1
+        assert journal.durable_seq == journal.last_seq
+
+
+async def test_a_lone_join_commits_at_once_whatever_the_pace(tmp_path: Path) -> None:
+    """A commit that released one join (or none: a tick's) is no rush: the next join does
+    not wait for the pace (an hour here)."""
+    async with Journal(tmp_path / "j.sqlite") as journal:
+        log = SessionJournal(journal, "commons", VENUE, snapshot_every=100, rush_pace_s=3600)
+        join = joining(log)
+        await asyncio.wait_for(join(), 10)
+        await asyncio.wait_for(join(), 10)  # the last commit released one
+        assert await log.tick_committed(0.1, DreamEngine(VENUE, "commons"))
+        await asyncio.wait_for(join(), 10)  # the last commit released none
+        assert journal.stats.commits == 4
 
 
 async def test_durable_is_refused_when_its_commit_fails(
