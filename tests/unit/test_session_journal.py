@@ -204,7 +204,7 @@ async def test_in_a_rush_joins_that_come_one_by_one_share_the_next_paced_commit(
     """After a commit that released more than one join, the next waits until ``rush_pace_s``
     after it began: five joins 10 ms apart (five commits, unpaced) make one."""
     async with Journal(tmp_path / "j.sqlite") as journal:
-        log = SessionJournal(journal, "commons", VENUE, snapshot_every=100, rush_pace_s=0.5)
+        log = SessionJournal(journal, "commons", VENUE, snapshot_every=100, rush_pace_s=1.0)
         join = joining(log)
         await asyncio.gather(join(), join())  # a rush: one commit released two
         commits = journal.stats.commits
