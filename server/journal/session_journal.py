@@ -15,9 +15,8 @@ fifty joins at once cost one or two commits, not fifty). During a rush (the last
 released more than one waiter) the next commit starts no sooner than ``rush_pace_s`` after the
 last one began, so that a room filling up makes a few large commits, not one per handful of
 joins: a commit's fixed cost is most of its cost. A lone join in a quiet room commits at once.
-Acknowledgements of contributions
-ride the tick's own commit: what they acknowledge is shown at that tick anyway, and a commit
-per contribution would cost more than it gives.
+Acknowledgements of contributions ride the tick's own commit: what they acknowledge is shown
+at that tick anyway, and a commit per contribution would cost more than it gives.
 
 A failed commit keeps its events buffered (the next tick retries) and releases what waited on
 it with ``False``: those acknowledgements are refused, never sent. While the journal cannot
