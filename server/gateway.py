@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Coroutine, Iterator
 from http import HTTPStatus
 
-from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
+from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
@@ -60,7 +60,7 @@ from dreamcommons.server.cluster.node import ClusterNode
 from dreamcommons.server.devices.hub import DeviceHub
 from dreamcommons.server.durability import Durability
 from dreamcommons.server.engine import DreamEngine
-from dreamcommons.server.fanout import bound_kernel_buffer
+from dreamcommons.server.fanout import bound_kernel_buffers, write_once
 from dreamcommons.server.guessing import WRONG_CREDENTIAL, CredentialGuard, GuessPolicy
 from dreamcommons.server.ha_sessions import SessionsInHomeAssistant
 from dreamcommons.server.join_log import JoinLog
@@ -163,6 +163,7 @@ class DreamServer:
             ping_interval=20,
             ping_timeout=20,
         )
+        bound_kernel_buffers(self._server, self.settings.socket_send_bytes)
         log.info("dreamcommons listening on ws://%s:%d/", self.settings.host, self.port)
         if self.devices.gateway is not None:
             self._spawn(self.devices.gateway.run(), "device-gateway")
@@ -320,8 +321,7 @@ class DreamServer:
                 await connection.send(encode(error_frame(refused), encoding))
                 await connection.close(CloseCode.TOO_MANY_CONNECTIONS, refused.code.value)
             return
-        bound_kernel_buffer(connection, self.settings.socket_send_bytes)
-        peer = _ConnectionState(self, connection, encoding)
+        peer = _ConnectionState(self, connection, encoding, address)
         try:
             await peer.serve()
         except ConnectionClosed:
@@ -334,11 +334,13 @@ class DreamServer:
 class _ConnectionState:
     """One connection: its encoding, its member once joined, and its recent mistakes."""
 
-    def __init__(self, server: DreamServer, connection: ServerConnection, encoding: Encoding):
+    def __init__(
+        self, server: DreamServer, connection: ServerConnection, encoding: Encoding, address: str
+    ):
         self.server = server
         self.connection = connection
         self.encoding = encoding
-        self.address = str(connection.remote_address[0])
+        self.address = address
         self.session: SessionPort | None = None
         self.member: Member | None = None
         self._joining: SessionPort | None = None  # where a join frame went, until answered
@@ -462,7 +464,7 @@ class _ConnectionState:
         # written at once, without awaiting (``send`` would await a drain, and a tick's live
         # delta could come between the welcome and the deltas it resumes from)
         for frame in admitted.frames:
-            broadcast([self.connection], frame)
+            write_once([self.connection], frame)
 
     @contextlib.contextmanager
     def _credentials(self, session: str, ref: int | None = None) -> Iterator[None]:

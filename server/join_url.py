@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote
 
 from pydantic import ValidationError
 
@@ -20,25 +20,21 @@ from dreamcommons.contracts.protocol import Join
 from dreamcommons.contracts.tokens import peek_role
 
 
-def session_in_path(path: str) -> str | None:
-    """The session a request path (``/commons?code=...``) names, or None for ``/``."""
-    return unquote(urlsplit(path).path).strip("/") or None
-
-
 def join_through(request: Join, path: str) -> Join:
     """``request`` as the URL ``path`` it arrived through completes it, or ``InvalidField``
     when the two disagree on the session."""
-    named = session_in_path(path)
+    route, _, query = path.split("#", 1)[0].partition("?")
+    named = unquote(route).strip("/") or None  # the session of /commons?code=..., None for /
     if named is not None and named != request.session:
         raise InvalidField(
             f"the URL names session {named!r} but the join names {request.session!r}: "
             "join the session of the URL, or connect to /"
         )
     updates: dict[str, object] = {}
-    if request.code is None and request.token is None:
-        query = parse_qs(urlsplit(path).query)
+    if query and request.code is None and request.token is None:
+        parameters = parse_qs(query)
         for field in ("code", "token"):
-            values = query.get(field)
+            values = parameters.get(field)
             if values:
                 updates[field] = values[0]
     token = updates.get("token", request.token)

@@ -331,9 +331,12 @@ class DreamSession:
     def _tag_for(self, member: Member) -> int | None:
         """The smallest number from 2 that no listed member of the same name (case-folded)
         holds, or None when nobody else listed has that name (an untagged one holds 1)."""
+        namesakes = self._named.get(member.name.casefold())
+        if not namesakes:
+            return None
         taken = {
             other.tag or 1
-            for other in map(self._members.__getitem__, self._named.get(member.name.casefold(), ()))
+            for other in map(self._members.__getitem__, namesakes)
             if other is not member and self._listed(other.pid)
         }
         if not taken:
