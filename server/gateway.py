@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine
 from http import HTTPStatus
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -466,23 +466,9 @@ class _ConnectionState:
         for frame in admitted.frames:
             write_once([self.connection], frame)
 
-    @contextlib.contextmanager
-    def _credentials(self, session: str, ref: int | None = None) -> Iterator[None]:
-        """Around checking a credential for ``session`` (the guard's one rule for every kind):
-        refused before it is looked at while this address is locked out; a wrong one counted."""
-        guard = self.server.guard
-        try:
-            guard.check(self.address, session, time.monotonic(), ref=ref)
-        except LimitExceeded as locked:
-            self.server.limits.refused[locked.code.value] += 1  # counted with every limit
-            raise
-        try:
-            yield
-        except NotAllowed as refused:
-            if refused.code in WRONG_CREDENTIAL:
-                guard.failed(self.address, session, time.monotonic())
-            raise
-        guard.succeeded(self.address, session, time.monotonic())
+    def _credentials(self, session: str, ref: int | None = None) -> _CredentialCheck:
+        """Around checking a credential for ``session``: ``with self._credentials(...)``."""
+        return _CredentialCheck(self.server, self.address, session, ref)
 
     @property
     def _reply(self) -> Reply:
@@ -508,6 +494,33 @@ class _ConnectionState:
     def detach(self) -> None:
         if self.session is not None and self.member is not None:
             self.session.disconnect(self.member, self.connection)
+
+
+class _CredentialCheck:
+    """Around checking a credential (the guard's one rule for every kind): refused before it
+    is looked at while the address is locked out; a wrong one counted, a right one trusted.
+    A class, not a generator: every join checks one."""
+
+    __slots__ = ("address", "ref", "server", "session")
+
+    def __init__(self, server: DreamServer, address: str, session: str, ref: int | None) -> None:
+        self.server, self.address, self.session, self.ref = server, address, session, ref
+
+    def __enter__(self) -> None:
+        try:
+            self.server.guard.check(self.address, self.session, time.monotonic(), ref=self.ref)
+        except LimitExceeded as locked:
+            self.server.limits.refused[locked.code.value] += 1  # counted with every limit
+            raise
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: object
+    ) -> None:
+        guard = self.server.guard
+        if error is None:
+            guard.succeeded(self.address, self.session, time.monotonic())
+        elif isinstance(error, NotAllowed) and error.code in WRONG_CREDENTIAL:
+            guard.failed(self.address, self.session, time.monotonic())
 
 
 def _json_response(connection: ServerConnection, status: HTTPStatus, body: object) -> Response:

@@ -860,16 +860,13 @@ def encode_with_state(message: BaseModel, state: bytes | str, encoding: Encoding
     state is nearly all of the cost of a welcome, and the same for every welcome until the
     next tick."""
     plain = message.model_dump(mode="json", exclude={"state"})
+    plain["state"] = None  # the last field: the frame ends with its nil, where the state goes
     if encoding is Encoding.MSGPACK:
         assert isinstance(state, bytes), "a msgpack frame takes a msgpack state"
-        packer = msgpack.Packer(use_bin_type=True)
-        parts = [packer.pack_map_header(len(plain) + 1)]
-        for key, value in plain.items():
-            parts += (packer.pack(key), packer.pack(value))
-        return b"".join((*parts, packer.pack("state"), state))
+        packed: bytes = msgpack.packb(plain, use_bin_type=True)
+        return packed.removesuffix(b"\xc0") + state
     assert isinstance(state, str), "a JSON frame takes a JSON state"
-    fields = [f"{json.dumps(key)}:{json.dumps(value)}" for key, value in plain.items()]
-    return "{" + ",".join((*fields, f'"state":{state}')) + "}"
+    return json.dumps(plain, separators=(",", ":")).removesuffix("null}") + state + "}"
 
 
 def _positional(update: dict[str, Any]) -> list[Any]:
