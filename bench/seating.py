@@ -4,8 +4,9 @@ and the bare baseline, joined the way ``make bench`` joins them.
     python -m bench.seating                          # 2,000, 50 at a time, each system
     python -m bench.seating --count 300 --parallel 1 # one at a time: one join's own cost
 
-Each system runs as a child process pinned to the server's core, as in ``bench.commons``; the
-load generator's participants (``bench.loadgen``) connect and join ``parallel`` at a time.
+Each system runs as a child process pinned to the server's core, and the load generator on
+the other, as in ``bench.commons``; its participants (``bench.loadgen``) connect and join
+``parallel`` at a time.
 One JSON line per system: ``seat_s`` (from the first connect until every welcome is in),
 the milliseconds from sending a join to its welcome (``join_ms_p50``, ``p90``, ``max``), and
 the server's CPU per join over the seating (``cpu_ms_per_join``, all its threads): steadier
@@ -21,15 +22,16 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.commons import SERVER_CORE, SESSION, _answers, child, wait_until
+from bench.commons import LOAD_CORE, SERVER_CORE, SESSION, _answers, child, wait_until
 from bench.loadgen import BenchParticipant, Latencies, Window
-from bench.measure import Scrape, cpu_seconds, percentile
+from bench.measure import Scrape, cpu_seconds, percentile, pin
 from tests.processes import free_port
 
 SYSTEMS = ("baseline", "journal", "no-journal")
@@ -117,6 +119,7 @@ def _ms(seconds: float | None) -> float | None:
 
 
 async def main_async(args: argparse.Namespace) -> int:
+    pin(os.getpid(), LOAD_CORE)  # as ``bench.commons`` runs: off the server's core
     with tempfile.TemporaryDirectory(prefix="dreamcommons-seating-") as scratch:
         for system in args.systems.split(","):
             if system not in SYSTEMS:
