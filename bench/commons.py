@@ -12,7 +12,9 @@ contribute once a second on a fixed schedule, and measures over the steady windo
 Each rung runs every chosen system, one after the other, with the same load generator:
 dreamcommons, then the bare websockets + msgpack broadcast of ``bench.baseline`` (no rules,
 no journal, no devices). The dreamcommons row then carries its ratios to the baseline's row
-of the same rung and run: p99, server CPU, KB per client per second, seconds to seat N.
+of the same rung and run: p99, server CPU, KB per client per second, seconds to seat N. At a
+rung without devices each system is seated ``--seatings`` times (3), the others on fresh
+servers, the systems taking turns; the seconds to seat N are their median.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import dataclasses
 import json
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -135,25 +138,13 @@ async def run_row(work: Workload, workdir: Path, system: str = "dreamcommons") -
         work = dataclasses.replace(work, devices=0)
     port = free_port()
     async with contextlib.AsyncExitStack() as stack:
-        scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="dreamcommons-journal-"))
         broker_args: tuple[str, ...] = ()
-        if system == "baseline":
-            server = await stack.enter_async_context(
-                child("--port", str(port), log=workdir / f"baseline-{work.participants}.log",
-                      core=SERVER_CORE, module="bench.baseline")
-            )  # fmt: skip
-        elif work.devices:
+        if system == "dreamcommons" and work.devices:
             broker = await stack.enter_async_context(MosquittoProcess())
             assert broker._process is not None
             pin(broker._process.pid, LOAD_CORE)
             broker_args = ("--broker", broker.url)
-        if system == "dreamcommons":
-            server = await stack.enter_async_context(
-                child("host", "--port", str(port), "--venue", work.venue, "--open", SESSION,
-                      "--journal", str(Path(scratch) / "dreams.sqlite"), *broker_args,
-                      log=workdir / f"server-{work.participants}.log", core=SERVER_CORE)
-            )  # fmt: skip
-        await wait_until(lambda: _answers(port), "the server", 30)
+        server = await _start(stack, work, system, port, workdir, broker_args)
         rss_before = rss_bytes(server.pid)
         codes: list[str] = []
         fleet_pid: int | None = None
@@ -171,12 +162,7 @@ async def run_row(work: Workload, workdir: Path, system: str = "dreamcommons") -
             codes = [line.split()[2] for line in codes_file.read_text().splitlines()]
 
         window, latencies = Window(), Latencies()
-        url = f"ws://127.0.0.1:{port}/{SESSION}"
-        seating = time.monotonic()
-        participants = await connect_all(
-            url, SESSION, work.participants, work.probes, window, latencies
-        )
-        seat_s = time.monotonic() - seating
+        seat_s, participants = await _seat(work, port, window, latencies)
         for participant in participants:
             stack.callback(participant.close)
         await asyncio.gather(*(p.pair(code) for p, code in zip(participants, codes, strict=False)))
@@ -217,6 +203,56 @@ async def run_row(work: Workload, workdir: Path, system: str = "dreamcommons") -
         ),
         "seat_s": round(seat_s, 3),
     }
+
+
+async def _start(
+    stack: contextlib.AsyncExitStack,
+    work: Workload,
+    system: str,
+    port: int,
+    workdir: Path,
+    broker_args: tuple[str, ...] = (),
+    log_tag: str = "",
+) -> asyncio.subprocess.Process:
+    """``system``'s server for ``work`` on ``port``, answering, until ``stack`` closes: the
+    baseline, or dreamcommons with a journal of its own (and the broker of ``broker_args``)."""
+    if system == "baseline":
+        args: tuple[str, ...] = ("--port", str(port))
+        module, log = "bench.baseline", f"baseline-{work.participants}{log_tag}.log"
+    else:
+        scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="dreamcommons-journal-"))
+        args = ("host", "--port", str(port), "--venue", work.venue, "--open", SESSION,
+                "--journal", str(Path(scratch) / "dreams.sqlite"), *broker_args)  # fmt: skip
+        module, log = "dreamcommons", f"server-{work.participants}{log_tag}.log"
+    server = await stack.enter_async_context(
+        child(*args, log=workdir / log, core=SERVER_CORE, module=module)
+    )
+    await wait_until(lambda: _answers(port), "the server", 30)
+    return server
+
+
+async def _seat(
+    work: Workload, port: int, window: Window, latencies: Latencies
+) -> tuple[float, list[BenchParticipant]]:
+    """Join ``work``'s participants to the server on ``port``: the seconds it took, and them."""
+    url = f"ws://127.0.0.1:{port}/{SESSION}"
+    seating = time.monotonic()
+    participants = await connect_all(
+        url, SESSION, work.participants, work.probes, window, latencies
+    )
+    return time.monotonic() - seating, participants
+
+
+async def seat_again(work: Workload, workdir: Path, system: str, log_tag: str = "") -> float:
+    """Seconds to seat ``work``'s participants on a fresh server of ``system``, seated as
+    ``run_row`` seats them (a rung without devices); nothing else measured."""
+    port = free_port()
+    async with contextlib.AsyncExitStack() as stack:
+        await _start(stack, work, system, port, workdir, log_tag=log_tag)
+        seat_s, participants = await _seat(work, port, Window(), Latencies())
+        for participant in participants:
+            participant.close()
+    return round(seat_s, 3)
 
 
 async def steady_window(
@@ -267,10 +303,11 @@ def latency_fields(participants: list[BenchParticipant], latencies: Latencies) -
 
 
 async def run_ladder(
-    rungs: list[Workload], workdir: Path, systems: tuple[str, ...] = SYSTEMS
+    rungs: list[Workload], workdir: Path, systems: tuple[str, ...] = SYSTEMS, seatings: int = 1
 ) -> list[dict[str, Any]]:
     """Every rung on every system, one after the other; the dreamcommons rows with their
-    ratios to the baseline's row of the same rung."""
+    ratios to the baseline's row of the same rung. A rung without devices is seated
+    ``seatings`` times on each system (``more_seatings``)."""
     rows = []
     for work in rungs:
         for system in systems:
@@ -283,6 +320,8 @@ async def run_ladder(
                     "busy; latencies at this N are partly its own",
                     file=sys.stderr,
                 )
+        if not work.devices and seatings > 1:
+            await more_seatings(work, workdir, rows[-len(systems) :], seatings - 1)
         if work.devices and "baseline" in systems and "dreamcommons" in systems:
             print(
                 f"# note: at N={work.participants} dreamcommons had {work.devices} devices "
@@ -290,6 +329,24 @@ async def run_ladder(
                 file=sys.stderr,
             )
     return with_ratios(rows)
+
+
+async def more_seatings(
+    work: Workload, workdir: Path, rows: list[dict[str, Any]], more: int
+) -> None:
+    """Seat ``work`` ``more`` times again on fresh servers, the rows' systems taking turns
+    (so that a machine that slows down slows both), and give each row the median of its
+    seatings as ``seat_s``, every one of them in ``seat_runs_s``: one seating swings by a
+    third on a shared machine, the baseline's most."""
+    runs = {row["system"]: [row["seat_s"]] for row in rows}
+    for again in range(more):
+        for row in rows:
+            system = row["system"]
+            print(f"# {system} N={work.participants}, seated again ...", file=sys.stderr)
+            runs[system].append(await seat_again(work, workdir, system, f"-seated{again + 2}"))
+    for row in rows:
+        row["seat_runs_s"] = runs[row["system"]]
+        row["seat_s"] = round(statistics.median(runs[row["system"]]), 3)
 
 
 def with_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -400,7 +457,7 @@ async def main_async(args: argparse.Namespace) -> int:
                      args.venue)
             for rung in ladder(args.ladder, args.devices)
         ]  # fmt: skip
-        rows = await run_ladder(rungs, folder, args.systems)
+        rows = await run_ladder(rungs, folder, args.systems, args.seatings)
     print(table(rows))
     if args.json:
         print(json.dumps({"rows": rows, "machine": machine()}))
@@ -417,6 +474,9 @@ def main() -> int:
     parser.add_argument("--venue", default="sleep-commons")
     parser.add_argument("--systems", type=systems, default=SYSTEMS,
                         help="dreamcommons,baseline (both, in that order)")  # fmt: skip
+    parser.add_argument("--seatings", type=int, default=3,
+                        help="seatings of each system at a rung without devices; seat s is "
+                        "their median (3)")  # fmt: skip
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     parser.add_argument("--logs", metavar="DIR", help="keep the server's and fleet's logs here")
     return asyncio.run(main_async(parser.parse_args()))

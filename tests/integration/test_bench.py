@@ -5,9 +5,11 @@ from __future__ import annotations
 import cProfile
 import pstats
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bench import commons
 from bench.cluster import run as run_cluster
 from bench.commons import RATIOS, Workload, run_ladder, run_row, table
 from bench.contribution_cpu import measure
@@ -52,6 +54,28 @@ async def test_one_run_measures_both_systems_and_divides_them_side_by_side(
     header = table(rows).splitlines()[0]
     assert "| system |" in header
     assert "| p99 × | CPU × | KB/s × | seat × |" in header
+
+
+async def test_a_rung_without_devices_is_seated_again_and_its_seating_is_the_median(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seat_again = commons.seat_again
+
+    async def seated_slower(*args: Any, **kwargs: Any) -> float:
+        return await seat_again(*args, **kwargs) + 10.0  # the median is then one of these
+
+    monkeypatch.setattr(commons, "seat_again", seated_slower)
+    rung = Workload(participants=6, devices=0, warmup_s=0.5, window_s=1.0)
+    rows = await run_ladder([rung], tmp_path, ("dreamcommons", "baseline"), seatings=3)
+    for row in rows:
+        first, *again = row["seat_runs_s"]
+        assert len(again) == 2
+        assert 0 < first < 10 < min(again)
+        assert row["seat_s"] == min(again)
+    ours, theirs = rows
+    assert ours["seat_ratio"] == round(ours["seat_s"] / theirs["seat_s"], 2)
+    assert (tmp_path / "server-6-seated2.log").exists()  # a fresh server each time
+    assert (tmp_path / "baseline-6-seated3.log").exists()
 
 
 async def test_the_cluster_bench_spreads_a_rung_over_two_gateways_beside_one_process(
