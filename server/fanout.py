@@ -119,7 +119,7 @@ def bound_kernel_buffers(server: Server, size: int) -> None:
     """Cap the kernel send buffer of every socket ``server`` accepts, so that a reader that
     stopped shows up in the transport's buffer (and so in ``Fanout``'s bound) after ``size``
     bytes, not megabytes. Set once on the listening sockets: an accepted socket starts with
-    its listener's buffer sizes (Linux and the BSDs), and a join costs no system call more."""
+    its listener's buffer sizes (Linux and the BSDs), so a connection costs no call for it."""
     for sock in server.sockets:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
 
