@@ -144,7 +144,7 @@ async def run_row(work: Workload, workdir: Path, system: str = "dreamcommons") -
             assert broker._process is not None
             pin(broker._process.pid, LOAD_CORE)
             broker_args = ("--broker", broker.url)
-        server = await _start(stack, work, system, port, workdir, broker_args)
+        server = await start_server(stack, work, system, port, workdir, broker_args)
         rss_before = rss_bytes(server.pid)
         codes: list[str] = []
         fleet_pid: int | None = None
@@ -205,7 +205,7 @@ async def run_row(work: Workload, workdir: Path, system: str = "dreamcommons") -
     }
 
 
-async def _start(
+async def start_server(
     stack: contextlib.AsyncExitStack,
     work: Workload,
     system: str,
@@ -213,16 +213,22 @@ async def _start(
     workdir: Path,
     broker_args: tuple[str, ...] = (),
     log_tag: str = "",
+    *,
+    journal: bool = True,
 ) -> asyncio.subprocess.Process:
     """``system``'s server for ``work`` on ``port``, answering, until ``stack`` closes: the
-    baseline, or dreamcommons with a journal of its own (and the broker of ``broker_args``)."""
+    baseline, or dreamcommons with a journal of its own unless ``journal`` is False (and the
+    broker of ``broker_args``)."""
     if system == "baseline":
         args: tuple[str, ...] = ("--port", str(port))
         module, log = "bench.baseline", f"baseline-{work.participants}{log_tag}.log"
     else:
-        scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="dreamcommons-journal-"))
-        args = ("host", "--port", str(port), "--venue", work.venue, "--open", SESSION,
-                "--journal", str(Path(scratch) / "dreams.sqlite"), *broker_args)  # fmt: skip
+        args = ("host", "--port", str(port), "--venue", work.venue, "--open", SESSION, *broker_args)
+        if journal:
+            scratch = stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="dreamcommons-journal-")
+            )
+            args += ("--journal", str(Path(scratch) / "dreams.sqlite"))
         module, log = "dreamcommons", f"server-{work.participants}{log_tag}.log"
     server = await stack.enter_async_context(
         child(*args, log=workdir / log, core=SERVER_CORE, module=module)
@@ -248,7 +254,7 @@ async def seat_again(work: Workload, workdir: Path, system: str, log_tag: str = 
     ``run_row`` seats them (a rung without devices); nothing else measured."""
     port = free_port()
     async with contextlib.AsyncExitStack() as stack:
-        await _start(stack, work, system, port, workdir, log_tag=log_tag)
+        await start_server(stack, work, system, port, workdir, log_tag=log_tag)
         seat_s, participants = await _seat(work, port, Window(), Latencies())
         for participant in participants:
             participant.close()

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.commons import LOAD_CORE, SERVER_CORE, SESSION, _answers, child, wait_until
+from bench.commons import LOAD_CORE, SESSION, Workload, start_server
 from bench.loadgen import BenchParticipant, Latencies, Window
 from bench.measure import Scrape, cpu_seconds, percentile, pin
 from tests.processes import free_port
@@ -40,16 +40,16 @@ SYSTEMS = ("baseline", "journal", "no-journal")
 async def seat(system: str, count: int, parallel: int, workdir: Path) -> dict[str, Any]:
     """Seat ``count`` participants on a fresh server of ``system``; the row of figures."""
     port = free_port()
-    if system == "baseline":
-        args, module = ["--port", str(port)], "bench.baseline"
-    else:
-        args = ["host", "--port", str(port), "--venue", "sleep-commons", "--open", SESSION]
-        if system == "journal":
-            args += ["--journal", str(workdir / f"dreams-{time.monotonic_ns()}.sqlite")]
-        module = "dreamcommons"
-    log = workdir / f"{system}.log"
-    async with child(*args, log=log, core=SERVER_CORE, module=module) as server:
-        await wait_until(lambda: _answers(port), system, 30)
+    async with contextlib.AsyncExitStack() as stack:
+        server = await start_server(
+            stack,
+            Workload(participants=count, devices=0),
+            "baseline" if system == "baseline" else "dreamcommons",
+            port,
+            workdir,
+            log_tag="" if system == "baseline" else f"-{system}",
+            journal=system == "journal",
+        )
         cpu_before = cpu_seconds(server.pid)
         ticks_at_start, tick_s_at_start = _ticks(port)
         loop = asyncio.get_running_loop()
