@@ -40,6 +40,7 @@ from dreamcommons.contracts.device_protocol import (
 )
 from dreamcommons.contracts.errors import DreamcommonsError, ErrorCode
 from dreamcommons.server.cancelling import raise_if_cancelling
+from dreamcommons.server.devices.paho_matcher import match_without_cycles
 from dreamcommons.server.devices.registry import DeviceRecord, DeviceRegistry, UnprovenStatus
 
 log = logging.getLogger(__name__)
@@ -138,6 +139,7 @@ class DeviceGateway:
                     max_queued_incoming_messages=_INCOMING_QUEUE,
                     will=None if self._presence is None else self._presence.will,
                 ) as client:
+                    match_without_cycles(client)
                     # harmonizing a room sends one pacing command per device at once: not a
                     # backlog worth a warning per command
                     client.pending_calls_threshold = _PENDING_COMMANDS_WARNING
