@@ -32,10 +32,12 @@ class CycleFreeMatcher(MQTTMatcher):
 
 
 def match_without_cycles(client: aiomqtt.Client) -> None:
-    """Give ``client``'s paho client a ``CycleFreeMatcher`` holding what its matcher held."""
-    paho = client._client
-    if isinstance(paho._on_message_filtered, CycleFreeMatcher):
+    """Give ``client``'s paho client a ``CycleFreeMatcher`` holding what its matcher held; a
+    paho or aiomqtt whose insides differ is left as it is (only the collector works more)."""
+    paho = getattr(client, "_client", None)
+    current = getattr(paho, "_on_message_filtered", None)
+    if type(current) is not MQTTMatcher:
         return
     matcher = CycleFreeMatcher()
-    matcher._root = paho._on_message_filtered._root
-    paho._on_message_filtered = matcher
+    matcher._root = current._root
+    paho._on_message_filtered = matcher  # type: ignore[union-attr]

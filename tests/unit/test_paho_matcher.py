@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 
 import aiomqtt
+import pytest
 from paho.mqtt.matcher import MQTTMatcher
 
 from dreamcommons.server.devices.paho_matcher import CycleFreeMatcher, match_without_cycles
@@ -26,9 +27,16 @@ def cycles_left_by(matcher: MQTTMatcher, times: int = 200) -> int:
         gc.enable()
 
 
-def test_paho_leaves_a_cycle_a_match_and_the_cycle_free_matcher_none() -> None:
-    assert cycles_left_by(MQTTMatcher()) >= 200  # paho's own: the reason for CycleFreeMatcher
+def test_the_cycle_free_matcher_leaves_no_cycles() -> None:
     assert cycles_left_by(CycleFreeMatcher()) == 0
+
+
+def test_paho_leaves_a_cycle_a_match() -> None:
+    """The reason for ``CycleFreeMatcher``; a skip says paho's matcher no longer needs it."""
+    left = cycles_left_by(MQTTMatcher())
+    if left == 0:
+        pytest.skip("paho's matcher no longer leaves a cycle a match: CycleFreeMatcher can go")
+    assert left >= 200
 
 
 def test_with_filters_it_matches_as_paho_does() -> None:
@@ -50,3 +58,15 @@ async def test_a_client_keeps_its_topic_callbacks() -> None:
     assert isinstance(paho._on_message_filtered, CycleFreeMatcher)
     assert list(paho._on_message_filtered.iter_match("home/lamp")) == [print]
     assert list(paho._on_message_filtered.iter_match("dreamcommons/x")) == []
+
+
+class _Unlike:
+    """A client whose insides are not the aiomqtt and paho this was written against."""
+
+    _client = object()
+
+
+def test_a_client_of_other_insides_is_left_as_it_is() -> None:
+    unlike = _Unlike()
+    match_without_cycles(unlike)  # type: ignore[arg-type]
+    assert not hasattr(unlike._client, "_on_message_filtered")
