@@ -18,6 +18,7 @@ from dreamcommons.server.broker import free_port
 from dreamcommons.server.cluster.errors import NatsUnavailable
 
 _CANDIDATES = ("nats-server", "/usr/sbin/nats-server", "/usr/local/bin/nats-server")
+_ATTEMPTS = 3  # starts on freshly chosen ports when the ones chosen were taken meanwhile
 
 
 def find_nats_server() -> str:
@@ -49,12 +50,16 @@ def _healthy(monitor: str, port: int) -> bool:
 class NatsProcess(StartStop):
     """``async with NatsProcess() as nats:`` then ``nats.url``. JetStream keeps its files in
     ``store_dir`` (a temporary one unless given); ``stop()`` and ``start()`` again keep the
-    same port and store, for tests of NATS restarts."""
+    same port and store, for tests of NATS restarts. Ports it chose itself and found taken at
+    its first start are chosen anew (``port`` then says which)."""
 
     def __init__(self, port: int | None = None, *, store_dir: Path | None = None) -> None:
         self.host = "127.0.0.1"
         self.port = port or free_port()
         self.monitor_port = free_port()
+        # Ports chosen here may be taken between choosing and binding (by any process's
+        # outgoing connection, too): until a first start succeeds, they are chosen again.
+        self._may_choose_again = port is None
         self.binary = find_nats_server()
         self._own_dir = store_dir is None
         self.workdir = store_dir or Path(tempfile.mkdtemp(prefix="dreamcommons-nats-"))
@@ -81,6 +86,20 @@ class NatsProcess(StartStop):
         return self._process is not None and self._process.returncode is None
 
     async def start(self, ready_within: float = 10.0) -> None:
+        for attempt in range(_ATTEMPTS):
+            try:
+                await self._start_once(ready_within)
+            except NatsUnavailable as error:
+                taken = "address already in use" in str(error)
+                if not (taken and self._may_choose_again) or attempt == _ATTEMPTS - 1:
+                    raise
+                self.port, self.monitor_port = free_port(), free_port()
+                self.log.unlink(missing_ok=True)  # the next attempt's errors are its own
+            else:
+                self._may_choose_again = False  # a restart keeps the port its clients know
+                return
+
+    async def _start_once(self, ready_within: float) -> None:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         self._process = await asyncio.create_subprocess_exec(
             self.binary,

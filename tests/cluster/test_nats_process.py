@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 from pathlib import Path
 
 import pytest
@@ -75,11 +76,25 @@ async def test_a_server_that_cannot_start_says_why(
     assert not taken.running
 
 
+async def test_ports_it_chose_and_found_taken_are_chosen_again(tmp_path: Path) -> None:
+    server = NatsProcess(store_dir=tmp_path)
+    chosen = server.port
+    with socket.socket() as squatter:  # takes the port between choosing it and binding it
+        squatter.bind((server.host, chosen))
+        squatter.listen()
+        async with server:
+            assert server.running
+            assert server.port != chosen
+            client = await connect(server.url, name="probe")
+            await client.close()
+
+
 async def test_a_monitoring_port_another_server_answers_on_is_not_taken_for_ready(
     nats_server: NatsProcess, tmp_path: Path
 ) -> None:
     late = NatsProcess(store_dir=tmp_path / "late")
     late.monitor_port = nats_server.monitor_port  # taken between choosing it and binding it
-    with pytest.raises(NatsUnavailable):
-        await late.start()
+    async with late:  # not ready by the other's answer: it exits, and starts on ports anew
+        assert late.running
+        assert late.monitor_port != nats_server.monitor_port
     assert not late.running
