@@ -28,15 +28,16 @@ def cycles_left_by(matcher: MQTTMatcher, times: int = 200) -> int:
 
 
 def test_the_cycle_free_matcher_leaves_no_cycles() -> None:
-    assert cycles_left_by(CycleFreeMatcher()) == 0
+    # paho's leaves 6 a match, 1,200 here; a few may come from whatever else the process runs
+    assert cycles_left_by(CycleFreeMatcher()) < 20
 
 
 def test_paho_leaves_a_cycle_a_match() -> None:
     """The reason for ``CycleFreeMatcher``; a skip says paho's matcher no longer needs it."""
     left = cycles_left_by(MQTTMatcher())
-    if left == 0:
+    if left < 200:
         pytest.skip("paho's matcher no longer leaves a cycle a match: CycleFreeMatcher can go")
-    assert left >= 200
+    assert left >= 6 * 200  # the closure, its three cells, a list and a tuple
 
 
 def test_with_filters_it_matches_as_paho_does() -> None:
