@@ -10,7 +10,7 @@ import re
 import shutil
 import socket
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from dreamcommons.contracts.broker_access import parse_broker_url
@@ -41,6 +41,28 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+_PORT_TAKEN = "address already in use"  # what mosquitto and nats-server say of a taken port
+_ATTEMPTS = 3
+
+
+async def start_on_free_ports(
+    start: Callable[[], Awaitable[None]], choose_again: Callable[[], None] | None
+) -> None:
+    """``start()``; when it fails because a port ``free_port`` chose was taken between choosing
+    and binding it (by any process's outgoing connection, too), ``choose_again()`` and start
+    again, three times in all. ``choose_again`` None: the ports are given, or a restart's."""
+    for attempt in range(_ATTEMPTS):
+        try:
+            await start()
+        except DreamcommonsError as error:
+            taken = _PORT_TAKEN in str(error).lower()
+            if choose_again is None or not taken or attempt == _ATTEMPTS - 1:
+                raise
+            choose_again()
+        else:
+            return
+
+
 async def port_open(host: str, port: int, within: float = 3.0) -> bool:
     """Whether something accepts TCP connections at ``host:port`` (asked for ``within`` s)."""
     try:
@@ -55,13 +77,15 @@ async def port_open(host: str, port: int, within: float = 3.0) -> bool:
 
 class MosquittoProcess(StartStop):
     """``async with MosquittoProcess() as broker:`` then ``broker.url``. ``stop()`` and
-    ``start()`` again keep the same port, for tests of broker restarts."""
+    ``start()`` again keep the same port, for tests of broker restarts; a port it chose itself
+    and found taken at its first start is chosen anew (``port`` then says which)."""
 
     def __init__(
         self, port: int | None = None, *, extra_config: str = "", workdir: Path | None = None
     ) -> None:
         self.host = "127.0.0.1"
         self.port = port or free_port()
+        self._may_choose_again = port is None  # until a first start succeeds
         self.binary = find_mosquitto()
         self._own_dir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="dreamcommons-mosquitto-"))
@@ -75,6 +99,15 @@ class MosquittoProcess(StartStop):
         return f"mqtt://{self.host}:{self.port}"
 
     async def start(self, ready_within: float = 10.0) -> None:
+        choose_again = self._choose_port if self._may_choose_again else None
+        await start_on_free_ports(lambda: self._start_once(ready_within), choose_again)
+        self._may_choose_again = False  # a restart keeps the port its clients know
+
+    def _choose_port(self) -> None:
+        self.port = free_port()
+        self.log.unlink(missing_ok=True)  # the next attempt's errors are its own
+
+    async def _start_once(self, ready_within: float) -> None:
         self.config.write_text(
             f"listener {self.port} {self.host}\n"
             + ("" if "allow_anonymous" in self.extra_config else "allow_anonymous true\n")

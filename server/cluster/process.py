@@ -14,11 +14,10 @@ import urllib.request
 from pathlib import Path
 
 from dreamcommons.contracts.lifecycle import StartStop
-from dreamcommons.server.broker import free_port
+from dreamcommons.server.broker import free_port, start_on_free_ports
 from dreamcommons.server.cluster.errors import NatsUnavailable
 
 _CANDIDATES = ("nats-server", "/usr/sbin/nats-server", "/usr/local/bin/nats-server")
-_ATTEMPTS = 3  # starts on freshly chosen ports when the ones chosen were taken meanwhile
 
 
 def find_nats_server() -> str:
@@ -57,9 +56,7 @@ class NatsProcess(StartStop):
         self.host = "127.0.0.1"
         self.port = port or free_port()
         self.monitor_port = free_port()
-        # Ports chosen here may be taken between choosing and binding (by any process's
-        # outgoing connection, too): until a first start succeeds, they are chosen again.
-        self._may_choose_again = port is None
+        self._may_choose_again = port is None  # until a first start succeeds
         self.binary = find_nats_server()
         self._own_dir = store_dir is None
         self.workdir = store_dir or Path(tempfile.mkdtemp(prefix="dreamcommons-nats-"))
@@ -86,18 +83,13 @@ class NatsProcess(StartStop):
         return self._process is not None and self._process.returncode is None
 
     async def start(self, ready_within: float = 10.0) -> None:
-        for attempt in range(_ATTEMPTS):
-            try:
-                await self._start_once(ready_within)
-            except NatsUnavailable as error:
-                taken = "address already in use" in str(error)
-                if not (taken and self._may_choose_again) or attempt == _ATTEMPTS - 1:
-                    raise
-                self.port, self.monitor_port = free_port(), free_port()
-                self.log.unlink(missing_ok=True)  # the next attempt's errors are its own
-            else:
-                self._may_choose_again = False  # a restart keeps the port its clients know
-                return
+        choose_again = self._choose_ports if self._may_choose_again else None
+        await start_on_free_ports(lambda: self._start_once(ready_within), choose_again)
+        self._may_choose_again = False  # a restart keeps the port its clients know
+
+    def _choose_ports(self) -> None:
+        self.port, self.monitor_port = free_port(), free_port()
+        self.log.unlink(missing_ok=True)  # the next attempt's errors are its own
 
     async def _start_once(self, ready_within: float) -> None:
         self.store_dir.mkdir(parents=True, exist_ok=True)
